@@ -1,0 +1,1 @@
+"""Catalog readers: CSV, ECSV, FITS, VOTable and HDF5 target lists."""

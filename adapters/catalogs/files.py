@@ -1,0 +1,113 @@
+"""FileCatalogReader: reads target catalogs from files, naming the row and field of any bad value."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from domain.catalog import Catalog, CatalogSpec
+from domain.errors import CatalogError
+from services.ports import CatalogReader
+
+__all__ = ["FileCatalogReader"]
+
+_EXTENSIONS = {
+    ".csv": "csv", ".ecsv": "ecsv", ".fits": "fits", ".fit": "fits", ".fits.gz": "fits",
+    ".vot": "votable", ".xml": "votable", ".votable": "votable", ".h5": "hdf5", ".hdf5": "hdf5",
+}
+
+
+class FileCatalogReader(CatalogReader):
+    """Reads CSV with the standard library (so errors carry line numbers) and other formats with astropy."""
+
+    def read(self, spec: CatalogSpec) -> Catalog:
+        """Read, map columns to standard names and validate the catalog.
+
+        Parameters
+        ----------
+        spec : CatalogSpec
+            Path, format, column mapping.
+
+        Returns
+        -------
+        Catalog
+            Validated catalog.
+
+        Raises
+        ------
+        CatalogError
+            If the file is missing, unreadable, or a row is malformed.
+        """
+        path = Path(spec.path)
+        if not path.is_file():
+            raise CatalogError("catalog file not found", path=path)
+        fmt = spec.format if spec.format != "auto" else _guess_format(path)
+        if fmt == "csv":
+            columns, row_numbers = _read_csv(path)
+        else:
+            columns, row_numbers = _read_astropy(path, fmt), None
+        mapped = dict(columns)
+        for standard, column in spec.columns.items():
+            if column not in columns:
+                raise CatalogError(f"mapped column {column!r} not in file (have: {', '.join(columns)})",
+                                   path=path, field=standard)
+            mapped[standard] = columns[column]
+        return Catalog(mapped, name=str(path), row_numbers=row_numbers)
+
+
+def _guess_format(path: Path) -> str:
+    name = path.name.lower()
+    for extension, fmt in sorted(_EXTENSIONS.items(), key=lambda item: -len(item[0])):
+        if name.endswith(extension):
+            return fmt
+    raise CatalogError("cannot tell the format from the extension; set catalog.format", path=path)
+
+
+def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], list[int]]:
+    # Row numbers in errors are file line numbers, which is what a user opens an editor at.
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise CatalogError("empty catalog file", path=path) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise CatalogError(f"unreadable header: {exc}", path=path) from None
+        if len(set(header)) != len(header):
+            raise CatalogError(f"repeated column names in header {header}", path=path, row=1)
+        rows, line_numbers = [], []
+        try:
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise CatalogError(f"expected {len(header)} fields, found {len(row)}",
+                                       path=path, row=reader.line_num)
+                rows.append(row)
+                line_numbers.append(reader.line_num)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise CatalogError(f"unreadable line: {exc}", path=path, row=reader.line_num) from None
+    columns = {h: np.array([r[i].strip() for r in rows], dtype=object) for i, h in enumerate(header)}
+    return columns, line_numbers
+
+
+def _read_astropy(path: Path, fmt: str) -> dict[str, np.ndarray]:
+    from astropy.table import Table
+
+    kwargs = {"format": {"ecsv": "ascii.ecsv", "hdf5": "hdf5"}.get(fmt, fmt)}
+    if fmt == "votable":
+        kwargs["use_names_over_ids"] = True  # Gaia VOTables carry upper-case IDs but lower-case names
+    try:
+        table = Table.read(path, **kwargs)
+    except Exception as exc:  # astropy raises many types for malformed files
+        raise CatalogError(f"cannot read as {fmt}: {exc}", path=path) from None
+    columns = {}
+    for name in table.colnames:
+        column = table[name]
+        values = column.filled(np.nan) if hasattr(column, "filled") and column.dtype.kind == "f" else column
+        if hasattr(values, "filled"):
+            values = values.filled()
+        columns[name] = np.asarray(values)
+    return columns

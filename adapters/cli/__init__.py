@@ -1,0 +1,1 @@
+"""The headless ``vo`` command."""

@@ -1,0 +1,129 @@
+"""Implementations of the ``vo`` sub-commands over the container."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from adapters.cli.progress import LogProgress, RichProgress
+from adapters.config_file import parse_overrides
+from adapters.container import Container
+
+__all__ = ["run", "status", "db", "tui", "make_container"]
+
+
+def make_container(args: argparse.Namespace, progress=None) -> Container:
+    """Build the composition root for a command's arguments.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments (``config``, ``set``, ``workers`` where present).
+    progress : ProgressSink, optional
+        Sink for progress events.
+
+    Returns
+    -------
+    Container
+        The wired container.
+    """
+    container = Container()
+    container.config.from_dict({
+        "config_path": getattr(args, "config", None),
+        "overrides": parse_overrides(getattr(args, "set", [])),
+        "workers": getattr(args, "workers", 4),
+    })
+    if progress is not None:
+        container.progress.override(progress)
+    return container
+
+
+def _progress(args: argparse.Namespace):
+    return RichProgress() if sys.stderr.isatty() else LogProgress()
+
+
+def run(args: argparse.Namespace) -> int:
+    """``vo run CONFIG``: run the workflow and print a summary."""
+    container = make_container(args, _progress(args))
+    project_config = container.project_config()  # validate before touching the database
+    try:
+        project = container.project()
+        report = project.run(limit=args.limit)
+        summary = {**report.as_dict(), "status": project.status()}
+    finally:
+        container.database().close()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_run(project_config.name, summary)
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    """``vo status CONFIG``: print counts at the current versions."""
+    container = make_container(args)
+    container.project_config()
+    try:
+        summary = container.project().status()
+    finally:
+        container.database().close()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_status(summary)
+    return 0
+
+
+def db(args: argparse.Namespace) -> int:
+    """``vo db upgrade``: migrate the schema of the configured database to head."""
+    container = make_container(args)
+    database = container.database()
+    try:
+        database.engine  # connecting migrates to head
+        print(f"database schema is up to date ({_safe_url(database.url)})")
+    finally:
+        database.close()
+    return 0
+
+
+def tui(args: argparse.Namespace) -> int:
+    """``vo tui [CONFIG]``: open the terminal user interface."""
+    from tui.app import VirtualObserverApp
+
+    container = make_container(args)
+    project = container.project() if args.config else None
+    try:
+        app = VirtualObserverApp(project=project)
+        app.run()
+    finally:
+        container.database().close()
+    return app.return_code or 0
+
+
+def _safe_url(url: str) -> str:
+    # Never print a password.
+    head, sep, tail = url.partition("@")
+    if sep and ":" in head.split("//", 1)[-1]:
+        scheme, _, userpass = head.partition("//")
+        return f"{scheme}//{userpass.split(':')[0]}:***@{tail}"
+    return url
+
+
+def _print_run(name: str, summary: dict) -> None:
+    print(f"project {name}: {summary['selected']} sources selected, {summary['new_sources']} new")
+    for stage in ("download", "reduce", "analyse"):
+        s = summary[stage]
+        print(f"  {stage:<9} done {s['done']:>6}  skipped {s['skipped']:>6}  failed {s['failed']:>4}"
+              f"  products {s['products']:>6}")
+    if summary["nothing_to_do"]:
+        print("nothing to do: every selected source is already downloaded, reduced and analysed "
+              "at the current versions")
+    for name, message in list(summary["failures"].items())[:5]:
+        print(f"  failed: {name}: {message}")
+    _print_status(summary["status"])
+
+
+def _print_status(status: dict) -> None:
+    keys = ("sources", "downloaded", "reduced", "analysed", "lightcurves", "detections", "failed")
+    print("status: " + ", ".join(f"{k} {status[k]}" for k in keys))

@@ -1,0 +1,91 @@
+"""The ``vo`` command: run, status, db upgrade, demo-catalog, tui."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from domain.errors import VOError
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``vo``."""
+    parser = argparse.ArgumentParser(prog="vo", description="Survey-scale lightcurve searches.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def project_command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        sub.add_argument("config", help="project YAML file (e.g. configs/demo.yaml)")
+        sub.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+        sub.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                         help="override a configuration value, e.g. observatories.analysis.threshold=4")
+        return sub
+
+    run = project_command("run", "download, reduce and analyse the selected sources")
+    run.add_argument("--limit", type=int, default=None, help="process only the first N selected sources")
+    run.add_argument("--workers", type=int, default=4, help="download threads (default 4)")
+    project_command("status", "counts of the project's products at the current versions")
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"], help="upgrade: migrate the schema to the latest revision")
+    demo = commands.add_parser("demo-catalog", help="write a synthetic demo catalog (CSV)")
+    demo.add_argument("output")
+    demo.add_argument("--rows", type=int, default=2400)
+    demo.add_argument("--seed", type=int, default=42)
+    tui = commands.add_parser("tui", help="open the terminal user interface")
+    tui.add_argument("config", nargs="?", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``vo``; return the exit code (0 success, 1 unexpected failure, 2 user error).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Process exit code.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except VOError as exc:
+        print(f"vo: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vo: interrupted; everything committed so far is kept, run again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI promises a one-line error
+        if args.debug:
+            raise
+        print(f"vo: unexpected error: {type(exc).__name__}: {_one_line(exc)} (use --debug for details)",
+              file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo-catalog":
+        from adapters.catalogs.demo import write_demo_catalog
+
+        n = write_demo_catalog(args.output, rows=args.rows, seed=args.seed)
+        print(f"wrote {n} sources to {args.output}")
+        return 0
+    from adapters.cli import commands
+
+    return getattr(commands, args.command.replace("-", "_"))(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

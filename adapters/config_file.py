@@ -1,0 +1,83 @@
+"""Load a project configuration from a YAML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from domain.config import ProjectConfig, build_config
+from domain.errors import ConfigError
+
+__all__ = ["load_config", "parse_overrides"]
+
+
+def load_config(
+    path: str | Path,
+    survey_parameters: Mapping[str, type],
+    overrides: Mapping[str, Any] | None = None,
+) -> ProjectConfig:
+    """Read and validate a project YAML file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The YAML file.
+    survey_parameters : mapping
+        Known surveys and their download parameter classes.
+    overrides : mapping, optional
+        Explicit values by dotted key; they win over the file.
+
+    Returns
+    -------
+    ProjectConfig
+        Validated configuration; relative catalog paths resolve against the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not YAML, or holds an invalid value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("configuration file not found", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration: {exc}", source=str(path)) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", source=str(path)) from None
+    return build_config(document, survey_parameters=survey_parameters, source=str(path),
+                        base_dir=str(path.resolve().parent), overrides=overrides)
+
+
+def parse_overrides(assignments: list[str] | None) -> dict[str, Any]:
+    """Turn ``KEY=VALUE`` strings from the command line into overrides (values parsed as YAML).
+
+    Parameters
+    ----------
+    assignments : list of str
+        E.g. ``["observatories.analysis.threshold=4", "project.batch_size=50"]``.
+
+    Returns
+    -------
+    dict
+        Dotted key -> value.
+
+    Raises
+    ------
+    ConfigError
+        If an assignment has no ``=``.
+    """
+    overrides = {}
+    for item in assignments or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"expected KEY=VALUE, got {item!r}", source="command line")
+        overrides[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return overrides

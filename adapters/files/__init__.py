@@ -1,0 +1,1 @@
+"""File adapters: HDF5 arrays, netCDF histograms and catalog files."""

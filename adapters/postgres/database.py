@@ -1,0 +1,68 @@
+"""Database: the one place that decides which PostgreSQL to use, migrates it and makes sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters.postgres.embedded import EmbeddedPostgres
+from adapters.postgres.engine import make_engine, make_session_factory
+from adapters.postgres.migrate import upgrade
+from adapters.postgres.orm import start_mappers
+
+__all__ = ["Database"]
+
+
+class Database:
+    """A PostgreSQL database: ``url`` if given, else the embedded server in ``data_dir``.
+
+    Connecting runs the migrations to head (idempotent, guarded by an advisory
+    lock), so a new data folder or server needs no manual step.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL of any PostgreSQL server (``VO_DATABASE_URL``).
+    data_dir : pathlib.Path
+        Data folder; the embedded server keeps its cluster here.
+    migrate : bool
+        Whether to upgrade the schema on connect.
+    """
+
+    def __init__(self, url: str | None, data_dir: Path, migrate: bool = True):
+        self._url = url
+        self.data_dir = Path(data_dir)
+        self.migrate = migrate
+        self.embedded: EmbeddedPostgres | None = None
+        self._engine = None
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL, starting the embedded server on first use."""
+        if self._url is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.embedded = EmbeddedPostgres(self.data_dir)
+            self._url = self.embedded.start()
+        return self._url
+
+    @property
+    def engine(self):
+        """The SQLAlchemy engine (schema upgraded on first use)."""
+        if self._engine is None:
+            url = self.url
+            if self.migrate:
+                upgrade(url)
+            start_mappers()
+            self._engine = make_engine(url)
+        return self._engine
+
+    def session_factory(self):
+        """Return a session factory bound to the engine."""
+        return make_session_factory(self.engine)
+
+    def close(self) -> None:
+        """Dispose of connections and release the embedded server."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        if self.embedded is not None:
+            self.embedded.stop()

@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the metadata database (run through adapters.postgres.migrate)."""

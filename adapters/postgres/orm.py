@@ -1,0 +1,188 @@
+"""Tables of the metadata database and the imperative mapping of the domain classes onto them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import column_property, registry
+
+from domain.detection import Detection
+from domain.lightcurve import Lightcurve
+from domain.rawdata import RawData
+from domain.source import Source
+
+__all__ = [
+    "mapper_registry",
+    "metadata",
+    "projects",
+    "sources",
+    "raw_data",
+    "lightcurves",
+    "detections",
+    "steps",
+    "failures",
+    "start_mappers",
+    "clear_mappers",
+]
+
+mapper_registry = registry()
+metadata = mapper_registry.metadata
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("ra", Float, nullable=False),
+    Column("dec", Float, nullable=False),
+    Column("mag", Float),
+    Column("mag_err", Float),
+    Column("pmra", Float),
+    Column("pmdec", Float),
+    Column("parallax", Float),
+    UniqueConstraint("project_id", "name", name="uq_sources_project_name"),
+)
+
+# Raw data is shared by all projects, so it is keyed by source name, not by source id.
+raw_data = Table(
+    "raw_data",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("survey", Text, nullable=False),
+    Column("source_name", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("ra", Float),
+    Column("dec", Float),
+    Column("num_epochs", Integer, nullable=False, server_default="0"),
+    Column("file", Text),
+    Column("key", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("survey", "source_name", "version", name="uq_raw_data_survey_name_version"),
+)
+
+lightcurves = Table(
+    "lightcurves",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("source_id", BigInteger, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("raw_data_id", BigInteger, ForeignKey("raw_data.id", ondelete="SET NULL")),
+    Column("survey", Text, nullable=False),
+    Column("filter", Text, nullable=False),
+    Column("season", Integer, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("file", Text),
+    Column("key", Text),
+    Column("num_epochs", Integer),
+    Column("num_good", Integer),
+    Column("mjd_start", Float),
+    Column("mjd_end", Float),
+    Column("flux_median", Float),
+    Column("flux_rms", Float),
+    Column("mag_median", Float),
+    Column("mag_rms", Float),
+    UniqueConstraint("source_id", "survey", "version", "filter", "season", name="uq_lightcurves_identity"),
+)
+
+detections = Table(
+    "detections",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("source_id", BigInteger, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("lightcurve_id", BigInteger, ForeignKey("lightcurves.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("peak_mjd", Float, nullable=False),
+    Column("start_mjd", Float),
+    Column("end_mjd", Float),
+    Column("snr", Float),
+    Column("peak_flux", Float),
+    Column("delta_mag", Float),
+    Column("baseline_flux", Float),
+    Column("num_epochs", Integer),
+    Column("is_simulated", Boolean, nullable=False, server_default="false"),
+    UniqueConstraint("lightcurve_id", "version", "peak_mjd", "is_simulated", name="uq_detections_identity"),
+    Index("ix_detections_source_version", "source_id", "version"),
+)
+
+# Run state has no domain class: the step repository reads and writes these with Core.
+steps = Table(
+    "steps",
+    metadata,
+    Column("source_id", BigInteger, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("survey", Text, primary_key=True),
+    Column("version", Text, primary_key=True),
+    Column("count", Integer, nullable=False, server_default="0"),
+    Column("finished_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+failures = Table(
+    "failures",
+    metadata,
+    Column("source_id", BigInteger, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("survey", Text, primary_key=True),
+    Column("version", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+def start_mappers() -> None:
+    """Map the domain classes onto the tables; calling it again is a no-op.
+
+    ``Source.project`` and ``Lightcurve.source_name`` are read-only column
+    properties (correlated subqueries), so loaded objects carry the names the
+    domain expects while the rows store only foreign keys. Loading does not
+    call ``__init__``; the domain classes tolerate missing array attributes.
+    """
+    if mapper_registry.mappers:
+        return
+    mapper_registry.map_imperatively(
+        Source,
+        sources,
+        properties={
+            "project": column_property(
+                select(projects.c.name).where(projects.c.id == sources.c.project_id).scalar_subquery()
+            ),
+        },
+    )
+    mapper_registry.map_imperatively(RawData, raw_data)
+    mapper_registry.map_imperatively(
+        Lightcurve,
+        lightcurves,
+        properties={
+            "source_name": column_property(
+                select(sources.c.name).where(sources.c.id == lightcurves.c.source_id).scalar_subquery()
+            ),
+        },
+    )
+    mapper_registry.map_imperatively(Detection, detections)
+
+
+def clear_mappers() -> None:
+    """Undo :func:`start_mappers`, leaving the domain classes plain again."""
+    mapper_registry.dispose()

@@ -1,0 +1,1 @@
+"""Pure model and science of virtualobserver: no files, no database, no network, no UI."""

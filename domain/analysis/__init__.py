@@ -1,0 +1,1 @@
+"""Analysis of lightcurves: scores, detections and per-source summaries."""

@@ -1,0 +1,152 @@
+"""Target catalogs: standard columns, column mapping and row selection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from domain.errors import CatalogError
+from domain.selection import evaluate_selection
+from domain.source import Source
+
+__all__ = ["Catalog", "CatalogSpec", "STANDARD_COLUMNS", "REQUIRED_COLUMNS"]
+
+#: Standard column names and whether they are required.
+STANDARD_COLUMNS = ("name", "ra", "dec", "mag", "mag_err", "pmra", "pmdec", "parallax")
+REQUIRED_COLUMNS = ("name", "ra", "dec")
+
+
+@dataclass(frozen=True)
+class CatalogSpec:
+    """Where a catalog is and how to read it.
+
+    Parameters
+    ----------
+    path : str
+        File path (absolute, or resolved against the configuration file).
+    format : str
+        ``"auto"`` (from the extension), ``"csv"``, ``"ecsv"``, ``"fits"``,
+        ``"votable"`` or ``"hdf5"``.
+    columns : mapping
+        Standard name -> name in the file, for columns named differently
+        (e.g. ``{"name": "source_id", "mag": "phot_g_mean_mag"}``).
+    selection : str
+        Selection expression over standard or file column names.
+    """
+
+    path: str
+    format: str = "auto"
+    columns: Mapping[str, str] = field(default_factory=dict)
+    selection: str = ""
+
+
+class Catalog:
+    """A table of targets with standard columns.
+
+    Invariants: ``name``, ``ra`` and ``dec`` exist; names are unique and
+    non-empty; ra is in [0, 360) and dec in [-90, 90]. Other file columns are
+    kept under their own names so selections can use them.
+
+    Parameters
+    ----------
+    columns : mapping of str to array_like
+        Columns by standard name (plus any extra columns).
+    name : str
+        Catalog name for messages (usually the file path).
+    row_numbers : sequence of int, optional
+        Row (line) number in the file of each row, for error messages;
+        by default rows are numbered from 1.
+    """
+
+    def __init__(self, columns: Mapping[str, Sequence], name: str = "catalog",
+                 row_numbers: Sequence[int] | None = None):
+        self.name = name
+        self.columns = {k: np.asarray(v) for k, v in columns.items()}
+        n = len(next(iter(self.columns.values()), []))
+        self.row_numbers = np.asarray(row_numbers) if row_numbers is not None else np.arange(1, n + 1)
+        for required in REQUIRED_COLUMNS:
+            if required not in self.columns:
+                raise CatalogError(f"missing required column (have: {', '.join(self.columns)})",
+                                   path=name, field=required)
+        self.columns["name"] = np.array([str(n).strip() for n in self.columns["name"]], dtype=object)
+        for column in STANDARD_COLUMNS[1:]:
+            if column in self.columns:
+                self.columns[column] = self._as_float(column)
+        self._validate()
+
+    def __len__(self) -> int:
+        return int(self.columns["name"].size)
+
+    def _as_float(self, column: str) -> np.ndarray:
+        values = self.columns[column]
+        out = np.empty(values.size, dtype=float)
+        for i, value in enumerate(values):
+            try:
+                out[i] = np.nan if value is None or (isinstance(value, str) and not value.strip()) else float(value)
+            except (TypeError, ValueError):
+                raise CatalogError(f"{value!r} is not a number", path=self.name,
+                                   row=int(self.row_numbers[i]), field=column) from None
+        return out
+
+    def _validate(self) -> None:
+        names, ra, dec = self.columns["name"], self.columns["ra"], self.columns["dec"]
+        checks = (
+            (names == "", "name", "empty name"),
+            (~np.isfinite(ra) | (ra < 0) | (ra >= 360), "ra", "ra must be in [0, 360) degrees"),
+            (~np.isfinite(dec) | (dec < -90) | (dec > 90), "dec", "dec must be in [-90, 90] degrees"),
+        )
+        for bad, column, message in checks:
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise CatalogError(f"{message}, got {self.columns[column][i]!r}",
+                                   path=self.name, row=int(self.row_numbers[i]), field=column)
+        unique, first, counts = np.unique(names.astype(str), return_index=True, return_counts=True)
+        if (counts > 1).any():
+            dup = unique[counts > 1][0]
+            rows = self.row_numbers[np.flatnonzero(names == dup)]
+            raise CatalogError(f"duplicate name {str(dup)!r} (also row {rows[0]})",
+                               path=self.name, row=int(rows[1]), field="name")
+
+    def select(self, expression: str) -> "Catalog":
+        """Return the rows for which ``expression`` is true.
+
+        Parameters
+        ----------
+        expression : str
+            Selection such as ``"mag < 18 and dec > -30"``; empty selects all.
+
+        Returns
+        -------
+        Catalog
+            A new catalog with the selected rows.
+        """
+        mask = evaluate_selection(expression, self.columns, len(self))
+        selected = Catalog.__new__(Catalog)
+        selected.name = self.name
+        selected.row_numbers = self.row_numbers[mask]
+        selected.columns = {k: v[mask] for k, v in self.columns.items()}
+        return selected
+
+    def sources(self, project: str | None = None) -> list[Source]:
+        """Return one :class:`Source` per row.
+
+        Parameters
+        ----------
+        project : str, optional
+            Project name to attach.
+
+        Returns
+        -------
+        list of Source
+            Sources in catalog order.
+        """
+        c = self.columns
+        optional = {k: c.get(k) for k in STANDARD_COLUMNS[3:]}
+        return [
+            Source(c["name"][i], c["ra"][i], c["dec"][i],
+                   **{k: (v[i] if v is not None else None) for k, v in optional.items()},
+                   project=project)
+            for i in range(len(self))
+        ]

@@ -1,0 +1,69 @@
+"""A candidate event found in a lightcurve."""
+
+from __future__ import annotations
+
+__all__ = ["Detection", "BRIGHTENING", "DIMMING"]
+
+BRIGHTENING = "brightening"
+DIMMING = "dimming"
+
+
+class Detection:
+    """One contiguous excursion above threshold in one lightcurve.
+
+    Simulated detections (from injected events) carry ``is_simulated=True``
+    and are excluded from every default query, count and export.
+
+    Parameters
+    ----------
+    kind : str
+        ``"brightening"`` or ``"dimming"``.
+    peak_mjd : float
+        Time of the epoch with the largest absolute S/N.
+    start_mjd, end_mjd : float
+        First and last epoch of the contiguous event.
+    snr : float
+        Signed S/N at the peak.
+    peak_flux : float
+        Flux at the peak.
+    delta_mag : float
+        Magnitude change at the peak relative to the baseline (negative when brighter).
+    num_epochs : int
+        Number of epochs in the event.
+    baseline_flux : float
+        Robust baseline the S/N was measured against.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        peak_mjd: float,
+        start_mjd: float,
+        end_mjd: float,
+        snr: float,
+        peak_flux: float,
+        delta_mag: float,
+        num_epochs: int,
+        baseline_flux: float,
+        is_simulated: bool = False,
+    ):
+        self.id: int | None = None
+        self.source_id: int | None = None
+        self.lightcurve_id: int | None = None
+        self.version: str | None = None
+        self.kind = kind
+        self.peak_mjd = float(peak_mjd)
+        self.start_mjd = float(start_mjd)
+        self.end_mjd = float(end_mjd)
+        self.snr = float(snr)
+        self.peak_flux = float(peak_flux)
+        self.delta_mag = float(delta_mag)
+        self.num_epochs = int(num_epochs)
+        self.baseline_flux = float(baseline_flux)
+        self.is_simulated = bool(is_simulated)
+
+    def __repr__(self) -> str:
+        return (
+            f"Detection({self.kind}, peak={self.peak_mjd:.4f}, S/N={self.snr:.1f}, "
+            f"[{self.start_mjd:.4f}, {self.end_mjd:.4f}], n={self.num_epochs})"
+        )

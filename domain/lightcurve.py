@@ -1,0 +1,186 @@
+"""A uniform lightcurve: one survey, one filter, one season of one source."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+from astropy.time import Time
+
+from domain.errors import DataError
+from domain.statistics import robust_location_scale
+
+__all__ = ["Lightcurve", "LIGHTCURVE_COLUMNS"]
+
+#: Columns every lightcurve carries, in this order.
+LIGHTCURVE_COLUMNS = ("mjd", "flux", "fluxerr", "mag", "magerr", "flag", "exptime")
+
+
+class Lightcurve:
+    """Photometry of one source in one filter and one season, in uniform columns.
+
+    Invariants: all columns have the same length and are sorted by ``mjd``
+    (UTC MJD); ``flag`` is non-zero for epochs the survey marked bad, which
+    are kept (never dropped) so that cuts can be judged later. Arrays live on
+    disk for persisted lightcurves and are loaded lazily.
+
+    Parameters
+    ----------
+    survey : str
+        Survey the data came from.
+    filter : str
+        Filter name (``"g"``, ``"zr"``, ``"TESS"``, ...).
+    season : int
+        Index of the season (or sector) within this filter, from 0.
+    columns : mapping of str to array_like, optional
+        The columns of :data:`LIGHTCURVE_COLUMNS`.
+    source_name : str, optional
+        Name of the source, for messages.
+    version : str, optional
+        Hash of the parameters that produced it.
+    """
+
+    def __init__(
+        self,
+        survey: str,
+        filter: str,
+        season: int = 0,
+        columns: Mapping[str, np.ndarray] | None = None,
+        source_name: str | None = None,
+        version: str | None = None,
+    ):
+        self.id: int | None = None
+        self.source_id: int | None = None
+        self.raw_data_id: int | None = None
+        self.survey = survey
+        self.filter = filter
+        self.season = int(season)
+        self.source_name = source_name
+        self.version = version
+        self.file: str | None = None
+        self.key: str | None = None
+        self._columns: dict[str, np.ndarray] | None = None
+        if columns is not None:
+            self.columns = columns
+
+    # -- arrays -------------------------------------------------------------
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The uniform columns; raises if a persisted lightcurve is not loaded."""
+        if getattr(self, "_columns", None) is None:
+            raise DataError(f"lightcurve {self.label} is not loaded")
+        return self._columns
+
+    @columns.setter
+    def columns(self, columns: Mapping[str, np.ndarray]) -> None:
+        missing = [c for c in LIGHTCURVE_COLUMNS if c not in columns]
+        if missing:
+            raise DataError(f"lightcurve {self.label}: missing columns {missing}")
+        arrays = {c: np.asarray(columns[c]) for c in LIGHTCURVE_COLUMNS}
+        lengths = {c: a.shape for c, a in arrays.items()}
+        if len(set(lengths.values())) != 1 or arrays["mjd"].ndim != 1:
+            raise DataError(f"lightcurve {self.label}: column shapes differ {lengths}")
+        order = np.argsort(arrays["mjd"], kind="stable")
+        if np.any(order != np.arange(order.size)):
+            arrays = {c: a[order] for c, a in arrays.items()}
+        arrays["flag"] = arrays["flag"].astype(np.int64)
+        for name in ("mjd", "flux", "fluxerr", "mag", "magerr", "exptime"):
+            arrays[name] = arrays[name].astype(np.float64)
+        self._columns = arrays
+        self._update_summary()
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the arrays are in memory."""
+        return getattr(self, "_columns", None) is not None
+
+    @property
+    def label(self) -> str:
+        """Human-readable identity for messages."""
+        return f"{self.source_name or '?'}/{self.survey}/{self.filter}/season{self.season}"
+
+    @property
+    def mjds(self) -> np.ndarray:
+        """Epoch times as UTC MJD."""
+        return self.columns["mjd"]
+
+    @property
+    def times(self) -> Time:
+        """Epoch times as an astropy ``Time`` (UTC)."""
+        return Time(self.mjds, format="mjd", scale="utc")
+
+    @property
+    def flux(self) -> np.ndarray:
+        """Flux in the zero-point system of the reduction."""
+        return self.columns["flux"]
+
+    @property
+    def fluxerr(self) -> np.ndarray:
+        """One-sigma flux uncertainty."""
+        return self.columns["fluxerr"]
+
+    @property
+    def mag(self) -> np.ndarray:
+        """Magnitudes."""
+        return self.columns["mag"]
+
+    @property
+    def magerr(self) -> np.ndarray:
+        """One-sigma magnitude uncertainty."""
+        return self.columns["magerr"]
+
+    @property
+    def flag(self) -> np.ndarray:
+        """Survey flags; non-zero marks a bad epoch."""
+        return self.columns["flag"]
+
+    @property
+    def exptime(self) -> np.ndarray:
+        """Exposure time per epoch in seconds."""
+        return self.columns["exptime"]
+
+    @property
+    def good(self) -> np.ndarray:
+        """Boolean mask of unflagged epochs with finite flux and positive error."""
+        c = self.columns
+        return (c["flag"] == 0) & np.isfinite(c["flux"]) & np.isfinite(c["fluxerr"]) & (c["fluxerr"] > 0)
+
+    # -- summary ------------------------------------------------------------
+    def _update_summary(self) -> None:
+        c = self._columns
+        good = self.good
+        self.num_epochs = int(c["mjd"].size)
+        self.num_good = int(good.sum())
+        self.mjd_start = float(c["mjd"][0]) if self.num_epochs else None
+        self.mjd_end = float(c["mjd"][-1]) if self.num_epochs else None
+        flux_median, flux_rms = robust_location_scale(c["flux"][good])
+        mag_median, mag_rms = robust_location_scale(c["mag"][good])
+        self.flux_median = _none_if_nan(flux_median)
+        self.flux_rms = _none_if_nan(flux_rms)
+        self.mag_median = _none_if_nan(mag_median)
+        self.mag_rms = _none_if_nan(mag_rms)
+
+    def summary(self) -> dict:
+        """Return robust summary statistics of the good epochs.
+
+        Returns
+        -------
+        dict
+            ``num_epochs``, ``num_good``, ``mjd_start``, ``mjd_end``,
+            ``flux_median``, ``flux_rms``, ``mag_median``, ``mag_rms``.
+        """
+        return {
+            name: getattr(self, name)
+            for name in (
+                "num_epochs", "num_good", "mjd_start", "mjd_end",
+                "flux_median", "flux_rms", "mag_median", "mag_rms",
+            )
+        }
+
+    def __repr__(self) -> str:
+        n = getattr(self, "num_epochs", "?")
+        return f"Lightcurve({self.label}, epochs={n})"
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(value)

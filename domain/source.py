@@ -1,0 +1,72 @@
+"""A target of the search: one row of the catalog, inside one project."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["Source"]
+
+
+class Source:
+    """A sky position with catalog properties, unique by ``name`` within a project.
+
+    Parameters
+    ----------
+    name : str
+        Catalog identifier (e.g. a Gaia ``source_id`` as text).
+    ra, dec : float
+        ICRS position in degrees.
+    mag, mag_err : float, optional
+        Catalog magnitude and its uncertainty.
+    pmra, pmdec : float, optional
+        Proper motion in mas/yr (``pmra`` includes cos dec).
+    parallax : float, optional
+        Parallax in mas.
+    project : str, optional
+        Name of the project the source belongs to.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        ra: float,
+        dec: float,
+        mag: float | None = None,
+        mag_err: float | None = None,
+        pmra: float | None = None,
+        pmdec: float | None = None,
+        parallax: float | None = None,
+        project: str | None = None,
+    ):
+        self.id: int | None = None
+        self.name = str(name)
+        self.ra = float(ra)
+        self.dec = float(dec)
+        self.mag = _optional_float(mag)
+        self.mag_err = _optional_float(mag_err)
+        self.pmra = _optional_float(pmra)
+        self.pmdec = _optional_float(pmdec)
+        self.parallax = _optional_float(parallax)
+        self.project = project
+
+    def __repr__(self) -> str:
+        return f"Source({self.name!r}, ra={self.ra:.5f}, dec={self.dec:.5f}, mag={self.mag})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Source)
+            and self.name == other.name
+            and self.project == other.project
+            and math.isclose(self.ra, other.ra)
+            and math.isclose(self.dec, other.dec)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.project, self.name))
+
+
+def _optional_float(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value

@@ -1,0 +1,288 @@
+"""Abstract ports the services use; adapters implement them, fakes stand in for them in unit tests."""
+
+from __future__ import annotations
+
+import abc
+from typing import Iterable, Sequence
+
+from domain.catalog import Catalog, CatalogSpec
+from domain.detection import Detection
+from domain.lightcurve import Lightcurve
+from domain.parameters import Parameters
+from domain.rawdata import RawData
+from domain.source import Source
+
+__all__ = [
+    "SurveyClient",
+    "DataStore",
+    "CatalogReader",
+    "SourceRepository",
+    "RawDataRepository",
+    "LightcurveRepository",
+    "DetectionRepository",
+    "StepRepository",
+    "AbstractUnitOfWork",
+    "ProgressSink",
+    "NullProgress",
+]
+
+
+class SurveyClient(abc.ABC):
+    """A survey (the seed's ``VirtualObservatory``): downloads raw data and reduces it.
+
+    Parameters
+    ----------
+    parameters : Parameters
+        Download parameters, an instance of ``parameters_class``.
+    """
+
+    #: Configuration name of the survey.
+    name: str = ""
+    #: Parameters class of the download block of this survey.
+    parameters_class: type[Parameters] = Parameters
+
+    def __init__(self, parameters: Parameters | None = None):
+        self.parameters = parameters if parameters is not None else self.parameters_class()
+
+    @abc.abstractmethod
+    def download(self, source: Source) -> RawData:
+        """Return the raw epoch table of one source.
+
+        Parameters
+        ----------
+        source : Source
+            Target to download.
+
+        Returns
+        -------
+        RawData
+            Columns as the survey delivers them (version is set by the caller).
+
+        Raises
+        ------
+        SurveyError
+            If the survey cannot deliver data for this source.
+        """
+
+    @abc.abstractmethod
+    def reduce(self, raw: RawData, parameters: Parameters) -> list[Lightcurve]:
+        """Turn raw data into uniform lightcurves (one per filter and season).
+
+        Parameters
+        ----------
+        raw : RawData
+            Loaded raw data of one source.
+        parameters : Parameters
+            Reduction parameters.
+
+        Returns
+        -------
+        list of Lightcurve
+            Possibly empty when no epoch survives.
+        """
+
+
+class DataStore(abc.ABC):
+    """Arrays of raw data and lightcurves on disk, written atomically."""
+
+    @abc.abstractmethod
+    def save_raw(self, raw: RawData) -> None:
+        """Write the columns of ``raw`` and set ``raw.file`` and ``raw.key``."""
+
+    @abc.abstractmethod
+    def load_raw(self, raw: RawData) -> RawData:
+        """Fill ``raw.columns`` from disk and return it."""
+
+    @abc.abstractmethod
+    def save_lightcurves(
+        self, project: str, source_name: str, version: str, lightcurves: Sequence[Lightcurve]
+    ) -> None:
+        """Write all lightcurves of one source and version; set each ``file`` and ``key``."""
+
+    @abc.abstractmethod
+    def load_lightcurve(self, lightcurve: Lightcurve) -> Lightcurve:
+        """Fill ``lightcurve.columns`` from disk and return it."""
+
+
+class CatalogReader(abc.ABC):
+    """Reads a catalog file (or service) described by a :class:`CatalogSpec`."""
+
+    @abc.abstractmethod
+    def read(self, spec: CatalogSpec) -> Catalog:
+        """Return the catalog, with columns mapped to the standard names.
+
+        Raises
+        ------
+        CatalogError
+            If the file is missing or a row or column is malformed.
+        """
+
+
+class SourceRepository(abc.ABC):
+    """Sources of projects; a name is unique within a project."""
+
+    @abc.abstractmethod
+    def add_many(self, project: str, sources: Sequence[Source]) -> int:
+        """Insert the sources not yet in ``project``; return how many were new."""
+
+    @abc.abstractmethod
+    def get_many(self, project: str, names: Sequence[str]) -> dict[str, Source]:
+        """Return the persisted sources of ``project`` with these names, by name."""
+
+    @abc.abstractmethod
+    def list(self, project: str, *, limit: int | None = None, offset: int = 0) -> list[Source]:
+        """Return sources of ``project`` ordered by name."""
+
+    @abc.abstractmethod
+    def count(self, project: str) -> int:
+        """Return the number of sources in ``project``."""
+
+
+class RawDataRepository(abc.ABC):
+    """Records of downloaded raw data, shared by all projects."""
+
+    @abc.abstractmethod
+    def get_many(self, survey: str, version: str, names: Sequence[str]) -> dict[str, RawData]:
+        """Return records (arrays not loaded) for these source names, by name."""
+
+    @abc.abstractmethod
+    def add_many(self, raws: Sequence[RawData]) -> None:
+        """Insert records; an existing (survey, source_name, version) is left as it is."""
+
+    @abc.abstractmethod
+    def count_for_project(self, project: str, survey: str, version: str) -> int:
+        """Return how many sources of ``project`` have raw data of this version."""
+
+
+class LightcurveRepository(abc.ABC):
+    """Records of reduced lightcurves (arrays live in the DataStore)."""
+
+    @abc.abstractmethod
+    def add_many(self, lightcurves: Sequence[Lightcurve]) -> None:
+        """Insert records; each has ``source_id``, ``version``, ``file`` and ``key`` set."""
+
+    @abc.abstractmethod
+    def for_sources(self, source_ids: Sequence[int], survey: str, version: str) -> dict[int, list[Lightcurve]]:
+        """Return the lightcurves of these sources, by source id."""
+
+    @abc.abstractmethod
+    def count(self, project: str, version: str | None = None) -> int:
+        """Return the number of lightcurves of ``project`` (of one version if given)."""
+
+
+class DetectionRepository(abc.ABC):
+    """Detections; simulated ones are hidden unless asked for."""
+
+    @abc.abstractmethod
+    def add_many(self, detections: Sequence[Detection]) -> None:
+        """Insert detections; each has ``source_id``, ``lightcurve_id`` and ``version`` set."""
+
+    @abc.abstractmethod
+    def list(
+        self, project: str, version: str | None = None, *, include_simulated: bool = False
+    ) -> list[Detection]:
+        """Return detections of ``project``, ordered by source and peak time."""
+
+    @abc.abstractmethod
+    def count(self, project: str, version: str | None = None, *, include_simulated: bool = False) -> int:
+        """Return the number of detections of ``project``."""
+
+
+class StepRepository(abc.ABC):
+    """Which sources finished which step at which version, and which failed."""
+
+    @abc.abstractmethod
+    def done(self, stage: str, survey: str, version: str, source_ids: Sequence[int]) -> set[int]:
+        """Return the ids among ``source_ids`` that finished ``stage`` at ``version``."""
+
+    @abc.abstractmethod
+    def mark_done(self, stage: str, survey: str, version: str, counts: dict[int, int]) -> None:
+        """Record that these sources finished ``stage``; ``counts`` maps source id to products made."""
+
+    @abc.abstractmethod
+    def count_done(self, project: str, stage: str, survey: str, version: str) -> int:
+        """Return how many sources of ``project`` finished ``stage`` at ``version``."""
+
+    @abc.abstractmethod
+    def record_failures(self, stage: str, survey: str, version: str, messages: dict[int, str]) -> None:
+        """Record (or update) failures, by source id."""
+
+    @abc.abstractmethod
+    def clear_failures(self, stage: str, survey: str, source_ids: Sequence[int]) -> None:
+        """Forget failures of these sources at ``stage`` (they succeeded since)."""
+
+    @abc.abstractmethod
+    def failures(self, project: str) -> list[tuple[str, str, str, str]]:
+        """Return (source name, stage, survey, message) of the current failures of ``project``."""
+
+
+class AbstractUnitOfWork(abc.ABC):
+    """One transaction over all repositories: commit makes every change durable together."""
+
+    sources: SourceRepository
+    raw_data: RawDataRepository
+    lightcurves: LightcurveRepository
+    detections: DetectionRepository
+    steps: StepRepository
+
+    def __enter__(self) -> "AbstractUnitOfWork":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.rollback()
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make every change since the last commit durable."""
+
+    @abc.abstractmethod
+    def rollback(self) -> None:
+        """Discard every change since the last commit."""
+
+
+class ProgressSink(abc.ABC):
+    """Receives progress events of long operations (CLI bar, TUI pane, log)."""
+
+    @abc.abstractmethod
+    def start(self, stage: str, total: int) -> None:
+        """A stage begins with ``total`` items."""
+
+    @abc.abstractmethod
+    def advance(self, stage: str, done: int = 1, *, skipped: int = 0, failed: int = 0) -> None:
+        """``done`` more items of ``stage`` finished (``skipped`` were already done)."""
+
+    @abc.abstractmethod
+    def message(self, text: str) -> None:
+        """A line for the log."""
+
+    @abc.abstractmethod
+    def finish(self, stage: str) -> None:
+        """A stage ended."""
+
+
+class NullProgress(ProgressSink):
+    """A sink that ignores every event."""
+
+    def start(self, stage: str, total: int) -> None:  # noqa: D102
+        pass
+
+    def advance(self, stage: str, done: int = 1, *, skipped: int = 0, failed: int = 0) -> None:  # noqa: D102
+        pass
+
+    def message(self, text: str) -> None:  # noqa: D102
+        pass
+
+    def finish(self, stage: str) -> None:  # noqa: D102
+        pass
+
+
+def batched(items: Iterable, size: int):
+    """Yield lists of at most ``size`` items."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,186 @@
+"""Project: runs the workflow (select, download, reduce, analyse) in batches and reports its state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from domain.config import ProjectConfig
+from services.ports import AbstractUnitOfWork, CatalogReader, DataStore, NullProgress, ProgressSink, SurveyClient, batched
+from services.stages import ANALYSE, DOWNLOAD, REDUCE, StageResult, analyse_batch, download_batch, reduce_batch
+from services.targets import select_targets
+
+__all__ = ["Project", "RunReport"]
+
+
+@dataclass
+class RunReport:
+    """What a run did, per stage (summed over surveys).
+
+    Attributes
+    ----------
+    selected : int
+        Sources selected from the catalog for this run.
+    new_sources : int
+        Sources added to the project by this run.
+    stages : dict
+        Stage name -> :class:`StageResult`.
+    """
+
+    selected: int = 0
+    new_sources: int = 0
+    stages: dict[str, StageResult] = field(
+        default_factory=lambda: {DOWNLOAD: StageResult(), REDUCE: StageResult(), ANALYSE: StageResult()}
+    )
+
+    @property
+    def did_nothing(self) -> bool:
+        """True when every selected source was already downloaded, reduced and analysed."""
+        return self.new_sources == 0 and all(r.done == 0 and not r.failed for r in self.stages.values())
+
+    def as_dict(self) -> dict:
+        """Return a JSON-serialisable summary."""
+        return {
+            "selected": self.selected,
+            "new_sources": self.new_sources,
+            "nothing_to_do": self.did_nothing,
+            **{
+                stage: {"done": r.done, "skipped": r.skipped, "failed": len(r.failed), "products": r.products}
+                for stage, r in self.stages.items()
+            },
+            "failures": {name: msg for r in self.stages.values() for name, msg in r.failed.items()},
+        }
+
+
+class Project:
+    """The workflow of one project configuration over ports.
+
+    Every step skips what is already done at the current version, and each
+    batch of each step is one transaction whose files are written before the
+    commit, so a run killed at any moment resumes without duplicates.
+
+    Parameters
+    ----------
+    config : ProjectConfig
+        Validated configuration.
+    uow_factory : callable
+        Returns a new unit of work.
+    store : DataStore
+        Arrays on disk.
+    catalog_reader : CatalogReader
+        Reads the target catalog.
+    surveys : mapping of str to type
+        Survey client classes by configuration name.
+    progress : ProgressSink, optional
+        Receives progress events.
+    mapper : callable, optional
+        ``map``-like function for downloads (e.g. a thread pool's ``map``).
+    """
+
+    def __init__(
+        self,
+        config: ProjectConfig,
+        *,
+        uow_factory: Callable[[], AbstractUnitOfWork],
+        store: DataStore,
+        catalog_reader: CatalogReader,
+        surveys: Mapping[str, type[SurveyClient]],
+        progress: ProgressSink | None = None,
+        mapper: Callable = map,
+    ):
+        self.config = config
+        self.uow_factory = uow_factory
+        self.store = store
+        self.catalog_reader = catalog_reader
+        self.clients = {s.name: surveys[s.name](s.download) for s in config.surveys}
+        self.progress = progress or NullProgress()
+        self.mapper = mapper
+
+    @property
+    def name(self) -> str:
+        """Project name."""
+        return self.config.name
+
+    def run(self, limit: int | None = None) -> RunReport:
+        """Select targets, then download, reduce and analyse them in batches.
+
+        Parameters
+        ----------
+        limit : int, optional
+            Process only the first ``limit`` selected sources.
+
+        Returns
+        -------
+        RunReport
+            What was done, skipped and failed.
+        """
+        report = RunReport()
+        targets = select_targets(self.config, self.catalog_reader, limit)
+        report.selected = len(targets)
+        self.progress.message(f"project {self.name}: {len(targets)} sources selected")
+        stages = [(survey, stage) for survey in self.config.surveys for stage in (DOWNLOAD, REDUCE, ANALYSE)]
+        for survey, stage in stages:
+            self.progress.start(f"{survey.name}:{stage}", len(targets))
+        for batch in batched(targets, self.config.batch_size):
+            with self.uow_factory() as uow:
+                report.new_sources += uow.sources.add_many(self.name, batch)
+                uow.commit()
+                persisted = uow.sources.get_many(self.name, [s.name for s in batch])
+                sources = [persisted[s.name] for s in batch]
+                for survey in self.config.surveys:
+                    client = self.clients[survey.name]
+                    steps = {
+                        DOWNLOAD: lambda: download_batch(uow, self.store, client, survey, sources, self.mapper),
+                        REDUCE: lambda: reduce_batch(uow, self.store, client, survey, self.name, sources),
+                        ANALYSE: lambda: analyse_batch(uow, self.store, survey, sources),
+                    }
+                    for stage, step in steps.items():
+                        result = step()
+                        report.stages[stage].add(result)
+                        self.progress.advance(f"{survey.name}:{stage}", result.done + len(result.failed),
+                                              skipped=result.skipped, failed=len(result.failed))
+        for survey, stage in stages:
+            self.progress.finish(f"{survey.name}:{stage}")
+        return report
+
+    def status(self) -> dict:
+        """Return counts of the project's products at the current versions.
+
+        Returns
+        -------
+        dict
+            ``sources``, ``downloaded``, ``reduced``, ``analysed``,
+            ``lightcurves``, ``detections``, ``failed`` (summed over surveys),
+            plus ``surveys`` with the same counts and the versions per survey.
+        """
+        with self.uow_factory() as uow:
+            per_survey = {}
+            for survey in self.config.surveys:
+                per_survey[survey.name] = {
+                    "downloaded": uow.raw_data.count_for_project(self.name, survey.name, survey.download_version),
+                    "reduced": uow.steps.count_done(self.name, REDUCE, survey.name, survey.reduction_version),
+                    "analysed": uow.steps.count_done(self.name, ANALYSE, survey.name, survey.analysis_version),
+                    "lightcurves": uow.lightcurves.count(self.name, survey.reduction_version),
+                    "detections": uow.detections.count(self.name, survey.analysis_version),
+                    "versions": {
+                        "download": survey.download_version,
+                        "reduction": survey.reduction_version,
+                        "analysis": survey.analysis_version,
+                    },
+                }
+            failures = uow.steps.failures(self.name)
+            totals = {
+                key: sum(s[key] for s in per_survey.values())
+                for key in ("downloaded", "reduced", "analysed", "lightcurves", "detections")
+            }
+            return {
+                "project": self.name,
+                "sources": uow.sources.count(self.name),
+                **totals,
+                "failed": len(failures),
+                "surveys": per_survey,
+                "failures": [
+                    {"source": name, "stage": stage, "survey": survey, "message": message}
+                    for name, stage, survey, message in failures[:20]
+                ],
+            }

@@ -1,0 +1,221 @@
+"""The three per-batch steps of a run: download, reduce, analyse; each skips work already done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from domain.analysis.finder import find_events
+from domain.config import SurveyConfig
+from domain.errors import VOError
+from domain.source import Source
+from services.ports import AbstractUnitOfWork, DataStore, SurveyClient
+
+__all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "DOWNLOAD", "REDUCE", "ANALYSE"]
+
+DOWNLOAD, REDUCE, ANALYSE = "download", "reduce", "analyse"
+
+
+@dataclass
+class StageResult:
+    """What one step did to one batch.
+
+    Attributes
+    ----------
+    done : int
+        Sources processed now.
+    skipped : int
+        Sources already done (same version), untouched.
+    failed : dict
+        Source name -> one-line reason.
+    products : int
+        Products written (raw records, lightcurves or detections).
+    """
+
+    done: int = 0
+    skipped: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    products: int = 0
+
+    def add(self, other: "StageResult") -> None:
+        """Accumulate another batch's result into this one."""
+        self.done += other.done
+        self.skipped += other.skipped
+        self.failed.update(other.failed)
+        self.products += other.products
+
+
+def download_batch(
+    uow: AbstractUnitOfWork,
+    store: DataStore,
+    client: SurveyClient,
+    survey: SurveyConfig,
+    sources: Sequence[Source],
+    mapper: Callable = map,
+) -> StageResult:
+    """Download raw data for sources that have none of this version; one commit for the batch.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    store : DataStore
+        Where arrays are written (before the records are committed).
+    client : SurveyClient
+        Survey to download from.
+    survey : SurveyConfig
+        Parameters and versions of this survey.
+    sources : sequence of Source
+        Persisted sources (with ids).
+    mapper : callable
+        ``map``-like function used to run downloads (threads for slow surveys).
+
+    Returns
+    -------
+    StageResult
+        Counts of this batch.
+    """
+    result = StageResult()
+    version = survey.download_version
+    existing = uow.raw_data.get_many(survey.name, version, [s.name for s in sources])
+    todo = [s for s in sources if s.name not in existing]
+    result.skipped = len(sources) - len(todo)
+
+    def fetch(source: Source):
+        try:
+            raw = client.download(source)
+            raw.version = version
+            store.save_raw(raw)
+            return source, raw, None
+        except VOError as exc:
+            return source, None, str(exc)
+
+    new, failures = [], {}
+    for source, raw, error in mapper(fetch, todo):
+        if error is None:
+            new.append(raw)
+        else:
+            failures[source.id] = error
+            result.failed[source.name] = error
+    uow.raw_data.add_many(new)
+    uow.steps.clear_failures(DOWNLOAD, survey.name, [s.id for s in todo if s.id not in failures])
+    uow.steps.record_failures(DOWNLOAD, survey.name, version, failures)
+    uow.commit()
+    result.done = result.products = len(new)
+    return result
+
+
+def reduce_batch(
+    uow: AbstractUnitOfWork,
+    store: DataStore,
+    client: SurveyClient,
+    survey: SurveyConfig,
+    project: str,
+    sources: Sequence[Source],
+) -> StageResult:
+    """Reduce downloaded sources not yet reduced at this version; one commit for the batch.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    store : DataStore
+        Arrays of raw data and lightcurves.
+    client : SurveyClient
+        Survey whose reduction applies.
+    survey : SurveyConfig
+        Parameters and versions of this survey.
+    project : str
+        Project name (lightcurves are per project).
+    sources : sequence of Source
+        Persisted sources (with ids).
+
+    Returns
+    -------
+    StageResult
+        Counts of this batch.
+    """
+    result = StageResult()
+    version = survey.reduction_version
+    done = uow.steps.done(REDUCE, survey.name, version, [s.id for s in sources])
+    raws = uow.raw_data.get_many(survey.name, survey.download_version, [s.name for s in sources])
+    todo = [s for s in sources if s.id not in done and s.name in raws]
+    result.skipped = len(done)
+    made, counts, failures = [], {}, {}
+    for source in todo:
+        raw = raws[source.name]
+        try:
+            lightcurves = client.reduce(store.load_raw(raw), survey.reduction)
+            for lc in lightcurves:
+                lc.source_id, lc.raw_data_id, lc.version, lc.source_name = source.id, raw.id, version, source.name
+            store.save_lightcurves(project, source.name, version, lightcurves)
+        except VOError as exc:
+            failures[source.id] = str(exc)
+            result.failed[source.name] = str(exc)
+            continue
+        made.extend(lightcurves)
+        counts[source.id] = len(lightcurves)
+    uow.lightcurves.add_many(made)
+    uow.steps.mark_done(REDUCE, survey.name, version, counts)
+    uow.steps.clear_failures(REDUCE, survey.name, list(counts))
+    uow.steps.record_failures(REDUCE, survey.name, version, failures)
+    uow.commit()
+    result.done, result.products = len(counts), len(made)
+    return result
+
+
+def analyse_batch(
+    uow: AbstractUnitOfWork,
+    store: DataStore,
+    survey: SurveyConfig,
+    sources: Sequence[Source],
+) -> StageResult:
+    """Search the lightcurves of reduced sources not yet analysed at this version; one commit.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    store : DataStore
+        Lightcurve arrays.
+    survey : SurveyConfig
+        Parameters and versions of this survey.
+    sources : sequence of Source
+        Persisted sources (with ids).
+
+    Returns
+    -------
+    StageResult
+        Counts of this batch.
+    """
+    result = StageResult()
+    version = survey.analysis_version
+    ids = [s.id for s in sources]
+    done = uow.steps.done(ANALYSE, survey.name, version, ids)
+    reduced = uow.steps.done(REDUCE, survey.name, survey.reduction_version, ids)
+    todo = [s for s in sources if s.id in reduced and s.id not in done]
+    result.skipped = len(done)
+    lightcurves = uow.lightcurves.for_sources([s.id for s in todo], survey.name, survey.reduction_version)
+    found, counts, failures = [], {}, {}
+    for source in todo:
+        detections = []
+        try:
+            for lc in lightcurves.get(source.id, []):
+                lc.source_name = source.name
+                _, events = find_events(store.load_lightcurve(lc), survey.analysis)
+                for detection in events:
+                    detection.source_id, detection.lightcurve_id, detection.version = source.id, lc.id, version
+                detections.extend(events)
+        except VOError as exc:
+            failures[source.id] = str(exc)
+            result.failed[source.name] = str(exc)
+            continue
+        found.extend(detections)
+        counts[source.id] = len(detections)
+    uow.detections.add_many(found)
+    uow.steps.mark_done(ANALYSE, survey.name, version, counts)
+    uow.steps.clear_failures(ANALYSE, survey.name, list(counts))
+    uow.steps.record_failures(ANALYSE, survey.name, version, failures)
+    uow.commit()
+    result.done, result.products = len(counts), len(found)
+    return result

@@ -1,0 +1,239 @@
+"""In-memory fakes of the ports, for domain and service unit tests only; each subclasses its port."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+
+import numpy as np
+
+from domain.catalog import Catalog, CatalogSpec
+from domain.errors import SurveyError
+from domain.lightcurve import Lightcurve
+from domain.parameters import Param, Parameters
+from domain.rawdata import RawData
+from domain.reduction import reduce_photometry
+from domain.source import Source
+from services import ports
+
+
+class FakeState:
+    """The 'database' the fake repositories share; copied on commit, restored on rollback."""
+
+    def __init__(self):
+        self.sources: dict[tuple[str, str], Source] = {}
+        self.raw: dict[tuple[str, str, str], RawData] = {}
+        self.lightcurves: list[Lightcurve] = []
+        self.detections: list = []
+        self.steps: dict[tuple[int, str, str, str], int] = {}
+        self.failures: dict[tuple[int, str, str], tuple[str, str]] = {}
+        self.ids = itertools.count(1)
+
+
+class FakeSourceRepository(ports.SourceRepository):
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def add_many(self, project, sources):
+        new = 0
+        for s in sources:
+            if (project, s.name) not in self.state.sources:
+                stored = copy.copy(s)
+                stored.project, stored.id = project, next(self.state.ids)
+                self.state.sources[(project, s.name)] = stored
+                new += 1
+        return new
+
+    def get_many(self, project, names):
+        return {n: self.state.sources[(project, n)] for n in names if (project, n) in self.state.sources}
+
+    def list(self, project, *, limit=None, offset=0):
+        found = sorted((s for (p, _), s in self.state.sources.items() if p == project), key=lambda s: s.name)
+        return found[offset: None if limit is None else offset + limit]
+
+    def count(self, project):
+        return sum(1 for p, _ in self.state.sources if p == project)
+
+
+class FakeRawDataRepository(ports.RawDataRepository):
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def get_many(self, survey, version, names):
+        return {n: self.state.raw[(survey, n, version)] for n in names if (survey, n, version) in self.state.raw}
+
+    def add_many(self, raws):
+        for raw in raws:
+            key = (raw.survey, raw.source_name, raw.version)
+            if key not in self.state.raw:
+                raw.id = next(self.state.ids)
+                self.state.raw[key] = raw
+
+    def count_for_project(self, project, survey, version):
+        names = {n for p, n in self.state.sources if p == project}
+        return sum(1 for (s, n, v) in self.state.raw if s == survey and v == version and n in names)
+
+
+class FakeLightcurveRepository(ports.LightcurveRepository):
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def add_many(self, lightcurves):
+        for lc in lightcurves:
+            lc.id = next(self.state.ids)
+            self.state.lightcurves.append(lc)
+
+    def for_sources(self, source_ids, survey, version):
+        out = {}
+        for lc in self.state.lightcurves:
+            if lc.source_id in source_ids and lc.survey == survey and lc.version == version:
+                out.setdefault(lc.source_id, []).append(lc)
+        return out
+
+    def count(self, project, version=None):
+        ids = {s.id for (p, _), s in self.state.sources.items() if p == project}
+        return sum(1 for lc in self.state.lightcurves if lc.source_id in ids and version in (None, lc.version))
+
+
+class FakeDetectionRepository(ports.DetectionRepository):
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def add_many(self, detections):
+        for d in detections:
+            d.id = next(self.state.ids)
+            self.state.detections.append(d)
+
+    def list(self, project, version=None, *, include_simulated=False):
+        ids = {s.id for (p, _), s in self.state.sources.items() if p == project}
+        return [d for d in self.state.detections if d.source_id in ids and version in (None, d.version)
+                and (include_simulated or not d.is_simulated)]
+
+    def count(self, project, version=None, *, include_simulated=False):
+        return len(self.list(project, version, include_simulated=include_simulated))
+
+
+class FakeStepRepository(ports.StepRepository):
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def done(self, stage, survey, version, source_ids):
+        return {i for i in source_ids if (i, stage, survey, version) in self.state.steps}
+
+    def mark_done(self, stage, survey, version, counts):
+        for i, n in counts.items():
+            self.state.steps.setdefault((i, stage, survey, version), n)
+
+    def count_done(self, project, stage, survey, version):
+        ids = {s.id for (p, _), s in self.state.sources.items() if p == project}
+        return sum(1 for (i, st, su, v) in self.state.steps if i in ids and (st, su, v) == (stage, survey, version))
+
+    def record_failures(self, stage, survey, version, messages):
+        for i, message in messages.items():
+            self.state.failures[(i, stage, survey)] = (version, message)
+
+    def clear_failures(self, stage, survey, source_ids):
+        for i in source_ids:
+            self.state.failures.pop((i, stage, survey), None)
+
+    def failures(self, project):
+        by_id = {s.id: s.name for (p, _), s in self.state.sources.items() if p == project}
+        return [(by_id[i], stage, survey, msg) for (i, stage, survey), (_, msg) in self.state.failures.items()
+                if i in by_id]
+
+
+class FakeUnitOfWork(ports.AbstractUnitOfWork):
+    """Shares a committed FakeState; works on a copy until commit."""
+
+    def __init__(self, committed: FakeState):
+        self.committed_state = committed
+        self.commits = 0
+
+    def __enter__(self):
+        self._begin()
+        return self
+
+    def _begin(self):
+        self.state = copy.deepcopy(self.committed_state)
+        self.sources = FakeSourceRepository(self.state)
+        self.raw_data = FakeRawDataRepository(self.state)
+        self.lightcurves = FakeLightcurveRepository(self.state)
+        self.detections = FakeDetectionRepository(self.state)
+        self.steps = FakeStepRepository(self.state)
+
+    def commit(self):
+        self.committed_state.__dict__.update(copy.deepcopy(self.state).__dict__)
+        self.commits += 1
+
+    def rollback(self):
+        self._begin()
+
+
+class FakeDataStore(ports.DataStore):
+    """Arrays in a dict; counts writes so tests can see skipped work."""
+
+    def __init__(self):
+        self.files: dict[str, dict] = {}
+        self.writes = 0
+
+    def save_raw(self, raw):
+        raw.file, raw.key = f"raw/{raw.survey}/{raw.version}/{raw.source_name}", "raw"
+        self.files[raw.file] = {k: np.array(v) for k, v in raw.columns.items()}
+        self.writes += 1
+
+    def load_raw(self, raw):
+        raw.columns = self.files[raw.file]
+        return raw
+
+    def save_lightcurves(self, project, source_name, version, lightcurves):
+        for lc in lightcurves:
+            lc.file, lc.key = f"{project}/{version}/{source_name}", f"{lc.filter}_{lc.season}"
+            self.files[f"{lc.file}#{lc.key}"] = {k: np.array(v) for k, v in lc.columns.items()}
+        self.writes += 1
+
+    def load_lightcurve(self, lightcurve):
+        lightcurve.columns = self.files[f"{lightcurve.file}#{lightcurve.key}"]
+        return lightcurve
+
+
+class FakeCatalogReader(ports.CatalogReader):
+    """Returns a fixed catalog whatever the spec."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    def read(self, spec: CatalogSpec) -> Catalog:
+        return self.catalog
+
+
+class FakeSurveyParameters(Parameters):
+    SPECS = {
+        "num_points": Param(60, int, "Epochs per source."),
+        "noise": Param(0.01, float, "Gaussian magnitude noise."),
+    }
+
+
+class FakeSurveyClient(ports.SurveyClient):
+    """Flat lightcurves with Gaussian noise; names in ``failing`` raise SurveyError; counts downloads."""
+
+    name = "fake"
+    parameters_class = FakeSurveyParameters
+    failing: set[str] = set()
+    downloads: list[str] = []
+
+    def download(self, source):
+        if source.name in self.failing:
+            raise SurveyError(f"no data for {source.name}")
+        type(self).downloads.append(source.name)
+        n = self.parameters.num_points
+        rng = np.random.default_rng(abs(hash(source.name)) % 2**32)
+        mjd = 59000 + np.sort(rng.uniform(0, 100, n))
+        columns = {
+            "mjd": mjd, "mag": 18 + rng.normal(0, self.parameters.noise, n),
+            "magerr": np.full(n, self.parameters.noise), "filter": np.array(["g"] * n),
+            "flag": np.zeros(n, int), "exptime": np.full(n, 30.0),
+        }
+        return RawData(self.name, source.name, "", columns, ra=source.ra, dec=source.dec)
+
+    def reduce(self, raw, parameters):
+        return reduce_photometry(raw.columns, parameters, survey=self.name, source_name=raw.source_name)
