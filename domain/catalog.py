@@ -86,7 +86,7 @@ class Catalog:
             try:
                 out[i] = np.nan if value is None or (isinstance(value, str) and not value.strip()) else float(value)
             except (TypeError, ValueError):
-                raise CatalogError(f"{value!r} is not a number", path=self.name,
+                raise CatalogError(f"{str(value)!r} is not a number", path=self.name,
                                    row=int(self.row_numbers[i]), field=column) from None
         return out
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
     select,
 )
@@ -121,7 +122,7 @@ detections = Table(
     Column("delta_mag", Float),
     Column("baseline_flux", Float),
     Column("num_epochs", Integer),
-    Column("is_simulated", Boolean, nullable=False, server_default="false"),
+    Column("is_simulated", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("lightcurve_id", "version", "peak_mjd", "is_simulated", name="uq_detections_identity"),
     Index("ix_detections_source_version", "source_id", "version"),
 )

@@ -1,0 +1,86 @@
+"""Project.run and Project.status over fake adapters."""
+
+import pytest
+
+from domain.config import build_config
+from services.project import Project
+from tests.factories import small_catalog
+from tests.fakes import FakeCatalogReader, FakeDataStore, FakeState, FakeSurveyClient, FakeUnitOfWork
+
+
+def make_project(state=None, store=None, *, n=10, overrides=None, batch_size=4):
+    document = {"project": {"name": "p", "surveys": ["fake"], "batch_size": batch_size},
+                "catalog": {"path": "cat.csv", "selection": "mag < 30"}}
+    config = build_config(document, survey_parameters={"fake": FakeSurveyClient.parameters_class},
+                          overrides=overrides)
+    state = state if state is not None else FakeState()
+    return Project(config, uow_factory=lambda: FakeUnitOfWork(state), store=store or FakeDataStore(),
+                   catalog_reader=FakeCatalogReader(small_catalog(n)), surveys={"fake": FakeSurveyClient}), state
+
+
+@pytest.fixture(autouse=True)
+def reset_client():
+    FakeSurveyClient.downloads = []
+    FakeSurveyClient.failing = set()
+
+
+def test_run_downloads_reduces_analyses_every_source():
+    project, state = make_project()
+    report = project.run()
+    assert report.selected == 10 and report.new_sources == 10
+    assert [report.stages[s].done for s in ("download", "reduce", "analyse")] == [10, 10, 10]
+    status = project.status()
+    assert {k: status[k] for k in ("sources", "downloaded", "reduced", "analysed", "lightcurves", "failed")} == {
+        "sources": 10, "downloaded": 10, "reduced": 10, "analysed": 10, "lightcurves": 10, "failed": 0}
+
+
+def test_second_run_does_nothing():
+    store = FakeDataStore()
+    project, state = make_project(store=store)
+    project.run()
+    writes = store.writes
+    again = make_project(state, store)[0].run()
+    assert again.did_nothing and store.writes == writes and len(FakeSurveyClient.downloads) == 10
+    assert [again.stages[s].skipped for s in ("download", "reduce", "analyse")] == [10, 10, 10]
+
+
+def test_limit_then_full_run_resumes():
+    project, state = make_project()
+    project.run(limit=3)
+    assert project.status()["analysed"] == 3
+    report = make_project(state)[0].run()
+    assert report.stages["download"].done == 7 and report.stages["download"].skipped == 3
+    assert len(FakeSurveyClient.downloads) == 10
+
+
+def test_changed_threshold_makes_new_analysis_version_only():
+    store = FakeDataStore()
+    project, state = make_project(store=store)
+    project.run()
+    changed, _ = make_project(state, store, overrides={"observatories.analysis.threshold": 2.0})
+    report = changed.run()
+    assert report.stages["download"].done == 0 and report.stages["reduce"].done == 0
+    assert report.stages["analyse"].done == 10
+    assert changed.status()["analysed"] == 10 and project.status()["analysed"] == 10
+    assert len({d.version for d in state.detections}) == 2
+    assert changed.status()["detections"] > project.status()["detections"]
+
+
+def test_download_failures_recorded_and_retried():
+    FakeSurveyClient.failing = {"S002", "S005"}
+    project, state = make_project()
+    report = project.run()
+    assert set(report.stages["download"].failed) == {"S002", "S005"}
+    status = project.status()
+    assert status["failed"] == 2 and status["downloaded"] == 8 and status["analysed"] == 8
+    assert {f["source"] for f in status["failures"]} == {"S002", "S005"}
+    FakeSurveyClient.failing = set()
+    make_project(state)[0].run()
+    status = project.status()
+    assert status["failed"] == 0 and status["analysed"] == 10
+
+
+def test_batches_commit_separately():
+    project, state = make_project(batch_size=3)
+    project.run()
+    assert len(state.steps) == 20  # reduce + analyse markers for every source
