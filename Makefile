@@ -1,0 +1,32 @@
+# virtualobserver: `make demo` runs the demo project, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test test-slow lint-imports benchmark clean-data
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## Set up and run the demo project (embedded PostgreSQL, data in $$VO_DATA or ~/.local/share/virtualobserver).
+demo: $(STAMP)
+	$(BIN)/vo run configs/demo.yaml
+
+## Set up and run the default test suite (about a few minutes on 2 cores).
+test: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest
+
+## Long statistical runs and large benchmarks.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run_demo_scaling.py

@@ -1,0 +1,357 @@
+"""SQLAlchemy repositories: the persistence ports of services.ports on PostgreSQL, in batches."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import and_, delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from adapters.postgres.orm import detections, failures, lightcurves, projects, raw_data, sources, steps
+from domain.detection import Detection
+from domain.lightcurve import Lightcurve
+from domain.rawdata import RawData
+from domain.source import Source
+from services.ports import (
+    DetectionRepository,
+    LightcurveRepository,
+    RawDataRepository,
+    SourceRepository,
+    StepRepository,
+    batched,
+)
+
+__all__ = [
+    "SqlAlchemySourceRepository",
+    "SqlAlchemyRawDataRepository",
+    "SqlAlchemyLightcurveRepository",
+    "SqlAlchemyDetectionRepository",
+    "SqlAlchemyStepRepository",
+]
+
+# Rows per statement: large enough to amortise round trips, small enough for modest statements.
+BATCH = 1000
+
+_SOURCE_FIELDS = ("name", "ra", "dec", "mag", "mag_err", "pmra", "pmdec", "parallax")
+_RAW_FIELDS = ("survey", "source_name", "version", "ra", "dec", "num_epochs", "file", "key")
+_LC_KEY = ("source_id", "survey", "version", "filter", "season")
+_LC_VALUES = (
+    "raw_data_id", "file", "key", "num_epochs", "num_good", "mjd_start", "mjd_end",
+    "flux_median", "flux_rms", "mag_median", "mag_rms",
+)
+_DET_KEY = ("lightcurve_id", "version", "peak_mjd", "is_simulated")
+_DET_VALUES = (
+    "source_id", "kind", "start_mjd", "end_mjd", "snr", "peak_flux", "delta_mag", "baseline_flux", "num_epochs",
+)
+
+
+def _in_project(project: str):
+    """Return the join of sources to projects and the condition selecting ``project``."""
+    return sources.join(projects, projects.c.id == sources.c.project_id), projects.c.name == project
+
+
+class _Repository:
+    def __init__(self, session: Session):
+        self.session = session
+
+
+class SqlAlchemySourceRepository(_Repository, SourceRepository):
+    """Sources of projects; ``add_many`` creates the project on first use.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    """
+
+    def add_many(self, project: str, sources_: Sequence[Source]) -> int:
+        """Insert the sources not yet in ``project``; return how many were new.
+
+        Every given source gets ``id`` and ``project`` set, whether it was new or not.
+        """
+        self.session.execute(pg_insert(projects).values(name=project).on_conflict_do_nothing(index_elements=["name"]))
+        project_id = self.session.execute(select(projects.c.id).where(projects.c.name == project)).scalar_one()
+        new = 0
+        for batch in batched(sources_, BATCH):
+            rows = [{"project_id": project_id, **{f: getattr(s, f) for f in _SOURCE_FIELDS}} for s in batch]
+            stmt = pg_insert(sources).on_conflict_do_nothing(index_elements=["project_id", "name"])
+            new += len(self.session.execute(stmt.returning(sources.c.id), rows).all())
+            names = [s.name for s in batch]
+            ids = dict(
+                self.session.execute(
+                    select(sources.c.name, sources.c.id).where(
+                        sources.c.project_id == project_id, sources.c.name.in_(names)
+                    )
+                ).all()
+            )
+            for source in batch:
+                source.id, source.project = ids[source.name], project
+        return new
+
+    def get_many(self, project: str, names: Sequence[str]) -> dict[str, Source]:
+        """Return the persisted sources of ``project`` with these names, by name."""
+        joined, condition = _in_project(project)
+        found: dict[str, Source] = {}
+        for batch in batched(names, BATCH):
+            stmt = select(Source).select_from(joined).where(condition, sources.c.name.in_(batch))
+            found.update((s.name, s) for s in self.session.scalars(stmt))
+        return found
+
+    def list(self, project: str, *, limit: int | None = None, offset: int = 0) -> list[Source]:
+        """Return sources of ``project`` ordered by name."""
+        joined, condition = _in_project(project)
+        stmt = select(Source).select_from(joined).where(condition).order_by(sources.c.name).offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def count(self, project: str) -> int:
+        """Return the number of sources in ``project``."""
+        joined, condition = _in_project(project)
+        return self.session.execute(select(func.count()).select_from(joined).where(condition)).scalar_one()
+
+
+class SqlAlchemyRawDataRepository(_Repository, RawDataRepository):
+    """Records of raw data shared by all projects, unique by (survey, source name, version).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    """
+
+    def get_many(self, survey: str, version: str, names: Sequence[str]) -> dict[str, RawData]:
+        """Return records (arrays not loaded) for these source names, by name."""
+        found: dict[str, RawData] = {}
+        for batch in batched(names, BATCH):
+            stmt = select(RawData).where(
+                raw_data.c.survey == survey, raw_data.c.version == version, raw_data.c.source_name.in_(batch)
+            )
+            found.update((r.source_name, r) for r in self.session.scalars(stmt))
+        return found
+
+    def add_many(self, raws: Sequence[RawData]) -> None:
+        """Insert records, leaving existing ones as they are; every given record gets its ``id``."""
+        key_columns = (raw_data.c.survey, raw_data.c.source_name, raw_data.c.version)
+        for batch in batched(raws, BATCH):
+            rows = [{f: getattr(r, f) for f in _RAW_FIELDS} for r in batch]
+            stmt = pg_insert(raw_data).on_conflict_do_nothing(index_elements=["survey", "source_name", "version"])
+            self.session.execute(stmt, rows)
+            keys = [(r.survey, r.source_name, r.version) for r in batch]
+            ids = {
+                (s, n, v): i
+                for i, s, n, v in self.session.execute(
+                    select(raw_data.c.id, *key_columns).where(tuple_(*key_columns).in_(keys))
+                )
+            }
+            for raw, key in zip(batch, keys):
+                raw.id = ids[key]
+
+    def count_for_project(self, project: str, survey: str, version: str) -> int:
+        """Return how many sources of ``project`` have raw data of this version."""
+        joined, condition = _in_project(project)
+        joined = joined.join(
+            raw_data,
+            and_(
+                raw_data.c.source_name == sources.c.name,
+                raw_data.c.survey == survey,
+                raw_data.c.version == version,
+            ),
+        )
+        return self.session.execute(select(func.count()).select_from(joined).where(condition)).scalar_one()
+
+
+class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
+    """Records of reduced lightcurves; re-adding one (same source, survey, version, filter, season) updates it.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    """
+
+    def add_many(self, lightcurves_: Sequence[Lightcurve]) -> None:
+        """Insert or update records; every given lightcurve gets its ``id``."""
+        for lc in lightcurves_:
+            if lc.source_id is None or lc.version is None:
+                raise ValueError(f"lightcurve {lc.label} needs source_id and version before it is stored")
+        for batch in batched(lightcurves_, BATCH):
+            # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
+            rows = {
+                tuple(getattr(lc, f) for f in _LC_KEY): {f: getattr(lc, f, None) for f in _LC_KEY + _LC_VALUES}
+                for lc in batch
+            }
+            stmt = pg_insert(lightcurves)
+            stmt = stmt.on_conflict_do_update(
+                constraint="uq_lightcurves_identity", set_={f: stmt.excluded[f] for f in _LC_VALUES}
+            ).returning(lightcurves.c.id, *(lightcurves.c[f] for f in _LC_KEY))
+            ids = {tuple(row[1:]): row[0] for row in self.session.execute(stmt, list(rows.values()))}
+            for lc in batch:
+                lc.id = ids[tuple(getattr(lc, f) for f in _LC_KEY)]
+
+    def for_sources(self, source_ids: Sequence[int], survey: str, version: str) -> dict[int, list[Lightcurve]]:
+        """Return the lightcurves of these sources by source id (an empty list for a source without any)."""
+        found: dict[int, list[Lightcurve]] = {int(i): [] for i in source_ids}
+        for batch in batched(found, BATCH):
+            stmt = (
+                select(Lightcurve)
+                .where(
+                    lightcurves.c.source_id.in_(batch),
+                    lightcurves.c.survey == survey,
+                    lightcurves.c.version == version,
+                )
+                .order_by(lightcurves.c.source_id, lightcurves.c.filter, lightcurves.c.season)
+            )
+            for lc in self.session.scalars(stmt):
+                found[lc.source_id].append(lc)
+        return found
+
+    def count(self, project: str, version: str | None = None) -> int:
+        """Return the number of lightcurves of ``project`` (of one version if given)."""
+        joined, condition = _in_project(project)
+        stmt = select(func.count()).select_from(
+            joined.join(lightcurves, lightcurves.c.source_id == sources.c.id)
+        ).where(condition)
+        if version is not None:
+            stmt = stmt.where(lightcurves.c.version == version)
+        return self.session.execute(stmt).scalar_one()
+
+
+class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
+    """Detections; simulated ones are excluded unless ``include_simulated`` is true.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    """
+
+    def add_many(self, detections_: Sequence[Detection]) -> None:
+        """Insert or update detections; every given detection gets its ``id``."""
+        for det in detections_:
+            if det.source_id is None or det.lightcurve_id is None or det.version is None:
+                raise ValueError(f"{det!r} needs source_id, lightcurve_id and version before it is stored")
+        for batch in batched(detections_, BATCH):
+            rows = {
+                tuple(getattr(d, f) for f in _DET_KEY): {f: getattr(d, f) for f in _DET_KEY + _DET_VALUES}
+                for d in batch
+            }
+            stmt = pg_insert(detections)
+            stmt = stmt.on_conflict_do_update(
+                constraint="uq_detections_identity", set_={f: stmt.excluded[f] for f in _DET_VALUES}
+            ).returning(detections.c.id, *(detections.c[f] for f in _DET_KEY))
+            ids = {tuple(row[1:]): row[0] for row in self.session.execute(stmt, list(rows.values()))}
+            for det in batch:
+                det.id = ids[tuple(getattr(det, f) for f in _DET_KEY)]
+
+    def _select(self, what, project: str, version: str | None, include_simulated: bool):
+        joined, condition = _in_project(project)
+        stmt = select(what).select_from(joined.join(detections, detections.c.source_id == sources.c.id))
+        stmt = stmt.where(condition)
+        if version is not None:
+            stmt = stmt.where(detections.c.version == version)
+        if not include_simulated:
+            stmt = stmt.where(detections.c.is_simulated.is_(False))
+        return stmt
+
+    def list(
+        self, project: str, version: str | None = None, *, include_simulated: bool = False
+    ) -> list[Detection]:
+        """Return detections of ``project``, ordered by source name and peak time."""
+        stmt = self._select(Detection, project, version, include_simulated)
+        stmt = stmt.order_by(sources.c.name, detections.c.peak_mjd, detections.c.id)
+        return list(self.session.scalars(stmt))
+
+    def count(self, project: str, version: str | None = None, *, include_simulated: bool = False) -> int:
+        """Return the number of detections of ``project``."""
+        return self.session.execute(self._select(func.count(), project, version, include_simulated)).scalar_one()
+
+
+class SqlAlchemyStepRepository(_Repository, StepRepository):
+    """Run state: finished steps per source and version, and current failures.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    """
+
+    def done(self, stage: str, survey: str, version: str, source_ids: Sequence[int]) -> set[int]:
+        """Return the ids among ``source_ids`` that finished ``stage`` at ``version``."""
+        finished: set[int] = set()
+        for batch in batched(source_ids, BATCH):
+            stmt = select(steps.c.source_id).where(
+                steps.c.stage == stage,
+                steps.c.survey == survey,
+                steps.c.version == version,
+                steps.c.source_id.in_(batch),
+            )
+            finished.update(self.session.scalars(stmt))
+        return finished
+
+    def mark_done(self, stage: str, survey: str, version: str, counts: dict[int, int]) -> None:
+        """Record that these sources finished ``stage``; a repeated step updates count and time."""
+        if not counts:
+            return
+        stmt = pg_insert(steps)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source_id", "stage", "survey", "version"],
+            set_={"count": stmt.excluded["count"], "finished_at": func.now()},
+        )
+        rows = [
+            {"source_id": sid, "stage": stage, "survey": survey, "version": version, "count": int(n)}
+            for sid, n in counts.items()
+        ]
+        for batch in batched(rows, BATCH):
+            self.session.execute(stmt, batch)
+
+    def count_done(self, project: str, stage: str, survey: str, version: str) -> int:
+        """Return how many sources of ``project`` finished ``stage`` at ``version``."""
+        joined, condition = _in_project(project)
+        joined = joined.join(steps, steps.c.source_id == sources.c.id)
+        stmt = select(func.count()).select_from(joined).where(
+            condition, steps.c.stage == stage, steps.c.survey == survey, steps.c.version == version
+        )
+        return self.session.execute(stmt).scalar_one()
+
+    def record_failures(self, stage: str, survey: str, version: str, messages: dict[int, str]) -> None:
+        """Record failures by source id; a repeated failure counts one more attempt."""
+        if not messages:
+            return
+        stmt = pg_insert(failures)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source_id", "stage", "survey"],
+            set_={
+                "version": stmt.excluded.version,
+                "message": stmt.excluded.message,
+                "attempts": failures.c.attempts + 1,
+                "updated_at": func.now(),
+            },
+        )
+        rows = [
+            {"source_id": sid, "stage": stage, "survey": survey, "version": version, "message": str(msg)}
+            for sid, msg in messages.items()
+        ]
+        for batch in batched(rows, BATCH):
+            self.session.execute(stmt, batch)
+
+    def clear_failures(self, stage: str, survey: str, source_ids: Sequence[int]) -> None:
+        """Forget failures of these sources at ``stage`` (they succeeded since)."""
+        for batch in batched(source_ids, BATCH):
+            self.session.execute(
+                delete(failures).where(
+                    failures.c.stage == stage, failures.c.survey == survey, failures.c.source_id.in_(batch)
+                )
+            )
+
+    def failures(self, project: str) -> list[tuple[str, str, str, str]]:
+        """Return (source name, stage, survey, message) of the current failures of ``project``."""
+        joined, condition = _in_project(project)
+        stmt = (
+            select(sources.c.name, failures.c.stage, failures.c.survey, failures.c.message)
+            .select_from(joined.join(failures, failures.c.source_id == sources.c.id))
+            .where(condition)
+            .order_by(sources.c.name, failures.c.stage, failures.c.survey)
+        )
+        return [tuple(row) for row in self.session.execute(stmt)]

@@ -1,0 +1,47 @@
+"""TUI driven with Pilot over a Project on fake adapters."""
+
+import asyncio
+
+from textual.widgets import DataTable, RichLog
+
+from tests.unit.test_project import make_project
+from tui.app import VirtualObserverApp
+from tui.messages import RunFinished, StageStarted
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_run_from_the_tui_shows_progress_and_status():
+    project, state = make_project(n=6, batch_size=2)
+    messages = []
+
+    async def scenario():
+        app = VirtualObserverApp(project=project)
+        async with app.run_test(message_hook=messages.append) as pilot:
+            await pilot.press("r")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.query_one("#status", DataTable)
+            rows = {table.get_row_at(i)[0]: table.get_row_at(i)[1] for i in range(table.row_count)}
+            assert rows["analysed"] == "6" and rows["sources"] == "6"
+            assert set(app.bars) == {"fake:download", "fake:reduce", "fake:analyse"}
+            assert all(bar.progress == 6 for bar in app.bars.values())
+            lines = [str(line.text) for line in app.query_one("#log", RichLog).lines]
+            assert any("run finished" in line for line in lines)
+
+    run(scenario())
+    finished = [m for m in messages if isinstance(m, RunFinished)]
+    assert len(finished) == 1 and finished[0].summary["analyse"]["done"] == 6
+    assert sum(isinstance(m, StageStarted) for m in messages) == 3
+
+
+def test_app_without_project_explains_how_to_open_one():
+    async def scenario():
+        app = VirtualObserverApp()
+        async with app.run_test():
+            lines = [str(line.text) for line in app.query_one("#log", RichLog).lines]
+            assert any("vo tui CONFIG" in line for line in lines)
+
+    run(scenario())

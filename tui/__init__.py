@@ -1,0 +1,1 @@
+"""Textual terminal UI; talks to services only, never to adapters."""
