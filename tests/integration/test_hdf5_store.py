@@ -1,0 +1,96 @@
+"""Hdf5DataStore on real HDF5 files: round trips, safe names, atomic and deterministic writes."""
+
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from adapters.files.hdf5_store import Hdf5DataStore
+from adapters.surveys.demo import DemoParameters, VirtualDemoObs
+from domain.errors import DataError
+from domain.lightcurve import Lightcurve
+from domain.rawdata import RawData
+from domain.reduction import ReductionParameters
+from domain.source import Source
+
+
+def demo_raw(name="star 1"):
+    raw = VirtualDemoObs(DemoParameters(num_points=50)).download(Source(name, 10.0, 20.0, mag=17.0))
+    raw.version = "v1"
+    return raw
+
+
+def test_raw_round_trip_keeps_every_column_and_type(tmp_path):
+    store = Hdf5DataStore(tmp_path)
+    raw = demo_raw()
+    store.save_raw(raw)
+    loaded = RawData(raw.survey, raw.source_name, raw.version)
+    loaded.file, loaded.key = raw.file, raw.key
+    store.load_raw(loaded)
+    assert set(loaded.columns) == set(raw.columns)
+    for name, values in raw.columns.items():
+        np.testing.assert_array_equal(loaded.columns[name], values)
+    assert loaded.columns["filter"].dtype.kind == "U"
+
+
+def test_lightcurves_of_a_source_share_one_file(tmp_path):
+    store = Hdf5DataStore(tmp_path)
+    raw = demo_raw()
+    lcs = VirtualDemoObs().reduce(raw, ReductionParameters())
+    store.save_lightcurves("proj", raw.source_name, "r1", lcs)
+    assert len({lc.file for lc in lcs}) == 1 and len({lc.key for lc in lcs}) == len(lcs)
+    for lc in lcs:
+        fresh = Lightcurve(lc.survey, lc.filter, lc.season)
+        fresh.file, fresh.key = lc.file, lc.key
+        store.load_lightcurve(fresh)
+        np.testing.assert_array_equal(fresh.flux, lc.flux)
+        assert fresh.summary() == lc.summary()
+
+
+@pytest.mark.parametrize("name", ["../../escape", "a/b", "/abs/path", "..", "name with spaces"])
+def test_hostile_names_stay_inside_the_data_folder(tmp_path, name):
+    store = Hdf5DataStore(tmp_path / "data")
+    raw = demo_raw(name)
+    store.save_raw(raw)
+    path = (tmp_path / "data" / raw.file).resolve()
+    assert path.is_file() and (tmp_path / "data").resolve() in path.parents
+    assert not any(p.name == "escape" for p in tmp_path.rglob("*") if p.is_file() and "data" not in p.parts)
+
+
+def test_rewrite_is_identical_and_leaves_no_temporary_files(tmp_path):
+    store = Hdf5DataStore(tmp_path)
+    first = demo_raw()
+    store.save_raw(first)
+    with h5py.File(tmp_path / first.file) as f:
+        before = {k: f["raw"][k][()] for k in f["raw"]}
+    second = demo_raw()
+    store.save_raw(second)
+    with h5py.File(tmp_path / second.file) as f:
+        for k, v in before.items():
+            np.testing.assert_array_equal(f["raw"][k][()], v)
+    assert not [p for p in tmp_path.rglob(".*tmp*")]
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    store = Hdf5DataStore(tmp_path)
+    raw = demo_raw()
+    store.save_raw(raw)
+    original = (tmp_path / raw.file).read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        store.save_raw(demo_raw())
+    assert (tmp_path / raw.file).read_bytes() == original
+    assert not [p for p in tmp_path.rglob(".*tmp*")]
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    store = Hdf5DataStore(tmp_path)
+    raw = RawData("demo", "x", "v")
+    raw.file, raw.key = "raw/nope.h5", "raw"
+    with pytest.raises(DataError, match=r"raw data of 'x': cannot read .*nope\.h5#raw"):
+        store.load_raw(raw)
