@@ -1,0 +1,60 @@
+"""Helpers to drive the ``vo`` command as a user would, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from adapters.catalogs.demo import write_demo_catalog
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def vo_command(*args: str) -> list[str]:
+    """The ``vo`` command line run with this interpreter."""
+    return [sys.executable, "-m", "adapters.cli.main", *args]
+
+
+def vo_env(data_dir: Path, database_url: str | None) -> dict:
+    """Environment with a private data folder and (optionally) an explicit database."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VO_DATABASE_URL", "VO_DATA")}
+    env["VO_DATA"] = str(data_dir)
+    if database_url:
+        env["VO_DATABASE_URL"] = database_url
+    return env
+
+
+def vo(*args: str, data_dir: Path, database_url: str | None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``vo`` to completion and return the completed process."""
+    return subprocess.run(vo_command(*args), env=vo_env(data_dir, database_url), cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def vo_json(*args: str, data_dir: Path, database_url: str | None) -> dict:
+    """Run ``vo ... --json`` and parse its stdout (asserting success)."""
+    done = vo(*args, "--json", data_dir=data_dir, database_url=database_url)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def write_project(folder: Path, *, rows: int = 60, batch_size: int = 10, num_points: int = 120,
+                  latency: float = 0.0, extra: str = "") -> Path:
+    """Write a small demo catalog and a project YAML in ``folder``; return the YAML path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_demo_catalog(folder / "catalog.csv", rows=rows, seed=7)
+    config = folder / "project.yaml"
+    config.write_text(f"""
+project:
+  name: e2e
+  batch_size: {batch_size}
+catalog:
+  path: catalog.csv
+observatories:
+  analysis: {{threshold: 5.0}}
+  demo:
+    download: {{num_points: {num_points}, latency: {latency}, flare_fraction: 0.2, dip_fraction: 0.2}}
+{extra}""")
+    return config

@@ -1,0 +1,87 @@
+"""The ``vo`` command end to end: run, rerun, status, bad input, embedded database."""
+
+import json
+
+import pytest
+
+from tests.e2e.helpers import vo, vo_json, write_project
+
+STATUS_KEYS = {"sources", "downloaded", "reduced", "analysed", "lightcurves", "detections", "failed"}
+
+
+def test_run_then_rerun_does_nothing(tmp_path, empty_database_url):
+    config = write_project(tmp_path / "p")
+    data = tmp_path / "data"
+    first = vo_json("run", str(config), data_dir=data, database_url=empty_database_url)
+    assert first["selected"] == 60 and first["download"]["done"] == 60 and first["analyse"]["done"] == 60
+    status = first["status"]
+    assert STATUS_KEYS <= set(status)
+    assert status["sources"] == status["downloaded"] == status["reduced"] == status["analysed"] == 60
+    assert status["lightcurves"] >= 60 and status["failed"] == 0
+    files = sorted(p.relative_to(data) for p in data.rglob("*.h5"))
+    again = vo("run", str(config), data_dir=data, database_url=empty_database_url)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stdout
+    assert sorted(p.relative_to(data) for p in data.rglob("*.h5")) == files
+    assert vo_json("status", str(config), data_dir=data, database_url=empty_database_url) == {
+        **status, "project": "e2e"}
+
+
+def test_limit_and_changed_threshold(tmp_path, empty_database_url):
+    config = write_project(tmp_path / "p", rows=30)
+    data = tmp_path / "data"
+    part = vo_json("run", str(config), "--limit", "12", data_dir=data, database_url=empty_database_url)
+    assert part["status"]["analysed"] == 12
+    more = vo_json("run", str(config), "--set", "observatories.analysis.threshold=3.5",
+                   data_dir=data, database_url=empty_database_url)
+    assert more["download"]["done"] == 18 and more["download"]["skipped"] == 12
+    assert more["reduce"]["skipped"] == 12 and more["analyse"]["done"] == 30
+    old = vo_json("status", str(config), data_dir=data, database_url=empty_database_url)
+    assert old["analysed"] == 12  # the 5-sigma version was never completed for the rest
+
+
+def bad_config(tmp_path, text):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("project: {name: e2e}\ncatalog: {path: catalog.csv}\nobservatories: {analysis: {treshold: 3}}\n",
+     r"bad\.yaml: 'observatories\.analysis\.treshold': unknown key"),
+    ("project: {name: e2e, batch_size: many}\ncatalog: {path: catalog.csv}\n",
+     r"bad\.yaml: 'project\.batch_size': expected int"),
+    ("project: {name: e2e}\ncatalog: {path: nowhere.csv}\n", r"nowhere\.csv: catalog file not found"),
+    ("project: {name: e2e}\ncatalog: {path: broken.csv}\n", r"broken\.csv, row 3, field 'dec': .*not a number"),
+    ("project: {name: e2e}\ncatalog: {path: catalog.csv, selection: 'magnitude < 3'}\n",
+     r"unknown column 'magnitude'"),
+])
+def test_bad_input_is_one_line_and_changes_nothing(tmp_path, empty_database_url, text, message):
+    config = write_project(tmp_path, rows=20)
+    data = tmp_path / "data"
+    before = vo_json("run", str(config), data_dir=data, database_url=empty_database_url)["status"]
+    files = {p: p.read_bytes() for p in data.rglob("*.h5")}
+    (tmp_path / "broken.csv").write_text("name,ra,dec\na,1,2\nb,3,oops\n")
+    done = vo("run", str(bad_config(tmp_path, text)), data_dir=data, database_url=empty_database_url)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vo: error: "), done.stderr
+    assert __import__("re").search(message, lines[0]), lines[0]
+    assert vo_json("status", str(config), data_dir=data, database_url=empty_database_url) == {
+        **before, "project": "e2e"}
+    assert {p: p.read_bytes() for p in data.rglob("*.h5")} == files
+
+
+def test_embedded_database_by_default(tmp_path):
+    config = write_project(tmp_path / "p", rows=15)
+    data = tmp_path / "data"
+    run = vo_json("run", str(config), data_dir=data, database_url=None)
+    assert run["status"]["analysed"] == 15
+    assert (data / "postgres" / "PG_VERSION").is_file()
+    upgrade = vo("db", "upgrade", data_dir=data, database_url=None)
+    assert upgrade.returncode == 0 and "up to date" in upgrade.stdout
+    # The last process to exit stops the server: nothing is left running on this cluster.
+    assert not (data / "postgres" / "postmaster.pid").exists()
+    status = vo_json("status", str(config), data_dir=data, database_url=None)
+    assert status["analysed"] == 15
+    assert json.loads(json.dumps(status))["failed"] == 0

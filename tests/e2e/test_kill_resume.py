@@ -1,0 +1,82 @@
+"""Kill ``vo run`` with SIGKILL at random moments, resume, and compare with an uninterrupted run."""
+
+import random
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+from sqlalchemy import create_engine, text
+
+from adapters.postgres.embedded import EmbeddedPostgres
+from tests.e2e.helpers import REPO, vo, vo_command, vo_env, write_project
+
+TABLES = ("sources", "raw_data", "lightcurves", "detections", "steps", "failures")
+
+
+def snapshot(url: str, data_dir) -> dict:
+    """Row counts per table, plus every detection and every array, keyed by meaning (not by id)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            counts = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES}
+            lightcurves = connection.execute(text(
+                "SELECT s.name, l.filter, l.season, l.file, l.key FROM lightcurves l "
+                "JOIN sources s ON s.id = l.source_id ORDER BY 1, 2, 3")).all()
+            raws = connection.execute(text(
+                "SELECT source_name, file, key FROM raw_data ORDER BY 1")).all()
+            detections = connection.execute(text(
+                "SELECT s.name, l.filter, l.season, d.kind, d.peak_mjd, d.start_mjd, d.end_mjd, d.snr "
+                "FROM detections d JOIN lightcurves l ON l.id = d.lightcurve_id "
+                "JOIN sources s ON s.id = d.source_id ORDER BY 1, 2, 3, 5")).all()
+    finally:
+        engine.dispose()
+    arrays = {}
+    for name, band, season, file, key in lightcurves:
+        with h5py.File(data_dir / file) as f:
+            arrays[("lc", name, band, season)] = {k: f[key][k][()] for k in f[key]}
+    for name, file, key in raws:
+        with h5py.File(data_dir / file) as f:
+            arrays[("raw", name)] = {k: f[key][k][()] for k in f[key]}
+    return {"counts": counts, "detections": [tuple(row) for row in detections], "arrays": arrays}
+
+
+def assert_same(reference: dict, resumed: dict) -> None:
+    assert resumed["counts"] == reference["counts"]
+    assert resumed["detections"] == reference["detections"]
+    assert resumed["arrays"].keys() == reference["arrays"].keys()
+    for key, columns in reference["arrays"].items():
+        assert resumed["arrays"][key].keys() == columns.keys(), key
+        for column, values in columns.items():
+            np.testing.assert_array_equal(resumed["arrays"][key][column], values, err_msg=str((key, column)))
+
+
+def test_sigkill_at_random_moments_then_resume_matches_uninterrupted_run(tmp_path, empty_database_url):
+    config = write_project(tmp_path / "p", rows=80, batch_size=10, latency=0.04)
+    reference_data = tmp_path / "reference"
+    done = vo("run", str(config), "--workers", "1", data_dir=reference_data, database_url=empty_database_url)
+    assert done.returncode == 0, done.stderr
+    reference = snapshot(empty_database_url, reference_data)
+    assert reference["counts"]["sources"] == 80 and reference["counts"]["detections"] > 0
+
+    # The interrupted run uses the embedded server, so each kill also leaves a server behind.
+    data = tmp_path / "killed"
+    seed = random.randrange(10**6)
+    rng = random.Random(seed)
+    for attempt in range(2):
+        process = subprocess.Popen(vo_command("run", str(config), "--workers", "1"), cwd=REPO,
+                                   env=vo_env(data, None), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.5, 5.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = vo("run", str(config), "--workers", "1", data_dir=data, database_url=None)
+    assert finished.returncode == 0, f"seed {seed}: {finished.stderr}"
+    assert not (data / "postgres" / "postmaster.pid").exists(), f"seed {seed}: server left running"
+
+    server = EmbeddedPostgres(data)
+    try:
+        resumed = snapshot(server.start(), data)
+    finally:
+        server.stop()
+    assert_same(reference, resumed)
