@@ -16,7 +16,7 @@ from adapters.surveys.demo import VirtualDemoObs
 from services.ports import NullProgress
 from services.project import Project
 
-__all__ = ["Container", "SURVEYS"]
+__all__ = ["Container", "SURVEYS", "open_project", "build_container"]
 
 #: Survey clients by configuration name; a new survey plugs in here.
 SURVEYS = {VirtualDemoObs.name: VirtualDemoObs}
@@ -30,11 +30,15 @@ def _thread_map(workers: int):
 class Container(containers.DeclarativeContainer):
     """Wires ports to adapters.
 
-    Configuration keys: ``config_path`` (project YAML), ``overrides``
-    (dotted key -> value), ``workers`` (download threads).
+    Inputs (override them, or use :func:`build_container`): ``config_path``
+    (project YAML), ``overrides`` (dotted key -> value; kept as a plain object
+    because a Configuration provider would split the dotted keys), ``workers``
+    (download threads).
     """
 
-    config = providers.Configuration()
+    config_path = providers.Object(None)
+    overrides = providers.Object({})
+    workers = providers.Object(4)
 
     data_dir = providers.Singleton(data_dir)
     database = providers.Singleton(Database, url=providers.Callable(database_url_from_env), data_dir=data_dir)
@@ -45,10 +49,10 @@ class Container(containers.DeclarativeContainer):
     surveys = providers.Object(SURVEYS)
     survey_parameters = providers.Object({name: cls.parameters_class for name, cls in SURVEYS.items()})
     progress = providers.Object(NullProgress())
-    mapper = providers.Singleton(_thread_map, workers=config.workers.as_(int))
+    mapper = providers.Singleton(_thread_map, workers=workers)
 
     project_config = providers.Singleton(
-        load_config, config.config_path, survey_parameters=survey_parameters, overrides=config.overrides
+        load_config, config_path, survey_parameters=survey_parameters, overrides=overrides
     )
     project = providers.Factory(
         Project,
@@ -60,3 +64,59 @@ class Container(containers.DeclarativeContainer):
         progress=progress,
         mapper=mapper,
     )
+
+
+def open_project(config_path, overrides=None, *, workers: int = 4, progress=None) -> tuple[Container, Project]:
+    """Build the container for a project YAML and return it with the project (the Python entry point).
+
+    Parameters
+    ----------
+    config_path : str or pathlib.Path
+        Project YAML file.
+    overrides : mapping, optional
+        Dotted key -> value, winning over the file.
+    workers : int
+        Download threads.
+    progress : ProgressSink, optional
+        Receives progress events.
+
+    Returns
+    -------
+    tuple
+        ``(container, project)``; call ``container.database().close()`` when done.
+
+    Examples
+    --------
+    >>> container, project = open_project("configs/demo.yaml")  # doctest: +SKIP
+    >>> project.run(limit=100); project.status()                  # doctest: +SKIP
+    """
+    container = build_container(config_path, overrides, workers=workers, progress=progress)
+    return container, container.project()
+
+
+def build_container(config_path=None, overrides=None, *, workers: int = 4, progress=None) -> Container:
+    """Return a container configured for one project YAML (or none, for database commands).
+
+    Parameters
+    ----------
+    config_path : str or pathlib.Path, optional
+        Project YAML file.
+    overrides : mapping, optional
+        Dotted key -> value, winning over the file.
+    workers : int
+        Download threads.
+    progress : ProgressSink, optional
+        Receives progress events.
+
+    Returns
+    -------
+    Container
+        The wired composition root.
+    """
+    container = Container()
+    container.config_path.override(str(config_path) if config_path else None)
+    container.overrides.override(dict(overrides or {}))
+    container.workers.override(int(workers))
+    if progress is not None:
+        container.progress.override(progress)
+    return container

@@ -1,8 +1,18 @@
-"""Shared fixtures: locations of the shared real-data folder."""
+"""Shared fixtures: the shared real-data folder, a real PostgreSQL server and fresh databases."""
 
+from __future__ import annotations
+
+import os
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from adapters.postgres import migrate
+from adapters.postgres.embedded import EmbeddedPostgres
+from adapters.postgres.engine import make_engine, make_session_factory
+from adapters.postgres.orm import clear_mappers, start_mappers
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -13,3 +23,61 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """URL of a server's maintenance database: ``VO_DATABASE_URL`` if set, else an embedded server."""
+    url = os.environ.get("VO_DATABASE_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def _admin(url: str, statement: str) -> None:
+    # CREATE/DROP DATABASE refuse to run inside a transaction block.
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def empty_database_url(postgres_url):
+    """URL of a new, uniquely named, empty database, dropped after the test."""
+    name = f"vo_test_{uuid.uuid4().hex[:12]}"
+    _admin(postgres_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(empty_database_url):
+    """URL of a new database migrated to the newest schema."""
+    migrate.upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def mappers():
+    """Map the domain classes for the test and unmap them afterwards."""
+    start_mappers()
+    yield
+    clear_mappers()
+
+
+@pytest.fixture
+def session_factory(database_url, mappers):
+    """Session factory on the migrated test database."""
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()

@@ -8,7 +8,7 @@ import sys
 
 from adapters.cli.progress import LogProgress, RichProgress
 from adapters.config_file import parse_overrides
-from adapters.container import Container
+from adapters.container import Container, build_container
 
 __all__ = ["run", "status", "db", "tui", "make_container"]
 
@@ -28,15 +28,8 @@ def make_container(args: argparse.Namespace, progress=None) -> Container:
     Container
         The wired container.
     """
-    container = Container()
-    container.config.from_dict({
-        "config_path": getattr(args, "config", None),
-        "overrides": parse_overrides(getattr(args, "set", [])),
-        "workers": getattr(args, "workers", 4),
-    })
-    if progress is not None:
-        container.progress.override(progress)
-    return container
+    return build_container(getattr(args, "config", None), parse_overrides(getattr(args, "set", [])),
+                           workers=getattr(args, "workers", 4), progress=progress)
 
 
 def _progress(args: argparse.Namespace):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import signal
 import sys
 
 from domain.errors import VOError
@@ -55,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         Process exit code.
     """
     args = build_parser().parse_args(argv)
+    _exit_cleanly_on_signals()
     try:
         return _dispatch(args)
     except VOError as exc:
@@ -69,6 +69,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vo: unexpected error: {type(exc).__name__}: {_one_line(exc)} (use --debug for details)",
               file=sys.stderr)
         return 1
+
+
+def _exit_cleanly_on_signals() -> None:
+    # SIGTERM (batch schedulers) and SIGHUP (a dropped SSH session) would otherwise skip atexit
+    # handlers: turn them into SystemExit so transactions roll back and the embedded server is released.
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread, or unsupported here
+            pass
 
 
 def _one_line(exc: BaseException) -> str:

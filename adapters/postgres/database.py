@@ -34,6 +34,8 @@ class Database:
         self.migrate = migrate
         self.embedded: EmbeddedPostgres | None = None
         self._engine = None
+        # Map before any domain object is created, so objects made earlier are persistable too.
+        start_mappers()
 
     @property
     def url(self) -> str:
@@ -51,7 +53,6 @@ class Database:
             url = self.url
             if self.migrate:
                 upgrade(url)
-            start_mappers()
             self._engine = make_engine(url)
         return self._engine
 

@@ -275,8 +275,10 @@ class EmbeddedPostgres:
                 log.warning("killing leftover PostgreSQL processes %s of %s", leftovers, self.pgdata)
                 kill_all(leftovers)
                 wait_gone(leftovers, 5.0)
-            # A stale lock file whose PID now belongs to another process would block the start.
+            # Stale lock files block the next start while their PID looks alive (a zombie not yet
+            # reaped, or a reused PID); nothing else uses them once the postmaster is gone.
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+            (self.socket_dir / f"{_SOCKET_NAME}.lock").unlink(missing_ok=True)
         return live, dead
 
     def _postmaster(self) -> tuple[int, list[str]] | None:
@@ -345,6 +347,9 @@ class EmbeddedPostgres:
                 break
             log.warning("PostgreSQL server %d did not stop after signal %s", pid, sig.name)
         self._cleanup_orphans_locked()
+        if self.socket_dir != self.pgdata:
+            with contextlib.suppress(OSError):
+                self.socket_dir.rmdir()  # tidy /tmp; it is recreated at the next start
 
     def _prepare_socket_dir(self, sock: Path) -> None:
         sock.mkdir(mode=0o700, exist_ok=True)
@@ -381,6 +386,8 @@ class EmbeddedPostgres:
             "cannot run PostgreSQL as root: 'unshare --user' failed ({}); "
             "run as an ordinary user or set VO_DATABASE_URL to a PostgreSQL server"
         )
+        logfile = self.pgdata / "log"
+        log_offset = logfile.stat().st_size if logfile.exists() else 0
         try:
             result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
         except FileNotFoundError as exc:
@@ -391,5 +398,17 @@ class EmbeddedPostgres:
             err = (result.stderr or result.stdout).strip()
             if as_root and err.startswith("unshare:"):
                 raise EmbeddedPostgresError(root_hint.format(err.splitlines()[0]))
-            last = err.splitlines()[-1] if err else f"exit status {result.returncode}"
-            raise EmbeddedPostgresError(f"{program} failed on {self.pgdata}: {last} (see {self.pgdata / 'log'})")
+            reason = self._server_error(log_offset) if program == "pg_ctl" else None
+            reason = reason or (err.splitlines()[-1] if err else f"exit status {result.returncode}")
+            raise EmbeddedPostgresError(f"{program} failed on {self.pgdata}: {reason} (see {self.pgdata / 'log'})")
+
+    def _server_error(self, offset: int) -> str | None:
+        # pg_ctl only says "examine the log output"; the server's FATAL line written since says why.
+        try:
+            with open(self.pgdata / "log", "rb") as f:
+                f.seek(offset)
+                lines = f.read(65536).decode(errors="replace").splitlines()
+        except OSError:
+            return None
+        fatal = [line.split("FATAL:", 1)[1].strip() for line in lines if "FATAL:" in line]
+        return fatal[-1] if fatal else None

@@ -167,7 +167,10 @@ def start_mappers() -> None:
         sources,
         properties={
             "project": column_property(
-                select(projects.c.name).where(projects.c.id == sources.c.project_id).scalar_subquery()
+                select(projects.c.name)
+                .where(projects.c.id == sources.c.project_id)
+                .correlate_except(projects)  # queries that join projects themselves still work
+                .scalar_subquery()
             ),
         },
     )
@@ -177,11 +180,17 @@ def start_mappers() -> None:
         lightcurves,
         properties={
             "source_name": column_property(
-                select(sources.c.name).where(sources.c.id == lightcurves.c.source_id).scalar_subquery()
+                select(sources.c.name)
+                .where(sources.c.id == lightcurves.c.source_id)
+                .correlate_except(sources)
+                .scalar_subquery()
             ),
         },
     )
     mapper_registry.map_imperatively(Detection, detections)
+    # Configure now rather than on first use: domain objects created before mapping never
+    # trigger configuration, and reading their attributes would fail until it happens.
+    mapper_registry.configure()
 
 
 def clear_mappers() -> None:

@@ -166,7 +166,15 @@ def wait_gone(pids: list[int], timeout: float) -> bool:
 
 
 def kill_all(pids: list[int], sig: int = signal.SIGKILL) -> None:
-    """Send ``sig`` to each of ``pids``, ignoring those already gone."""
+    """Send ``sig`` to each of ``pids``, ignoring those already gone.
+
+    Parameters
+    ----------
+    pids : list of int
+        Processes to signal.
+    sig : int, optional
+        Signal number (default SIGKILL).
+    """
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import and_, delete, func, select, tuple_
+from sqlalchemy import and_, delete, func, inspect, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from adapters.postgres.orm import detections, failures, lightcurves, projects, raw_data, sources, steps
+from adapters.postgres.orm import detections as detections_table
+from adapters.postgres.orm import failures, projects, raw_data, steps
+from adapters.postgres.orm import lightcurves as lightcurves_table
+from adapters.postgres.orm import sources as sources_table
 from domain.detection import Detection
 from domain.lightcurve import Lightcurve
 from domain.rawdata import RawData
@@ -46,9 +49,19 @@ _DET_VALUES = (
 )
 
 
+def _assign(obj, **values) -> None:
+    """Set attributes of a domain object, whether it is instrumented by the mapping or not."""
+    if inspect(obj, raiseerr=False) is None:
+        # Created before start_mappers(): it has no ORM state, its __dict__ is its only storage.
+        obj.__dict__.update(values)
+    else:
+        for name, value in values.items():
+            setattr(obj, name, value)
+
+
 def _in_project(project: str):
     """Return the join of sources to projects and the condition selecting ``project``."""
-    return sources.join(projects, projects.c.id == sources.c.project_id), projects.c.name == project
+    return sources_table.join(projects, projects.c.id == sources_table.c.project_id), projects.c.name == project
 
 
 class _Repository:
@@ -65,7 +78,7 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
         Session of the unit of work.
     """
 
-    def add_many(self, project: str, sources_: Sequence[Source]) -> int:
+    def add_many(self, project: str, sources: Sequence[Source]) -> int:
         """Insert the sources not yet in ``project``; return how many were new.
 
         Every given source gets ``id`` and ``project`` set, whether it was new or not.
@@ -73,20 +86,20 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
         self.session.execute(pg_insert(projects).values(name=project).on_conflict_do_nothing(index_elements=["name"]))
         project_id = self.session.execute(select(projects.c.id).where(projects.c.name == project)).scalar_one()
         new = 0
-        for batch in batched(sources_, BATCH):
+        for batch in batched(sources, BATCH):
             rows = [{"project_id": project_id, **{f: getattr(s, f) for f in _SOURCE_FIELDS}} for s in batch]
-            stmt = pg_insert(sources).on_conflict_do_nothing(index_elements=["project_id", "name"])
-            new += len(self.session.execute(stmt.returning(sources.c.id), rows).all())
+            stmt = pg_insert(sources_table).on_conflict_do_nothing(index_elements=["project_id", "name"])
+            new += len(self.session.execute(stmt.returning(sources_table.c.id), rows).all())
             names = [s.name for s in batch]
             ids = dict(
                 self.session.execute(
-                    select(sources.c.name, sources.c.id).where(
-                        sources.c.project_id == project_id, sources.c.name.in_(names)
+                    select(sources_table.c.name, sources_table.c.id).where(
+                        sources_table.c.project_id == project_id, sources_table.c.name.in_(names)
                     )
                 ).all()
             )
             for source in batch:
-                source.id, source.project = ids[source.name], project
+                _assign(source, id=ids[source.name], project=project)
         return new
 
     def get_many(self, project: str, names: Sequence[str]) -> dict[str, Source]:
@@ -94,14 +107,14 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
         joined, condition = _in_project(project)
         found: dict[str, Source] = {}
         for batch in batched(names, BATCH):
-            stmt = select(Source).select_from(joined).where(condition, sources.c.name.in_(batch))
+            stmt = select(Source).select_from(joined).where(condition, sources_table.c.name.in_(batch))
             found.update((s.name, s) for s in self.session.scalars(stmt))
         return found
 
     def list(self, project: str, *, limit: int | None = None, offset: int = 0) -> list[Source]:
         """Return sources of ``project`` ordered by name."""
         joined, condition = _in_project(project)
-        stmt = select(Source).select_from(joined).where(condition).order_by(sources.c.name).offset(offset)
+        stmt = select(Source).select_from(joined).where(condition).order_by(sources_table.c.name).offset(offset)
         if limit is not None:
             stmt = stmt.limit(limit)
         return list(self.session.scalars(stmt))
@@ -146,7 +159,7 @@ class SqlAlchemyRawDataRepository(_Repository, RawDataRepository):
                 )
             }
             for raw, key in zip(batch, keys):
-                raw.id = ids[key]
+                _assign(raw, id=ids[key])
 
     def count_for_project(self, project: str, survey: str, version: str) -> int:
         """Return how many sources of ``project`` have raw data of this version."""
@@ -154,7 +167,7 @@ class SqlAlchemyRawDataRepository(_Repository, RawDataRepository):
         joined = joined.join(
             raw_data,
             and_(
-                raw_data.c.source_name == sources.c.name,
+                raw_data.c.source_name == sources_table.c.name,
                 raw_data.c.survey == survey,
                 raw_data.c.version == version,
             ),
@@ -171,24 +184,24 @@ class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
         Session of the unit of work.
     """
 
-    def add_many(self, lightcurves_: Sequence[Lightcurve]) -> None:
+    def add_many(self, lightcurves: Sequence[Lightcurve]) -> None:
         """Insert or update records; every given lightcurve gets its ``id``."""
-        for lc in lightcurves_:
+        for lc in lightcurves:
             if lc.source_id is None or lc.version is None:
                 raise ValueError(f"lightcurve {lc.label} needs source_id and version before it is stored")
-        for batch in batched(lightcurves_, BATCH):
+        for batch in batched(lightcurves, BATCH):
             # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
             rows = {
                 tuple(getattr(lc, f) for f in _LC_KEY): {f: getattr(lc, f, None) for f in _LC_KEY + _LC_VALUES}
                 for lc in batch
             }
-            stmt = pg_insert(lightcurves)
+            stmt = pg_insert(lightcurves_table)
             stmt = stmt.on_conflict_do_update(
                 constraint="uq_lightcurves_identity", set_={f: stmt.excluded[f] for f in _LC_VALUES}
-            ).returning(lightcurves.c.id, *(lightcurves.c[f] for f in _LC_KEY))
+            ).returning(lightcurves_table.c.id, *(lightcurves_table.c[f] for f in _LC_KEY))
             ids = {tuple(row[1:]): row[0] for row in self.session.execute(stmt, list(rows.values()))}
             for lc in batch:
-                lc.id = ids[tuple(getattr(lc, f) for f in _LC_KEY)]
+                _assign(lc, id=ids[tuple(getattr(lc, f) for f in _LC_KEY)])
 
     def for_sources(self, source_ids: Sequence[int], survey: str, version: str) -> dict[int, list[Lightcurve]]:
         """Return the lightcurves of these sources by source id (an empty list for a source without any)."""
@@ -197,11 +210,11 @@ class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
             stmt = (
                 select(Lightcurve)
                 .where(
-                    lightcurves.c.source_id.in_(batch),
-                    lightcurves.c.survey == survey,
-                    lightcurves.c.version == version,
+                    lightcurves_table.c.source_id.in_(batch),
+                    lightcurves_table.c.survey == survey,
+                    lightcurves_table.c.version == version,
                 )
-                .order_by(lightcurves.c.source_id, lightcurves.c.filter, lightcurves.c.season)
+                .order_by(lightcurves_table.c.source_id, lightcurves_table.c.filter, lightcurves_table.c.season)
             )
             for lc in self.session.scalars(stmt):
                 found[lc.source_id].append(lc)
@@ -211,10 +224,10 @@ class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
         """Return the number of lightcurves of ``project`` (of one version if given)."""
         joined, condition = _in_project(project)
         stmt = select(func.count()).select_from(
-            joined.join(lightcurves, lightcurves.c.source_id == sources.c.id)
+            joined.join(lightcurves_table, lightcurves_table.c.source_id == sources_table.c.id)
         ).where(condition)
         if version is not None:
-            stmt = stmt.where(lightcurves.c.version == version)
+            stmt = stmt.where(lightcurves_table.c.version == version)
         return self.session.execute(stmt).scalar_one()
 
 
@@ -227,32 +240,32 @@ class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
         Session of the unit of work.
     """
 
-    def add_many(self, detections_: Sequence[Detection]) -> None:
+    def add_many(self, detections: Sequence[Detection]) -> None:
         """Insert or update detections; every given detection gets its ``id``."""
-        for det in detections_:
+        for det in detections:
             if det.source_id is None or det.lightcurve_id is None or det.version is None:
                 raise ValueError(f"{det!r} needs source_id, lightcurve_id and version before it is stored")
-        for batch in batched(detections_, BATCH):
+        for batch in batched(detections, BATCH):
             rows = {
                 tuple(getattr(d, f) for f in _DET_KEY): {f: getattr(d, f) for f in _DET_KEY + _DET_VALUES}
                 for d in batch
             }
-            stmt = pg_insert(detections)
+            stmt = pg_insert(detections_table)
             stmt = stmt.on_conflict_do_update(
                 constraint="uq_detections_identity", set_={f: stmt.excluded[f] for f in _DET_VALUES}
-            ).returning(detections.c.id, *(detections.c[f] for f in _DET_KEY))
+            ).returning(detections_table.c.id, *(detections_table.c[f] for f in _DET_KEY))
             ids = {tuple(row[1:]): row[0] for row in self.session.execute(stmt, list(rows.values()))}
             for det in batch:
-                det.id = ids[tuple(getattr(det, f) for f in _DET_KEY)]
+                _assign(det, id=ids[tuple(getattr(det, f) for f in _DET_KEY)])
 
     def _select(self, what, project: str, version: str | None, include_simulated: bool):
         joined, condition = _in_project(project)
-        stmt = select(what).select_from(joined.join(detections, detections.c.source_id == sources.c.id))
-        stmt = stmt.where(condition)
+        joined = joined.join(detections_table, detections_table.c.source_id == sources_table.c.id)
+        stmt = select(what).select_from(joined).where(condition)
         if version is not None:
-            stmt = stmt.where(detections.c.version == version)
+            stmt = stmt.where(detections_table.c.version == version)
         if not include_simulated:
-            stmt = stmt.where(detections.c.is_simulated.is_(False))
+            stmt = stmt.where(detections_table.c.is_simulated.is_(False))
         return stmt
 
     def list(
@@ -260,7 +273,7 @@ class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
     ) -> list[Detection]:
         """Return detections of ``project``, ordered by source name and peak time."""
         stmt = self._select(Detection, project, version, include_simulated)
-        stmt = stmt.order_by(sources.c.name, detections.c.peak_mjd, detections.c.id)
+        stmt = stmt.order_by(sources_table.c.name, detections_table.c.peak_mjd, detections_table.c.id)
         return list(self.session.scalars(stmt))
 
     def count(self, project: str, version: str | None = None, *, include_simulated: bool = False) -> int:
@@ -309,7 +322,7 @@ class SqlAlchemyStepRepository(_Repository, StepRepository):
     def count_done(self, project: str, stage: str, survey: str, version: str) -> int:
         """Return how many sources of ``project`` finished ``stage`` at ``version``."""
         joined, condition = _in_project(project)
-        joined = joined.join(steps, steps.c.source_id == sources.c.id)
+        joined = joined.join(steps, steps.c.source_id == sources_table.c.id)
         stmt = select(func.count()).select_from(joined).where(
             condition, steps.c.stage == stage, steps.c.survey == survey, steps.c.version == version
         )
@@ -349,9 +362,9 @@ class SqlAlchemyStepRepository(_Repository, StepRepository):
         """Return (source name, stage, survey, message) of the current failures of ``project``."""
         joined, condition = _in_project(project)
         stmt = (
-            select(sources.c.name, failures.c.stage, failures.c.survey, failures.c.message)
-            .select_from(joined.join(failures, failures.c.source_id == sources.c.id))
+            select(sources_table.c.name, failures.c.stage, failures.c.survey, failures.c.message)
+            .select_from(joined.join(failures, failures.c.source_id == sources_table.c.id))
             .where(condition)
-            .order_by(sources.c.name, failures.c.stage, failures.c.survey)
+            .order_by(sources_table.c.name, failures.c.stage, failures.c.survey)
         )
         return [tuple(row) for row in self.session.execute(stmt)]

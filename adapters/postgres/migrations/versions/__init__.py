@@ -1,0 +1,1 @@
+"""Revision scripts of the metadata database, oldest first."""

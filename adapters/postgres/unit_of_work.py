@@ -1,0 +1,70 @@
+"""Unit of work on PostgreSQL: one session, one transaction, all repositories."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from adapters.postgres.repository import (
+    SqlAlchemyDetectionRepository,
+    SqlAlchemyLightcurveRepository,
+    SqlAlchemyRawDataRepository,
+    SqlAlchemySourceRepository,
+    SqlAlchemyStepRepository,
+)
+from services.ports import AbstractUnitOfWork
+
+__all__ = ["SqlAlchemyUnitOfWork"]
+
+
+class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
+    """Opens a session on ``__enter__``; leaving without :meth:`commit` discards every change.
+
+    Objects loaded inside the block stay readable after it (detached, not expired).
+
+    The mappers must have been started (``start_mappers``) before use.
+
+    Parameters
+    ----------
+    session_factory : callable
+        Returns a new :class:`sqlalchemy.orm.Session` (see ``make_session_factory``).
+
+    Examples
+    --------
+    >>> with SqlAlchemyUnitOfWork(session_factory) as uow:  # doctest: +SKIP
+    ...     uow.sources.add_many("demo", sources)
+    ...     uow.commit()
+    """
+
+    def __init__(self, session_factory: Callable[[], Session]):
+        self.session_factory = session_factory
+        self.session: Session | None = None
+
+    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+        self.session = self.session_factory()
+        self.sources = SqlAlchemySourceRepository(self.session)
+        self.raw_data = SqlAlchemyRawDataRepository(self.session)
+        self.lightcurves = SqlAlchemyLightcurveRepository(self.session)
+        self.detections = SqlAlchemyDetectionRepository(self.session)
+        self.steps = SqlAlchemyStepRepository(self.session)
+        super().__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            # Detach loaded objects first: a rollback expires the objects of its session, and
+            # expired detached objects cannot be read. The database work is still rolled back.
+            self.session.expunge_all()
+            super().__exit__(*exc_info)  # rolls back whatever was not committed
+        finally:
+            self.session.close()
+            self.session = None
+
+    def commit(self) -> None:
+        """Make every change since the last commit durable."""
+        self.session.commit()
+
+    def rollback(self) -> None:
+        """Discard every change since the last commit."""
+        self.session.rollback()
