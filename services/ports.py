@@ -103,6 +103,10 @@ class DataStore(abc.ABC):
     def load_lightcurve(self, lightcurve: Lightcurve) -> Lightcurve:
         """Fill ``lightcurve.columns`` from disk and return it."""
 
+    def load_lightcurves(self, lightcurves: Sequence[Lightcurve]) -> list[Lightcurve]:
+        """Fill the columns of several lightcurves (stores may read each file once)."""
+        return [self.load_lightcurve(lc) for lc in lightcurves]
+
 
 class CatalogReader(abc.ABC):
     """Reads a catalog file (or service) described by a :class:`CatalogSpec`."""

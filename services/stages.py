@@ -200,9 +200,11 @@ def analyse_batch(
     for source in todo:
         detections = []
         try:
-            for lc in lightcurves.get(source.id, []):
+            own = lightcurves.get(source.id, [])
+            for lc in own:
                 lc.source_name = source.name
-                _, events = find_events(store.load_lightcurve(lc), survey.analysis)
+            for lc in store.load_lightcurves(own):
+                _, events = find_events(lc, survey.analysis)
                 for detection in events:
                     detection.source_id, detection.lightcurve_id, detection.version = source.id, lc.id, version
                 detections.extend(events)

@@ -30,11 +30,13 @@ class Hdf5DataStore(DataStore):
 
     Layout under ``root``::
 
-        raw/<survey>/<version>/<xx>/<key>.h5            datasets = raw columns
-        projects/<project>/<version>/<xx>/<key>.h5     one group per lightcurve
+        raw/<survey>/<version>/<xx>/<key>.h5            dataset "raw": a table of the raw columns
+        projects/<project>/<version>/<xx>/<key>.h5     one table dataset per lightcurve
 
     where ``<key>`` is :func:`domain.naming.safe_key` of the source name (a
     name can never become a path) and ``<xx>`` spreads files over folders.
+    Each table is one compound dataset (one column per field), which writes
+    and reads several times faster than one dataset per column.
     Files are written atomically and are deterministic in content, so a
     rewrite after a crash gives the same arrays. Stored paths are relative to
     ``root``, so the data folder can move.
@@ -57,10 +59,9 @@ class Hdf5DataStore(DataStore):
         relative = self._raw_path(raw)
         with atomic_path(self.root / relative) as tmp:
             with _h5py().File(tmp, "w", track_order=True) as f:
-                group = f.create_group("raw")
-                _write_columns(group, raw.columns)
-                group.attrs.update(survey=raw.survey, source_name=raw.source_name, version=raw.version,
-                                   ra=raw.ra, dec=raw.dec)
+                dataset = f.create_dataset("raw", data=_to_table(raw.columns))
+                dataset.attrs.update(survey=raw.survey, source_name=raw.source_name, version=raw.version,
+                                     ra=raw.ra, dec=raw.dec)
         raw.file, raw.key = str(relative), "raw"
 
     def load_raw(self, raw: RawData) -> RawData:
@@ -77,40 +78,60 @@ class Hdf5DataStore(DataStore):
         with atomic_path(self.root / relative) as tmp:
             with _h5py().File(tmp, "w", track_order=True) as f:
                 for lc in lightcurves:
-                    group_name = f"{safe_key(lc.filter, max_length=16)}_season{lc.season}"
-                    group = f.create_group(group_name)
-                    _write_columns(group, {c: lc.columns[c] for c in LIGHTCURVE_COLUMNS})
-                    group.attrs.update(survey=lc.survey, filter=lc.filter, season=lc.season,
-                                       source_name=source_name, version=version)
-                    lc.file, lc.key = str(relative), group_name
+                    name = f"{safe_key(lc.filter, max_length=16)}_season{lc.season}"
+                    dataset = f.create_dataset(name, data=_to_table({c: lc.columns[c] for c in LIGHTCURVE_COLUMNS}))
+                    dataset.attrs.update(survey=lc.survey, filter=lc.filter, season=lc.season,
+                                         source_name=source_name, version=version)
+                    lc.file, lc.key = str(relative), name
 
     def load_lightcurve(self, lightcurve: Lightcurve) -> Lightcurve:
         """Fill ``lightcurve.columns`` from its file and return it."""
-        lightcurve.columns = self._read_group(lightcurve.file, lightcurve.key, f"lightcurve {lightcurve.label}")
-        return lightcurve
+        return self.load_lightcurves([lightcurve])[0]
+
+    def load_lightcurves(self, lightcurves: Sequence[Lightcurve]) -> list[Lightcurve]:
+        """Fill the columns of several lightcurves, opening each file once."""
+        by_file: dict[str | None, list[Lightcurve]] = {}
+        for lc in lightcurves:
+            by_file.setdefault(lc.file, []).append(lc)
+        for file, group in by_file.items():
+            tables = self._read_tables(file, [lc.key for lc in group], f"lightcurve {group[0].label}")
+            for lc, table in zip(group, tables):
+                lc.columns = table
+        return list(lightcurves)
 
     def _read_group(self, file: str | None, key: str | None, what: str) -> dict[str, np.ndarray]:
-        if not file or not key:
+        return self._read_tables(file, [key], what)[0]
+
+    def _read_tables(self, file: str | None, keys: list[str | None], what: str) -> list[dict[str, np.ndarray]]:
+        if not file or not all(keys):
             raise DataError(f"{what} has no file on record")
         path = self.root / file
         try:
             with _h5py().File(path, "r") as f:
-                group = f[key]
-                return {name: _read_dataset(group[name]) for name in group}
+                return [_from_table(f[key][()]) for key in keys]
         except (OSError, KeyError) as exc:
-            raise DataError(f"{what}: cannot read {path}#{key}: {exc}") from exc
+            raise DataError(f"{what}: cannot read {path}#{','.join(map(str, keys))}: {exc}") from exc
 
 
-def _write_columns(group, columns) -> None:
-    for name, values in columns.items():
+def _to_table(columns) -> np.ndarray:
+    arrays = []
+    for values in columns.values():
         values = np.asarray(values)
         if values.dtype.kind in "UO":
             values = np.char.encode(values.astype(str), "utf-8")
-        group.create_dataset(name, data=values)
+        arrays.append(values)
+    table = np.empty(len(arrays[0]) if arrays else 0,
+                     dtype=[(name, a.dtype) for name, a in zip(columns, arrays)])
+    for name, values in zip(columns, arrays):
+        table[name] = values
+    return table
 
 
-def _read_dataset(dataset) -> np.ndarray:
-    values = dataset[()]
-    if values.dtype.kind == "S":
-        values = np.char.decode(values, "utf-8")
-    return values
+def _from_table(table: np.ndarray) -> dict[str, np.ndarray]:
+    columns = {}
+    for name in table.dtype.names:
+        values = np.ascontiguousarray(table[name])
+        if values.dtype.kind == "S":
+            values = np.char.decode(values, "utf-8")
+        columns[name] = values
+    return columns

@@ -35,10 +35,12 @@ def snapshot(url: str, data_dir) -> dict:
     arrays = {}
     for name, band, season, file, key in lightcurves:
         with h5py.File(data_dir / file) as f:
-            arrays[("lc", name, band, season)] = {k: f[key][k][()] for k in f[key]}
+            table = f[key][()]
+            arrays[("lc", name, band, season)] = {k: table[k] for k in table.dtype.names}
     for name, file, key in raws:
         with h5py.File(data_dir / file) as f:
-            arrays[("raw", name)] = {k: f[key][k][()] for k in f[key]}
+            table = f[key][()]
+            arrays[("raw", name)] = {k: table[k] for k in table.dtype.names}
     return {"counts": counts, "detections": [tuple(row) for row in detections], "arrays": arrays}
 
 
