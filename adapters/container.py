@@ -71,14 +71,8 @@ def open_project(config_path, overrides=None, *, workers: int = 4, progress=None
 
     Parameters
     ----------
-    config_path : str or pathlib.Path
-        Project YAML file.
-    overrides : mapping, optional
-        Dotted key -> value, winning over the file.
-    workers : int
-        Download threads.
-    progress : ProgressSink, optional
-        Receives progress events.
+    config_path, overrides, workers, progress
+        As for :func:`build_container`.
 
     Returns
     -------
