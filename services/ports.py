@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 from typing import Iterable, Sequence
 
+from typing import TYPE_CHECKING
+
 from domain.catalog import Catalog, CatalogSpec
 from domain.detection import Detection
 from domain.lightcurve import Lightcurve
@@ -12,10 +14,14 @@ from domain.parameters import Parameters
 from domain.rawdata import RawData
 from domain.source import Source
 
+if TYPE_CHECKING:  # the module is written by the science core; only names are needed here
+    from domain.histograms import Histograms
+
 __all__ = [
     "SurveyClient",
     "DataStore",
     "CatalogReader",
+    "HistogramStore",
     "SourceRepository",
     "RawDataRepository",
     "LightcurveRepository",
@@ -106,6 +112,22 @@ class DataStore(abc.ABC):
     def load_lightcurves(self, lightcurves: Sequence[Lightcurve]) -> list[Lightcurve]:
         """Fill the columns of several lightcurves (stores may read each file once)."""
         return [self.load_lightcurve(lc) for lc in lightcurves]
+
+
+class HistogramStore(abc.ABC):
+    """Histograms on disk (netCDF), written atomically and merged by addition."""
+
+    @abc.abstractmethod
+    def save(self, key: str, histograms: "Histograms") -> str:
+        """Write ``histograms`` under ``key`` (a relative name made of safe parts); return the file name."""
+
+    @abc.abstractmethod
+    def load(self, key: str) -> "Histograms":
+        """Read the histograms saved under ``key``."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether something is saved under ``key``."""
 
 
 class CatalogReader(abc.ABC):
