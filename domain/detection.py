@@ -32,6 +32,15 @@ class Detection:
         Number of epochs in the event.
     baseline_flux : float
         Robust baseline the S/N was measured against.
+    is_simulated : bool
+        True for detections of injected events (hidden from default queries).
+    filter_width : float
+        Width (days) of the matched filter that found it; 0 for a single-epoch detection.
+    first_epoch, last_epoch : int, optional
+        Indices of the event's first and last epoch in the lightcurve's arrays: with the
+        lightcurve's file and key they link the detection to the data needed to judge it.
+    quality : dict, optional
+        Worst value of each quality cut over the event's epochs.
     """
 
     def __init__(
@@ -46,6 +55,10 @@ class Detection:
         num_epochs: int,
         baseline_flux: float,
         is_simulated: bool = False,
+        filter_width: float = 0.0,
+        first_epoch: int | None = None,
+        last_epoch: int | None = None,
+        quality: dict | None = None,
     ):
         self.id: int | None = None
         self.source_id: int | None = None
@@ -61,6 +74,11 @@ class Detection:
         self.num_epochs = int(num_epochs)
         self.baseline_flux = float(baseline_flux)
         self.is_simulated = bool(is_simulated)
+        self.filter_width = float(filter_width)
+        self.first_epoch = first_epoch
+        self.last_epoch = last_epoch
+        self.quality = dict(quality or {})
+        self.injection_id: int | None = None
 
     def __repr__(self) -> str:
         return (

@@ -10,10 +10,13 @@ from astropy.time import Time
 from domain.errors import DataError
 from domain.statistics import robust_location_scale
 
-__all__ = ["Lightcurve", "LIGHTCURVE_COLUMNS"]
+__all__ = ["Lightcurve", "LIGHTCURVE_COLUMNS", "OPTIONAL_COLUMNS"]
 
 #: Columns every lightcurve carries, in this order.
 LIGHTCURVE_COLUMNS = ("mjd", "flux", "fluxerr", "mag", "magerr", "flag", "exptime")
+#: Per-epoch columns kept when the survey provides them (used by the quality cuts):
+#: position (deg), the epoch's limiting magnitude, and PSF-fit chi and sharpness.
+OPTIONAL_COLUMNS = ("ra", "dec", "limiting_mag", "chi", "sharp")
 
 
 class Lightcurve:
@@ -77,6 +80,7 @@ class Lightcurve:
         if missing:
             raise DataError(f"lightcurve {self.label}: missing columns {missing}")
         arrays = {c: np.asarray(columns[c]) for c in LIGHTCURVE_COLUMNS}
+        arrays.update({c: np.asarray(columns[c], dtype=np.float64) for c in OPTIONAL_COLUMNS if c in columns})
         lengths = {c: a.shape for c, a in arrays.items()}
         if len(set(lengths.values())) != 1 or arrays["mjd"].ndim != 1:
             raise DataError(f"lightcurve {self.label}: column shapes differ {lengths}")

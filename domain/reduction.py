@@ -7,7 +7,7 @@ from typing import Mapping
 import numpy as np
 
 from domain.errors import DataError
-from domain.lightcurve import Lightcurve
+from domain.lightcurve import LIGHTCURVE_COLUMNS, OPTIONAL_COLUMNS, Lightcurve
 from domain.parameters import Param, Parameters
 
 __all__ = ["ReductionParameters", "mag_to_flux", "split_seasons", "reduce_photometry"]
@@ -86,7 +86,8 @@ def reduce_photometry(
     ----------
     columns : mapping
         ``mjd``, ``mag``, ``magerr``, ``filter``, ``flag``, ``exptime``, and
-        optionally ``flux``/``fluxerr`` (otherwise computed from magnitudes).
+        optionally ``flux``/``fluxerr`` (otherwise computed from magnitudes)
+        and the per-epoch quality columns of :data:`OPTIONAL_COLUMNS`.
     parameters : ReductionParameters
         Season gap, zero point, minimum epochs.
     survey : str
@@ -129,7 +130,7 @@ def reduce_photometry(
                 continue
             lc_columns = {
                 name: table[name][in_band][rows]
-                for name in ("mjd", "flux", "fluxerr", "mag", "magerr", "flag", "exptime")
+                for name in LIGHTCURVE_COLUMNS + OPTIONAL_COLUMNS if name in table
             }
             lightcurves.append(Lightcurve(survey, band, int(season), lc_columns, source_name=source_name))
     return lightcurves

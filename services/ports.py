@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 from domain.catalog import Catalog, CatalogSpec
 from domain.detection import Detection
+from domain.injection import Injection
 from domain.lightcurve import Lightcurve
 from domain.parameters import Parameters
 from domain.rawdata import RawData
 from domain.source import Source
+from domain.summary import SourceSummary
 
 if TYPE_CHECKING:  # the module is written by the science core; only names are needed here
     from domain.histograms import Histograms
@@ -27,6 +29,9 @@ __all__ = [
     "LightcurveRepository",
     "DetectionRepository",
     "StepRepository",
+    "InjectionRepository",
+    "SummaryRepository",
+    "HistogramPartRepository",
     "AbstractUnitOfWork",
     "ProgressSink",
     "NullProgress",
@@ -242,6 +247,55 @@ class StepRepository(abc.ABC):
         """Return (source name, stage, survey, message) of the current failures of ``project``."""
 
 
+class InjectionRepository(abc.ABC):
+    """Injected events (the truth of simulation mode) and their simulated detections."""
+
+    @abc.abstractmethod
+    def add_many(self, injections: Sequence[Injection]) -> None:
+        """Insert injections (each with ``source_id``, ``lightcurve_id``, ``version``, ``sequence``).
+
+        An injection's ``detection`` (if any) is inserted too, with ``is_simulated=True`` and
+        ``injection_id`` pointing at it. Re-adding the same (lightcurve, version, sequence) is a no-op.
+        """
+
+    @abc.abstractmethod
+    def list(self, project: str, version: str) -> list[Injection]:
+        """Return the injections of ``project`` at ``version`` (detections not loaded)."""
+
+    @abc.abstractmethod
+    def count(self, project: str, version: str, *, recovered: bool | None = None) -> int:
+        """Return how many injections (optionally only recovered or missed ones) ``project`` has."""
+
+
+class SummaryRepository(abc.ABC):
+    """Per-source summaries of an analysis version."""
+
+    @abc.abstractmethod
+    def upsert_many(self, summaries: Sequence[SourceSummary]) -> None:
+        """Insert or replace summaries, keyed by (source_id, survey, version)."""
+
+    @abc.abstractmethod
+    def list(self, project: str, survey: str, version: str, *, order_by: str = "best_snr",
+             limit: int | None = None) -> list[tuple[str, SourceSummary]]:
+        """Return (source name, summary) pairs, best first by ``order_by`` (a summary field)."""
+
+
+class HistogramPartRepository(abc.ABC):
+    """Which histogram files (parts, one per committed batch) make up a product."""
+
+    @abc.abstractmethod
+    def add(self, project: str, survey: str, version: str, kind: str, key: str) -> None:
+        """Record that the part stored under ``key`` belongs to (project, survey, version, kind)."""
+
+    @abc.abstractmethod
+    def keys(self, project: str, survey: str, version: str, kind: str) -> list[str]:
+        """Return the keys of every recorded part, oldest first."""
+
+    @abc.abstractmethod
+    def replace(self, project: str, survey: str, version: str, kind: str, old: Sequence[str], new: str) -> None:
+        """Swap parts ``old`` for one merged part ``new`` (compaction), in this transaction."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """One transaction over all repositories: commit makes every change durable together."""
 
@@ -250,6 +304,9 @@ class AbstractUnitOfWork(abc.ABC):
     lightcurves: LightcurveRepository
     detections: DetectionRepository
     steps: StepRepository
+    injections: InjectionRepository
+    summaries: SummaryRepository
+    histogram_parts: HistogramPartRepository
 
     def __enter__(self) -> "AbstractUnitOfWork":
         return self

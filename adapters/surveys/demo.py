@@ -74,7 +74,7 @@ class VirtualDemoObs(SurveyClient):
         Returns
         -------
         RawData
-            Columns mjd, mag, magerr, filter, flag, exptime, ra, dec.
+            Columns mjd, mag, magerr, filter, flag, exptime, limiting_mag, chi, sharp, ra, dec.
 
         Raises
         ------
@@ -104,10 +104,16 @@ class VirtualDemoObs(SurveyClient):
         true_mag = base - 2.5 * np.log10(np.clip(flux_ratio, 1e-3, None))
         mag = true_mag + rng.normal(0.0, 1.0, n) * scatter
         exptime = np.array(p.exptimes, dtype=float)[rng.integers(0, len(p.exptimes), n)]
-        jitter = 0.1 / 3600.0
+        jitter = 0.1 / 3600.0 * seeing
+        bad = flag > 0
+        # Like ZTF: a per-epoch 5-sigma limit that worsens with seeing and on bad images, and PSF-fit
+        # chi/sharp that are near 1 and 0 for a clean point source but not on bad images.
+        limiting_mag = p.limiting_mag - 2.5 * np.log10(seeing) - np.where(bad, 1.5, 0.0)
+        chi = 1.0 + np.abs(rng.normal(0.0, 0.2, n)) + np.where(bad, rng.uniform(1.0, 5.0, n), 0.0)
+        sharp = rng.normal(0.0, 0.05, n) + np.where(bad, rng.normal(0.0, 0.5, n), 0.0)
         columns = {
             "mjd": mjd, "mag": mag, "magerr": magerr, "filter": filters.astype("U8"), "flag": flag,
-            "exptime": exptime,
+            "exptime": exptime, "limiting_mag": limiting_mag, "chi": chi, "sharp": sharp,
             "ra": source.ra + rng.normal(0, jitter, n) / max(np.cos(np.radians(source.dec)), 1e-3),
             "dec": source.dec + rng.normal(0, jitter, n),
         }

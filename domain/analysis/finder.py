@@ -1,8 +1,8 @@
-"""Finder: per-epoch S/N against a robust baseline and threshold detections of both signs."""
+"""Finder: per-epoch and matched-filter S/N against a robust baseline; detections of both signs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,15 +11,16 @@ from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
 from domain.statistics import robust_location_scale
 
-__all__ = ["AnalysisParameters", "Scores", "score_lightcurve", "find_detections", "find_events"]
+__all__ = ["AnalysisParameters", "Scores", "score_lightcurve", "find_detections", "find_events",
+           "robust_baseline", "matched_filter"]
 
 
 class AnalysisParameters(Parameters):
     """Parameters of the analysis step (lightcurves -> scores and detections)."""
 
     SPECS = {
-        "threshold": Param(5.0, float, "|S/N| an epoch must reach to seed a detection.",
-                           minimum=0.5, maximum=1000.0),
+        "threshold": Param(5.0, float, "|S/N| an epoch (or a matched-filter window) must reach to seed a "
+                           "detection.", minimum=0.5, maximum=1000.0),
         "extent_threshold": Param(2.0, float, "|S/N| of neighbouring epochs that extends an event "
                                   "(the sideband threshold).", minimum=0.0, maximum=1000.0),
         "direction": Param("both", str, "Which events to look for.",
@@ -30,6 +31,11 @@ class AnalysisParameters(Parameters):
                                  minimum=2, maximum=10**6),
         "excess_scatter": Param(True, bool, "Add scatter beyond the quoted errors (measured robustly) "
                                 "to the per-epoch uncertainty."),
+        "widths_days": Param([], list, "Widths (days) of the matched (box) filter for events longer than one "
+                             "epoch; empty = single-epoch search only. Each width adds trials: the "
+                             "false-alarm rate per epoch grows accordingly.", item_kind=float),
+        "clip_sigma": Param(3.0, float, "Epochs further than this many robust sigmas from the median are left "
+                            "out of the baseline, so an event does not bias it.", minimum=1.0, maximum=100.0),
     }
 
 
@@ -40,15 +46,17 @@ class Scores:
     Attributes
     ----------
     snr : numpy.ndarray
-        Signed S/N of each epoch against the baseline (NaN for bad epochs).
+        Signed single-epoch S/N against the baseline (NaN for bad epochs).
     delta_mag : numpy.ndarray
         Magnitude difference from the baseline (negative = brighter).
     baseline : float
-        Robust baseline flux (median of good epochs).
+        Robust baseline flux.
     scatter : float
         Excess scatter added in quadrature to the flux errors.
     good : numpy.ndarray
         Epochs that were scored.
+    filtered : dict of float to numpy.ndarray
+        Matched-filter S/N per width (days), centred on each epoch (NaN for bad epochs).
     """
 
     snr: np.ndarray
@@ -56,14 +64,77 @@ class Scores:
     baseline: float
     scatter: float
     good: np.ndarray
+    filtered: dict[float, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def best(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per epoch, the (signed) score of largest magnitude over single epoch and every width, and its width."""
+        best, width = self.snr.copy(), np.zeros(self.snr.size)
+        for w, values in self.filtered.items():
+            better = np.abs(values) > np.abs(np.nan_to_num(best, nan=0.0))
+            best[better], width[better] = values[better], w
+        return best, width
 
 
-def score_lightcurve(lightcurve: Lightcurve, parameters: AnalysisParameters) -> Scores:
-    """Compute per-epoch S/N and delta-mag against a robust baseline.
+def robust_baseline(flux: np.ndarray, clip_sigma: float) -> tuple[float, float]:
+    """Return (baseline, robust spread) of ``flux``: a median, recomputed without outliers.
 
-    The baseline is the median flux of good epochs, which a short event
-    cannot drag far. The uncertainty of each epoch is its flux error, plus,
-    if ``excess_scatter``, the robust scatter the errors do not explain.
+    Parameters
+    ----------
+    flux : numpy.ndarray
+        Fluxes of good epochs.
+    clip_sigma : float
+        Epochs further than this many robust sigmas are excluded from the second pass.
+
+    Returns
+    -------
+    tuple of float
+        Baseline flux and robust standard deviation (of the clipped sample).
+    """
+    centre, spread = robust_location_scale(flux)
+    if np.isfinite(spread) and spread > 0:
+        kept = flux[np.abs(flux - centre) <= clip_sigma * spread]
+        if kept.size >= 3:
+            centre, spread = robust_location_scale(kept)
+    return centre, spread
+
+
+def matched_filter(mjd: np.ndarray, residual: np.ndarray, sigma: np.ndarray, width: float) -> np.ndarray:
+    """Return the S/N of a box of ``width`` days centred on each epoch (inverse-variance weighted).
+
+    For epochs j inside the window, S/N = sum(r_j / s_j^2) / sqrt(sum(1 / s_j^2)), which is
+    N(0, 1) on pure noise and the optimal statistic for a box-shaped event of that width.
+
+    Parameters
+    ----------
+    mjd : numpy.ndarray
+        Sorted times of the good epochs.
+    residual, sigma : numpy.ndarray
+        Flux minus baseline, and the per-epoch uncertainty.
+    width : float
+        Box width in days.
+
+    Returns
+    -------
+    numpy.ndarray
+        S/N per epoch.
+    """
+    weights = 1.0 / sigma**2
+    signal = np.concatenate([[0.0], np.cumsum(residual * weights)])
+    norm = np.concatenate([[0.0], np.cumsum(weights)])
+    lo = np.searchsorted(mjd, mjd - width / 2.0, side="left")
+    hi = np.searchsorted(mjd, mjd + width / 2.0, side="right")
+    return (signal[hi] - signal[lo]) / np.sqrt(norm[hi] - norm[lo])
+
+
+def score_lightcurve(lightcurve: Lightcurve, parameters: AnalysisParameters,
+                     good: np.ndarray | None = None) -> Scores:
+    """Compute per-epoch S/N, delta-mag and matched-filter S/N against a robust baseline.
+
+    The baseline is a median of good epochs recomputed without outliers beyond
+    ``clip_sigma``, so that an event does not bias it. The uncertainty of each
+    epoch is its flux error plus, if ``excess_scatter``, the robust scatter the
+    errors do not explain.
 
     Parameters
     ----------
@@ -71,14 +142,17 @@ def score_lightcurve(lightcurve: Lightcurve, parameters: AnalysisParameters) -> 
         Loaded lightcurve.
     parameters : AnalysisParameters
         Analysis parameters.
+    good : numpy.ndarray, optional
+        Epochs to use (e.g. from the QualityChecker); default ``lightcurve.good``.
 
     Returns
     -------
     Scores
         Scores of every epoch (NaN where not good).
     """
-    flux, fluxerr, good = lightcurve.flux, lightcurve.fluxerr, lightcurve.good
-    baseline, spread = robust_location_scale(flux[good])
+    flux, fluxerr = lightcurve.flux, lightcurve.fluxerr
+    good = lightcurve.good if good is None else good & lightcurve.good
+    baseline, spread = robust_baseline(flux[good], parameters.clip_sigma)
     scatter = 0.0
     if parameters.excess_scatter and good.sum() > 2:
         typical_err = float(np.median(fluxerr[good]))
@@ -90,15 +164,24 @@ def score_lightcurve(lightcurve: Lightcurve, parameters: AnalysisParameters) -> 
     if baseline > 0:
         with np.errstate(invalid="ignore", divide="ignore"):
             delta_mag[good] = -2.5 * np.log10(flux[good] / baseline)
-    return Scores(snr=snr, delta_mag=delta_mag, baseline=baseline, scatter=scatter, good=good)
+    filtered = {}
+    if good.sum() and parameters.widths_days:
+        for width in parameters.widths_days:
+            values = np.full(flux.shape, np.nan)
+            values[good] = matched_filter(lightcurve.mjds[good], flux[good] - baseline, sigma[good], width)
+            filtered[float(width)] = values
+    return Scores(snr=snr, delta_mag=delta_mag, baseline=baseline, scatter=scatter, good=good, filtered=filtered)
 
 
-def find_detections(lightcurve: Lightcurve, scores: Scores, parameters: AnalysisParameters) -> list[Detection]:
+def find_detections(lightcurve: Lightcurve, scores: Scores, parameters: AnalysisParameters,
+                    quality=None) -> list[Detection]:
     """Group epochs above threshold into contiguous events of each sign.
 
-    An event is seeded by a good epoch with ``|S/N| >= threshold`` and extends
-    over neighbouring good epochs (in time order, skipping bad ones) whose S/N
-    has the same sign and ``|S/N| >= extent_threshold``.
+    An event is seeded by a good epoch whose best score (single epoch or any
+    matched-filter width) reaches ``threshold``; it extends over neighbouring
+    good epochs (in time order, skipping bad ones) whose single-epoch S/N has the
+    same sign and reaches ``extent_threshold`` (the sideband), and always over the
+    window of the matched filter that found it.
 
     Parameters
     ----------
@@ -108,6 +191,8 @@ def find_detections(lightcurve: Lightcurve, scores: Scores, parameters: Analysis
         From :func:`score_lightcurve`.
     parameters : AnalysisParameters
         Threshold, extent threshold, direction, maximum number.
+    quality : QualityResult, optional
+        If given, each detection records the worst value of every cut over its epochs.
 
     Returns
     -------
@@ -117,44 +202,40 @@ def find_detections(lightcurve: Lightcurve, scores: Scores, parameters: Analysis
     idx = np.flatnonzero(scores.good)
     if idx.size < parameters.min_good_epochs:
         return []
-    snr = scores.snr[idx]
-    mjd = lightcurve.mjds[idx]
-    signs = []
-    if parameters.direction in ("both", BRIGHTENING):
-        signs.append((1.0, BRIGHTENING))
-    if parameters.direction in ("both", DIMMING):
-        signs.append((-1.0, DIMMING))
+    snr, mjd = scores.snr[idx], lightcurve.mjds[idx]
+    best_all, width_all = scores.best
+    best, widths = best_all[idx], width_all[idx]
+    signs = [(s, k) for s, k in ((1.0, BRIGHTENING), (-1.0, DIMMING)) if parameters.direction in ("both", k)]
     detections = []
     for sign, kind in signs:
-        signed = sign * snr
-        seeds = signed >= parameters.threshold
+        seeds = sign * best >= parameters.threshold
         if not seeds.any():
             continue
-        in_extent = signed >= min(parameters.extent_threshold, parameters.threshold)
-        # Runs of consecutive epochs within the extent; keep runs that contain a seed.
+        in_extent = (sign * snr >= min(parameters.extent_threshold, parameters.threshold)) | seeds
+        for seed in np.flatnonzero(seeds):
+            if widths[seed] > 0:  # the matched filter's window belongs to the event
+                window = np.abs(mjd - mjd[seed]) <= widths[seed] / 2.0
+                in_extent |= window & (sign * np.nan_to_num(snr) > 0)
         edges = np.diff(np.concatenate([[0], in_extent.astype(np.int8), [0]]))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        for start, end in zip(starts, ends):
+        for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
             if not seeds[start:end].any():
                 continue
-            peak = start + int(np.argmax(signed[start:end]))
+            strength = np.where(seeds[start:end], sign * best[start:end], -np.inf)
+            peak = start + int(np.argmax(strength))
             epoch = idx[peak]
             detections.append(Detection(
-                kind=kind,
-                peak_mjd=mjd[peak],
-                start_mjd=mjd[start],
-                end_mjd=mjd[end - 1],
-                snr=snr[peak],
-                peak_flux=lightcurve.flux[epoch],
-                delta_mag=scores.delta_mag[epoch],
-                num_epochs=end - start,
-                baseline_flux=scores.baseline,
+                kind=kind, peak_mjd=mjd[peak], start_mjd=mjd[start], end_mjd=mjd[end - 1],
+                snr=best[peak], peak_flux=lightcurve.flux[epoch], delta_mag=scores.delta_mag[epoch],
+                num_epochs=end - start, baseline_flux=scores.baseline, filter_width=widths[peak],
+                first_epoch=int(idx[start]), last_epoch=int(idx[end - 1]),
+                quality=quality.over(int(idx[start]), int(idx[end - 1])) if quality is not None else None,
             ))
     detections.sort(key=lambda d: -abs(d.snr))
     return detections[: parameters.max_detections]
 
 
-def find_events(lightcurve: Lightcurve, parameters: AnalysisParameters) -> tuple[Scores, list[Detection]]:
+def find_events(lightcurve: Lightcurve, parameters: AnalysisParameters,
+                quality=None) -> tuple[Scores, list[Detection]]:
     """Score a lightcurve and return its scores and detections.
 
     Parameters
@@ -163,11 +244,13 @@ def find_events(lightcurve: Lightcurve, parameters: AnalysisParameters) -> tuple
         Loaded lightcurve.
     parameters : AnalysisParameters
         Analysis parameters.
+    quality : QualityResult, optional
+        Result of the QualityChecker; its good mask selects the epochs searched.
 
     Returns
     -------
     tuple
         (:class:`Scores`, list of :class:`Detection`).
     """
-    scores = score_lightcurve(lightcurve, parameters)
-    return scores, find_detections(lightcurve, scores, parameters)
+    scores = score_lightcurve(lightcurve, parameters, None if quality is None else quality.good)
+    return scores, find_detections(lightcurve, scores, parameters, quality)

@@ -1,0 +1,143 @@
+"""QualityChecker: named per-epoch cuts that mark (never remove or change) bad epochs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from domain.lightcurve import Lightcurve
+from domain.parameters import Param, Parameters
+from domain.statistics import robust_location_scale
+
+__all__ = ["QualityParameters", "QualityResult", "QualityChecker", "CUTS"]
+
+#: Cut names in bit order: bit i of the quality flag is set when cut ``CUTS[i]`` fails.
+CUTS = ("nan", "flag", "offset", "limiting_mag", "chi", "sharp")
+_ARCSEC = 1.0 / 3600.0
+
+
+class QualityParameters(Parameters):
+    """Thresholds of the per-epoch quality cuts (a threshold of 0 switches a cut off where noted)."""
+
+    SPECS = {
+        "bad_flag_mask": Param(2**31 - 1, int, "Survey flag bits that make an epoch bad (ZTF catflags: "
+                               "32768 for bad images only; TESS QUALITY: 17087 is lightkurve's default).",
+                               minimum=0, maximum=2**63 - 1),
+        "max_offset_sigma": Param(5.0, float, "Largest offset of an epoch's position from the median position, "
+                                  "in robust standard deviations (0 = off).", minimum=0.0, maximum=1e6),
+        "min_offset_scatter_arcsec": Param(0.1, float, "Floor of the positional scatter (arcsec), so that "
+                                           "sub-milliarcsecond scatter does not flag everything.",
+                                           minimum=0.0, maximum=3600.0),
+        "limiting_mag_margin": Param(0.0, float, "Epochs fainter than their limiting magnitude minus this margin "
+                                     "are bad (needs a limiting_mag column).", minimum=-10.0, maximum=10.0),
+        "use_limiting_mag": Param(True, bool, "Apply the limiting-magnitude cut where the survey provides it."),
+        "max_chi": Param(0.0, float, "Largest PSF-fit chi (0 = off; ZTF: ~4).", minimum=0.0, maximum=1e6),
+        "max_abs_sharp": Param(0.0, float, "Largest |sharpness| of the PSF fit (0 = off; ZTF: ~0.25).",
+                               minimum=0.0, maximum=1e6),
+    }
+
+
+@dataclass
+class QualityResult:
+    """Per-epoch outcome of the quality cuts.
+
+    Attributes
+    ----------
+    values : dict of str to numpy.ndarray
+        Value of each cut per epoch (NaN where the survey lacks the column):
+        ``nan`` 1/0, ``flag`` the masked flag bits, ``offset`` in robust sigmas,
+        ``limiting_mag`` = mag - limiting magnitude, ``chi``, ``sharp`` = abs(sharpness).
+    failed : dict of str to numpy.ndarray
+        Whether each cut failed, per epoch.
+    flag : numpy.ndarray
+        Quality bit mask per epoch (bit i for ``CUTS[i]``).
+    good : numpy.ndarray
+        Epochs that pass every cut.
+    """
+
+    values: dict[str, np.ndarray]
+    failed: dict[str, np.ndarray]
+    flag: np.ndarray
+    good: np.ndarray
+
+    def over(self, first: int, last: int) -> dict[str, float]:
+        """Return the worst (largest) finite value of each cut over epochs ``first..last``."""
+        worst = {}
+        for name, values in self.values.items():
+            window = values[first:last + 1]
+            finite = window[np.isfinite(window)]
+            worst[name] = float(finite.max()) if finite.size else None
+        return worst
+
+
+class QualityChecker:
+    """Applies the named cuts of :class:`QualityParameters` to a lightcurve.
+
+    The lightcurve's columns are never modified: the result carries the
+    value of each cut and a quality flag per epoch.
+
+    Parameters
+    ----------
+    parameters : QualityParameters
+        Thresholds.
+    """
+
+    def __init__(self, parameters: QualityParameters | None = None):
+        self.parameters = parameters or QualityParameters()
+
+    def check(self, lightcurve: Lightcurve) -> QualityResult:
+        """Evaluate every cut on every epoch.
+
+        Parameters
+        ----------
+        lightcurve : Lightcurve
+            Loaded lightcurve (optional columns are used when present).
+
+        Returns
+        -------
+        QualityResult
+            Values, failures, flag and the good-epoch mask.
+        """
+        p = self.parameters
+        c = lightcurve.columns
+        n = c["mjd"].size
+        missing = np.full(n, np.nan)
+        values = {
+            "nan": (~(np.isfinite(c["mjd"]) & np.isfinite(c["flux"]) & np.isfinite(c["fluxerr"])
+                      & (c["fluxerr"] > 0))).astype(float),
+            "flag": (c["flag"] & p.bad_flag_mask).astype(float),
+            "offset": self._offset(c) if "ra" in c and "dec" in c else missing,
+            "limiting_mag": c["mag"] - c["limiting_mag"] if "limiting_mag" in c else missing,
+            "chi": c["chi"] if "chi" in c else missing,
+            "sharp": np.abs(c["sharp"]) if "sharp" in c else missing,
+        }
+        with np.errstate(invalid="ignore"):
+            failed = {
+                "nan": values["nan"] > 0,
+                "flag": values["flag"] > 0,
+                "offset": (values["offset"] > p.max_offset_sigma) if p.max_offset_sigma > 0 else np.zeros(n, bool),
+                "limiting_mag": (values["limiting_mag"] > -p.limiting_mag_margin) if p.use_limiting_mag
+                else np.zeros(n, bool),
+                "chi": (values["chi"] > p.max_chi) if p.max_chi > 0 else np.zeros(n, bool),
+                "sharp": (values["sharp"] > p.max_abs_sharp) if p.max_abs_sharp > 0 else np.zeros(n, bool),
+            }
+        flag = np.zeros(n, dtype=np.int64)
+        for bit, name in enumerate(CUTS):
+            flag |= failed[name].astype(np.int64) << bit
+        return QualityResult(values=values, failed=failed, flag=flag, good=flag == 0)
+
+    def _offset(self, c: dict) -> np.ndarray:
+        # Offsets from the median position in units of a robust scatter, with a floor so that
+        # exquisite astrometry does not turn every tiny excursion into a failed cut.
+        dec0 = np.nanmedian(c["dec"])
+        finite_ra = c["ra"][np.isfinite(c["ra"])]
+        reference = finite_ra[0] if finite_ra.size else 0.0
+        # Differences wrapped to [-180, 180) so that a source at ra ~ 0 deg is not split in two.
+        dra = (c["ra"] - reference + 180.0) % 360.0 - 180.0
+        dx = (dra - np.nanmedian(dra)) * np.cos(np.radians(dec0)) / _ARCSEC
+        dy = (c["dec"] - dec0) / _ARCSEC
+        distance = np.hypot(dx, dy)
+        _, scatter = robust_location_scale(np.concatenate([dx, dy]))
+        scatter = max(scatter if np.isfinite(scatter) else 0.0, self.parameters.min_offset_scatter_arcsec)
+        return distance / scatter

@@ -1,0 +1,56 @@
+"""An event injected into a lightcurve by the Simulator, with its truth and whether it was recovered."""
+
+from __future__ import annotations
+
+__all__ = ["Injection"]
+
+
+class Injection:
+    """The truth of one injected event and its outcome.
+
+    Parameters
+    ----------
+    kind : str
+        Event model (``"flare"``, ``"gaussian_dip"``, ``"microlensing"``, ...).
+    peak_mjd, start_mjd, end_mjd : float
+        Injected peak time and the span where the model differs from 1.
+    amplitude : float
+        Fractional flux change at the peak.
+    snr_amplitude : float
+        Peak amplitude in units of the lightcurve's noise.
+    width : float
+        Width or timescale in days (tE for microlensing).
+    u0 : float, optional
+        Impact parameter (microlensing only).
+    params : dict, optional
+        Every parameter of the model, for the record.
+    recovered : bool
+        Whether a detection matched the event.
+    sequence : int
+        Index of the injection among those of its lightcurve (its identity with the version).
+    """
+
+    def __init__(self, kind: str, peak_mjd: float, start_mjd: float, end_mjd: float, amplitude: float,
+                 snr_amplitude: float, width: float, u0: float | None = None, params: dict | None = None,
+                 recovered: bool = False, sequence: int = 0):
+        self.id: int | None = None
+        self.source_id: int | None = None
+        self.lightcurve_id: int | None = None
+        self.version: str | None = None
+        self.kind = kind
+        self.peak_mjd = float(peak_mjd)
+        self.start_mjd = float(start_mjd)
+        self.end_mjd = float(end_mjd)
+        self.amplitude = float(amplitude)
+        self.snr_amplitude = float(snr_amplitude)
+        self.width = float(width)
+        self.u0 = None if u0 is None else float(u0)
+        self.params = dict(params or {})
+        self.recovered = bool(recovered)
+        self.sequence = int(sequence)
+        #: The simulated detection that recovered it (persisted with ``is_simulated=True``), if any.
+        self.detection = None
+
+    def __repr__(self) -> str:
+        return (f"Injection({self.kind}, peak={self.peak_mjd:.3f}, A={self.snr_amplitude:.1f} sigma, "
+                f"width={self.width:.3g} d, recovered={self.recovered})")
