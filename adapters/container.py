@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 from adapters.catalogs.files import FileCatalogReader
 from adapters.config_file import load_config
 from adapters.files.hdf5_store import Hdf5DataStore
+from adapters.files.netcdf_store import NetCdfHistogramStore
 from adapters.postgres.database import Database
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.settings import data_dir, database_url_from_env
@@ -45,6 +46,7 @@ class Container(containers.DeclarativeContainer):
     session_factory = providers.Singleton(lambda db: db.session_factory(), database)
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory=session_factory)
     store = providers.Singleton(Hdf5DataStore, root=data_dir)
+    histogram_store = providers.Singleton(NetCdfHistogramStore, root=data_dir)
     catalog_reader = providers.Singleton(FileCatalogReader)
     surveys = providers.Object(SURVEYS)
     survey_parameters = providers.Object({name: cls.parameters_class for name, cls in SURVEYS.items()})
@@ -60,6 +62,7 @@ class Container(containers.DeclarativeContainer):
         uow_factory=uow.provider,
         store=store,
         catalog_reader=catalog_reader,
+        histogram_store=histogram_store,
         surveys=surveys,
         progress=progress,
         mapper=mapper,

@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from domain.analysis.analysis import HistogramParameters
 from domain.analysis.finder import AnalysisParameters
+from domain.analysis.quality import QualityParameters
 from domain.catalog import STANDARD_COLUMNS, CatalogSpec
 from domain.errors import ConfigError
 from domain.parameters import Param, Parameters, version_hash
@@ -15,7 +17,12 @@ from domain.reduction import ReductionParameters
 __all__ = ["ProjectParameters", "SurveyConfig", "ProjectConfig", "build_config", "SECTIONS"]
 
 #: Parameter blocks that may appear under ``observatories:`` (general) and under each survey.
-SECTIONS: dict[str, type[Parameters]] = {"reduction": ReductionParameters, "analysis": AnalysisParameters}
+SECTIONS: dict[str, type[Parameters]] = {
+    "reduction": ReductionParameters,
+    "quality": QualityParameters,
+    "analysis": AnalysisParameters,
+    "histograms": HistogramParameters,
+}
 
 
 class ProjectParameters(Parameters):
@@ -49,14 +56,16 @@ class SurveyConfig:
     ----------
     name : str
         Survey name.
-    download, reduction, analysis : Parameters
+    download, reduction, quality, analysis, histograms : Parameters
         Validated parameter blocks (general block, overridden per survey, then by explicit arguments).
     """
 
     name: str
     download: Parameters
     reduction: ReductionParameters
+    quality: QualityParameters
     analysis: AnalysisParameters
+    histograms: HistogramParameters
 
     @property
     def download_version(self) -> str:
@@ -70,8 +79,9 @@ class SurveyConfig:
 
     @property
     def analysis_version(self) -> str:
-        """Hash of everything upstream plus the analysis parameters; tags detections."""
-        return version_hash(self.reduction_version, self.analysis.science_dict())
+        """Hash of everything upstream plus quality, analysis and histogram parameters; tags detections."""
+        return version_hash(self.reduction_version, self.quality.science_dict(), self.analysis.science_dict(),
+                            self.histograms.science_dict())
 
 
 @dataclass(frozen=True)
@@ -185,7 +195,7 @@ def build_config(
             merged.update(general_overrides.get(section, {}))
             merged.update(survey_overrides.get((survey, section), {}))
             blocks[section] = cls.from_mapping(merged, source=source, prefix=prefix)
-        surveys.append(SurveyConfig(survey, blocks["download"], blocks["reduction"], blocks["analysis"]))
+        surveys.append(SurveyConfig(survey, **blocks))
 
     return ProjectConfig(name=project.name, catalog=catalog, surveys=tuple(surveys),
                          batch_size=project.batch_size, source=source, description=project.description)

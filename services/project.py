@@ -6,7 +6,17 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from domain.config import ProjectConfig
-from services.ports import AbstractUnitOfWork, CatalogReader, DataStore, NullProgress, ProgressSink, SurveyClient, batched
+from services.ports import (
+    AbstractUnitOfWork,
+    CatalogReader,
+    DataStore,
+    HistogramStore,
+    NullProgress,
+    ProgressSink,
+    SurveyClient,
+    batched,
+)
+from services.histograms import merged_histograms
 from services.stages import ANALYSE, DOWNLOAD, REDUCE, StageResult, analyse_batch, download_batch, reduce_batch
 from services.targets import select_targets
 
@@ -69,6 +79,8 @@ class Project:
         Arrays on disk.
     catalog_reader : CatalogReader
         Reads the target catalog.
+    histogram_store : HistogramStore
+        Histogram files.
     surveys : mapping of str to type
         Survey client classes by configuration name.
     progress : ProgressSink, optional
@@ -84,6 +96,7 @@ class Project:
         uow_factory: Callable[[], AbstractUnitOfWork],
         store: DataStore,
         catalog_reader: CatalogReader,
+        histogram_store: HistogramStore,
         surveys: Mapping[str, type[SurveyClient]],
         progress: ProgressSink | None = None,
         mapper: Callable = map,
@@ -92,6 +105,7 @@ class Project:
         self.uow_factory = uow_factory
         self.store = store
         self.catalog_reader = catalog_reader
+        self.histogram_store = histogram_store
         self.clients = {s.name: surveys[s.name](s.download) for s in config.surveys}
         self.progress = progress or NullProgress()
         self.mapper = mapper
@@ -132,7 +146,8 @@ class Project:
                     steps = {
                         DOWNLOAD: lambda: download_batch(uow, self.store, client, survey, sources, self.mapper),
                         REDUCE: lambda: reduce_batch(uow, self.store, client, survey, self.name, sources),
-                        ANALYSE: lambda: analyse_batch(uow, self.store, survey, sources),
+                        ANALYSE: lambda: analyse_batch(uow, self.store, self.histogram_store, survey, self.name,
+                                                       sources),
                     }
                     for stage, step in steps.items():
                         result = step()
@@ -142,6 +157,48 @@ class Project:
         for survey, stage in stages:
             self.progress.finish(f"{survey.name}:{stage}")
         return report
+
+    def histograms(self, name: str, survey: str | None = None):
+        """Return the merged histogram ``name`` of the current analysis version (None if nothing analysed).
+
+        Parameters
+        ----------
+        name : str
+            ``scanned``, ``cut_offset``, ``cut_limiting_mag``, ``cut_chi``, ``cut_sharp`` or ``efficiency``.
+        survey : str, optional
+            Survey name (default: the first of the project).
+
+        Returns
+        -------
+        Histograms or None
+            The sum of every committed part.
+        """
+        config = next(s for s in self.config.surveys if survey in (None, s.name))
+        with self.uow_factory() as uow:
+            return merged_histograms(uow, self.histogram_store, self.name, config.name,
+                                     config.analysis_version, name)
+
+    def summaries(self, survey: str | None = None, *, order_by: str = "best_snr", limit: int | None = 20):
+        """Return (source name, SourceSummary) of the current analysis version, best first.
+
+        Parameters
+        ----------
+        survey : str, optional
+            Survey name (default: the first of the project).
+        order_by : str
+            Summary field to sort by (descending).
+        limit : int, optional
+            Most rows returned.
+
+        Returns
+        -------
+        list of tuple
+            (name, summary) pairs.
+        """
+        config = next(s for s in self.config.surveys if survey in (None, s.name))
+        with self.uow_factory() as uow:
+            return uow.summaries.list(self.name, config.name, config.analysis_version, order_by=order_by,
+                                      limit=limit)
 
     def status(self) -> dict:
         """Return counts of the project's products at the current versions.
@@ -162,6 +219,9 @@ class Project:
                     "analysed": uow.steps.count_done(self.name, ANALYSE, survey.name, survey.analysis_version),
                     "lightcurves": uow.lightcurves.count(self.name, survey.reduction_version),
                     "detections": uow.detections.count(self.name, survey.analysis_version),
+                    "detections_simulated": uow.detections.count(self.name, survey.analysis_version,
+                                                                 include_simulated=True)
+                    - uow.detections.count(self.name, survey.analysis_version),
                     "versions": {
                         "download": survey.download_version,
                         "reduction": survey.reduction_version,
@@ -171,7 +231,7 @@ class Project:
             failures = uow.steps.failures(self.name)
             totals = {
                 key: sum(s[key] for s in per_survey.values())
-                for key in ("downloaded", "reduced", "analysed", "lightcurves", "detections")
+                for key in ("downloaded", "reduced", "analysed", "lightcurves", "detections", "detections_simulated")
             }
             return {
                 "project": self.name,

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from domain.analysis.finder import find_events
+import hashlib
+
+from domain.analysis.analysis import Analysis
 from domain.config import SurveyConfig
+from domain.naming import safe_key
 from domain.errors import VOError
 from domain.source import Source
-from services.ports import AbstractUnitOfWork, DataStore, SurveyClient
+from services.ports import AbstractUnitOfWork, DataStore, HistogramStore, SurveyClient
 
 __all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "DOWNLOAD", "REDUCE", "ANALYSE"]
 
@@ -167,10 +170,16 @@ def reduce_batch(
 def analyse_batch(
     uow: AbstractUnitOfWork,
     store: DataStore,
+    histogram_store: HistogramStore,
     survey: SurveyConfig,
+    project: str,
     sources: Sequence[Source],
 ) -> StageResult:
     """Search the lightcurves of reduced sources not yet analysed at this version; one commit.
+
+    Detections, per-source summaries and this batch's histograms (one part file
+    per histogram, recorded in the same transaction) are written together, so
+    merged histograms count every analysed epoch exactly once even after a crash.
 
     Parameters
     ----------
@@ -178,8 +187,12 @@ def analyse_batch(
         Unit of work (entered by the caller).
     store : DataStore
         Lightcurve arrays.
+    histogram_store : HistogramStore
+        Where the batch's histogram parts go.
     survey : SurveyConfig
         Parameters and versions of this survey.
+    project : str
+        Project name.
     sources : sequence of Source
         Persisted sources (with ids).
 
@@ -195,29 +208,70 @@ def analyse_batch(
     reduced = uow.steps.done(REDUCE, survey.name, survey.reduction_version, ids)
     todo = [s for s in sources if s.id in reduced and s.id not in done]
     result.skipped = len(done)
+    if not todo:
+        return result
+    analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
+    histograms = analysis.new_histograms()
     lightcurves = uow.lightcurves.for_sources([s.id for s in todo], survey.name, survey.reduction_version)
-    found, counts, failures = [], {}, {}
+    found, summaries, counts, failures = [], [], {}, {}
     for source in todo:
-        detections = []
+        own = lightcurves.get(source.id, [])
+        for lc in own:
+            lc.source_name = source.name
+        # Fill a private copy, so a failing source leaves the batch's histograms untouched.
+        partial = {name: h.empty_like() for name, h in histograms.items()}
         try:
-            own = lightcurves.get(source.id, [])
-            for lc in own:
-                lc.source_name = source.name
-            for lc in store.load_lightcurves(own):
-                _, events = find_events(lc, survey.analysis)
-                for detection in events:
-                    detection.source_id, detection.lightcurve_id, detection.version = source.id, lc.id, version
-                detections.extend(events)
+            results, summary = analysis.analyse_source(source, store.load_lightcurves(own), survey.name,
+                                                       version, partial)
         except VOError as exc:
             failures[source.id] = str(exc)
             result.failed[source.name] = str(exc)
             continue
-        found.extend(detections)
-        counts[source.id] = len(detections)
+        for name, h in partial.items():
+            histograms[name] += h
+        for lc_result in results:
+            for detection in lc_result.detections:
+                detection.source_id, detection.lightcurve_id, detection.version = (
+                    source.id, lc_result.lightcurve.id, version)
+            found.extend(lc_result.detections)
+        summaries.append(summary)
+        counts[source.id] = summary.num_detections
+    save_histogram_parts(uow, histogram_store, histograms, project, survey.name, version, list(counts))
     uow.detections.add_many(found)
+    uow.summaries.upsert_many(summaries)
     uow.steps.mark_done(ANALYSE, survey.name, version, counts)
     uow.steps.clear_failures(ANALYSE, survey.name, list(counts))
     uow.steps.record_failures(ANALYSE, survey.name, version, failures)
     uow.commit()
     result.done, result.products = len(counts), len(found)
     return result
+
+
+def save_histogram_parts(uow: AbstractUnitOfWork, histogram_store: HistogramStore, histograms: dict,
+                         project: str, survey: str, version: str, source_ids: Sequence[int]) -> None:
+    """Write one part file per histogram for a batch and record them (the caller commits).
+
+    The part's name is a hash of the sources it covers: a rerun of the same
+    uncommitted batch rewrites the same file, and a part is counted only once
+    its record is committed.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    histogram_store : HistogramStore
+        Where parts are written.
+    histograms : dict of str to Histograms
+        The batch's histograms by name.
+    project, survey, version : str
+        What they belong to.
+    source_ids : sequence of int
+        Sources the batch covered.
+    """
+    if not source_ids:
+        return
+    part = hashlib.sha256(",".join(map(str, sorted(source_ids))).encode()).hexdigest()[:16]
+    for name, histogram in histograms.items():
+        key = f"histograms/{safe_key(project, max_length=32)}/{survey}/{version}/{name}/part-{part}"
+        histogram_store.save(key, histogram)
+        uow.histogram_parts.add(project, survey, version, name, key)

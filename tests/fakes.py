@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 
 import numpy as np
@@ -14,6 +15,7 @@ from domain.parameters import Param, Parameters
 from domain.rawdata import RawData
 from domain.reduction import reduce_photometry
 from domain.source import Source
+from domain.summary import SourceSummary
 from services import ports
 
 
@@ -27,7 +29,14 @@ class FakeState:
         self.detections: list = []
         self.steps: dict[tuple[int, str, str, str], int] = {}
         self.failures: dict[tuple[int, str, str], tuple[str, str]] = {}
+        self.injections: dict[tuple[int, str, int], object] = {}  # by (lightcurve_id, version, sequence)
+        self.summaries: dict[tuple[int, str, str], SourceSummary] = {}
+        self.histogram_parts: list[tuple[str, str, str, str, str]] = []  # (project, survey, version, kind, key)
         self.ids = itertools.count(1)
+
+    def source_names(self, project):
+        """Source names of ``project`` by id."""
+        return {s.id: s.name for (p, _), s in self.sources.items() if p == project}
 
 
 class FakeSourceRepository(ports.SourceRepository):
@@ -99,10 +108,21 @@ class FakeDetectionRepository(ports.DetectionRepository):
     def __init__(self, state: FakeState):
         self.state = state
 
+    @staticmethod
+    def _identity(d):
+        return d.lightcurve_id, d.version, d.peak_mjd, d.is_simulated, getattr(d, "injection_id", None)
+
     def add_many(self, detections):
+        # Like the database: a detection with the identity of a stored one replaces it and keeps its id.
         for d in detections:
-            d.id = next(self.state.ids)
-            self.state.detections.append(d)
+            for k, old in enumerate(self.state.detections):
+                if self._identity(old) == self._identity(d):
+                    d.id = old.id
+                    self.state.detections[k] = d
+                    break
+            else:
+                d.id = next(self.state.ids)
+                self.state.detections.append(d)
 
     def list(self, project, version=None, *, include_simulated=False):
         ids = {s.id for (p, _), s in self.state.sources.items() if p == project}
@@ -142,6 +162,91 @@ class FakeStepRepository(ports.StepRepository):
                 if i in by_id]
 
 
+class FakeInjectionRepository(ports.InjectionRepository):
+    """Stores a copy of each injection (detection detached) and its detection among the detections."""
+
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def add_many(self, injections):
+        for inj in injections:
+            if inj.source_id is None or inj.lightcurve_id is None or inj.version is None:
+                raise ValueError(f"{inj!r} needs source_id, lightcurve_id and version before it is stored")
+        for inj in injections:
+            key = (inj.lightcurve_id, inj.version, inj.sequence)
+            stored = self.state.injections.get(key)
+            det = inj.detection
+            if stored is not None:
+                inj.id = stored.id
+                if det is not None:
+                    det.is_simulated, det.injection_id = True, stored.id
+                    det.id = next((d.id for d in self.state.detections if d.injection_id == stored.id), None)
+                continue
+            inj.id = next(self.state.ids)
+            stored = copy.copy(inj)
+            stored.detection = None
+            stored.params = copy.deepcopy(inj.params)
+            self.state.injections[key] = stored
+            if det is not None:
+                det.is_simulated, det.injection_id = True, inj.id
+                for name in ("source_id", "lightcurve_id", "version"):
+                    if getattr(det, name, None) is None:
+                        setattr(det, name, getattr(inj, name))
+                det.id = next(self.state.ids)
+                self.state.detections.append(det)
+
+    def list(self, project, version):
+        names = self.state.source_names(project)
+        found = [i for i in self.state.injections.values() if i.source_id in names and i.version == version]
+        found.sort(key=lambda i: (names[i.source_id], i.lightcurve_id, i.sequence))
+        return [copy.copy(i) for i in found]
+
+    def count(self, project, version, *, recovered=None):
+        return sum(1 for i in self.list(project, version) if recovered is None or i.recovered == bool(recovered))
+
+
+_SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(SourceSummary))
+
+
+class FakeSummaryRepository(ports.SummaryRepository):
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def upsert_many(self, summaries):
+        for summary in summaries:
+            self.state.summaries[(summary.source_id, summary.survey, summary.version)] = copy.copy(summary)
+
+    def list(self, project, survey, version, *, order_by="best_snr", limit=None):
+        if order_by not in _SUMMARY_FIELDS:
+            raise ValueError(f"cannot order summaries by {order_by!r}; choose one of {', '.join(_SUMMARY_FIELDS)}")
+        names = self.state.source_names(project)
+        found = [(names[s.source_id], copy.copy(s)) for (i, su, v), s in self.state.summaries.items()
+                 if i in names and (su, v) == (survey, version)]
+        found.sort(key=lambda pair: pair[0])  # ties by name
+        # Descending with NULLs last: a stable sort of the present values, then the missing ones.
+        present = sorted((p for p in found if getattr(p[1], order_by) is not None),
+                         key=lambda p: getattr(p[1], order_by), reverse=True)
+        ranked = present + [p for p in found if getattr(p[1], order_by) is None]
+        return ranked if limit is None else ranked[:limit]
+
+
+class FakeHistogramPartRepository(ports.HistogramPartRepository):
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def add(self, project, survey, version, kind, key):
+        if all(part[4] != key for part in self.state.histogram_parts):
+            self.state.histogram_parts.append((project, survey, version, kind, key))
+
+    def keys(self, project, survey, version, kind):
+        return [p[4] for p in self.state.histogram_parts if p[:4] == (project, survey, version, kind)]
+
+    def replace(self, project, survey, version, kind, old, new):
+        product, old = (project, survey, version, kind), set(old)
+        self.state.histogram_parts = [p for p in self.state.histogram_parts if not (p[:4] == product and p[4] in old)]
+        self.add(project, survey, version, kind, new)
+
+
 class FakeUnitOfWork(ports.AbstractUnitOfWork):
     """Shares a committed FakeState; works on a copy until commit."""
 
@@ -160,6 +265,9 @@ class FakeUnitOfWork(ports.AbstractUnitOfWork):
         self.lightcurves = FakeLightcurveRepository(self.state)
         self.detections = FakeDetectionRepository(self.state)
         self.steps = FakeStepRepository(self.state)
+        self.injections = FakeInjectionRepository(self.state)
+        self.summaries = FakeSummaryRepository(self.state)
+        self.histogram_parts = FakeHistogramPartRepository(self.state)
 
     def commit(self):
         self.committed_state.__dict__.update(copy.deepcopy(self.state).__dict__)
@@ -194,6 +302,27 @@ class FakeDataStore(ports.DataStore):
     def load_lightcurve(self, lightcurve):
         lightcurve.columns = self.files[f"{lightcurve.file}#{lightcurve.key}"]
         return lightcurve
+
+
+class FakeHistogramStore(ports.HistogramStore):
+    """Histograms in a dict (deep copies, so later changes to either side don't leak); counts writes."""
+
+    def __init__(self):
+        self.files: dict[str, object] = {}
+        self.writes = 0
+
+    def save(self, key, histograms):
+        self.files[key] = copy.deepcopy(histograms)
+        self.writes += 1
+        return f"{key}.nc"
+
+    def load(self, key):
+        if key not in self.files:
+            raise KeyError(f"no histograms saved under {key!r}")
+        return copy.deepcopy(self.files[key])
+
+    def exists(self, key):
+        return key in self.files
 
 
 class FakeCatalogReader(ports.CatalogReader):

@@ -14,13 +14,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     false,
     func,
     select,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import column_property, registry
 
 from domain.detection import Detection
+from domain.injection import Injection
 from domain.lightcurve import Lightcurve
 from domain.rawdata import RawData
 from domain.source import Source
@@ -33,6 +37,9 @@ __all__ = [
     "raw_data",
     "lightcurves",
     "detections",
+    "injections",
+    "source_summaries",
+    "histogram_parts",
     "steps",
     "failures",
     "start_mappers",
@@ -123,8 +130,74 @@ detections = Table(
     Column("baseline_flux", Float),
     Column("num_epochs", Integer),
     Column("is_simulated", Boolean, nullable=False, server_default=false()),
-    UniqueConstraint("lightcurve_id", "version", "peak_mjd", "is_simulated", name="uq_detections_identity"),
+    Column("filter_width", Float, nullable=False, server_default="0"),
+    Column("first_epoch", Integer),
+    Column("last_epoch", Integer),
+    Column("quality", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    # Set only for simulated detections: the injected event they recovered.
+    Column("injection_id", BigInteger, ForeignKey("injections.id", ondelete="CASCADE")),
+    # NULLS NOT DISTINCT: real detections (injection_id NULL) stay unique by peak time, while
+    # simulated ones of different injections may share a peak time.
+    UniqueConstraint(
+        "lightcurve_id", "version", "peak_mjd", "is_simulated", "injection_id",
+        name="uq_detections_identity", postgresql_nulls_not_distinct=True,
+    ),
     Index("ix_detections_source_version", "source_id", "version"),
+    Index("ix_detections_injection", "injection_id"),
+)
+
+# The truth of simulation mode: one row per injected event, whether it was recovered or not.
+injections = Table(
+    "injections",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("source_id", BigInteger, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("lightcurve_id", BigInteger, ForeignKey("lightcurves.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Text, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("peak_mjd", Float, nullable=False),
+    Column("start_mjd", Float, nullable=False),
+    Column("end_mjd", Float, nullable=False),
+    Column("amplitude", Float, nullable=False),
+    Column("snr_amplitude", Float, nullable=False),
+    Column("width", Float, nullable=False),
+    Column("u0", Float),
+    Column("params", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("recovered", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("lightcurve_id", "version", "sequence", name="uq_injections_identity"),
+    Index("ix_injections_source_version", "source_id", "version"),
+)
+
+# Summaries are dataclasses read and written with Core (no mapping).
+source_summaries = Table(
+    "source_summaries",
+    metadata,
+    Column("source_id", BigInteger, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("survey", Text, primary_key=True),
+    Column("version", Text, primary_key=True),
+    Column("num_lightcurves", Integer, nullable=False, server_default="0"),
+    Column("num_epochs", Integer, nullable=False, server_default="0"),
+    Column("num_good", Integer, nullable=False, server_default="0"),
+    Column("mag_median", Float),
+    Column("rms", Float),
+    Column("best_snr", Float),
+    Column("num_detections", Integer, nullable=False, server_default="0"),
+)
+
+# Which histogram files (one per committed batch, or one merged by compaction) make up a product.
+histogram_parts = Table(
+    "histogram_parts",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("survey", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("key", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_histogram_parts_product", "project_id", "survey", "version", "kind"),
 )
 
 # Run state has no domain class: the step repository reads and writes these with Core.
@@ -188,9 +261,18 @@ def start_mappers() -> None:
         },
     )
     mapper_registry.map_imperatively(Detection, detections)
+    # ``Injection.detection`` stays a plain attribute (set by the Simulator, written by the
+    # injection repository); loading skips __init__, so give loaded injections its default.
+    mapper_registry.map_imperatively(Injection, injections, exclude_properties=["created_at"])
+    if not event.contains(Injection, "load", _injection_loaded):
+        event.listen(Injection, "load", _injection_loaded)
     # Configure now rather than on first use: domain objects created before mapping never
     # trigger configuration, and reading their attributes would fail until it happens.
     mapper_registry.configure()
+
+
+def _injection_loaded(injection: Injection, context) -> None:
+    injection.__dict__.setdefault("detection", None)
 
 
 def clear_mappers() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Any, Sequence
 
+import numpy as np
 from sqlalchemy import and_, delete, func, inspect, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -43,10 +45,48 @@ _LC_VALUES = (
     "raw_data_id", "file", "key", "num_epochs", "num_good", "mjd_start", "mjd_end",
     "flux_median", "flux_rms", "mag_median", "mag_rms",
 )
-_DET_KEY = ("lightcurve_id", "version", "peak_mjd", "is_simulated")
+# injection_id is NULL for real detections; the constraint treats NULLs as equal (NULLS NOT DISTINCT).
+_DET_KEY = ("lightcurve_id", "version", "peak_mjd", "is_simulated", "injection_id")
 _DET_VALUES = (
     "source_id", "kind", "start_mjd", "end_mjd", "snr", "peak_flux", "delta_mag", "baseline_flux", "num_epochs",
+    "filter_width", "first_epoch", "last_epoch", "quality",
 )
+
+
+def _json_safe(value: Any) -> Any:
+    """Return ``value`` with NumPy scalars and arrays made plain, and NaN or infinity made None.
+
+    JSONB accepts neither NumPy types nor the non-standard ``NaN`` and ``Infinity`` tokens.
+    """
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _optional_int(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def _detection_row(det: Detection) -> dict:
+    """Column values of a detection, converted to types the driver adapts."""
+    row = {f: getattr(det, f, None) for f in _DET_KEY + _DET_VALUES}
+    row.update(
+        peak_mjd=float(det.peak_mjd),
+        is_simulated=bool(det.is_simulated),
+        injection_id=_optional_int(row["injection_id"]),
+        num_epochs=_optional_int(row["num_epochs"]),
+        filter_width=float(row["filter_width"] or 0.0),
+        first_epoch=_optional_int(row["first_epoch"]),
+        last_epoch=_optional_int(row["last_epoch"]),
+        quality=_json_safe(dict(row["quality"] or {})),
+    )
+    return row
 
 
 def _assign(obj, **values) -> None:
@@ -241,22 +281,25 @@ class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
     """
 
     def add_many(self, detections: Sequence[Detection]) -> None:
-        """Insert or update detections; every given detection gets its ``id``."""
+        """Insert or update detections; every given detection gets its ``id``.
+
+        A detection is identified by (lightcurve, version, peak time, simulated, injection):
+        adding it again updates the other columns.
+        """
         for det in detections:
             if det.source_id is None or det.lightcurve_id is None or det.version is None:
                 raise ValueError(f"{det!r} needs source_id, lightcurve_id and version before it is stored")
         for batch in batched(detections, BATCH):
-            rows = {
-                tuple(getattr(d, f) for f in _DET_KEY): {f: getattr(d, f) for f in _DET_KEY + _DET_VALUES}
-                for d in batch
-            }
+            keyed = [(det, _detection_row(det)) for det in batch]
+            # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
+            rows = {tuple(row[f] for f in _DET_KEY): row for _, row in keyed}
             stmt = pg_insert(detections_table)
             stmt = stmt.on_conflict_do_update(
                 constraint="uq_detections_identity", set_={f: stmt.excluded[f] for f in _DET_VALUES}
             ).returning(detections_table.c.id, *(detections_table.c[f] for f in _DET_KEY))
             ids = {tuple(row[1:]): row[0] for row in self.session.execute(stmt, list(rows.values()))}
-            for det in batch:
-                _assign(det, id=ids[tuple(getattr(det, f) for f in _DET_KEY)])
+            for det, row in keyed:
+                _assign(det, id=ids[tuple(row[f] for f in _DET_KEY)])
 
     def _select(self, what, project: str, version: str | None, include_simulated: bool):
         joined, condition = _in_project(project)

@@ -13,6 +13,11 @@ from adapters.postgres.repository import (
     SqlAlchemySourceRepository,
     SqlAlchemyStepRepository,
 )
+from adapters.postgres.science_repository import (
+    SqlAlchemyHistogramPartRepository,
+    SqlAlchemyInjectionRepository,
+    SqlAlchemySummaryRepository,
+)
 from services.ports import AbstractUnitOfWork
 
 __all__ = ["SqlAlchemyUnitOfWork"]
@@ -48,6 +53,9 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.lightcurves = SqlAlchemyLightcurveRepository(self.session)
         self.detections = SqlAlchemyDetectionRepository(self.session)
         self.steps = SqlAlchemyStepRepository(self.session)
+        self.injections = SqlAlchemyInjectionRepository(self.session)
+        self.summaries = SqlAlchemySummaryRepository(self.session)
+        self.histogram_parts = SqlAlchemyHistogramPartRepository(self.session)
         super().__enter__()
         return self
 

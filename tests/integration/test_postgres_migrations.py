@@ -9,7 +9,10 @@ from sqlalchemy import create_engine, inspect
 from adapters.postgres import migrate
 from adapters.postgres.orm import metadata
 
-TABLES = {"projects", "sources", "raw_data", "lightcurves", "detections", "steps", "failures"}
+TABLES = {
+    "projects", "sources", "raw_data", "lightcurves", "detections", "steps", "failures",
+    "injections", "source_summaries", "histogram_parts",
+}
 
 
 def _tables(url):

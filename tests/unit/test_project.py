@@ -5,7 +5,14 @@ import pytest
 from domain.config import build_config
 from services.project import Project
 from tests.factories import small_catalog
-from tests.fakes import FakeCatalogReader, FakeDataStore, FakeState, FakeSurveyClient, FakeUnitOfWork
+from tests.fakes import (
+    FakeCatalogReader,
+    FakeDataStore,
+    FakeHistogramStore,
+    FakeState,
+    FakeSurveyClient,
+    FakeUnitOfWork,
+)
 
 
 def make_project(state=None, store=None, *, n=10, overrides=None, batch_size=4):
@@ -15,7 +22,8 @@ def make_project(state=None, store=None, *, n=10, overrides=None, batch_size=4):
                           overrides=overrides)
     state = state if state is not None else FakeState()
     return Project(config, uow_factory=lambda: FakeUnitOfWork(state), store=store or FakeDataStore(),
-                   catalog_reader=FakeCatalogReader(small_catalog(n)), surveys={"fake": FakeSurveyClient}), state
+                   catalog_reader=FakeCatalogReader(small_catalog(n)), histogram_store=FakeHistogramStore(),
+                   surveys={"fake": FakeSurveyClient}), state
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,256 @@
+"""SQLAlchemy repositories of the science core: injections, per-source summaries, histogram parts."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from adapters.postgres.orm import detections as detections_table
+from adapters.postgres.orm import histogram_parts, injections as injections_table, projects, source_summaries
+from adapters.postgres.orm import sources as sources_table
+from adapters.postgres.repository import (
+    BATCH,
+    SqlAlchemyDetectionRepository,
+    _assign,
+    _in_project,
+    _json_safe,
+    _Repository,
+)
+from domain.detection import Detection
+from domain.injection import Injection
+from domain.summary import SourceSummary
+from services.ports import HistogramPartRepository, InjectionRepository, SummaryRepository, batched
+
+__all__ = [
+    "SqlAlchemyInjectionRepository",
+    "SqlAlchemySummaryRepository",
+    "SqlAlchemyHistogramPartRepository",
+]
+
+_INJ_KEY = ("lightcurve_id", "version", "sequence")
+_INJ_VALUES = (
+    "source_id", "kind", "peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude", "width", "u0",
+    "params", "recovered",
+)
+_SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(SourceSummary))
+_SUMMARY_KEY = ("source_id", "survey", "version")
+_SUMMARY_INTS = ("source_id", "num_lightcurves", "num_epochs", "num_good", "num_detections")
+_SUMMARY_FLOATS = ("mag_median", "rms", "best_snr")
+
+
+def _injection_row(injection: Injection) -> dict:
+    """Column values of an injection, converted to types the driver adapts."""
+    row = {f: getattr(injection, f) for f in _INJ_KEY + _INJ_VALUES}
+    row.update(
+        lightcurve_id=int(row["lightcurve_id"]),
+        source_id=int(row["source_id"]),
+        sequence=int(row["sequence"]),
+        u0=None if row["u0"] is None else float(row["u0"]),
+        params=_json_safe(dict(row["params"] or {})),
+        recovered=bool(row["recovered"]),
+    )
+    for name in ("peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude", "width"):
+        row[name] = float(row[name])
+    return row
+
+
+def _summary_row(summary: SourceSummary) -> dict:
+    row = dataclasses.asdict(summary)
+    for name in _SUMMARY_INTS:
+        row[name] = int(row[name])
+    for name in _SUMMARY_FLOATS:
+        row[name] = None if row[name] is None else float(row[name])
+    return row
+
+
+def _project_id(session, project: str, *, create: bool) -> int | None:
+    if create:
+        session.execute(pg_insert(projects).values(name=project).on_conflict_do_nothing(index_elements=["name"]))
+    return session.execute(select(projects.c.id).where(projects.c.name == project)).scalar_one_or_none()
+
+
+class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
+    """Injected events and their simulated detections; an injection is unique by (lightcurve, version, sequence).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    """
+
+    def add_many(self, injections: Sequence[Injection]) -> None:
+        """Insert injections and their detections; re-adding an existing injection changes nothing.
+
+        Every given injection gets its ``id``. Its ``detection`` (if any) is stored with
+        ``is_simulated=True`` and ``injection_id`` set (``source_id``, ``lightcurve_id`` and
+        ``version`` default to the injection's) and gets its ``id``; for an injection already
+        stored, the detection gets the id of the stored one instead, and nothing is written.
+        """
+        for inj in injections:
+            if inj.source_id is None or inj.lightcurve_id is None or inj.version is None:
+                raise ValueError(f"{inj!r} needs source_id, lightcurve_id and version before it is stored")
+        detections = SqlAlchemyDetectionRepository(self.session)
+        key_columns = tuple(injections_table.c[f] for f in _INJ_KEY)
+        for batch in batched(injections, BATCH):
+            keyed = [(inj, _injection_row(inj)) for inj in batch]
+            rows: dict[tuple, dict] = {}
+            for _, row in keyed:
+                rows.setdefault(tuple(row[f] for f in _INJ_KEY), row)  # the first of duplicates wins
+            stmt = pg_insert(injections_table).on_conflict_do_nothing(constraint="uq_injections_identity")
+            new = {tuple(r) for r in self.session.execute(stmt.returning(*key_columns), list(rows.values()))}
+            ids = {
+                tuple(r[1:]): r[0]
+                for r in self.session.execute(
+                    select(injections_table.c.id, *key_columns).where(tuple_(*key_columns).in_(list(rows)))
+                )
+            }
+            fresh: list[Detection] = []
+            stale: dict[int, list[Detection]] = {}
+            first_of_key: set[tuple] = set()
+            for inj, row in keyed:
+                key = tuple(row[f] for f in _INJ_KEY)
+                _assign(inj, id=ids[key])
+                det = inj.detection
+                if det is None:
+                    continue
+                values = dict(is_simulated=True, injection_id=ids[key])
+                for name in ("source_id", "lightcurve_id", "version"):
+                    if getattr(det, name, None) is None:
+                        values[name] = getattr(inj, name)
+                _assign(det, **values)
+                if key in new and key not in first_of_key:
+                    first_of_key.add(key)
+                    fresh.append(det)
+                else:
+                    stale.setdefault(ids[key], []).append(det)
+            detections.add_many(fresh)
+            if stale:
+                stored = dict(
+                    self.session.execute(
+                        select(detections_table.c.injection_id, func.min(detections_table.c.id))
+                        .where(detections_table.c.injection_id.in_(list(stale)))
+                        .group_by(detections_table.c.injection_id)
+                    ).all()
+                )
+                for injection_id, dets in stale.items():
+                    for det in dets:
+                        _assign(det, id=stored.get(injection_id))
+
+    def _select(self, what, project: str, version: str):
+        joined, condition = _in_project(project)
+        joined = joined.join(injections_table, injections_table.c.source_id == sources_table.c.id)
+        return select(what).select_from(joined).where(condition, injections_table.c.version == version)
+
+    def list(self, project: str, version: str) -> list[Injection]:
+        """Return the injections of ``project`` at ``version`` by source name, lightcurve and sequence.
+
+        Their ``detection`` is None (not loaded).
+        """
+        stmt = self._select(Injection, project, version).order_by(
+            sources_table.c.name, injections_table.c.lightcurve_id, injections_table.c.sequence
+        )
+        return list(self.session.scalars(stmt))
+
+    def count(self, project: str, version: str, *, recovered: bool | None = None) -> int:
+        """Return how many injections ``project`` has at ``version`` (only recovered or missed ones if given)."""
+        stmt = self._select(func.count(), project, version)
+        if recovered is not None:
+            stmt = stmt.where(injections_table.c.recovered.is_(bool(recovered)))
+        return self.session.execute(stmt).scalar_one()
+
+
+class SqlAlchemySummaryRepository(_Repository, SummaryRepository):
+    """Per-source summaries, unique by (source, survey, version), read and written with Core.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    """
+
+    def upsert_many(self, summaries: Sequence[SourceSummary]) -> None:
+        """Insert summaries, replacing every field of an existing (source_id, survey, version)."""
+        values = [f for f in _SUMMARY_FIELDS if f not in _SUMMARY_KEY]
+        for batch in batched(summaries, BATCH):
+            # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
+            rows = {tuple(row[f] for f in _SUMMARY_KEY): row for row in map(_summary_row, batch)}
+            stmt = pg_insert(source_summaries)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(_SUMMARY_KEY), set_={f: stmt.excluded[f] for f in values}
+            )
+            self.session.execute(stmt, list(rows.values()))
+
+    def list(self, project: str, survey: str, version: str, *, order_by: str = "best_snr",
+             limit: int | None = None) -> list[tuple[str, SourceSummary]]:
+        """Return (source name, summary) pairs by ``order_by`` descending, NULLs last, then by name.
+
+        Raises
+        ------
+        ValueError
+            If ``order_by`` is not a field of :class:`SourceSummary`.
+        """
+        if order_by not in _SUMMARY_FIELDS:
+            raise ValueError(f"cannot order summaries by {order_by!r}; choose one of {', '.join(_SUMMARY_FIELDS)}")
+        joined, condition = _in_project(project)
+        joined = joined.join(source_summaries, source_summaries.c.source_id == sources_table.c.id)
+        stmt = (
+            select(sources_table.c.name, *(source_summaries.c[f] for f in _SUMMARY_FIELDS))
+            .select_from(joined)
+            .where(condition, source_summaries.c.survey == survey, source_summaries.c.version == version)
+            .order_by(source_summaries.c[order_by].desc().nulls_last(), sources_table.c.name)
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [(row[0], SourceSummary(*row[1:])) for row in self.session.execute(stmt)]
+
+
+class SqlAlchemyHistogramPartRepository(_Repository, HistogramPartRepository):
+    """Records of histogram part files; a key is recorded once (adding it again is a no-op).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    """
+
+    def add(self, project: str, survey: str, version: str, kind: str, key: str) -> None:
+        """Record the part ``key`` of (project, survey, version, kind); creates the project on first use."""
+        project_id = _project_id(self.session, project, create=True)
+        self.session.execute(
+            pg_insert(histogram_parts)
+            .values(project_id=project_id, survey=survey, version=version, kind=kind, key=key)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+
+    def keys(self, project: str, survey: str, version: str, kind: str) -> list[str]:
+        """Return the keys of every recorded part, oldest first."""
+        stmt = (
+            select(histogram_parts.c.key)
+            .join(projects, projects.c.id == histogram_parts.c.project_id)
+            .where(
+                projects.c.name == project,
+                histogram_parts.c.survey == survey,
+                histogram_parts.c.version == version,
+                histogram_parts.c.kind == kind,
+            )
+            .order_by(histogram_parts.c.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def replace(self, project: str, survey: str, version: str, kind: str, old: Sequence[str], new: str) -> None:
+        """Forget the parts ``old`` of this product and record ``new`` (as the newest part)."""
+        project_id = _project_id(self.session, project, create=True)
+        for batch in batched(old, BATCH):
+            self.session.execute(
+                delete(histogram_parts).where(
+                    histogram_parts.c.project_id == project_id,
+                    histogram_parts.c.survey == survey,
+                    histogram_parts.c.version == version,
+                    histogram_parts.c.kind == kind,
+                    histogram_parts.c.key.in_(batch),
+                )
+            )
+        self.add(project, survey, version, kind, new)

@@ -1,0 +1,180 @@
+"""Analysis: quality cuts, finder, per-source summary and histograms of the epochs scanned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from domain.analysis.finder import AnalysisParameters, Scores, find_events
+from domain.analysis.quality import CUTS, QualityChecker, QualityParameters, QualityResult
+from domain.detection import Detection
+from domain.histograms import Axis, Histograms
+from domain.lightcurve import Lightcurve
+from domain.parameters import Param, Parameters
+from domain.source import Source
+from domain.summary import SourceSummary
+
+__all__ = ["HistogramParameters", "Analysis", "LightcurveResult", "SCANNED"]
+
+#: Name of the histogram of scanned epochs; quality histograms are named ``cut_<name>``.
+SCANNED = "scanned"
+
+
+def _range(default: list[float], what: str) -> Param:
+    return Param(default, list, f"Bins of {what}: [start, stop, step].", item_kind=float)
+
+
+class HistogramParameters(Parameters):
+    """Binning of the histograms of scanned epochs (under- and overflow bins are always added)."""
+
+    SPECS = {
+        "mag": _range([10.0, 22.0, 0.5], "source magnitude (median of its good epochs in the lightcurve)"),
+        "snr": _range([-10.0, 10.0, 0.5], "single-epoch S/N"),
+        "exptime": Param([0.0, 15.0, 45.0, 100.0, 300.0, 1000.0], list, "Edges of exposure time (s).",
+                         item_kind=float),
+        "filters": Param(["g", "r", "i"], list, "Filter categories (others go to an 'other' bin).",
+                         item_kind=str),
+        "offset": _range([0.0, 10.0, 0.5], "the position-offset cut (robust sigmas)"),
+        "limiting_mag": _range([-6.0, 2.0, 0.25], "mag minus the epoch's limiting magnitude"),
+        "chi": _range([0.0, 10.0, 0.5], "PSF-fit chi"),
+        "sharp": _range([0.0, 1.0, 0.05], "|PSF-fit sharpness|"),
+    }
+
+
+def _axis(values: list[float]) -> Axis:
+    if len(values) != 3:
+        raise ValueError(f"expected [start, stop, step], got {values}")
+    return Axis.numeric(*values)
+
+
+@dataclass
+class LightcurveResult:
+    """What the analysis found in one lightcurve."""
+
+    lightcurve: Lightcurve
+    quality: QualityResult
+    scores: Scores
+    detections: list[Detection] = field(default_factory=list)
+
+
+class Analysis:
+    """Runs quality cuts and the finder over the lightcurves of a source and accounts for what was scanned.
+
+    Parameters
+    ----------
+    parameters : AnalysisParameters
+        Finder parameters.
+    quality : QualityParameters
+        Thresholds of the cuts.
+    histograms : HistogramParameters
+        Binning of the histograms.
+    """
+
+    def __init__(self, parameters: AnalysisParameters, quality: QualityParameters | None = None,
+                 histograms: HistogramParameters | None = None):
+        self.parameters = parameters
+        self.checker = QualityChecker(quality)
+        self.binning = histograms or HistogramParameters()
+
+    def new_histograms(self) -> dict[str, Histograms]:
+        """Return empty histograms: ``scanned`` (mag, filter, exptime, snr) and one per cut (value, filter)."""
+        b = self.binning
+        filters = Axis.categorical(b.filters)
+        result = {SCANNED: Histograms({
+            "mag": _axis(b.mag), "filter": filters, "exptime": Axis.from_edges(b.exptime), "snr": _axis(b.snr),
+        }, variables=("epochs",))}
+        for cut in ("offset", "limiting_mag", "chi", "sharp"):
+            result[f"cut_{cut}"] = Histograms({cut: _axis(getattr(b, cut)), "filter": filters},
+                                              variables=("epochs", "failed"))
+        return result
+
+    def analyse_lightcurve(self, lightcurve: Lightcurve) -> LightcurveResult:
+        """Apply the cuts and the finder to one loaded lightcurve.
+
+        Parameters
+        ----------
+        lightcurve : Lightcurve
+            Loaded lightcurve.
+
+        Returns
+        -------
+        LightcurveResult
+            Quality, scores and detections.
+        """
+        quality = self.checker.check(lightcurve)
+        scores, detections = find_events(lightcurve, self.parameters, quality)
+        return LightcurveResult(lightcurve, quality, scores, detections)
+
+    def analyse_source(self, source: Source, lightcurves: Sequence[Lightcurve], survey: str, version: str,
+                       histograms: dict[str, Histograms] | None = None) -> tuple[list[LightcurveResult], SourceSummary]:
+        """Analyse every lightcurve of a source; fill ``histograms`` (if given) and summarise.
+
+        Parameters
+        ----------
+        source : Source
+            The source (persisted, with an id).
+        lightcurves : sequence of Lightcurve
+            Its loaded lightcurves in this survey.
+        survey, version : str
+            Survey and analysis version, recorded in the summary.
+        histograms : dict, optional
+            From :meth:`new_histograms`; filled in place.
+
+        Returns
+        -------
+        tuple
+            Per-lightcurve results and the source's summary.
+        """
+        results = [self.analyse_lightcurve(lc) for lc in lightcurves]
+        if histograms is not None:
+            for result in results:
+                self.fill(histograms, result)
+        return results, summarise(source, results, survey, version)
+
+    def fill(self, histograms: dict[str, Histograms], result: LightcurveResult) -> None:
+        """Add one lightcurve's epochs to the histograms (scanned = good epochs, every cut = all epochs)."""
+        lc, quality, good = result.lightcurve, result.quality, result.quality.good
+        mag = np.full(lc.mjds.size, lc.mag_median if lc.mag_median is not None else np.nan)
+        band = np.full(lc.mjds.size, lc.filter, dtype=object)
+        histograms[SCANNED].fill("epochs", mag=mag[good], filter=band[good], exptime=lc.exptime[good],
+                                 snr=result.scores.snr[good])
+        for cut in ("offset", "limiting_mag", "chi", "sharp"):
+            values, failed = quality.values[cut], quality.failed[cut]
+            histograms[f"cut_{cut}"].fill("epochs", **{cut: values, "filter": band})
+            histograms[f"cut_{cut}"].fill("failed", **{cut: values[failed], "filter": band[failed]})
+
+
+def summarise(source: Source, results: Sequence[LightcurveResult], survey: str, version: str) -> SourceSummary:
+    """Return the per-source summary of an analysis.
+
+    Parameters
+    ----------
+    source : Source
+        The source.
+    results : sequence of LightcurveResult
+        Results of its lightcurves.
+    survey, version : str
+        Survey and analysis version.
+
+    Returns
+    -------
+    SourceSummary
+        Epoch counts, median magnitude, typical relative scatter, best S/N and number of detections.
+    """
+    good_mags = [r.lightcurve.mag[r.quality.good] for r in results]
+    mags = np.concatenate(good_mags) if good_mags else np.zeros(0)
+    mags = mags[np.isfinite(mags)]
+    rms = [r.lightcurve.flux_rms / r.scores.baseline for r in results
+           if r.lightcurve.flux_rms is not None and r.scores.baseline and np.isfinite(r.scores.baseline)]
+    snrs = [np.nanmax(np.abs(r.scores.snr)) for r in results if np.isfinite(r.scores.snr).any()]
+    return SourceSummary(
+        source_id=source.id, survey=survey, version=version, num_lightcurves=len(results),
+        num_epochs=int(sum(r.lightcurve.num_epochs for r in results)),
+        num_good=int(sum(r.quality.good.sum() for r in results)),
+        mag_median=float(np.median(mags)) if mags.size else None,
+        rms=float(np.median(rms)) if rms else None,
+        best_snr=float(max(snrs)) if snrs else None,
+        num_detections=int(sum(len(r.detections) for r in results)),
+    )

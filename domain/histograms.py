@@ -1,0 +1,395 @@
+"""Additive N-dimensional count histograms (data scanned, injected/recovered events) over named axes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from domain.errors import DataError
+
+__all__ = ["Axis", "Histograms", "OTHER"]
+
+OTHER = "other"
+"""Label of the extra bin of a categorical axis that collects every unknown value."""
+
+_KIND_ATTR = "axis_kind"
+
+
+@dataclass(frozen=True)
+class Axis:
+    """Binning of one histogram axis: numeric bin edges or category names (exactly one of them).
+
+    A numeric axis with ``n + 1`` increasing finite edges has ``n + 3`` bins:
+    index 0 is the underflow ``(-inf, edges[0])``, indices ``1..n`` are the bins
+    ``[edges[i-1], edges[i])`` (a value equal to an edge goes to the upper bin),
+    index ``n + 1`` is the overflow ``[edges[-1], +inf]`` and the last index counts
+    NaN values, so every value lands in exactly one bin and totals stay exact.
+    A categorical axis has one bin per category plus a last :data:`OTHER` bin for
+    unknown values. Tuples (not arrays) keep the dataclass hashable and ``==`` exact.
+
+    Parameters
+    ----------
+    edges : tuple of float, optional
+        Bin edges of a numeric axis.
+    categories : tuple of str, optional
+        Category names of a categorical axis.
+    """
+
+    edges: tuple[float, ...] | None = None
+    categories: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if (self.edges is None) == (self.categories is None):
+            raise ValueError("an Axis needs either edges or categories (exactly one)")
+        if self.edges is not None:
+            edges = np.asarray(self.edges, dtype=float)
+            if edges.ndim != 1 or edges.size < 2:
+                raise ValueError(f"edges must be a 1-D sequence of at least 2 values, got {self.edges!r}")
+            if not np.all(np.isfinite(edges)) or not np.all(np.diff(edges) > 0):
+                raise ValueError(f"edges must be finite and strictly increasing, got {self.edges!r}")
+            object.__setattr__(self, "edges", tuple(float(e) for e in edges))
+        else:
+            categories = tuple(str(c) for c in self.categories)
+            if not categories or len(set(categories)) != len(categories) or OTHER in categories:
+                raise ValueError(f"categories must be unique, non-empty and not {OTHER!r}, got {categories!r}")
+            object.__setattr__(self, "categories", categories)
+
+    @classmethod
+    def numeric(cls, start: float, stop: float, step: float) -> "Axis":
+        """Build regular edges ``start, start + step, ..., stop`` from configuration values.
+
+        Edges are rounded to 12 digits below the step's leading digit, so that decimal
+        configuration values (``0.1`` steps) give decimal edges and a value equal to one
+        of them lands in the upper bin as written.
+
+        Parameters
+        ----------
+        start, stop, step : float
+            First edge, last edge and bin width; ``stop - start`` must be a multiple of ``step``.
+
+        Returns
+        -------
+        Axis
+            A numeric axis.
+
+        Examples
+        --------
+        >>> Axis.numeric(0, 1, 0.25).edges
+        (0.0, 0.25, 0.5, 0.75, 1.0)
+        """
+        if not step > 0 or not stop > start:
+            raise ValueError(f"need start < stop and step > 0, got {start}, {stop}, {step}")
+        n = (stop - start) / step
+        if abs(n - round(n)) > 1e-6:
+            raise ValueError(f"(stop - start) = {stop - start} is not a multiple of step = {step}")
+        decimals = max(0, 12 - math.floor(math.log10(step)))
+        return cls(edges=tuple(np.round(np.linspace(start, stop, round(n) + 1), decimals)))
+
+    @classmethod
+    def from_edges(cls, edges: Sequence[float]) -> "Axis":
+        """Build a numeric axis from explicit, strictly increasing ``edges``."""
+        return cls(edges=tuple(edges))
+
+    @classmethod
+    def categorical(cls, categories: Iterable[Any]) -> "Axis":
+        """Build a categorical axis (an :data:`OTHER` bin is added for unknown values)."""
+        return cls(categories=tuple(categories))
+
+    @property
+    def is_numeric(self) -> bool:
+        """Whether the axis is binned by edges."""
+        return self.edges is not None
+
+    @property
+    def size(self) -> int:
+        """Number of bins, including the underflow/overflow/NaN or other bins."""
+        return len(self.edges) + 2 if self.is_numeric else len(self.categories) + 1
+
+    def index(self, values: Any) -> np.ndarray:
+        """Return the bin index of each value (same shape as ``values``)."""
+        values = np.asarray(values)
+        if self.is_numeric:
+            x = values.astype(float, copy=False)
+            # side="right" puts a value equal to an edge in the upper bin, -inf in the
+            # underflow (0) and +inf in the overflow (len(edges)); NaN gets its own bin.
+            idx = np.asarray(np.searchsorted(np.asarray(self.edges), x, side="right"), dtype=np.intp)
+            idx[np.isnan(x)] = self.size - 1
+            return idx
+        if values.dtype.kind != "U":
+            values = values.astype(str)
+        idx = np.full(values.shape, self.size - 1, dtype=np.intp)
+        for i, category in enumerate(self.categories):  # few categories: one vectorised pass each
+            idx[values == category] = i
+        return idx
+
+    def coords(self, name: str) -> dict[str, tuple[str, np.ndarray, dict[str, str]]]:
+        """Return xarray coordinates of the bins (centres and bounds, or labels) for an axis ``name``."""
+        if not self.is_numeric:
+            labels = np.array([*self.categories, OTHER])
+            return {name: (name, labels, {_KIND_ATTR: "categorical"})}
+        edges = np.asarray(self.edges)
+        lower = np.concatenate([[-np.inf], edges, [np.nan]])
+        upper = np.concatenate([edges, [np.inf, np.nan]])
+        centre = np.concatenate([[-np.inf], (edges[:-1] + edges[1:]) / 2, [np.inf, np.nan]])
+        return {
+            name: (name, centre, {_KIND_ATTR: "numeric", "bounds": f"{name}_lower {name}_upper"}),
+            f"{name}_lower": (name, lower, {}),
+            f"{name}_upper": (name, upper, {}),
+        }
+
+
+class Histograms:
+    """Integer counts of several variables over the same named axes; exactly additive.
+
+    Histograms of disjoint parts of the data (batches, workers) add up, bin for bin,
+    to the histogram of the whole: ``h1 + h2`` and :meth:`merge` require identical
+    axes (names, order, edges, categories) and variables. Counts are ``int64`` and
+    every filled value lands in exactly one bin (see :class:`Axis`), so
+    :meth:`total` equals the number (or summed weights) of filled values.
+
+    Parameters
+    ----------
+    axes : mapping of str to Axis
+        Axis names (dimension names) and their binning, in order.
+    variables : sequence of str
+        Names of the count variables, e.g. ``("scanned",)`` or ``("injected", "recovered")``.
+
+    Examples
+    --------
+    >>> h = Histograms({"mag": Axis.numeric(10, 20, 1), "filter": Axis.categorical(["g", "r", "i"])})
+    >>> h.fill("counts", mag=[12.5, 25.0], filter=["g", "z"])
+    >>> h.total("counts")
+    2
+    """
+
+    def __init__(self, axes: Mapping[str, Axis], variables: Sequence[str] = ("counts",)):
+        self._axes = dict(axes)
+        self._variables = tuple(variables)
+        if not self._axes or not self._variables:
+            raise ValueError("Histograms need at least one axis and one variable")
+        for name, axis in self._axes.items():
+            if not isinstance(axis, Axis):
+                raise TypeError(f"axis {name!r} must be an Axis, got {type(axis).__name__}")
+        names = [n for name, axis in self._axes.items() for n in axis.coords(name)] + list(self._variables)
+        if len(set(names)) != len(names) or "weights" in names:
+            raise ValueError(f"axis, bound and variable names must be unique and not 'weights': {names}")
+        self._counts = {v: np.zeros(self.shape, dtype=np.int64) for v in self._variables}
+
+    @property
+    def axes(self) -> dict[str, Axis]:
+        """Axes by name, in dimension order (a copy)."""
+        return dict(self._axes)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Names of the count variables."""
+        return self._variables
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Number of bins along each axis, flow bins included."""
+        return tuple(axis.size for axis in self._axes.values())
+
+    def fill(self, variable: str, /, weights: Any = None, **values: Any) -> None:
+        """Count values, one array (or a scalar, broadcast) per axis.
+
+        Parameters
+        ----------
+        variable : str
+            Count variable to increment.
+        weights : array_like of int, optional
+            Non-negative integer weight per value (default 1 each).
+        **values : array_like
+            Values for every axis, by axis name; 1-D arrays of equal length or scalars.
+
+        Raises
+        ------
+        ValueError
+            On an unknown variable, missing or unknown axes, unequal lengths or bad weights.
+        """
+        counts = self._counts_of(variable)
+        if set(values) != set(self._axes):
+            raise ValueError(f"fill needs values for axes {list(self._axes)}, got {sorted(values)}")
+        indices = [self._axes[name].index(values[name]) for name in self._axes]
+        if any(i.ndim > 1 for i in indices) or len({i.size for i in indices if i.ndim == 1}) > 1:
+            raise ValueError(f"values must be 1-D arrays of equal length or scalars, got shapes "
+                             f"{ {n: np.shape(values[n]) for n in self._axes} }")
+        flat = np.ravel_multi_index(np.broadcast_arrays(*indices), self.shape).ravel()
+        if weights is None:
+            binned = np.bincount(flat, minlength=counts.size)
+        else:
+            w = np.broadcast_to(np.asarray(weights), flat.shape)
+            if w.dtype.kind == "f" and np.all(np.isfinite(w)) and np.all(w == np.round(w)):
+                w = w.astype(np.int64)
+            if w.dtype.kind not in "biu" or np.any(w < 0):
+                raise ValueError("weights must be non-negative integers (counts are exact int64)")
+            binned = np.zeros(counts.size, dtype=np.int64)
+            np.add.at(binned, flat, w.astype(np.int64))  # int64 throughout: exact, unlike bincount's float weights
+        # Validation is done before this point, so a failed fill leaves the counts untouched.
+        counts += binned.reshape(counts.shape)
+
+    def _counts_of(self, variable: str) -> np.ndarray:
+        if variable not in self._counts:
+            raise ValueError(f"unknown variable {variable!r}; have {list(self._variables)}")
+        return self._counts[variable]
+
+    def _check_compatible(self, other: "Histograms") -> None:
+        if not isinstance(other, Histograms):
+            raise TypeError(f"cannot combine Histograms with {type(other).__name__}")
+        if list(self._axes) != list(other._axes):
+            raise ValueError(f"axes differ: {list(self._axes)} vs {list(other._axes)}")
+        for name, axis in self._axes.items():
+            theirs = other._axes[name]
+            if axis != theirs:
+                what = ("edges" if axis.is_numeric and theirs.is_numeric
+                        else "categories" if not (axis.is_numeric or theirs.is_numeric) else "kinds")
+                raise ValueError(f"axis {name!r}: {what} differ: {axis} vs {theirs}")
+        if self._variables != other._variables:
+            raise ValueError(f"variables differ: {list(self._variables)} vs {list(other._variables)}")
+
+    def __iadd__(self, other: "Histograms") -> "Histograms":
+        self._check_compatible(other)
+        for v in self._variables:
+            self._counts[v] += other._counts[v]
+        return self
+
+    def __add__(self, other: "Histograms") -> "Histograms":
+        result = self.copy()
+        result += other
+        return result
+
+    def __radd__(self, other: Any) -> "Histograms":
+        if isinstance(other, int) and other == 0:  # so that builtin sum() works
+            return self.copy()
+        return NotImplemented
+
+    @classmethod
+    def merge(cls, histograms: Iterable["Histograms"]) -> "Histograms":
+        """Return the bin-for-bin sum of one or more compatible histograms."""
+        iterator = iter(histograms)
+        try:
+            result = next(iterator).copy()
+        except StopIteration:
+            raise ValueError("merge needs at least one Histograms") from None
+        for h in iterator:
+            result += h
+        return result
+
+    def copy(self) -> "Histograms":
+        """Return an independent copy."""
+        result = self.empty_like()
+        for v in self._variables:
+            result._counts[v][...] = self._counts[v]
+        return result
+
+    def empty_like(self) -> "Histograms":
+        """Return histograms with the same axes and variables and all counts zero."""
+        return Histograms(self._axes, self._variables)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Histograms):
+            return NotImplemented
+        return (list(self._axes.items()) == list(other._axes.items()) and self._variables == other._variables
+                and all(np.array_equal(self._counts[v], other._counts[v]) for v in self._variables))
+
+    __hash__ = None  # mutable
+
+    def __repr__(self) -> str:
+        totals = ", ".join(f"{v}={self.total(v)}" for v in self._variables)
+        return f"Histograms(axes={list(self._axes)}, shape={self.shape}, {totals})"
+
+    def total(self, variable: str) -> int:
+        """Return the sum of all bins of ``variable`` (flow bins included)."""
+        return int(self._counts_of(variable).sum())
+
+    def _coords(self, names: Iterable[str]) -> dict:
+        return {k: v for name in names for k, v in self._axes[name].coords(name).items()}
+
+    def __getitem__(self, variable: str) -> xr.DataArray:
+        """Return a copy of all counts of ``variable`` as a labelled DataArray."""
+        return self.project(variable, *self._axes)
+
+    def project(self, variable: str, *axes: str) -> xr.DataArray:
+        """Sum ``variable`` over every axis not named; return counts over ``axes`` in that order.
+
+        Parameters
+        ----------
+        variable : str
+            Count variable.
+        *axes : str
+            Axes to keep (none: a 0-d total).
+
+        Returns
+        -------
+        xarray.DataArray
+            ``int64`` counts with bin coordinates (flow bins included).
+        """
+        counts = self._counts_of(variable)
+        unknown = [a for a in axes if a not in self._axes]
+        if unknown or len(set(axes)) != len(axes):
+            raise ValueError(f"project needs distinct axes among {list(self._axes)}, got {list(axes)}")
+        order = list(self._axes)
+        summed = counts.sum(axis=tuple(i for i, a in enumerate(order) if a not in axes))
+        kept = [a for a in order if a in axes]
+        data = np.transpose(summed, [kept.index(a) for a in axes]) if axes else summed
+        return xr.DataArray(np.array(data, dtype=np.int64), dims=axes, coords=self._coords(axes), name=variable)
+
+    def efficiency(self, *axes: str, recovered: str = "recovered", injected: str = "injected") -> xr.DataArray:
+        """Return ``recovered / injected`` per bin (over ``axes`` if given, else all axes).
+
+        Returns
+        -------
+        xarray.DataArray
+            Float fractions, NaN where nothing was injected.
+        """
+        axes = axes or tuple(self._axes)
+        rec, inj = self.project(recovered, *axes), self.project(injected, *axes)
+        ratio = np.full(inj.shape, np.nan)
+        np.divide(rec.values, inj.values, out=ratio, where=inj.values > 0)
+        return rec.copy(data=ratio).rename("efficiency")
+
+    def to_dataset(self) -> xr.Dataset:
+        """Return counts as ``int64`` data variables with bin coordinates; :meth:`from_dataset` inverts it."""
+        dims = list(self._axes)
+        return xr.Dataset(
+            {v: (dims, self._counts[v].copy()) for v in self._variables},
+            coords=self._coords(dims),
+            attrs={"description": "virtualobserver Histograms: numeric axes have an underflow bin first, "
+                                  "then overflow, then a NaN bin; categorical axes end with an 'other' bin"},
+        )
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> "Histograms":
+        """Rebuild histograms from :meth:`to_dataset` output (e.g. read from a netCDF file).
+
+        Raises
+        ------
+        DataError
+            If the dataset does not describe histograms (missing coordinates, wrong dtypes or shapes).
+        """
+        variables = list(ds.data_vars)
+        if not variables:
+            raise DataError("dataset holds no count variables")
+        dims = ds[variables[0]].dims
+        axes = {}
+        for name in dims:
+            coord = ds.coords.get(name)
+            kind = coord.attrs.get(_KIND_ATTR) if coord is not None else None
+            if kind == "numeric" and f"{name}_upper" in ds.coords:
+                axes[name] = Axis(edges=tuple(np.asarray(ds.coords[f"{name}_upper"].values, dtype=float)[:-2]))
+            elif kind == "categorical" and str(coord.values[-1]) == OTHER:
+                axes[name] = Axis(categories=tuple(str(c) for c in coord.values[:-1]))
+            else:
+                raise DataError(f"histogram axis {name!r}: missing or malformed bin coordinates")
+        result = cls(axes, variables)
+        for v in variables:
+            da = ds[v]
+            if da.dims != dims or da.dtype.kind not in "iu" or da.shape != result.shape:
+                raise DataError(f"histogram variable {v!r}: expected integer counts over {dims} "
+                                f"with shape {result.shape}, got {da.dtype} over {da.dims} {da.shape}")
+            result._counts[v][...] = da.values
+        return result

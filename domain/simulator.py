@@ -1,0 +1,289 @@
+"""Simulator: draw events, inject them into real lightcurves, and match the finder's detections to them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from domain.detection import Detection
+from domain.errors import ConfigError, DataError
+from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
+from domain.lightcurve import Lightcurve
+from domain.parameters import Param, Parameters
+from domain.statistics import robust_location_scale
+
+__all__ = ["SimulationParameters", "Simulator", "inject", "NOISE_MODELS", "PEAK_TIMES",
+           "EVENT_KINDS", "InjectedEvent"]
+
+NOISE_MODELS = ("sky", "source")
+PEAK_TIMES = ("span", "epochs")
+_MAG_PER_LN_FLUX = 2.5 / np.log(10.0)
+
+
+class SimulationParameters(Parameters):
+    """Parameters of simulation mode: which events to inject, how many and how strong.
+
+    Invariants: every ``*_min`` is at most its ``*_max`` and ``kinds`` is a
+    non-empty list without repeats; a violation raises ``ConfigError``.
+
+    Parameters
+    ----------
+    source : str, optional
+        File the values came from, for error messages.
+    prefix : str
+        Dotted position of this block in the configuration, for error messages.
+    **values
+        Values that override the defaults (see ``SPECS``).
+    """
+
+    SPECS = {
+        "enabled": Param(False, bool, "Inject simulated events and record their (hidden) detections.",
+                         science=False),
+        "injections_per_source": Param(10, int, "Events injected, one at a time, into each lightcurve.",
+                                       minimum=1, maximum=10**6),
+        "kinds": Param(list(EVENT_KINDS), list, "Event models to draw from (uniformly).",
+                       item_kind=str, choices=EVENT_KINDS),
+        "amplitude_min": Param(3.0, float, "Smallest peak amplitude in units of the lightcurve's robust "
+                               "noise (the peak S/N); not used by microlensing.", minimum=0.01, maximum=1e6),
+        "amplitude_max": Param(20.0, float, "Largest peak amplitude in noise units.", minimum=0.01, maximum=1e6),
+        "amplitude_scale": Param("log", str, "Draw amplitudes uniformly in log or in linear.",
+                                 choices=("log", "linear")),
+        "width_min": Param(0.01, float, "Shortest width or timescale in days (decay time, sigma, duration, tE).",
+                           minimum=1e-6, maximum=1e5),
+        "width_max": Param(10.0, float, "Longest width or timescale in days.", minimum=1e-6, maximum=1e5),
+        "width_scale": Param("log", str, "Draw widths uniformly in log or in linear.",
+                             choices=("log", "linear")),
+        "u0_min": Param(0.01, float, "Smallest microlensing impact parameter (Einstein radii).",
+                        minimum=1e-4, maximum=10.0),
+        "u0_max": Param(1.0, float, "Largest microlensing impact parameter (drawn uniformly, as for random "
+                        "lens-source geometry).", minimum=1e-4, maximum=10.0),
+        "noise_model": Param("sky", str, "'sky': errors unchanged by the event (background-limited); 'source': "
+                             "photon noise of the added flux is added too.", choices=NOISE_MODELS),
+        "peak_time": Param("span", str, "'span': peak uniform over the observed span, gaps included (the "
+                           "efficiency then includes the duty cycle, as a rate needs); 'epochs': peak within "
+                           "half a cadence of a random good epoch (efficiency given the event was observed).",
+                           choices=PEAK_TIMES),
+        "seed": Param(0, int, "Seed of the random draws (combined with a per-source seed).",
+                      minimum=0, maximum=2**63 - 1),
+    }
+
+    def __init__(self, *, source: str | None = None, prefix: str = "", **values):
+        super().__init__(source=source, prefix=prefix, **values)
+        where = f"{prefix}." if prefix else ""
+        for name in ("amplitude", "width", "u0"):
+            low, high = self._values[f"{name}_min"], self._values[f"{name}_max"]
+            if low > high:
+                raise ConfigError(f"{name}_min {low} is above {name}_max {high}", key=f"{where}{name}_min",
+                                  source=source)
+        kinds = self._values["kinds"]
+        if not kinds or len(set(kinds)) != len(kinds):
+            raise ConfigError(f"needs at least one kind and no repeats, got {kinds}", key=f"{where}kinds",
+                              source=source)
+
+
+def _baseline_noise_cadence(lightcurve: Lightcurve) -> tuple[float, float, float]:
+    """Return the robust baseline flux, the noise per epoch and the median epoch spacing of good epochs."""
+    good = lightcurve.good
+    if good.sum() < 2:
+        raise DataError(f"lightcurve {lightcurve.label}: fewer than 2 good epochs, nothing to inject into")
+    baseline, spread = robust_location_scale(lightcurve.flux[good])
+    # max(spread, typical error) is the finder's per-epoch sigma with excess scatter:
+    # sqrt(err² + max(spread² - err², 0)); so the drawn S/N is the S/N the finder sees.
+    noise = max(spread, float(np.median(lightcurve.fluxerr[good])))
+    if not baseline > 0:
+        raise DataError(f"lightcurve {lightcurve.label}: baseline flux {baseline} is not positive, "
+                        "so a fractional flux change is undefined")
+    cadence = float(np.median(np.diff(lightcurve.mjds[good])))
+    return baseline, noise, cadence
+
+
+def inject(lightcurve: Lightcurve, event: InjectedEvent | Sequence[InjectedEvent],
+           rng: np.random.Generator | None = None, noise_model: str = "sky") -> Lightcurve:
+    """Return a new lightcurve with events added at its own epochs; the input is not modified.
+
+    ``flux += baseline * (factor - 1)`` where ``baseline`` is the median flux of good
+    epochs and ``factor`` the product of the events' factors (identical to their sum
+    for events that do not overlap). Magnitudes of changed epochs are recomputed on
+    each epoch's own zero point (``mag + 2.5 log10(flux)``); ``magerr`` follows from
+    ``fluxerr / flux``, as in reduction. Flags, times and exposure times are copied.
+
+    Parameters
+    ----------
+    lightcurve : Lightcurve
+        Loaded lightcurve (real or synthetic).
+    event : InjectedEvent or sequence of InjectedEvent
+        What to inject.
+    rng : numpy.random.Generator, optional
+        Source of the extra noise; required for ``noise_model="source"``.
+    noise_model : {"sky", "source"}
+        ``"sky"`` keeps flux errors (background-limited); ``"source"`` adds Gaussian noise of
+        variance ``fluxerr² (factor - 1)`` for brightening and scales errors by ``sqrt(factor)``,
+        as photon noise of the added flux would.
+
+    Returns
+    -------
+    Lightcurve
+        Same survey, filter, season and source name; not persisted (no id, file or key).
+
+    Raises
+    ------
+    ValueError
+        If ``noise_model`` is unknown or ``"source"`` is asked for without ``rng``.
+    DataError
+        If the lightcurve has fewer than 2 good epochs or a non-positive baseline.
+    """
+    if noise_model not in NOISE_MODELS:
+        raise ValueError(f"unknown noise_model {noise_model!r} (known: {', '.join(NOISE_MODELS)})")
+    if noise_model == "source" and rng is None:
+        raise ValueError("noise_model 'source' needs an rng")
+    events = [event] if isinstance(event, InjectedEvent) else list(event)
+    baseline, _, _ = _baseline_noise_cadence(lightcurve)
+    columns = {name: np.array(values, copy=True) for name, values in lightcurve.columns.items()}
+    factor = np.ones(columns["mjd"].size)
+    for each in events:
+        factor *= each.factor(columns["mjd"])
+    old_flux = columns["flux"].copy()
+    columns["flux"] += baseline * (factor - 1.0)
+    if noise_model == "source":
+        extra = columns["fluxerr"] * np.sqrt(np.maximum(factor - 1.0, 0.0))
+        # Draw for every epoch (not only brightened ones) so the stream does not depend on the event.
+        columns["flux"] += extra * rng.standard_normal(factor.size)
+        columns["fluxerr"] *= np.sqrt(np.maximum(factor, 1.0))
+    # NaN fluxes stay NaN and keep their magnitudes; so do epochs the event leaves unchanged.
+    changed = (columns["flux"] != old_flux) & np.isfinite(columns["flux"])
+    _update_magnitudes(columns, old_flux, changed)
+    return Lightcurve(lightcurve.survey, lightcurve.filter, lightcurve.season, columns,
+                      source_name=lightcurve.source_name)
+
+
+def _update_magnitudes(columns: dict[str, np.ndarray], old_flux: np.ndarray, changed: np.ndarray) -> None:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        zero_point = columns["mag"] + _MAG_PER_LN_FLUX * np.log(old_flux)
+        known = np.isfinite(zero_point)
+        # Epochs without a usable old magnitude (non-positive flux) take the typical zero point.
+        if known.any():
+            zero_point = np.where(known, zero_point, np.median(zero_point[known]))
+        flux = columns["flux"][changed]
+        positive = flux > 0
+        columns["mag"][changed] = np.where(positive, zero_point[changed] - _MAG_PER_LN_FLUX * np.log(flux), np.nan)
+        columns["magerr"][changed] = np.where(positive, _MAG_PER_LN_FLUX * columns["fluxerr"][changed] / flux,
+                                              np.nan)
+
+
+def _uniform(rng: np.random.Generator, low: float, high: float, scale: str) -> float:
+    if scale == "log":
+        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    return float(rng.uniform(low, high))
+
+
+class Simulator:
+    """Draws events, injects them into lightcurves and decides which detections recover them.
+
+    Parameters
+    ----------
+    parameters : SimulationParameters
+        What to draw and how to add noise.
+    """
+
+    def __init__(self, parameters: SimulationParameters):
+        self.parameters = parameters
+
+    def draw(self, lightcurve: Lightcurve, rng: np.random.Generator) -> InjectedEvent:
+        """Draw one event for ``lightcurve``.
+
+        The amplitude is drawn in noise units (peak S/N) and converted to a fractional
+        flux change with the lightcurve's robust baseline and noise; a dip deeper than
+        the whole flux is capped at -1 (total occultation) and its S/N recorded as capped.
+        Microlensing draws ``u0`` (uniform) and ``tE``; its amplitude is ``A(u0) - 1``.
+
+        Parameters
+        ----------
+        lightcurve : Lightcurve
+            Loaded lightcurve the event is meant for.
+        rng : numpy.random.Generator
+            Source of randomness.
+
+        Returns
+        -------
+        InjectedEvent
+            The drawn event, with its span and the lightcurve's cadence.
+
+        Raises
+        ------
+        DataError
+            If the lightcurve has fewer than 2 good epochs or a non-positive baseline.
+        """
+        p = self.parameters
+        baseline, noise, cadence = _baseline_noise_cadence(lightcurve)
+        kind = str(p.kinds[rng.integers(len(p.kinds))])
+        peak_mjd = self._draw_peak(lightcurve, rng, cadence)
+        width = _uniform(rng, p.width_min, p.width_max, p.width_scale)
+        if kind == "microlensing":
+            u0 = float(rng.uniform(p.u0_min, p.u0_max))
+            event = InjectedEvent.create(kind, peak_mjd, width, u0=u0, cadence=cadence)
+            return replace(event, snr_amplitude=event.amplitude * baseline / noise)
+        snr = _uniform(rng, p.amplitude_min, p.amplitude_max, p.amplitude_scale)
+        amplitude = snr * noise / baseline
+        if kind in DIMMING_KINDS:
+            amplitude = -min(amplitude, 1.0)
+        return InjectedEvent.create(kind, peak_mjd, width, amplitude, cadence=cadence,
+                                    snr_amplitude=amplitude * baseline / noise)
+
+    def _draw_peak(self, lightcurve: Lightcurve, rng: np.random.Generator, cadence: float) -> float:
+        mjd = lightcurve.mjds[lightcurve.good]
+        if self.parameters.peak_time == "span":
+            return float(rng.uniform(mjd[0], mjd[-1]))
+        return float(mjd[rng.integers(mjd.size)] + rng.uniform(-0.5, 0.5) * cadence)
+
+    def injections(self, lightcurve: Lightcurve, seed: int = 0) -> Iterator[tuple[InjectedEvent, Lightcurve]]:
+        """Yield ``injections_per_source`` (event, lightcurve with that event injected) pairs.
+
+        Each injection gets its own generator spawned from ``(parameters.seed, seed)``, so
+        the sequence is reproducible, the i-th event does not depend on how many follow,
+        and different ``seed`` values (e.g. source ids) give independent streams.
+
+        Parameters
+        ----------
+        lightcurve : Lightcurve
+            Loaded lightcurve; never modified.
+        seed : int
+            Per-lightcurve seed (non-negative).
+
+        Yields
+        ------
+        tuple of (InjectedEvent, Lightcurve)
+            The event and a new lightcurve containing it.
+        """
+        children = np.random.SeedSequence([self.parameters.seed, seed]).spawn(self.parameters.injections_per_source)
+        for child in children:
+            draw_rng, noise_rng = (np.random.default_rng(s) for s in child.spawn(2))
+            event = self.draw(lightcurve, draw_rng)
+            yield event, inject(lightcurve, event, noise_rng, self.parameters.noise_model)
+
+    def match(self, event: InjectedEvent, detections: Sequence[Detection]) -> Detection | None:
+        """Return the detection that recovers ``event``, or None.
+
+        Rule: the detection has the event's direction (brightening for bumps, flares and
+        microlensing; dimming for dips and occultations) and its peak lies in
+        ``[start_mjd - cadence, end_mjd + cadence]``. The event's span already holds every
+        epoch where it exceeds 1 % of its peak; one cadence more admits the neighbouring
+        epoch, which noise can make the peak of a run the event seeded, or which is the
+        nearest epoch to an event shorter than the cadence. Among several, the strongest wins.
+
+        Parameters
+        ----------
+        event : InjectedEvent
+            The injected truth.
+        detections : sequence of Detection
+            Detections found in the lightcurve with the event injected.
+
+        Returns
+        -------
+        Detection or None
+            The matching detection of largest ``|snr|``.
+        """
+        low, high = event.start_mjd - event.cadence, event.end_mjd + event.cadence
+        found = [d for d in detections if d.kind == event.direction and low <= d.peak_mjd <= high]
+        return max(found, key=lambda d: abs(d.snr), default=None)
