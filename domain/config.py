@@ -13,6 +13,7 @@ from domain.catalog import STANDARD_COLUMNS, CatalogSpec
 from domain.errors import ConfigError
 from domain.parameters import Param, Parameters, version_hash
 from domain.reduction import ReductionParameters
+from domain.simulator import SimulationParameters
 
 __all__ = ["ProjectParameters", "SurveyConfig", "ProjectConfig", "build_config", "SECTIONS"]
 
@@ -22,6 +23,7 @@ SECTIONS: dict[str, type[Parameters]] = {
     "quality": QualityParameters,
     "analysis": AnalysisParameters,
     "histograms": HistogramParameters,
+    "simulation": SimulationParameters,
 }
 
 
@@ -56,7 +58,7 @@ class SurveyConfig:
     ----------
     name : str
         Survey name.
-    download, reduction, quality, analysis, histograms : Parameters
+    download, reduction, quality, analysis, histograms, simulation : Parameters
         Validated parameter blocks (general block, overridden per survey, then by explicit arguments).
     """
 
@@ -66,6 +68,7 @@ class SurveyConfig:
     quality: QualityParameters
     analysis: AnalysisParameters
     histograms: HistogramParameters
+    simulation: SimulationParameters
 
     @property
     def download_version(self) -> str:
@@ -82,6 +85,11 @@ class SurveyConfig:
         """Hash of everything upstream plus quality, analysis and histogram parameters; tags detections."""
         return version_hash(self.reduction_version, self.quality.science_dict(), self.analysis.science_dict(),
                             self.histograms.science_dict())
+
+    @property
+    def simulation_version(self) -> str:
+        """Hash of the analysis version plus the simulation parameters; tags injections and simulated detections."""
+        return version_hash(self.analysis_version, self.simulation.science_dict())
 
 
 @dataclass(frozen=True)

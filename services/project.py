@@ -17,6 +17,7 @@ from services.ports import (
     batched,
 )
 from services.histograms import merged_histograms
+from services.simulate import EFFICIENCY, SIMULATE, simulate_batch
 from services.stages import ANALYSE, DOWNLOAD, REDUCE, StageResult, analyse_batch, download_batch, reduce_batch
 from services.targets import select_targets
 
@@ -39,9 +40,7 @@ class RunReport:
 
     selected: int = 0
     new_sources: int = 0
-    stages: dict[str, StageResult] = field(
-        default_factory=lambda: {DOWNLOAD: StageResult(), REDUCE: StageResult(), ANALYSE: StageResult()}
-    )
+    stages: dict[str, StageResult] = field(default_factory=dict)
 
     @property
     def did_nothing(self) -> bool:
@@ -116,7 +115,7 @@ class Project:
         return self.config.name
 
     def run(self, limit: int | None = None) -> RunReport:
-        """Select targets, then download, reduce and analyse them in batches.
+        """Select targets, then download, reduce, analyse (and simulate, if enabled) them in batches.
 
         Parameters
         ----------
@@ -132,31 +131,65 @@ class Project:
         targets = select_targets(self.config, self.catalog_reader, limit)
         report.selected = len(targets)
         self.progress.message(f"project {self.name}: {len(targets)} sources selected")
-        stages = [(survey, stage) for survey in self.config.surveys for stage in (DOWNLOAD, REDUCE, ANALYSE)]
-        for survey, stage in stages:
-            self.progress.start(f"{survey.name}:{stage}", len(targets))
-        for batch in batched(targets, self.config.batch_size):
+
+        def register(uow, batch):
+            report.new_sources += uow.sources.add_many(self.name, batch)
+            uow.commit()
+            persisted = uow.sources.get_many(self.name, [s.name for s in batch])
+            return [persisted[s.name] for s in batch]
+
+        stages = {survey.name: [DOWNLOAD, REDUCE, ANALYSE] + ([SIMULATE] if survey.simulation.enabled else [])
+                  for survey in self.config.surveys}
+        self._run_stages(targets, stages, report, register)
+        return report
+
+    def simulate(self, limit: int | None = None) -> RunReport:
+        """Run simulation mode alone over the project's analysed sources (whatever the ``enabled`` setting).
+
+        Parameters
+        ----------
+        limit : int, optional
+            Consider only the first ``limit`` sources of the project (by name).
+
+        Returns
+        -------
+        RunReport
+            What the simulate stage did.
+        """
+        report = RunReport()
+        with self.uow_factory() as uow:
+            sources = uow.sources.list(self.name, limit=limit)
+        report.selected = len(sources)
+        self._run_stages(sources, {s.name: [SIMULATE] for s in self.config.surveys}, report,
+                         lambda uow, batch: batch)
+        return report
+
+    def _run_stages(self, sources, stages: dict[str, list[str]], report: RunReport, prepare) -> None:
+        for survey in self.config.surveys:
+            for stage in stages[survey.name]:
+                self.progress.start(f"{survey.name}:{stage}", len(sources))
+        for batch in batched(sources, self.config.batch_size):
             with self.uow_factory() as uow:
-                report.new_sources += uow.sources.add_many(self.name, batch)
-                uow.commit()
-                persisted = uow.sources.get_many(self.name, [s.name for s in batch])
-                sources = [persisted[s.name] for s in batch]
+                persisted = prepare(uow, batch)
                 for survey in self.config.surveys:
-                    client = self.clients[survey.name]
-                    steps = {
-                        DOWNLOAD: lambda: download_batch(uow, self.store, client, survey, sources, self.mapper),
-                        REDUCE: lambda: reduce_batch(uow, self.store, client, survey, self.name, sources),
-                        ANALYSE: lambda: analyse_batch(uow, self.store, self.histogram_store, survey, self.name,
-                                                       sources),
-                    }
-                    for stage, step in steps.items():
-                        result = step()
-                        report.stages[stage].add(result)
+                    for stage in stages[survey.name]:
+                        result = self._step(stage, uow, survey, persisted)
+                        report.stages.setdefault(stage, StageResult()).add(result)
                         self.progress.advance(f"{survey.name}:{stage}", result.done + len(result.failed),
                                               skipped=result.skipped, failed=len(result.failed))
-        for survey, stage in stages:
-            self.progress.finish(f"{survey.name}:{stage}")
-        return report
+        for survey in self.config.surveys:
+            for stage in stages[survey.name]:
+                self.progress.finish(f"{survey.name}:{stage}")
+
+    def _step(self, stage: str, uow: AbstractUnitOfWork, survey, sources) -> StageResult:
+        client = self.clients[survey.name]
+        if stage == DOWNLOAD:
+            return download_batch(uow, self.store, client, survey, sources, self.mapper)
+        if stage == REDUCE:
+            return reduce_batch(uow, self.store, client, survey, self.name, sources)
+        if stage == ANALYSE:
+            return analyse_batch(uow, self.store, self.histogram_store, survey, self.name, sources)
+        return simulate_batch(uow, self.store, self.histogram_store, survey, self.name, sources)
 
     def histograms(self, name: str, survey: str | None = None):
         """Return the merged histogram ``name`` of the current analysis version (None if nothing analysed).
@@ -174,9 +207,9 @@ class Project:
             The sum of every committed part.
         """
         config = next(s for s in self.config.surveys if survey in (None, s.name))
+        version = config.simulation_version if name == EFFICIENCY else config.analysis_version
         with self.uow_factory() as uow:
-            return merged_histograms(uow, self.histogram_store, self.name, config.name,
-                                     config.analysis_version, name)
+            return merged_histograms(uow, self.histogram_store, self.name, config.name, version, name)
 
     def summaries(self, survey: str | None = None, *, order_by: str = "best_snr", limit: int | None = 20):
         """Return (source name, SourceSummary) of the current analysis version, best first.
@@ -219,19 +252,22 @@ class Project:
                     "analysed": uow.steps.count_done(self.name, ANALYSE, survey.name, survey.analysis_version),
                     "lightcurves": uow.lightcurves.count(self.name, survey.reduction_version),
                     "detections": uow.detections.count(self.name, survey.analysis_version),
-                    "detections_simulated": uow.detections.count(self.name, survey.analysis_version,
-                                                                 include_simulated=True)
-                    - uow.detections.count(self.name, survey.analysis_version),
+                    "detections_simulated": uow.detections.count(self.name, survey.simulation_version,
+                                                                 include_simulated=True),
+                    "simulated": uow.steps.count_done(self.name, SIMULATE, survey.name, survey.simulation_version),
+                    "injections": uow.injections.count(self.name, survey.simulation_version),
                     "versions": {
                         "download": survey.download_version,
                         "reduction": survey.reduction_version,
                         "analysis": survey.analysis_version,
+                        "simulation": survey.simulation_version,
                     },
                 }
             failures = uow.steps.failures(self.name)
             totals = {
                 key: sum(s[key] for s in per_survey.values())
-                for key in ("downloaded", "reduced", "analysed", "lightcurves", "detections", "detections_simulated")
+                for key in ("downloaded", "reduced", "analysed", "lightcurves", "detections", "detections_simulated",
+                            "simulated", "injections")
             }
             return {
                 "project": self.name,

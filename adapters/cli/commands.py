@@ -10,7 +10,7 @@ from adapters.cli.progress import LogProgress, RichProgress
 from adapters.config_file import parse_overrides
 from adapters.container import Container, build_container
 
-__all__ = ["run", "status", "db", "tui", "make_container"]
+__all__ = ["run", "simulate", "status", "db", "tui", "make_container"]
 
 
 def make_container(args: argparse.Namespace, progress=None) -> Container:
@@ -51,6 +51,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_run(project_config.name, summary)
     return 0
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """``vo simulate CONFIG``: run simulation mode alone over the analysed sources."""
+    container = make_container(args, _progress(args))
+    project_config = container.project_config()
+    try:
+        project = container.project()
+        report = project.simulate(limit=args.limit)
+        summary = {**report.as_dict(), "status": project.status()}
+        efficiency = project.histograms("efficiency")
+    finally:
+        container.database().close()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_run(project_config.name, summary)
+        if efficiency is not None:
+            print(_efficiency_table(efficiency))
+    return 0
+
+
+def _efficiency_table(efficiency) -> str:
+    injected = efficiency.project("injected", "kind")
+    recovered = efficiency.project("recovered", "kind")
+    rows = [f"  {str(kind):<14} {int(r):>6} / {int(i):<6} = {r / i:6.1%}"
+            for kind, i, r in zip(injected["kind"].values, injected.values, recovered.values) if i]
+    return "efficiency by kind (recovered / injected):\n" + "\n".join(rows)
 
 
 def status(args: argparse.Namespace) -> int:
@@ -105,13 +133,14 @@ def _safe_url(url: str) -> str:
 
 def _print_run(name: str, summary: dict) -> None:
     print(f"project {name}: {summary['selected']} sources selected, {summary['new_sources']} new")
-    for stage in ("download", "reduce", "analyse"):
+    for stage in ("download", "reduce", "analyse", "simulate"):
+        if stage not in summary:
+            continue
         s = summary[stage]
         print(f"  {stage:<9} done {s['done']:>6}  skipped {s['skipped']:>6}  failed {s['failed']:>4}"
               f"  products {s['products']:>6}")
     if summary["nothing_to_do"]:
-        print("nothing to do: every selected source is already downloaded, reduced and analysed "
-              "at the current versions")
+        print("nothing to do: every selected source is already done at the current versions")
     for name, message in list(summary["failures"].items())[:5]:
         print(f"  failed: {name}: {message}")
     _print_status(summary["status"])
@@ -120,3 +149,6 @@ def _print_run(name: str, summary: dict) -> None:
 def _print_status(status: dict) -> None:
     keys = ("sources", "downloaded", "reduced", "analysed", "lightcurves", "detections", "failed")
     print("status: " + ", ".join(f"{k} {status[k]}" for k in keys))
+    if status.get("injections"):
+        print(f"simulation: {status['simulated']} sources, {status['injections']} injections, "
+              f"{status['detections_simulated']} recovered (hidden from the counts above)")

@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = project_command("run", "download, reduce and analyse the selected sources")
     run.add_argument("--limit", type=int, default=None, help="process only the first N selected sources")
     run.add_argument("--workers", type=int, default=4, help="download threads (default 4)")
+    simulate = project_command("simulate", "inject simulated events into the analysed sources and measure "
+                                           "the recovery efficiency")
+    simulate.add_argument("--limit", type=int, default=None, help="only the first N sources of the project")
     project_command("status", "counts of the project's products at the current versions")
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: migrate the schema to the latest revision")

@@ -1,0 +1,162 @@
+"""Simulation mode: inject events into analysed lightcurves, search them, and record truth and outcome."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Sequence
+
+import numpy as np
+
+from domain.analysis.analysis import Analysis
+from domain.analysis.finder import find_events
+from domain.config import SurveyConfig
+from domain.errors import VOError
+from domain.histograms import Axis, Histograms
+from domain.injection import Injection
+from domain.simulator import Simulator
+from domain.source import Source
+from services.ports import AbstractUnitOfWork, DataStore, HistogramStore
+from services.stages import ANALYSE, StageResult, save_histogram_parts
+
+__all__ = ["SIMULATE", "EFFICIENCY", "simulate_batch", "efficiency_histograms", "fill_efficiency"]
+
+SIMULATE = "simulate"
+#: Name of the efficiency map (variables ``injected`` and ``recovered``).
+EFFICIENCY = "efficiency"
+
+
+def efficiency_histograms(survey: SurveyConfig) -> Histograms:
+    """Return an empty efficiency map over event kind, amplitude (noise units) and width (days).
+
+    Parameters
+    ----------
+    survey : SurveyConfig
+        Its simulation parameters give the kinds.
+
+    Returns
+    -------
+    Histograms
+        Variables ``injected`` and ``recovered``.
+    """
+    widths = 10.0 ** np.arange(-3.0, 3.01, 0.25)
+    return Histograms({
+        "kind": Axis.categorical(survey.simulation.kinds),
+        "snr_amplitude": Axis.numeric(0.0, 30.0, 1.0),
+        "width": Axis.from_edges(widths),
+    }, variables=("injected", "recovered"))
+
+
+def _seed(*parts) -> int:
+    text = "/".join(map(str, parts))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+def simulate_batch(
+    uow: AbstractUnitOfWork,
+    store: DataStore,
+    histogram_store: HistogramStore,
+    survey: SurveyConfig,
+    project: str,
+    sources: Sequence[Source],
+) -> StageResult:
+    """Inject, search and record for analysed sources not yet simulated at this version; one commit.
+
+    Each lightcurve gets ``injections_per_source`` injected copies, seeded by
+    the source name, lightcurve and simulation seed (so a rerun injects the
+    same events). The copies are searched with the same cuts and finder as the
+    real data; an injection is recovered when the Simulator matches a
+    detection to it, and that detection is stored as simulated, linked to its
+    injection. The batch's efficiency map is saved as a part in the same transaction.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    store : DataStore
+        Lightcurve arrays.
+    histogram_store : HistogramStore
+        Where the efficiency map part goes.
+    survey : SurveyConfig
+        Parameters and versions of this survey.
+    project : str
+        Project name.
+    sources : sequence of Source
+        Persisted sources (with ids).
+
+    Returns
+    -------
+    StageResult
+        Sources simulated; products = injections recorded.
+    """
+    result = StageResult()
+    version = survey.simulation_version
+    ids = [s.id for s in sources]
+    done = uow.steps.done(SIMULATE, survey.name, version, ids)
+    analysed = uow.steps.done(ANALYSE, survey.name, survey.analysis_version, ids)
+    todo = [s for s in sources if s.id in analysed and s.id not in done]
+    result.skipped = len(done)
+    if not todo:
+        return result
+    analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
+    simulator = Simulator(survey.simulation)
+    efficiency = efficiency_histograms(survey)
+    lightcurves = uow.lightcurves.for_sources([s.id for s in todo], survey.name, survey.reduction_version)
+    injections, counts, failures = [], {}, {}
+    for source in todo:
+        own = lightcurves.get(source.id, [])
+        for lc in own:
+            lc.source_name = source.name
+        try:
+            made = []
+            for lc in store.load_lightcurves(own):
+                quality = analysis.checker.check(lc)
+                seed = _seed(source.name, lc.filter, lc.season, survey.simulation.seed)
+                for sequence, (event, injected) in enumerate(simulator.injections(lc, seed)):
+                    _, detections = find_events(injected, survey.analysis, quality)
+                    injection = event.to_injection(sequence, simulator.match(event, detections))
+                    made.append(_attach(injection, source.id, lc.id, version))
+        except VOError as exc:
+            failures[source.id] = str(exc)
+            result.failed[source.name] = str(exc)
+            continue
+        fill_efficiency(efficiency, made)
+        injections.extend(made)
+        counts[source.id] = len(made)
+    save_histogram_parts(uow, histogram_store, {EFFICIENCY: efficiency}, project, survey.name, version,
+                         list(counts))
+    uow.injections.add_many(injections)
+    uow.steps.mark_done(SIMULATE, survey.name, version, counts)
+    uow.steps.clear_failures(SIMULATE, survey.name, list(counts))
+    uow.steps.record_failures(SIMULATE, survey.name, version, failures)
+    uow.commit()
+    result.done, result.products = len(counts), len(injections)
+    return result
+
+
+def fill_efficiency(efficiency: Histograms, injections: Sequence[Injection]) -> None:
+    """Count injections (and the recovered ones) by kind, |amplitude| in noise units and width.
+
+    Parameters
+    ----------
+    efficiency : Histograms
+        From :func:`efficiency_histograms`; filled in place.
+    injections : sequence of Injection
+        Injections with their outcome.
+    """
+    if not injections:
+        return
+    kind = np.array([i.kind for i in injections], dtype=object)
+    amplitude = np.abs([i.snr_amplitude for i in injections])  # dips are negative: bin by size
+    width = np.array([i.width for i in injections])
+    recovered = np.array([i.recovered for i in injections])
+    efficiency.fill("injected", kind=kind, snr_amplitude=amplitude, width=width)
+    efficiency.fill("recovered", kind=kind[recovered], snr_amplitude=amplitude[recovered], width=width[recovered])
+
+
+def _attach(injection: Injection, source_id: int, lightcurve_id: int, version: str) -> Injection:
+    injection.source_id, injection.lightcurve_id, injection.version = source_id, lightcurve_id, version
+    if injection.detection is not None:
+        detection = injection.detection
+        detection.is_simulated = True
+        detection.source_id, detection.lightcurve_id, detection.version = source_id, lightcurve_id, version
+    return injection
