@@ -85,3 +85,19 @@ def test_embedded_database_by_default(tmp_path):
     status = vo_json("status", str(config), data_dir=data, database_url=None)
     assert status["analysed"] == 15
     assert json.loads(json.dumps(status))["failed"] == 0
+
+
+def test_simulate_command_hides_simulated_detections(tmp_path, empty_database_url):
+    config = write_project(tmp_path / "p", rows=20)
+    data = tmp_path / "data"
+    run = vo_json("run", str(config), data_dir=data, database_url=empty_database_url)
+    assert run["status"]["injections"] == 0 and "simulate" not in run
+    simulated = vo_json("simulate", str(config), "--set", "observatories.simulation.injections_per_source=5",
+                        data_dir=data, database_url=empty_database_url)
+    status = simulated["status"]
+    assert simulated["simulate"]["done"] == 20
+    assert status["injections"] == 5 * status["lightcurves"] and status["detections_simulated"] > 0
+    assert status["detections"] == run["status"]["detections"]
+    text = vo("simulate", str(config), "--set", "observatories.simulation.injections_per_source=5",
+              data_dir=data, database_url=empty_database_url)
+    assert text.returncode == 0 and "nothing to do" in text.stdout and "efficiency by kind" in text.stdout

@@ -12,7 +12,11 @@ from sqlalchemy import create_engine, text
 from adapters.postgres.embedded import EmbeddedPostgres
 from tests.e2e.helpers import REPO, vo, vo_command, vo_env, vo_json, write_project
 
-TABLES = ("sources", "raw_data", "lightcurves", "detections", "steps", "failures")
+from adapters.files.netcdf_store import NetCdfHistogramStore
+from domain.histograms import Histograms
+
+TABLES = ("sources", "raw_data", "lightcurves", "detections", "steps", "failures", "injections",
+          "source_summaries", "histogram_parts")
 
 
 def snapshot(url: str, data_dir) -> dict:
@@ -27,9 +31,13 @@ def snapshot(url: str, data_dir) -> dict:
             raws = connection.execute(text(
                 "SELECT source_name, file, key FROM raw_data ORDER BY 1")).all()
             detections = connection.execute(text(
-                "SELECT s.name, l.filter, l.season, d.kind, d.peak_mjd, d.start_mjd, d.end_mjd, d.snr "
-                "FROM detections d JOIN lightcurves l ON l.id = d.lightcurve_id "
-                "JOIN sources s ON s.id = d.source_id ORDER BY 1, 2, 3, 5")).all()
+                "SELECT s.name, l.filter, l.season, d.kind, d.peak_mjd, d.start_mjd, d.end_mjd, d.snr, "
+                "d.is_simulated FROM detections d JOIN lightcurves l ON l.id = d.lightcurve_id "
+                "JOIN sources s ON s.id = d.source_id ORDER BY 1, 2, 3, 5, 9")).all()
+            injections = connection.execute(text(
+                "SELECT s.name, i.sequence, i.kind, i.peak_mjd, i.amplitude, i.width, i.recovered "
+                "FROM injections i JOIN sources s ON s.id = i.source_id ORDER BY 1, 2, 3, 4")).all()
+            parts = connection.execute(text("SELECT kind, key FROM histogram_parts ORDER BY 1, 2")).all()
     finally:
         engine.dispose()
     arrays = {}
@@ -41,12 +49,22 @@ def snapshot(url: str, data_dir) -> dict:
         with h5py.File(data_dir / file) as f:
             table = f[key][()]
             arrays[("raw", name)] = {k: table[k] for k in table.dtype.names}
-    return {"counts": counts, "detections": [tuple(row) for row in detections], "arrays": arrays}
+    store = NetCdfHistogramStore(data_dir)
+    histograms = {}
+    for kind, key in parts:
+        histograms.setdefault(kind, []).append(store.load(key))
+    merged = {kind: Histograms.merge(items) for kind, items in histograms.items()}
+    return {"counts": counts, "detections": [tuple(row) for row in detections],
+            "injections": [tuple(row) for row in injections], "arrays": arrays, "histograms": merged}
 
 
 def assert_same(reference: dict, resumed: dict) -> None:
     assert resumed["counts"] == reference["counts"]
     assert resumed["detections"] == reference["detections"]
+    assert resumed["injections"] == reference["injections"]
+    assert resumed["histograms"].keys() == reference["histograms"].keys()
+    for kind, histogram in reference["histograms"].items():
+        assert resumed["histograms"][kind] == histogram, kind
     assert resumed["arrays"].keys() == reference["arrays"].keys()
     for key, columns in reference["arrays"].items():
         assert resumed["arrays"][key].keys() == columns.keys(), key
@@ -55,7 +73,8 @@ def assert_same(reference: dict, resumed: dict) -> None:
 
 
 def test_sigkill_at_random_moments_then_resume_matches_uninterrupted_run(tmp_path, empty_database_url):
-    config = write_project(tmp_path / "p", rows=80, batch_size=10, latency=0.04)
+    config = write_project(tmp_path / "p", rows=80, batch_size=10, latency=0.04,
+                           extra="  simulation: {enabled: true, injections_per_source: 3}\n")
     reference_data = tmp_path / "reference"
     started = time.monotonic()
     done = vo("run", str(config), "--workers", "1", data_dir=reference_data, database_url=empty_database_url)
@@ -63,6 +82,9 @@ def test_sigkill_at_random_moments_then_resume_matches_uninterrupted_run(tmp_pat
     assert done.returncode == 0, done.stderr
     reference = snapshot(empty_database_url, reference_data)
     assert reference["counts"]["sources"] == 80 and reference["counts"]["detections"] > 0
+    assert reference["counts"]["injections"] > 0 and "efficiency" in reference["histograms"]
+    efficiency = reference["histograms"]["efficiency"]
+    assert efficiency.total("injected") == reference["counts"]["injections"]
 
     # The interrupted run uses the embedded server, so each kill also leaves a server behind.
     data = tmp_path / "killed"

@@ -1,0 +1,66 @@
+"""Histograms of disjoint runs add up to the histograms of one run over the union, bin for bin."""
+
+from domain.config import build_config
+from services.project import Project
+from tests.factories import small_catalog
+from tests.fakes import (
+    FakeCatalogReader,
+    FakeDataStore,
+    FakeHistogramStore,
+    FakeState,
+    FakeSurveyClient,
+    FakeUnitOfWork,
+)
+
+NAMES = ("scanned", "cut_offset", "cut_limiting_mag", "cut_chi", "cut_sharp")
+
+
+def project(name, selection, state, store, histogram_store, simulation=False):
+    document = {"project": {"name": name, "surveys": ["fake"], "batch_size": 3},
+                "catalog": {"path": "cat.csv", "selection": selection},
+                "observatories": {"histograms": {"filters": ["g"]},
+                                  "simulation": {"enabled": simulation, "injections_per_source": 3,
+                                                 "kinds": ["gaussian_bump", "box_dip"]}}}
+    config = build_config(document, survey_parameters={"fake": FakeSurveyClient.parameters_class})
+    return Project(config, uow_factory=lambda: FakeUnitOfWork(state), store=store,
+                   catalog_reader=FakeCatalogReader(small_catalog(12)), histogram_store=histogram_store,
+                   surveys={"fake": FakeSurveyClient})
+
+
+def test_disjoint_halves_add_up_to_the_whole():
+    state, store, histogram_store = FakeState(), FakeDataStore(), FakeHistogramStore()
+    runs = {name: project(name, selection, state, store, histogram_store, simulation=True)
+            for name, selection in (("a", "mag < 16.5"), ("b", "mag >= 16.5"), ("whole", ""))}
+    for p in runs.values():
+        p.run()
+    assert runs["a"].status()["analysed"] + runs["b"].status()["analysed"] == runs["whole"].status()["analysed"] == 12
+    for name in NAMES + ("efficiency",):
+        a, b, whole = (runs[k].histograms(name) for k in ("a", "b", "whole"))
+        assert a is not None and a.total(a.variables[0]) > 0
+        assert a + b == whole, name
+    scanned = runs["whole"].histograms("scanned")
+    assert scanned.total("epochs") == sum(lc.num_good for lc in state.lightcurves
+                                          if lc.source_id in {s.id for (p, _), s in state.sources.items()
+                                                              if p == "whole"})
+
+
+def test_rerun_does_not_count_twice():
+    state, store, histogram_store = FakeState(), FakeDataStore(), FakeHistogramStore()
+    first = project("p", "", state, store, histogram_store, simulation=True)
+    first.run()
+    before = {name: first.histograms(name) for name in NAMES + ("efficiency",)}
+    project("p", "", state, store, histogram_store, simulation=True).run()
+    assert {name: first.histograms(name) for name in before} == before
+
+
+def test_simulated_detections_stay_out_of_default_counts():
+    state, store, histogram_store = FakeState(), FakeDataStore(), FakeHistogramStore()
+    plain = project("p", "", state, store, histogram_store)
+    plain.run()
+    real = plain.status()["detections"]
+    report = project("p", "", state, store, histogram_store).simulate()
+    status = plain.status()
+    lightcurves = plain.status()["lightcurves"]
+    assert report.stages["simulate"].done == 12 and status["injections"] == 3 * lightcurves
+    assert status["detections_simulated"] > 0 and status["detections"] == real
+    assert all(not d.is_simulated for d in state.detections if d.version == plain.config.surveys[0].analysis_version)
