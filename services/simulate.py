@@ -16,7 +16,7 @@ from domain.injection import Injection
 from domain.simulator import Simulator
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore
-from services.stages import ANALYSE, StageResult, save_histogram_parts
+from services.stages import ANALYSE, StageResult, finish, pending, save_histogram_parts
 
 __all__ = ["SIMULATE", "EFFICIENCY", "simulate_batch", "efficiency_histograms", "fill_efficiency"]
 
@@ -90,11 +90,8 @@ def simulate_batch(
     """
     result = StageResult()
     version = survey.simulation_version
-    ids = [s.id for s in sources]
-    done = uow.steps.done(SIMULATE, survey.name, version, ids)
-    analysed = uow.steps.done(ANALYSE, survey.name, survey.analysis_version, ids)
-    todo = [s for s in sources if s.id in analysed and s.id not in done]
-    result.skipped = len(done)
+    todo, result.skipped = pending(uow, SIMULATE, survey.name, version, sources,
+                                   after=(ANALYSE, survey.analysis_version))
     if not todo:
         return result
     analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
@@ -125,10 +122,7 @@ def simulate_batch(
     save_histogram_parts(uow, histogram_store, {EFFICIENCY: efficiency}, project, survey.name, version,
                          list(counts))
     uow.injections.add_many(injections)
-    uow.steps.mark_done(SIMULATE, survey.name, version, counts)
-    uow.steps.clear_failures(SIMULATE, survey.name, list(counts))
-    uow.steps.record_failures(SIMULATE, survey.name, version, failures)
-    uow.commit()
+    finish(uow, SIMULATE, survey.name, version, counts, failures)
     result.done, result.products = len(counts), len(injections)
     return result
 

@@ -14,7 +14,8 @@ from domain.errors import VOError
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore, SurveyClient
 
-__all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "DOWNLOAD", "REDUCE", "ANALYSE"]
+__all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "pending", "finish",
+           "save_histogram_parts", "DOWNLOAD", "REDUCE", "ANALYSE"]
 
 DOWNLOAD, REDUCE, ANALYSE = "download", "reduce", "analyse"
 
@@ -46,6 +47,53 @@ class StageResult:
         self.skipped += other.skipped
         self.failed.update(other.failed)
         self.products += other.products
+
+
+def pending(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, sources: Sequence[Source],
+            after: tuple[str, str] | None = None) -> tuple[list[Source], int]:
+    """Return the sources still to do at ``stage`` (and done at the prerequisite ``after``), and how many are done.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    stage, survey, version : str
+        The step and the version it must reach.
+    sources : sequence of Source
+        Persisted sources of the batch.
+    after : tuple of str, optional
+        (stage, version) a source must have finished first.
+
+    Returns
+    -------
+    tuple
+        Sources to process, and the number already done (skipped).
+    """
+    ids = [s.id for s in sources]
+    done = uow.steps.done(stage, survey, version, ids)
+    ready = uow.steps.done(after[0], survey, after[1], ids) if after else set(ids)
+    return [s for s in sources if s.id in ready and s.id not in done], len(done)
+
+
+def finish(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, counts: dict[int, int],
+           failures: dict[int, str]) -> None:
+    """Mark the batch's successes done, record its failures, and commit everything written for it.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    stage, survey, version : str
+        The step.
+    counts : dict of int to int
+        Source id -> products made, for the sources that succeeded.
+    failures : dict of int to str
+        Source id -> one-line reason, for the sources that failed.
+    """
+    uow.steps.mark_done(stage, survey, version, counts)
+    uow.steps.clear_failures(stage, survey, list(counts))
+    uow.steps.record_failures(stage, survey, version, failures)
+    uow.commit()
 
 
 def download_batch(
@@ -140,10 +188,9 @@ def reduce_batch(
     """
     result = StageResult()
     version = survey.reduction_version
-    done = uow.steps.done(REDUCE, survey.name, version, [s.id for s in sources])
-    raws = uow.raw_data.get_many(survey.name, survey.download_version, [s.name for s in sources])
-    todo = [s for s in sources if s.id not in done and s.name in raws]
-    result.skipped = len(done)
+    candidates, result.skipped = pending(uow, REDUCE, survey.name, version, sources)
+    raws = uow.raw_data.get_many(survey.name, survey.download_version, [s.name for s in candidates])
+    todo = [s for s in candidates if s.name in raws]
     made, counts, failures = [], {}, {}
     for source in todo:
         raw = raws[source.name]
@@ -159,10 +206,7 @@ def reduce_batch(
         made.extend(lightcurves)
         counts[source.id] = len(lightcurves)
     uow.lightcurves.add_many(made)
-    uow.steps.mark_done(REDUCE, survey.name, version, counts)
-    uow.steps.clear_failures(REDUCE, survey.name, list(counts))
-    uow.steps.record_failures(REDUCE, survey.name, version, failures)
-    uow.commit()
+    finish(uow, REDUCE, survey.name, version, counts, failures)
     result.done, result.products = len(counts), len(made)
     return result
 
@@ -203,11 +247,8 @@ def analyse_batch(
     """
     result = StageResult()
     version = survey.analysis_version
-    ids = [s.id for s in sources]
-    done = uow.steps.done(ANALYSE, survey.name, version, ids)
-    reduced = uow.steps.done(REDUCE, survey.name, survey.reduction_version, ids)
-    todo = [s for s in sources if s.id in reduced and s.id not in done]
-    result.skipped = len(done)
+    todo, result.skipped = pending(uow, ANALYSE, survey.name, version, sources,
+                                   after=(REDUCE, survey.reduction_version))
     if not todo:
         return result
     analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
@@ -239,10 +280,7 @@ def analyse_batch(
     save_histogram_parts(uow, histogram_store, histograms, project, survey.name, version, list(counts))
     uow.detections.add_many(found)
     uow.summaries.upsert_many(summaries)
-    uow.steps.mark_done(ANALYSE, survey.name, version, counts)
-    uow.steps.clear_failures(ANALYSE, survey.name, list(counts))
-    uow.steps.record_failures(ANALYSE, survey.name, version, failures)
-    uow.commit()
+    finish(uow, ANALYSE, survey.name, version, counts, failures)
     result.done, result.products = len(counts), len(found)
     return result
 

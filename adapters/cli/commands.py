@@ -36,38 +36,38 @@ def _progress(args: argparse.Namespace):
     return RichProgress() if sys.stderr.isatty() else LogProgress()
 
 
-def run(args: argparse.Namespace) -> int:
-    """``vo run CONFIG``: run the workflow and print a summary."""
-    container = make_container(args, _progress(args))
-    project_config = container.project_config()  # validate before touching the database
+def _with_project(args: argparse.Namespace, action, progress=None):
+    """Validate the configuration, then call ``action(project)`` and release the database after it."""
+    container = make_container(args, progress)
+    container.project_config()  # a bad configuration fails here, before the database is touched
     try:
-        project = container.project()
-        report = project.run(limit=args.limit)
-        summary = {**report.as_dict(), "status": project.status()}
+        return action(container.project())
     finally:
         container.database().close()
+
+
+def _report(project, report) -> dict:
+    return {**report.as_dict(), "status": project.status()}
+
+
+def run(args: argparse.Namespace) -> int:
+    """``vo run CONFIG``: run the workflow and print a summary."""
+    summary = _with_project(args, lambda p: _report(p, p.run(limit=args.limit)), _progress(args))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_run(project_config.name, summary)
+        _print_run(summary)
     return 0
 
 
 def simulate(args: argparse.Namespace) -> int:
     """``vo simulate CONFIG``: run simulation mode alone over the analysed sources."""
-    container = make_container(args, _progress(args))
-    project_config = container.project_config()
-    try:
-        project = container.project()
-        report = project.simulate(limit=args.limit)
-        summary = {**report.as_dict(), "status": project.status()}
-        efficiency = project.histograms("efficiency")
-    finally:
-        container.database().close()
+    summary, efficiency = _with_project(
+        args, lambda p: (_report(p, p.simulate(limit=args.limit)), p.histograms("efficiency")), _progress(args))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_run(project_config.name, summary)
+        _print_run(summary)
         if efficiency is not None:
             print(_efficiency_table(efficiency))
     return 0
@@ -83,12 +83,7 @@ def _efficiency_table(efficiency) -> str:
 
 def status(args: argparse.Namespace) -> int:
     """``vo status CONFIG``: print counts at the current versions."""
-    container = make_container(args)
-    container.project_config()
-    try:
-        summary = container.project().status()
-    finally:
-        container.database().close()
+    summary = _with_project(args, lambda p: p.status())
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -131,8 +126,9 @@ def _safe_url(url: str) -> str:
     return url
 
 
-def _print_run(name: str, summary: dict) -> None:
-    print(f"project {name}: {summary['selected']} sources selected, {summary['new_sources']} new")
+def _print_run(summary: dict) -> None:
+    print(f"project {summary['status']['project']}: {summary['selected']} sources selected, "
+          f"{summary['new_sources']} new")
     for stage in ("download", "reduce", "analyse", "simulate"):
         if stage not in summary:
             continue
