@@ -10,7 +10,7 @@ from adapters.cli.progress import LogProgress, RichProgress
 from adapters.config_file import parse_overrides
 from adapters.container import Container, build_container
 
-__all__ = ["run", "simulate", "status", "db", "tui", "make_container"]
+__all__ = ["run", "simulate", "status", "top", "db", "tui", "make_container"]
 
 
 def make_container(args: argparse.Namespace, progress=None) -> Container:
@@ -89,6 +89,23 @@ def status(args: argparse.Namespace) -> int:
     else:
         _print_status(summary)
     return 0
+
+
+def top(args: argparse.Namespace) -> int:
+    """``vo top CONFIG``: list sources ranked by a summary statistic of the current analysis."""
+    rows = _with_project(args, lambda p: p.summaries(order_by=args.by, limit=args.limit))
+    if args.json:
+        print(json.dumps([{"source": name, **summary.as_dict()} for name, summary in rows], indent=2))
+        return 0
+    print(f"{'source':<24} {'best S/N':>9} {'detections':>10} {'good/epochs':>12} {'mag':>7} {'rms':>7}")
+    for name, s in rows:
+        print(f"{name:<24} {_fmt(s.best_snr, '.1f'):>9} {s.num_detections:>10} "
+              f"{f'{s.num_good}/{s.num_epochs}':>12} {_fmt(s.mag_median, '.2f'):>7} {_fmt(s.rms, '.3f'):>7}")
+    return 0
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def db(args: argparse.Namespace) -> int:

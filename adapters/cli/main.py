@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the recovery efficiency")
     simulate.add_argument("--limit", type=int, default=None, help="only the first N sources of the project")
     project_command("status", "counts of the project's products at the current versions")
+    top = project_command("top", "sources ranked by a per-source summary statistic, to prioritise follow-up")
+    top.add_argument("--by", default="best_snr",
+                     choices=["best_snr", "num_detections", "rms", "num_good", "num_epochs", "mag_median"],
+                     help="summary field to rank by, largest first (default best_snr)")
+    top.add_argument("--limit", type=int, default=20, help="how many sources (default 20)")
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: migrate the schema to the latest revision")
     demo = commands.add_parser("demo-catalog", help="write a synthetic demo catalog (CSV)")

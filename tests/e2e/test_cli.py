@@ -101,3 +101,17 @@ def test_simulate_command_hides_simulated_detections(tmp_path, empty_database_ur
     text = vo("simulate", str(config), "--set", "observatories.simulation.injections_per_source=5",
               data_dir=data, database_url=empty_database_url)
     assert text.returncode == 0 and "nothing to do" in text.stdout and "efficiency by kind" in text.stdout
+
+
+def test_top_ranks_sources_by_summary(tmp_path, empty_database_url):
+    config = write_project(tmp_path / "p", rows=25)
+    data = tmp_path / "data"
+    vo_json("run", str(config), data_dir=data, database_url=empty_database_url)
+    rows = vo_json("top", str(config), "--limit", "7", data_dir=data, database_url=empty_database_url)
+    assert len(rows) == 7
+    snrs = [r["best_snr"] for r in rows]
+    assert snrs == sorted(snrs, reverse=True) and all(r["num_epochs"] >= r["num_good"] > 0 for r in rows)
+    by_detections = vo_json("top", str(config), "--by", "num_detections", "--limit", "25",
+                            data_dir=data, database_url=empty_database_url)
+    status = vo_json("status", str(config), data_dir=data, database_url=empty_database_url)
+    assert sum(r["num_detections"] for r in by_detections) == status["detections"]
