@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("output")
     demo.add_argument("--rows", type=int, default=2400)
     demo.add_argument("--seed", type=int, default=42)
+    commands.add_parser("config-reference", help="print the Markdown reference of every configuration key")
     tui = commands.add_parser("tui", help="open the terminal user interface")
     tui.add_argument("config", nargs="?", default=None)
     return parser
@@ -102,6 +103,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         n = write_demo_catalog(args.output, rows=args.rows, seed=args.seed)
         print(f"wrote {n} sources to {args.output}")
+        return 0
+    if args.command == "config-reference":
+        from adapters.cli.reference import config_reference
+
+        print(config_reference())
         return 0
     from adapters.cli import commands
 

@@ -88,3 +88,11 @@ def test_demo_config_loads_with_overrides():
     assert cfg.catalog.path.endswith("catalogs/demo.csv")
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         parse_overrides(["threshold"])
+
+
+def test_readme_configuration_reference_is_current():
+    from adapters.cli.reference import BEGIN, END, config_reference
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    current = readme[readme.index(BEGIN): readme.index(END) + len(END)]
+    assert current == config_reference(), "run `vo config-reference` and paste it into the README"
