@@ -218,6 +218,11 @@ class DetectionRepository(abc.ABC):
     def count(self, project: str, version: str | None = None, *, include_simulated: bool = False) -> int:
         """Return the number of detections of ``project``."""
 
+    @abc.abstractmethod
+    def for_sources(self, source_ids: Sequence[int], version: str, *,
+                    include_simulated: bool = False) -> dict[int, list[Detection]]:
+        """Return the detections of these sources at ``version``, by source id, in peak-time order."""
+
 
 class StepRepository(abc.ABC):
     """Which sources finished which step at which version, and which failed."""

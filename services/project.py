@@ -233,6 +233,37 @@ class Project:
             return uow.summaries.list(self.name, config.name, config.analysis_version, order_by=order_by,
                                       limit=limit)
 
+    def source_lightcurves(self, name: str, survey: str | None = None, *, include_simulated: bool = False):
+        """Return a source's loaded lightcurves, each with its detections (the data to judge them).
+
+        Parameters
+        ----------
+        name : str
+            Source name.
+        survey : str, optional
+            Survey name (default: the first of the project).
+        include_simulated : bool
+            Also return simulated detections (of the current simulation version).
+
+        Returns
+        -------
+        list of tuple
+            (Lightcurve with arrays loaded, list of Detection) per lightcurve; empty if not reduced.
+        """
+        config = next(s for s in self.config.surveys if survey in (None, s.name))
+        with self.uow_factory() as uow:
+            source = uow.sources.get_many(self.name, [name]).get(name)
+            if source is None:
+                return []
+            lightcurves = uow.lightcurves.for_sources([source.id], config.name, config.reduction_version)
+            own = lightcurves.get(source.id, [])
+            detections = uow.detections.for_sources([source.id], config.analysis_version).get(source.id, [])
+            if include_simulated:
+                detections += uow.detections.for_sources(
+                    [source.id], config.simulation_version, include_simulated=True).get(source.id, [])
+        loaded = self.store.load_lightcurves(own)
+        return [(lc, [d for d in detections if d.lightcurve_id == lc.id]) for lc in loaded]
+
     def status(self) -> dict:
         """Return counts of the project's products at the current versions.
 

@@ -132,6 +132,13 @@ class FakeDetectionRepository(ports.DetectionRepository):
     def count(self, project, version=None, *, include_simulated=False):
         return len(self.list(project, version, include_simulated=include_simulated))
 
+    def for_sources(self, source_ids, version, *, include_simulated=False):
+        found = {}
+        for d in sorted(self.state.detections, key=lambda d: d.peak_mjd):
+            if d.source_id in source_ids and d.version == version and (include_simulated or not d.is_simulated):
+                found.setdefault(d.source_id, []).append(d)
+        return found
+
 
 class FakeStepRepository(ports.StepRepository):
     def __init__(self, state: FakeState):

@@ -323,6 +323,19 @@ class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
         """Return the number of detections of ``project``."""
         return self.session.execute(self._select(func.count(), project, version, include_simulated)).scalar_one()
 
+    def for_sources(self, source_ids: Sequence[int], version: str, *,
+                    include_simulated: bool = False) -> dict[int, list[Detection]]:
+        """Return the detections of these sources at ``version``, by source id, in peak-time order."""
+        found: dict[int, list[Detection]] = {}
+        for batch in batched(list(source_ids), BATCH):
+            stmt = select(Detection).where(detections_table.c.source_id.in_(batch),
+                                           detections_table.c.version == version)
+            if not include_simulated:
+                stmt = stmt.where(detections_table.c.is_simulated.is_(False))
+            for det in self.session.scalars(stmt.order_by(detections_table.c.peak_mjd, detections_table.c.id)):
+                found.setdefault(det.source_id, []).append(det)
+        return found
+
 
 class SqlAlchemyStepRepository(_Repository, StepRepository):
     """Run state: finished steps per source and version, and current failures.

@@ -296,3 +296,34 @@ def test_injections_created_before_mapping_can_be_stored(database_url):
         assert inj.detection is None
     finally:
         engine.dispose()
+
+
+def test_detections_for_sources_by_version_hide_simulated(session_factory):
+    from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+    from domain.detection import Detection
+    from domain.lightcurve import Lightcurve
+    from domain.source import Source
+    import numpy as np
+
+    uow = SqlAlchemyUnitOfWork(session_factory)
+    with uow:
+        uow.sources.add_many("p", [Source("a", 1.0, 2.0), Source("b", 3.0, 4.0)])
+        sources = uow.sources.get_many("p", ["a", "b"])
+        lcs = []
+        for s in sources.values():
+            lc = Lightcurve("demo", "g", 0, {c: np.arange(5.0) for c in
+                                              ("mjd", "flux", "fluxerr", "mag", "magerr", "flag", "exptime")})
+            lc.source_id, lc.version, lc.file, lc.key = s.id, "r1", "f.h5", "g_0"
+            lcs.append(lc)
+        uow.lightcurves.add_many(lcs)
+        made = []
+        for lc, simulated, version in ((lcs[0], False, "v1"), (lcs[0], True, "v1"), (lcs[1], False, "v2")):
+            d = Detection("brightening", 2.0, 1.0, 3.0, 6.0, 10.0, -0.5, 3, 5.0, is_simulated=simulated)
+            d.source_id, d.lightcurve_id, d.version = lc.source_id, lc.id, version
+            made.append(d)
+        uow.detections.add_many(made)
+        uow.commit()
+        a, b = sources["a"].id, sources["b"].id
+        assert {k: len(v) for k, v in uow.detections.for_sources([a, b], "v1").items()} == {a: 1}
+        assert len(uow.detections.for_sources([a], "v1", include_simulated=True)[a]) == 2
+        assert uow.detections.for_sources([a, b], "v2")[b][0].lightcurve_id == lcs[1].id

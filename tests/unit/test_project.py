@@ -94,3 +94,18 @@ def test_batches_commit_separately():
     project, state = make_project(batch_size=3)
     project.run()
     assert len(state.steps) == 20  # reduce + analyse markers for every source
+
+
+def test_source_lightcurves_returns_arrays_with_their_detections():
+    store = FakeDataStore()
+    project, state = make_project(store=store, overrides={"observatories.analysis.threshold": 2.0})
+    project.run()
+    with_detections = {d.source_id for d in state.detections}
+    source = next(s for s in state.sources.values() if s.id in with_detections)
+    views = project.source_lightcurves(source.name)
+    assert views and all(lc.is_loaded and lc.flux.size == lc.num_epochs for lc, _ in views)
+    found = [d for _, dets in views for d in dets]
+    assert {d.id for d in found} == {d.id for d in state.detections if d.source_id == source.id}
+    for lc, dets in views:
+        assert all(d.lightcurve_id == lc.id and lc.mjds[0] <= d.peak_mjd <= lc.mjds[-1] for d in dets)
+    assert project.source_lightcurves("no such source") == []
