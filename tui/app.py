@@ -5,11 +5,20 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, RichLog
+from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Label, ProgressBar, RichLog
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tui.messages import LogLine, RunFinished, StageAdvanced, StageStarted, StatusLoaded
+from tui.messages import (
+    LogLine,
+    RunFinished,
+    SourceLoaded,
+    StageAdvanced,
+    StageStarted,
+    StatusLoaded,
+    SummariesLoaded,
+)
 from tui.progress import MessageProgress
+from tui.widgets.lightcurve_plot import LightcurvePlot
 
 __all__ = ["VirtualObserverApp"]
 
@@ -18,6 +27,10 @@ STATUS_KEYS = ("sources", "downloaded", "reduced", "analysed", "lightcurves", "d
 
 class VirtualObserverApp(App):
     """Keyboard-first terminal UI over a :class:`services.project.Project`.
+
+    Two views: the run view (status counts, a progress bar per stage, a log)
+    and the sources view (sources ranked by best S/N, and the selected
+    source's lightcurves drawn with its detections marked).
 
     Parameters
     ----------
@@ -28,6 +41,8 @@ class VirtualObserverApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "virtualobserver"
     BINDINGS = [
+        ("1", "view('run-view')", "Run view"),
+        ("2", "view('sources-view')", "Sources"),
         ("r", "run", "Run"),
         ("s", "refresh_status", "Status"),
         ("c", "cancel", "Cancel run"),
@@ -41,15 +56,20 @@ class VirtualObserverApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        table = DataTable(id="status", cursor_type="none")
-        yield table
-        yield Vertical(id="stages")
-        yield RichLog(id="log", wrap=True, markup=False)
+        with ContentSwitcher(initial="run-view", id="views"):
+            with Vertical(id="run-view"):
+                yield DataTable(id="status", cursor_type="none")
+                yield Vertical(id="stages")
+                yield RichLog(id="log", wrap=True, markup=False)
+            with Horizontal(id="sources-view"):
+                yield DataTable(id="sources", cursor_type="row")
+                yield LightcurvePlot(id="plot")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#status", DataTable)
         table.add_columns("quantity", "value")
+        self.query_one("#sources", DataTable).add_columns("source", "best S/N", "detections", "mag")
         log = self.query_one("#log", RichLog)
         if self.project is None:
             log.write("no project open: start with `vo tui CONFIG`")
@@ -59,6 +79,13 @@ class VirtualObserverApp(App):
         self.action_refresh_status()
 
     # -- actions --------------------------------------------------------------
+    def action_view(self, view: str) -> None:
+        """Switch between the run view and the sources view."""
+        self.query_one("#views", ContentSwitcher).current = view
+        if view == "sources-view" and self.project is not None:
+            self._load_summaries()
+            self.query_one("#sources", DataTable).focus()
+
     def action_refresh_status(self) -> None:
         """Load the status counts in a worker thread."""
         if self.project is not None:
@@ -80,6 +107,14 @@ class VirtualObserverApp(App):
     def _load_status(self) -> None:
         self.post_message(StatusLoaded(self.project.status()))
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="summaries")
+    def _load_summaries(self) -> None:
+        self.post_message(SummariesLoaded(self.project.summaries(limit=200)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="source")
+    def _load_source(self, name: str) -> None:
+        self.post_message(SourceLoaded(name, self.project.source_lightcurves(name)))
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
     def _run(self) -> None:
         worker = get_current_worker()
@@ -99,6 +134,26 @@ class VirtualObserverApp(App):
         table.clear()
         for key in STATUS_KEYS:
             table.add_row(key, str(message.status.get(key, "")))
+
+    @on(SummariesLoaded)
+    def show_summaries(self, message: SummariesLoaded) -> None:
+        table = self.query_one("#sources", DataTable)
+        table.clear()
+        for name, s in message.rows:
+            snr = "-" if s.best_snr is None else f"{s.best_snr:.1f}"
+            mag = "-" if s.mag_median is None else f"{s.mag_median:.2f}"
+            table.add_row(name, snr, str(s.num_detections), mag, key=name)
+
+    @on(DataTable.RowHighlighted, "#sources")
+    def source_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
+            self._load_source(event.row_key.value)
+
+    @on(SourceLoaded)
+    def show_source(self, message: SourceLoaded) -> None:
+        detections = sum(len(d) for _, d in message.views)
+        self.query_one("#plot", LightcurvePlot).show(
+            message.views, title=f"{message.name}: {len(message.views)} lightcurves, {detections} detections")
 
     @on(StageStarted)
     def add_stage(self, message: StageStarted) -> None:

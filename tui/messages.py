@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-__all__ = ["StageStarted", "StageAdvanced", "LogLine", "RunFinished", "StatusLoaded"]
+__all__ = ["StageStarted", "StageAdvanced", "LogLine", "RunFinished", "StatusLoaded", "SummariesLoaded", "SourceLoaded"]
 
 
 @dataclass
@@ -46,3 +46,18 @@ class StatusLoaded(Message):
     """Fresh project status counts."""
 
     status: dict
+
+
+@dataclass
+class SummariesLoaded(Message):
+    """Per-source summaries, best first: (name, SourceSummary) pairs."""
+
+    rows: list
+
+
+@dataclass
+class SourceLoaded(Message):
+    """A source's lightcurves with their detections, ready to draw."""
+
+    name: str
+    views: list

@@ -6,7 +6,7 @@ from textual.widgets import DataTable, RichLog
 
 from tests.unit.test_project import make_project
 from tui.app import VirtualObserverApp
-from tui.messages import RunFinished, StageStarted
+from tui.messages import RunFinished, SourceLoaded, StageStarted
 
 
 def run(coro):
@@ -45,3 +45,32 @@ def test_app_without_project_explains_how_to_open_one():
             assert any("vo tui CONFIG" in line for line in lines)
 
     run(scenario())
+
+
+def test_sources_view_plots_the_highlighted_source():
+    project, state = make_project(n=6, batch_size=3, overrides={"observatories.analysis.threshold": 2.0})
+    project.run()
+    messages = []
+
+    async def scenario():
+        app = VirtualObserverApp(project=project)
+        async with app.run_test(size=(140, 40), message_hook=messages.append) as pilot:
+            await pilot.press("2")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.query_one("#sources", DataTable)
+            assert table.row_count == 6
+            names = [table.get_row_at(i)[0] for i in range(table.row_count)]
+            snrs = [float(table.get_row_at(i)[1]) for i in range(table.row_count)]
+            assert snrs == sorted(snrs, reverse=True)
+            await pilot.press("down")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            plot = app.query_one("#plot")
+            assert plot.views and plot.title_text.startswith(names[1])
+            rendered = str(plot.render())
+            assert "MJD" in rendered
+
+    run(scenario())
+    loaded = [m for m in messages if isinstance(m, SourceLoaded)]
+    assert loaded and all(lc.is_loaded for lc, _ in loaded[-1].views)

@@ -1,0 +1,1 @@
+"""Reusable widgets of the TUI, one per module."""

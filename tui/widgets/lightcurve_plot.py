@@ -1,0 +1,95 @@
+"""LightcurvePlot: a source's lightcurves drawn in the terminal with plotext, detections marked."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+from textual.widgets import Static
+
+__all__ = ["LightcurvePlot", "render_lightcurves"]
+
+_COLOURS = ("green", "red", "blue", "magenta", "cyan", "yellow")
+
+
+def render_lightcurves(views, width: int = 100, height: int = 24, title: str = "") -> str:
+    """Return a plotext drawing (with ANSI colours) of magnitude against MJD.
+
+    Good epochs are dots per filter, flagged epochs crosses, and each detection's
+    peak a vertical line (its colour says brightening or dimming). Brighter is up.
+
+    Parameters
+    ----------
+    views : list of tuple
+        (loaded Lightcurve, list of Detection), as from ``Project.source_lightcurves``.
+    width, height : int
+        Size in characters.
+    title : str
+        Plot title.
+
+    Returns
+    -------
+    str
+        The drawing.
+    """
+    import plotext as plt
+
+    plt.clf()
+    plt.plotsize(max(width, 20), max(height, 8))
+    plt.theme("clear")
+    plt.title(title)
+    plt.xlabel("MJD")
+    plt.ylabel("mag (brighter up)")
+    bands = sorted({lc.filter for lc, _ in views})
+    # Astronomers read brighter as up: plot -mag and label the ticks with magnitudes.
+    mags = np.concatenate([lc.mag[np.isfinite(lc.mag)] for lc, _ in views] or [np.zeros(0)])
+    for lc, detections in views:
+        colour = _COLOURS[bands.index(lc.filter) % len(_COLOURS)]
+        good = lc.good & np.isfinite(lc.mag)
+        label = f"{lc.filter}" if lc.season == 0 else None
+        if good.any():
+            plt.scatter(lc.mjds[good].tolist(), (-lc.mag[good]).tolist(), color=colour, marker="dot", label=label)
+        bad = ~lc.good & np.isfinite(lc.mag)
+        if bad.any():
+            plt.scatter(lc.mjds[bad].tolist(), (-lc.mag[bad]).tolist(), color=colour, marker="x")
+        for detection in detections:
+            plt.vline(detection.peak_mjd, "orange" if detection.kind == "brightening" else "blue")
+    if mags.size:
+        ticks = np.linspace(-mags.max(), -mags.min(), 5)
+        plt.yticks(ticks.tolist(), [f"{-t:.2f}" for t in ticks])
+    figure = plt.build()
+    plt.clf()
+    return figure
+
+
+class LightcurvePlot(Static):
+    """Shows the lightcurves of one source; call :meth:`show` with the data to draw."""
+
+    DEFAULT_CSS = """
+    LightcurvePlot {
+        height: 1fr;
+        min-height: 12;
+        border: round $secondary;
+    }
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__("select a source to plot its lightcurves", **kwargs)
+        self.views = []
+        self.title_text = ""
+
+    def show(self, views, title: str = "") -> None:
+        """Draw ``views`` ((Lightcurve, detections) pairs) at the widget's current size."""
+        self.views, self.title_text = views, title
+        self.refresh_plot()
+
+    def refresh_plot(self) -> None:
+        """Redraw for the current size (plotext draws at a fixed size)."""
+        if not self.views:
+            self.update("no lightcurves for this source (not reduced yet?)")
+            return
+        width, height = max(self.size.width - 2, 40), max(self.size.height - 2, 12)
+        self.update(Text.from_ansi(render_lightcurves(self.views, width, height, self.title_text)))
+
+    def on_resize(self) -> None:
+        if self.views:
+            self.refresh_plot()
