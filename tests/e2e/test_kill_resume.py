@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import create_engine, text
 
 from adapters.postgres.embedded import EmbeddedPostgres
-from tests.e2e.helpers import REPO, vo, vo_command, vo_env, vo_json, write_project
+from tests.e2e.helpers import REPO, vo, vo_command, vo_env, vo_json
 
 from adapters.files.netcdf_store import NetCdfHistogramStore
 from domain.histograms import Histograms
@@ -72,12 +72,18 @@ def assert_same(reference: dict, resumed: dict) -> None:
             np.testing.assert_array_equal(resumed["arrays"][key][column], values, err_msg=str((key, column)))
 
 
+# The demo project itself (simulation enabled), on its first 80 sources, in batches of 10, with a
+# simulated download latency so that a kill lands in every stage.
+DEMO = str(REPO / "configs" / "demo.yaml")
+ARGS = ("--limit", "80", "--workers", "1", "--set", "project.batch_size=10",
+        "--set", "observatories.demo.download.latency=0.04",
+        "--set", "observatories.simulation.injections_per_source=3")
+
+
 def test_sigkill_at_random_moments_then_resume_matches_uninterrupted_run(tmp_path, empty_database_url):
-    config = write_project(tmp_path / "p", rows=80, batch_size=10, latency=0.04,
-                           extra="  simulation: {enabled: true, injections_per_source: 3}\n")
     reference_data = tmp_path / "reference"
     started = time.monotonic()
-    done = vo("run", str(config), "--workers", "1", data_dir=reference_data, database_url=empty_database_url)
+    done = vo("run", DEMO, *ARGS, data_dir=reference_data, database_url=empty_database_url)
     duration = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     reference = snapshot(empty_database_url, reference_data)
@@ -92,15 +98,15 @@ def test_sigkill_at_random_moments_then_resume_matches_uninterrupted_run(tmp_pat
     rng = random.Random(seed)
     analysed_after_kill = []
     for attempt in range(2):
-        process = subprocess.Popen(vo_command("run", str(config), "--workers", "1"), cwd=REPO,
+        process = subprocess.Popen(vo_command("run", DEMO, *ARGS), cwd=REPO,
                                    env=vo_env(data, None), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.2, 0.8) * duration)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        analysed_after_kill.append(vo_json("status", str(config), data_dir=data, database_url=None)["analysed"])
+        analysed_after_kill.append(vo_json("status", DEMO, data_dir=data, database_url=None)["analysed"])
     # The kills must have interrupted real work, or this test would prove nothing.
     assert analysed_after_kill[0] < 80, f"seed {seed}: the first kill came after the run finished"
-    finished = vo("run", str(config), "--workers", "1", data_dir=data, database_url=None)
+    finished = vo("run", DEMO, *ARGS, data_dir=data, database_url=None)
     assert finished.returncode == 0, f"seed {seed}: {finished.stderr}"
     assert not (data / "postgres" / "postmaster.pid").exists(), f"seed {seed}: server left running"
 
