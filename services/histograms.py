@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from domain.histograms import Histograms
 from services.ports import AbstractUnitOfWork, HistogramStore
 
-__all__ = ["merged_histograms"]
+__all__ = ["merged_histograms", "compact_histograms"]
 
 
 def merged_histograms(uow: AbstractUnitOfWork, store: HistogramStore, project: str, survey: str,
@@ -37,3 +39,43 @@ def merged_histograms(uow: AbstractUnitOfWork, store: HistogramStore, project: s
     if not keys:
         return None
     return Histograms.merge(store.load(key) for key in keys)
+
+
+def compact_histograms(uow: AbstractUnitOfWork, store: HistogramStore, project: str, survey: str,
+                       version: str, name: str, *, min_parts: int = 20) -> int:
+    """Merge the parts of histogram ``name`` into one when there are at least ``min_parts``; commit.
+
+    The merged part is written first, then one transaction swaps the part
+    records, and only after the commit are the old files deleted: a crash at
+    any moment leaves either the old parts or the merged one counted, never
+    both and never neither (left-over files are not referenced and never counted).
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    store : HistogramStore
+        Where the parts are.
+    project, survey, version, name : str
+        The product.
+    min_parts : int
+        Compact only from this many parts on.
+
+    Returns
+    -------
+    int
+        The number of parts merged (0 if nothing was done).
+    """
+    keys = uow.histogram_parts.keys(project, survey, version, name)
+    if len(keys) < max(min_parts, 2):
+        return 0
+    merged = Histograms.merge(store.load(key) for key in keys)
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+    prefix = keys[0].rsplit("/", 1)[0]
+    new_key = f"{prefix}/merged-{digest}"
+    store.save(new_key, merged)
+    uow.histogram_parts.replace(project, survey, version, name, keys, new_key)
+    uow.commit()
+    for key in keys:
+        store.delete(key)
+    return len(keys)

@@ -134,6 +134,10 @@ class HistogramStore(abc.ABC):
     def exists(self, key: str) -> bool:
         """Whether something is saved under ``key``."""
 
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove what is saved under ``key`` (no error if nothing is)."""
+
 
 class CatalogReader(abc.ABC):
     """Reads a catalog file (or service) described by a :class:`CatalogSpec`."""

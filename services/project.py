@@ -16,7 +16,8 @@ from services.ports import (
     SurveyClient,
     batched,
 )
-from services.histograms import merged_histograms
+from services.histograms import compact_histograms, merged_histograms
+from domain.analysis.analysis import HISTOGRAM_NAMES
 from services.simulate import EFFICIENCY, SIMULATE, simulate_batch
 from services.stages import ANALYSE, DOWNLOAD, REDUCE, StageResult, analyse_batch, download_batch, reduce_batch
 from services.targets import select_targets
@@ -180,6 +181,30 @@ class Project:
         for survey in self.config.surveys:
             for stage in stages[survey.name]:
                 self.progress.finish(f"{survey.name}:{stage}")
+        self.compact()
+
+    def compact(self, min_parts: int = 20) -> int:
+        """Merge the histogram parts of every product of the current versions (see ``compact_histograms``).
+
+        Parameters
+        ----------
+        min_parts : int
+            Only products with at least this many parts are merged.
+
+        Returns
+        -------
+        int
+            The number of parts merged away.
+        """
+        merged = 0
+        for survey in self.config.surveys:
+            products = [(survey.analysis_version, name) for name in HISTOGRAM_NAMES]
+            products.append((survey.simulation_version, EFFICIENCY))
+            for version, name in products:
+                with self.uow_factory() as uow:
+                    merged += compact_histograms(uow, self.histogram_store, self.name, survey.name, version, name,
+                                                 min_parts=min_parts)
+        return merged
 
     def _step(self, stage: str, uow: AbstractUnitOfWork, survey, sources) -> StageResult:
         client = self.clients[survey.name]

@@ -50,14 +50,27 @@ def _admin(url: str, statement: str) -> None:
 
 
 @pytest.fixture
-def empty_database_url(postgres_url):
-    """URL of a new, uniquely named, empty database, dropped after the test."""
-    name = f"vo_test_{uuid.uuid4().hex[:12]}"
-    _admin(postgres_url, f'CREATE DATABASE "{name}"')
+def new_database(postgres_url):
+    """Factory of new, uniquely named, empty databases (URLs), all dropped after the test."""
+    names = []
+
+    def create() -> str:
+        name = f"vo_test_{uuid.uuid4().hex[:12]}"
+        _admin(postgres_url, f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
     try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        yield create
     finally:
-        _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in names:
+            _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database_url(new_database):
+    """URL of a new, uniquely named, empty database, dropped after the test."""
+    return new_database()
 
 
 @pytest.fixture

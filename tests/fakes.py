@@ -331,6 +331,9 @@ class FakeHistogramStore(ports.HistogramStore):
     def exists(self, key):
         return key in self.files
 
+    def delete(self, key):
+        self.files.pop(key, None)
+
 
 class FakeCatalogReader(ports.CatalogReader):
     """Returns a fixed catalog whatever the spec."""

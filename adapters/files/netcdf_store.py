@@ -100,3 +100,7 @@ class NetCdfHistogramStore(HistogramStore):
     def exists(self, key: str) -> bool:
         """Whether a file is saved under ``key``."""
         return (self.root / self.relative_path(key)).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove the file saved under ``key`` (no error if it is already gone)."""
+        (self.root / self.relative_path(key)).unlink(missing_ok=True)

@@ -16,10 +16,13 @@ from domain.parameters import Param, Parameters
 from domain.source import Source
 from domain.summary import SourceSummary
 
-__all__ = ["HistogramParameters", "Analysis", "LightcurveResult", "SCANNED"]
+__all__ = ["HistogramParameters", "Analysis", "LightcurveResult", "SCANNED", "HISTOGRAM_NAMES"]
 
 #: Name of the histogram of scanned epochs; quality histograms are named ``cut_<name>``.
 SCANNED = "scanned"
+_HISTOGRAM_CUTS = ("offset", "limiting_mag", "chi", "sharp")
+#: Names of every histogram an analysis writes.
+HISTOGRAM_NAMES = (SCANNED,) + tuple(f"cut_{cut}" for cut in _HISTOGRAM_CUTS)
 
 
 def _range(default: list[float], what: str) -> Param:
@@ -85,7 +88,7 @@ class Analysis:
         result = {SCANNED: Histograms({
             "mag": _axis(b.mag), "filter": filters, "exptime": Axis.from_edges(b.exptime), "snr": _axis(b.snr),
         }, variables=("epochs",))}
-        for cut in ("offset", "limiting_mag", "chi", "sharp"):
+        for cut in _HISTOGRAM_CUTS:
             result[f"cut_{cut}"] = Histograms({cut: _axis(getattr(b, cut)), "filter": filters},
                                               variables=("epochs", "failed"))
         return result
@@ -140,7 +143,7 @@ class Analysis:
         band = np.full(lc.mjds.size, lc.filter, dtype=object)
         histograms[SCANNED].fill("epochs", mag=mag[good], filter=band[good], exptime=lc.exptime[good],
                                  snr=result.scores.snr[good])
-        for cut in ("offset", "limiting_mag", "chi", "sharp"):
+        for cut in _HISTOGRAM_CUTS:
             values, failed = quality.values[cut], quality.failed[cut]
             histograms[f"cut_{cut}"].fill("epochs", **{cut: values, "filter": band})
             histograms[f"cut_{cut}"].fill("failed", **{cut: values[failed], "filter": band[failed]})

@@ -115,3 +115,31 @@ def test_top_ranks_sources_by_summary(tmp_path, empty_database_url):
                             data_dir=data, database_url=empty_database_url)
     status = vo_json("status", str(config), data_dir=data, database_url=empty_database_url)
     assert sum(r["num_detections"] for r in by_detections) == status["detections"]
+
+
+def test_compacted_histograms_equal_uncompacted(tmp_path, new_database, monkeypatch):
+    from sqlalchemy import create_engine, text
+
+    from adapters.container import open_project
+
+    config = write_project(tmp_path / "p", rows=44)
+    histograms = {}
+    for label, batch in (("small", 2), ("large", 22)):
+        data = tmp_path / label
+        url = new_database()
+        assert vo("run", str(config), "--set", f"project.batch_size={batch}",
+                  data_dir=data, database_url=url).returncode == 0
+        monkeypatch.setenv("VO_DATA", str(data))
+        monkeypatch.setenv("VO_DATABASE_URL", url)
+        container, project = open_project(config)
+        try:
+            histograms[label] = {name: project.histograms(name) for name in ("scanned", "cut_chi")}
+        finally:
+            container.database().close()
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            parts = connection.execute(text("SELECT count(*) FROM histogram_parts WHERE kind = 'scanned'")).scalar()
+        engine.dispose()
+        assert parts == 1 if label == "small" else parts == 2  # 22 parts compacted into one; 2 left alone
+    assert histograms["small"] == histograms["large"]
+    assert histograms["small"]["scanned"].total("epochs") > 0

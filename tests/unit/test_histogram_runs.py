@@ -64,3 +64,16 @@ def test_simulated_detections_stay_out_of_default_counts():
     assert report.stages["simulate"].done == 12 and status["injections"] == 3 * lightcurves
     assert status["detections_simulated"] > 0 and status["detections"] == real
     assert all(not d.is_simulated for d in state.detections if d.version == plain.config.surveys[0].analysis_version)
+
+
+def test_compaction_keeps_the_sums_and_deletes_old_parts():
+    state, store, histogram_store = FakeState(), FakeDataStore(), FakeHistogramStore()
+    p = project("p", "", state, store, histogram_store, simulation=True)
+    p.run()  # 12 sources in batches of 3: 4 parts per histogram, below the default threshold
+    before = {name: p.histograms(name) for name in NAMES + ("efficiency",)}
+    parts_before = len(histogram_store.files)
+    assert p.compact(min_parts=20) == 0 and len(histogram_store.files) == parts_before
+    assert p.compact(min_parts=2) == 4 * len(before)
+    assert {name: p.histograms(name) for name in before} == before
+    assert len(histogram_store.files) == len(before)  # one merged part each, old files deleted
+    assert all(k.split("/")[-1].startswith("merged-") for k in histogram_store.files)
