@@ -2,7 +2,8 @@
 
 Run ``python benchmarks/run_demo_scaling.py [N]`` (default N=1000). In one process it times:
 
-* baseline: download + reduce + analyse of N demo sources in memory (no database, no files);
+* baseline: download + reduce + analyse (cuts, finder, summaries, histograms) of N demo sources
+  in memory (no database, no files);
 * full: ``Project.run`` over the same sources on real PostgreSQL (``VO_DATABASE_URL`` or the
   embedded server in a temporary folder) and real HDF5 files;
 * rerun: ``Project.run`` again, which must skip everything.
@@ -24,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from adapters.catalogs.demo import write_demo_catalog  # noqa: E402
 from adapters.container import SURVEYS, open_project  # noqa: E402
-from domain.analysis.finder import find_events  # noqa: E402
+from domain.analysis.analysis import Analysis  # noqa: E402
 
 
 def main(n: int = 1000) -> None:
@@ -41,9 +42,11 @@ def main(n: int = 1000) -> None:
 
     start = time.perf_counter()
     detections = 0
+    analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
+    histograms = analysis.new_histograms()
     for source in sources:
-        for lc in client.reduce(client.download(source), survey.reduction):
-            detections += len(find_events(lc, survey.analysis)[1])
+        lightcurves = client.reduce(client.download(source), survey.reduction)
+        detections += analysis.analyse_source(source, lightcurves, "demo", "baseline", histograms)[1].num_detections
     baseline = time.perf_counter() - start
 
     try:

@@ -9,7 +9,7 @@ import numpy as np
 
 from adapters.files.atomic import atomic_path
 from domain.errors import DataError
-from domain.lightcurve import LIGHTCURVE_COLUMNS, Lightcurve
+from domain.lightcurve import Lightcurve
 from domain.naming import safe_key, shard
 from domain.rawdata import RawData
 from services.ports import DataStore
@@ -79,7 +79,7 @@ class Hdf5DataStore(DataStore):
             with _h5py().File(tmp, "w", track_order=True) as f:
                 for lc in lightcurves:
                     name = f"{safe_key(lc.filter, max_length=16)}_season{lc.season}"
-                    dataset = f.create_dataset(name, data=_to_table({c: lc.columns[c] for c in LIGHTCURVE_COLUMNS}))
+                    dataset = f.create_dataset(name, data=_to_table(lc.columns))
                     dataset.attrs.update(survey=lc.survey, filter=lc.filter, season=lc.season,
                                          source_name=source_name, version=version)
                     lc.file, lc.key = str(relative), name
