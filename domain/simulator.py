@@ -41,7 +41,8 @@ class SimulationParameters(Parameters):
     SPECS = {
         "enabled": Param(False, bool, "Inject simulated events and record their (hidden) detections.",
                          science=False),
-        "injections_per_source": Param(10, int, "Events injected, one at a time, into each lightcurve.",
+        "injections_per_source": Param(10, int, "Events injected per source, one at a time, each into one of "
+                                       "its lightcurves (chosen in proportion to time span).",
                                        minimum=1, maximum=10**6),
         "kinds": Param(list(EVENT_KINDS), list, "Event models to draw from (uniformly).",
                        item_kind=str, choices=EVENT_KINDS),
@@ -262,6 +263,39 @@ class Simulator:
             event = self.draw(lightcurve, draw_rng)
             yield event, inject(lightcurve, event, noise_rng, self.parameters.noise_model)
 
+    def source_injections(self, lightcurves: Sequence[Lightcurve],
+                          seed: int = 0) -> Iterator[tuple[int, InjectedEvent, Lightcurve]]:
+        """Yield ``injections_per_source`` injections for one source, spread over its lightcurves.
+
+        Each injection goes into one lightcurve (of the source's filters and
+        seasons) chosen with probability proportional to its time span, so that
+        injected events fall uniformly in the time the source was observed.
+        Reproducible like :meth:`injections`.
+
+        Parameters
+        ----------
+        lightcurves : sequence of Lightcurve
+            Loaded lightcurves of the source; never modified. Lightcurves with fewer than
+            two good epochs get no injection.
+        seed : int
+            Per-source seed (non-negative).
+
+        Yields
+        ------
+        tuple of (int, InjectedEvent, Lightcurve)
+            Index of the lightcurve, the event, and a new lightcurve containing it.
+        """
+        usable = [i for i, lc in enumerate(lightcurves) if lc.good.sum() >= 2]
+        if not usable:
+            return
+        weights = np.array([_span(lightcurves[i]) for i in usable])
+        children = np.random.SeedSequence([self.parameters.seed, seed]).spawn(self.parameters.injections_per_source)
+        for child in children:
+            choice_rng, draw_rng, noise_rng = (np.random.default_rng(s) for s in child.spawn(3))
+            index = usable[int(choice_rng.choice(len(usable), p=weights / weights.sum()))]
+            event = self.draw(lightcurves[index], draw_rng)
+            yield index, event, inject(lightcurves[index], event, noise_rng, self.parameters.noise_model)
+
     def match(self, event: InjectedEvent, detections: Sequence[Detection]) -> Detection | None:
         """Return the detection that recovers ``event``, or None.
 
@@ -287,3 +321,9 @@ class Simulator:
         low, high = event.start_mjd - event.cadence, event.end_mjd + event.cadence
         found = [d for d in detections if d.kind == event.direction and low <= d.peak_mjd <= high]
         return max(found, key=lambda d: abs(d.snr), default=None)
+
+
+def _span(lightcurve: Lightcurve) -> float:
+    # Time span plus one typical cadence, so a short season still gets its share.
+    mjd = lightcurve.mjds[lightcurve.good]
+    return float(mjd[-1] - mjd[0] + np.median(np.diff(mjd)))

@@ -61,9 +61,10 @@ def simulate_batch(
 ) -> StageResult:
     """Inject, search and record for analysed sources not yet simulated at this version; one commit.
 
-    Each lightcurve gets ``injections_per_source`` injected copies, seeded by
-    the source name, lightcurve and simulation seed (so a rerun injects the
-    same events). The copies are searched with the same cuts and finder as the
+    Each source gets ``injections_per_source`` injected copies of its
+    lightcurves (each event in one lightcurve, chosen in proportion to its time
+    span), seeded by the source name and the simulation seed (so a rerun
+    injects the same events). The copies are searched with the same cuts and finder as the
     real data; an injection is recovered when the Simulator matches a
     detection to it, and that detection is stored as simulated, linked to its
     injection. The batch's efficiency map is saved as a part in the same transaction.
@@ -105,13 +106,13 @@ def simulate_batch(
             lc.source_name = source.name
         try:
             made = []
-            for lc in store.load_lightcurves(own):
-                quality = analysis.checker.check(lc)
-                seed = _seed(source.name, lc.filter, lc.season, survey.simulation.seed)
-                for sequence, (event, injected) in enumerate(simulator.injections(lc, seed)):
-                    _, detections = find_events(injected, survey.analysis, quality)
-                    injection = event.to_injection(sequence, simulator.match(event, detections))
-                    made.append(_attach(injection, source.id, lc.id, version))
+            loaded = store.load_lightcurves(own)
+            qualities = [analysis.checker.check(lc) for lc in loaded]
+            seed = _seed(source.name, survey.simulation.seed)
+            for sequence, (index, event, injected) in enumerate(simulator.source_injections(loaded, seed)):
+                _, detections = find_events(injected, survey.analysis, qualities[index])
+                injection = event.to_injection(sequence, simulator.match(event, detections))
+                made.append(_attach(injection, source.id, loaded[index].id, version))
         except VOError as exc:
             failures[source.id] = str(exc)
             result.failed[source.name] = str(exc)

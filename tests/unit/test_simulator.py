@@ -297,3 +297,21 @@ def test_simulator_round_trip_recovers_strong_long_events_and_rejects_wrong_sign
                                        event.width, -event.amplitude if event.amplitude < 1 else -0.5,
                                        cadence=event.cadence)
         assert simulator.match(flipped, detections) is None
+
+
+def test_source_injections_spread_over_lightcurves_by_span():
+    from domain.simulator import SimulationParameters, Simulator
+
+    short = flat_lightcurve(n=50, seed=1)            # 50 days
+    long = flat_lightcurve(n=450, seed=2)            # 450 days: 9x the span
+    simulator = Simulator(SimulationParameters(injections_per_source=2000, kinds=["gaussian_bump"]))
+    drawn = list(simulator.source_injections([short, long], seed=3))
+    assert len(drawn) == 2000
+    share = sum(index == 1 for index, _, _ in drawn) / 2000
+    p = 450 / 500  # spans plus one cadence each: (449 + 1) / (49 + 1 + 449 + 1)
+    assert abs(share - p) < 3 * (p * (1 - p) / 2000) ** 0.5
+    for index, event, injected in drawn[:20]:
+        lc = (short, long)[index]
+        assert injected.num_epochs == lc.num_epochs and lc.mjds[0] <= event.peak_mjd <= lc.mjds[-1] + 1
+    again = list(simulator.source_injections([short, long], seed=3))
+    assert [(i, e.peak_mjd) for i, e, _ in again[:50]] == [(i, e.peak_mjd) for i, e, _ in drawn[:50]]
