@@ -1,0 +1,70 @@
+"""VirtualDemoObs: deterministic per source, realistic seasons, noise, flags and events."""
+
+import numpy as np
+import pytest
+
+from adapters.surveys import demo as demo_module
+from adapters.surveys.demo import BAD_IMAGE_FLAG, DemoParameters, VirtualDemoObs
+from domain.analysis.finder import AnalysisParameters, find_events
+from domain.errors import SurveyError
+from domain.reduction import ReductionParameters
+from domain.source import Source
+
+
+def download(name="star", mag=17.0, **params):
+    return VirtualDemoObs(DemoParameters(**params)).download(Source(name, 120.0, 30.0, mag=mag))
+
+
+def test_deterministic_per_source_name():
+    a, b, c = download("x"), download("x"), download("y")
+    for column in a.columns:
+        np.testing.assert_array_equal(a.columns[column], b.columns[column])
+    assert not np.array_equal(a.columns["mag"], c.columns["mag"])
+
+
+def test_seasons_with_gaps_and_several_filters():
+    raw = download(num_points=300, filters=["g", "r", "i"], duration_days=1000.0, season_days=150.0)
+    mjd = raw.columns["mjd"]
+    gaps = np.diff(mjd)
+    assert (gaps > 150).sum() == 2  # three observing seasons in 1000 days
+    assert set(raw.columns["filter"]) == {"g", "r", "i"}
+    lcs = VirtualDemoObs().reduce(raw, ReductionParameters(season_gap_days=90.0))
+    assert {(lc.filter, lc.season) for lc in lcs} == {(f, s) for f in "gri" for s in range(3)}
+
+
+def test_mimics_a_100_point_single_filter_survey():
+    raw = download(num_points=100, filters=["g"])
+    assert raw.num_epochs == 100 and set(raw.columns["filter"]) == {"g"}
+
+
+def test_noise_grows_with_magnitude():
+    bright = np.median(download(mag=15.0).columns["magerr"])
+    faint = np.median(download(mag=20.0).columns["magerr"])
+    assert faint > 5 * bright
+
+
+def test_flagged_fraction_matches_parameter():
+    n = sum(download(f"s{i}", num_points=500, flag_fraction=0.1).columns["flag"].astype(bool).sum()
+            for i in range(20))
+    expected, se = 10_000 * 0.1, (10_000 * 0.1 * 0.9) ** 0.5
+    assert abs(n - expected) < 3 * se
+    assert set(np.unique(download(flag_fraction=0.5).columns["flag"])) == {0, BAD_IMAGE_FLAG}
+
+
+def test_genuine_flares_are_found():
+    params = dict(num_points=400, flare_fraction=1.0, dip_fraction=0.0, duration_days=300.0)
+    found = 0
+    for i in range(20):
+        raw = download(f"flaring{i}", mag=16.0, **params)
+        lcs = VirtualDemoObs().reduce(raw, ReductionParameters())
+        found += any(d.kind == "brightening" for lc in lcs for d in find_events(lc, AnalysisParameters())[1])
+    assert found >= 10  # flares of 50-300 % at 16 mag are many sigma, unless they fall in a gap
+
+
+def test_latency_and_failures(monkeypatch):
+    slept = []
+    monkeypatch.setattr(demo_module.time, "sleep", slept.append)
+    download(latency=0.25)
+    assert slept == [0.25]
+    with pytest.raises(SurveyError, match="no data for 'star'"):
+        download(failure_fraction=1.0)
