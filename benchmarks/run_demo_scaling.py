@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -58,6 +59,7 @@ def main(n: int = 1000) -> None:
         rerun = time.perf_counter() - start
     finally:
         container.database().close()
+        shutil.rmtree(work, ignore_errors=True)
     assert report.stages["analyse"].products == detections, "persisted run must find what the baseline found"
     assert again.did_nothing
     print(f"| {time.strftime('%Y-%m-%d')} | {platform.machine()}, {os.cpu_count()} cores, Python "
