@@ -15,7 +15,7 @@ from domain.parameters import Param, Parameters, version_hash
 from domain.reduction import ReductionParameters
 from domain.simulator import SimulationParameters
 
-__all__ = ["ProjectParameters", "SurveyConfig", "ProjectConfig", "build_config", "SECTIONS"]
+__all__ = ["ProjectParameters", "SurveyConfig", "ProjectConfig", "build_config", "SECTIONS", "ALGORITHMS"]
 
 #: Parameter blocks that may appear under ``observatories:`` (general) and under each survey.
 SECTIONS: dict[str, type[Parameters]] = {
@@ -50,6 +50,12 @@ class CatalogParameters(Parameters):
     }
 
 
+#: Versions of the science code of each step. Bump one when a change to the code changes its
+#: products for the same parameters: every product downstream then gets a new version, so results
+#: of old and new code never mix (the same rule as for a changed threshold).
+ALGORITHMS = {"reduction": "1", "analysis": "2", "simulation": "2"}
+
+
 @dataclass(frozen=True)
 class SurveyConfig:
     """Parameters of one survey in a project, with the versions they define.
@@ -78,18 +84,18 @@ class SurveyConfig:
     @property
     def reduction_version(self) -> str:
         """Hash of download and reduction parameters; tags lightcurves."""
-        return version_hash(self.download_version, self.reduction.science_dict())
+        return version_hash(self.download_version, ALGORITHMS["reduction"], self.reduction.science_dict())
 
     @property
     def analysis_version(self) -> str:
         """Hash of everything upstream plus quality, analysis and histogram parameters; tags detections."""
-        return version_hash(self.reduction_version, self.quality.science_dict(), self.analysis.science_dict(),
-                            self.histograms.science_dict())
+        return version_hash(self.reduction_version, ALGORITHMS["analysis"], self.quality.science_dict(),
+                            self.analysis.science_dict(), self.histograms.science_dict())
 
     @property
     def simulation_version(self) -> str:
         """Hash of the analysis version plus the simulation parameters; tags injections and simulated detections."""
-        return version_hash(self.analysis_version, self.simulation.science_dict())
+        return version_hash(self.analysis_version, ALGORITHMS["simulation"], self.simulation.science_dict())
 
 
 @dataclass(frozen=True)

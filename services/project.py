@@ -16,6 +16,7 @@ from services.ports import (
     SurveyClient,
     batched,
 )
+from services.export import EXPORTS, detection_rows
 from services.histograms import compact_histograms, merged_histograms
 from domain.analysis.analysis import HISTOGRAM_NAMES
 from services.simulate import EFFICIENCY, SIMULATE, simulate_batch
@@ -288,6 +289,29 @@ class Project:
                     [source.id], config.simulation_version, include_simulated=True).get(source.id, [])
         loaded = self.store.load_lightcurves(own)
         return [(lc, [d for d in detections if d.lightcurve_id == lc.id]) for lc in loaded]
+
+    def export(self, what: str, survey: str | None = None, *, include_simulated: bool = False) -> list[dict]:
+        """Return the rows of a product table: ``detections``, ``injections`` or ``summaries``.
+
+        Parameters
+        ----------
+        what : str
+            Which table.
+        survey : str, optional
+            Survey name (default: the first of the project).
+        include_simulated : bool
+            For detections: add the simulated ones (marked); never included otherwise.
+
+        Returns
+        -------
+        list of dict
+            One row per item.
+        """
+        config = next(s for s in self.config.surveys if survey in (None, s.name))
+        with self.uow_factory() as uow:
+            if what == "detections":
+                return detection_rows(uow, self.name, config, include_simulated=include_simulated)
+            return EXPORTS[what](uow, self.name, config)
 
     def status(self) -> dict:
         """Return counts of the project's products at the current versions.

@@ -10,7 +10,7 @@ from adapters.cli.progress import LogProgress, RichProgress
 from adapters.config_file import parse_overrides
 from adapters.container import Container, build_container
 
-__all__ = ["run", "simulate", "status", "top", "db", "tui", "make_container"]
+__all__ = ["run", "simulate", "status", "top", "export", "db", "tui", "make_container"]
 
 
 def make_container(args: argparse.Namespace, progress=None) -> Container:
@@ -106,6 +106,28 @@ def top(args: argparse.Namespace) -> int:
 
 def _fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def export(args: argparse.Namespace) -> int:
+    """``vo export CONFIG WHAT OUTPUT``: write a product table or a merged histogram to a file."""
+    from adapters.files.tables import write_histograms, write_rows
+    from domain.errors import DataError
+
+    def action(project):
+        if args.what in ("detections", "injections", "summaries"):
+            return write_rows(project.export(args.what, include_simulated=args.include_simulated), args.output)
+        histograms = project.histograms(args.what)
+        if histograms is None:
+            raise DataError(f"no histogram {args.what!r} at the current version (run or simulate first)")
+        write_histograms(histograms, args.output)
+        return histograms.total(histograms.variables[0])
+
+    count = _with_project(args, action)
+    if args.json:
+        print(json.dumps({"what": args.what, "output": args.output, "count": count}))
+    else:
+        print(f"wrote {args.what} ({count} {'rows' if args.what in ('detections', 'injections', 'summaries') else 'counts'}) to {args.output}")
+    return 0
 
 
 def db(args: argparse.Namespace) -> int:

@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the recovery efficiency")
     simulate.add_argument("--limit", type=int, default=None, help="only the first N sources of the project")
     project_command("status", "counts of the project's products at the current versions")
+    export = project_command("export", "write detections, injections, summaries (table) or a histogram (netCDF)")
+    export.add_argument("what", help="detections, injections, summaries, or a histogram name "
+                                     "(scanned, cut_offset, cut_limiting_mag, cut_chi, cut_sharp, efficiency)")
+    export.add_argument("output", help="file: .ecsv, .csv, .fits, .vot for tables; .nc for histograms")
+    export.add_argument("--include-simulated", action="store_true",
+                        help="detections: add the simulated ones (marked is_simulated)")
     top = project_command("top", "sources ranked by a per-source summary statistic, to prioritise follow-up")
     top.add_argument("--by", default="best_snr",
                      choices=["best_snr", "num_detections", "rms", "num_good", "num_epochs", "mag_median"],

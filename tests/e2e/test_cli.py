@@ -143,3 +143,34 @@ def test_compacted_histograms_equal_uncompacted(tmp_path, new_database, monkeypa
         assert parts == 1 if label == "small" else parts == 2  # 22 parts compacted into one; 2 left alone
     assert histograms["small"] == histograms["large"]
     assert histograms["small"]["scanned"].total("epochs") > 0
+
+
+def test_export_excludes_simulated_unless_asked(tmp_path, empty_database_url):
+    import xarray as xr
+    from astropy.table import Table
+
+    from domain.histograms import Histograms
+
+    config = write_project(tmp_path / "p", rows=20, extra="  simulation: {enabled: true, injections_per_source: 4}\n")
+    data = tmp_path / "data"
+    status = vo_json("run", str(config), data_dir=data, database_url=empty_database_url)["status"]
+    assert status["detections_simulated"] > 0
+
+    def export(*args):
+        done = vo("export", str(config), *args, data_dir=data, database_url=empty_database_url)
+        assert done.returncode == 0, done.stderr
+
+    export("detections", str(tmp_path / "real.ecsv"))
+    export("detections", str(tmp_path / "all.ecsv"), "--include-simulated")
+    export("injections", str(tmp_path / "injections.csv"))
+    export("efficiency", str(tmp_path / "efficiency.nc"))
+    real, everything = Table.read(tmp_path / "real.ecsv"), Table.read(tmp_path / "all.ecsv")
+    assert len(real) == status["detections"] and not real["is_simulated"].any()
+    assert len(everything) == status["detections"] + status["detections_simulated"]
+    assert everything["is_simulated"].sum() == status["detections_simulated"]
+    injections = Table.read(tmp_path / "injections.csv", format="ascii.csv")
+    assert len(injections) == status["injections"] == 4 * 20
+    assert injections["recovered"].astype(str).tolist().count("True") == status["detections_simulated"]
+    with xr.open_dataset(tmp_path / "efficiency.nc") as ds:
+        efficiency = Histograms.from_dataset(ds.load())
+    assert efficiency.total("injected") == 80 and efficiency.total("recovered") == status["detections_simulated"]

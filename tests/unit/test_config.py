@@ -59,3 +59,14 @@ def test_catalog_path_resolves_against_config_folder():
 def test_unsettable_override_is_an_error():
     with pytest.raises(ConfigError, match="not a settable key"):
         build_config(doc(), survey_parameters=SURVEYS, overrides={"analysis.threshold": 3})
+
+
+def test_algorithm_version_bump_changes_downstream_versions(monkeypatch):
+    from domain import config as config_module
+
+    before = build_config(doc(), survey_parameters=SURVEYS).surveys[0]
+    monkeypatch.setitem(config_module.ALGORITHMS, "analysis", "999")
+    after = build_config(doc(), survey_parameters=SURVEYS).surveys[0]
+    assert after.reduction_version == before.reduction_version
+    assert after.analysis_version != before.analysis_version
+    assert after.simulation_version != before.simulation_version
