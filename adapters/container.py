@@ -11,6 +11,7 @@ from adapters.config_file import load_config
 from adapters.files.hdf5_store import Hdf5DataStore
 from adapters.files.netcdf_store import NetCdfHistogramStore
 from adapters.postgres.database import Database
+from adapters.postgres.lock import PostgresRunLock
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.settings import data_dir, database_url_from_env
 from adapters.surveys.demo import VirtualDemoObs
@@ -45,6 +46,7 @@ class Container(containers.DeclarativeContainer):
     database = providers.Singleton(Database, url=providers.Callable(database_url_from_env), data_dir=data_dir)
     session_factory = providers.Singleton(lambda db: db.session_factory(), database)
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory=session_factory)
+    run_lock = providers.Singleton(lambda db: PostgresRunLock(db.engine), database)
     store = providers.Singleton(Hdf5DataStore, root=data_dir)
     histogram_store = providers.Singleton(NetCdfHistogramStore, root=data_dir)
     catalog_reader = providers.Singleton(FileCatalogReader)
@@ -66,6 +68,7 @@ class Container(containers.DeclarativeContainer):
         surveys=surveys,
         progress=progress,
         mapper=mapper,
+        run_lock=run_lock,
     )
 
 

@@ -8,6 +8,7 @@ __all__ = [
     "SurveyError",
     "TransientSurveyError",
     "DataError",
+    "ProjectBusyError",
 ]
 
 
@@ -59,3 +60,7 @@ class TransientSurveyError(SurveyError):
 
 class DataError(VOError):
     """Stored or downloaded data is inconsistent (wrong columns, lengths, types)."""
+
+
+class ProjectBusyError(VOError):
+    """Another process is running the same project right now."""

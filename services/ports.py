@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Iterable, Sequence
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ContextManager
 
 from domain.catalog import Catalog, CatalogSpec
 from domain.detection import Detection
@@ -33,6 +33,7 @@ __all__ = [
     "SummaryRepository",
     "HistogramPartRepository",
     "AbstractUnitOfWork",
+    "RunLock",
     "ProgressSink",
     "NullProgress",
 ]
@@ -330,6 +331,20 @@ class AbstractUnitOfWork(abc.ABC):
     @abc.abstractmethod
     def rollback(self) -> None:
         """Discard every change since the last commit."""
+
+
+class RunLock(abc.ABC):
+    """Keeps two runs of the same project from working at once (their histograms would overlap)."""
+
+    @abc.abstractmethod
+    def hold(self, name: str) -> ContextManager[None]:
+        """Return a context manager holding the lock ``name`` for its duration.
+
+        Raises
+        ------
+        ProjectBusyError
+            At once, if another process holds it.
+        """
 
 
 class ProgressSink(abc.ABC):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -13,6 +14,7 @@ from services.ports import (
     HistogramStore,
     NullProgress,
     ProgressSink,
+    RunLock,
     SurveyClient,
     batched,
 )
@@ -88,6 +90,8 @@ class Project:
         Receives progress events.
     mapper : callable, optional
         ``map``-like function for downloads (e.g. a thread pool's ``map``).
+    run_lock : RunLock, optional
+        Keeps a second run of the same project from starting while one works.
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class Project:
         surveys: Mapping[str, type[SurveyClient]],
         progress: ProgressSink | None = None,
         mapper: Callable = map,
+        run_lock: RunLock | None = None,
     ):
         self.config = config
         self.uow_factory = uow_factory
@@ -110,6 +115,7 @@ class Project:
         self.clients = {s.name: surveys[s.name](s.download) for s in config.surveys}
         self.progress = progress or NullProgress()
         self.mapper = mapper
+        self.run_lock = run_lock
 
     @property
     def name(self) -> str:
@@ -167,6 +173,12 @@ class Project:
         return report
 
     def _run_stages(self, sources, stages: dict[str, list[str]], report: RunReport, prepare) -> None:
+        lock = self.run_lock.hold(self.name) if self.run_lock is not None else contextlib.nullcontext()
+        with lock:
+            self._run_batches(sources, stages, report, prepare)
+            self.compact()
+
+    def _run_batches(self, sources, stages: dict[str, list[str]], report: RunReport, prepare) -> None:
         for survey in self.config.surveys:
             for stage in stages[survey.name]:
                 self.progress.start(f"{survey.name}:{stage}", len(sources))
@@ -182,7 +194,6 @@ class Project:
         for survey in self.config.surveys:
             for stage in stages[survey.name]:
                 self.progress.finish(f"{survey.name}:{stage}")
-        self.compact()
 
     def compact(self, min_parts: int = 20) -> int:
         """Merge the histogram parts of every product of the current versions (see ``compact_histograms``).

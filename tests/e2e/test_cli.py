@@ -174,3 +174,28 @@ def test_export_excludes_simulated_unless_asked(tmp_path, empty_database_url):
     with xr.open_dataset(tmp_path / "efficiency.nc") as ds:
         efficiency = Histograms.from_dataset(ds.load())
     assert efficiency.total("injected") == 80 and efficiency.total("recovered") == status["detections_simulated"]
+
+
+def test_concurrent_run_of_the_same_project_is_refused(tmp_path, empty_database_url):
+    import subprocess
+
+    from tests.e2e.helpers import REPO, vo_command, vo_env
+
+    config = write_project(tmp_path / "p", rows=40, batch_size=5, latency=0.1)
+    data = tmp_path / "data"
+    first = subprocess.Popen(vo_command("run", str(config), "--workers", "1"), cwd=REPO,
+                             env=vo_env(data, empty_database_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        import time
+
+        deadline = time.monotonic() + 60
+        while vo_json("status", str(config), data_dir=data, database_url=empty_database_url)["sources"] == 0:
+            assert time.monotonic() < deadline, "the first run never started"
+            time.sleep(0.2)
+        second = vo("run", str(config), data_dir=data, database_url=empty_database_url)
+        assert second.returncode == 2 and "being run by another process" in second.stderr
+    finally:
+        out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert vo_json("status", str(config), data_dir=data, database_url=empty_database_url)["analysed"] == 40
