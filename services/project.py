@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from domain.config import ProjectConfig
+from domain.errors import ConfigError
 from services.ports import (
     AbstractUnitOfWork,
     CatalogReader,
@@ -228,6 +229,14 @@ class Project:
             return analyse_batch(uow, self.store, self.histogram_store, survey, self.name, sources)
         return simulate_batch(uow, self.store, self.histogram_store, survey, self.name, sources)
 
+    def _survey(self, name: str | None):
+        """Return the configuration of survey ``name`` (default: the project's first survey)."""
+        for survey in self.config.surveys:
+            if name in (None, survey.name):
+                return survey
+        known = ", ".join(s.name for s in self.config.surveys)
+        raise ConfigError(f"survey {name!r} is not in project {self.name!r} (it has: {known})")
+
     def histograms(self, name: str, survey: str | None = None):
         """Return the merged histogram ``name`` of the current analysis version (None if nothing analysed).
 
@@ -243,7 +252,7 @@ class Project:
         Histograms or None
             The sum of every committed part.
         """
-        config = next(s for s in self.config.surveys if survey in (None, s.name))
+        config = self._survey(survey)
         version = config.simulation_version if name == EFFICIENCY else config.analysis_version
         with self.uow_factory() as uow:
             return merged_histograms(uow, self.histogram_store, self.name, config.name, version, name)
@@ -265,7 +274,7 @@ class Project:
         list of tuple
             (name, summary) pairs.
         """
-        config = next(s for s in self.config.surveys if survey in (None, s.name))
+        config = self._survey(survey)
         with self.uow_factory() as uow:
             return uow.summaries.list(self.name, config.name, config.analysis_version, order_by=order_by,
                                       limit=limit)
@@ -287,7 +296,7 @@ class Project:
         list of tuple
             (Lightcurve with arrays loaded, list of Detection) per lightcurve; empty if not reduced.
         """
-        config = next(s for s in self.config.surveys if survey in (None, s.name))
+        config = self._survey(survey)
         with self.uow_factory() as uow:
             source = uow.sources.get_many(self.name, [name]).get(name)
             if source is None:
@@ -318,7 +327,7 @@ class Project:
         list of dict
             One row per item.
         """
-        config = next(s for s in self.config.surveys if survey in (None, s.name))
+        config = self._survey(survey)
         with self.uow_factory() as uow:
             if what == "detections":
                 return detection_rows(uow, self.name, config, include_simulated=include_simulated)

@@ -16,7 +16,7 @@ from domain.injection import Injection
 from domain.simulator import Simulator
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore
-from services.stages import ANALYSE, StageResult, finish, pending, save_histogram_parts
+from services.stages import ANALYSE, StageResult, finish, lightcurves_of, pending, save_histogram_parts
 
 __all__ = ["SIMULATE", "EFFICIENCY", "simulate_batch", "efficiency_histograms", "fill_efficiency"]
 
@@ -98,15 +98,12 @@ def simulate_batch(
     analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
     simulator = Simulator(survey.simulation)
     efficiency = efficiency_histograms(survey)
-    lightcurves = uow.lightcurves.for_sources([s.id for s in todo], survey.name, survey.reduction_version)
+    lightcurves = lightcurves_of(uow, survey, todo)
     injections, counts, failures = [], {}, {}
     for source in todo:
-        own = lightcurves.get(source.id, [])
-        for lc in own:
-            lc.source_name = source.name
         try:
             made = []
-            loaded = store.load_lightcurves(own)
+            loaded = store.load_lightcurves(lightcurves[source.id])
             qualities = [analysis.checker.check(lc) for lc in loaded]
             seed = _seed(source.name, survey.simulation.seed)
             for sequence, (index, event, injected) in enumerate(simulator.source_injections(loaded, seed)):

@@ -14,7 +14,7 @@ from domain.errors import VOError
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore, SurveyClient
 
-__all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "pending", "finish",
+__all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "pending", "finish", "lightcurves_of",
            "save_histogram_parts", "DOWNLOAD", "REDUCE", "ANALYSE"]
 
 DOWNLOAD, REDUCE, ANALYSE = "download", "reduce", "analyse"
@@ -73,6 +73,34 @@ def pending(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, sour
     done = uow.steps.done(stage, survey, version, ids)
     ready = uow.steps.done(after[0], survey, after[1], ids) if after else set(ids)
     return [s for s in sources if s.id in ready and s.id not in done], len(done)
+
+
+def lightcurves_of(uow: AbstractUnitOfWork, survey: SurveyConfig, sources: Sequence[Source]) -> dict[int, list]:
+    """Return the lightcurve records (arrays not loaded) of ``sources`` at the reduction version, by source id.
+
+    Each record gets its source's name, which messages and files use.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    survey : SurveyConfig
+        Survey and versions.
+    sources : sequence of Source
+        Persisted sources.
+
+    Returns
+    -------
+    dict of int to list of Lightcurve
+        Every source id present, possibly with an empty list.
+    """
+    found = uow.lightcurves.for_sources([s.id for s in sources], survey.name, survey.reduction_version)
+    by_id = {}
+    for source in sources:
+        by_id[source.id] = found.get(source.id, [])
+        for lc in by_id[source.id]:
+            lc.source_name = source.name
+    return by_id
 
 
 def finish(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, counts: dict[int, int],
@@ -253,12 +281,10 @@ def analyse_batch(
         return result
     analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
     histograms = analysis.new_histograms()
-    lightcurves = uow.lightcurves.for_sources([s.id for s in todo], survey.name, survey.reduction_version)
+    lightcurves = lightcurves_of(uow, survey, todo)
     found, summaries, counts, failures = [], [], {}, {}
     for source in todo:
-        own = lightcurves.get(source.id, [])
-        for lc in own:
-            lc.source_name = source.name
+        own = lightcurves[source.id]
         # Fill a private copy, so a failing source leaves the batch's histograms untouched.
         partial = {name: h.empty_like() for name, h in histograms.items()}
         try:

@@ -109,3 +109,11 @@ def test_source_lightcurves_returns_arrays_with_their_detections():
     for lc, dets in views:
         assert all(d.lightcurve_id == lc.id and lc.mjds[0] <= d.peak_mjd <= lc.mjds[-1] for d in dets)
     assert project.source_lightcurves("no such source") == []
+
+
+def test_unknown_survey_name_is_a_clear_error():
+    from domain.errors import ConfigError
+
+    project, _ = make_project()
+    with pytest.raises(ConfigError, match="survey 'ztf' is not in project 'p' \\(it has: fake\\)"):
+        project.histograms("scanned", survey="ztf")
