@@ -129,13 +129,18 @@ class Catalog:
         selected.columns = {k: v[mask] for k, v in self.columns.items()}
         return selected
 
-    def sources(self, project: str | None = None) -> list[Source]:
-        """Return one :class:`Source` per row.
+    def sources(self, project: str | None = None, start: int = 0, stop: int | None = None) -> list[Source]:
+        """Return one :class:`Source` per row of ``start:stop``.
+
+        Making sources a slice at a time keeps memory flat for a large catalog:
+        only the columns stay in memory, not an object per row.
 
         Parameters
         ----------
         project : str, optional
             Project name to attach.
+        start, stop : int, optional
+            Row range (default: every row).
 
         Returns
         -------
@@ -148,5 +153,26 @@ class Catalog:
             Source(c["name"][i], c["ra"][i], c["dec"][i],
                    **{k: (v[i] if v is not None else None) for k, v in optional.items()},
                    project=project)
-            for i in range(len(self))
+            for i in range(*slice(start, stop).indices(len(self)))
         ]
+
+    def batches(self, size: int, project: str | None = None, limit: int | None = None):
+        """Yield lists of at most ``size`` sources, in catalog order, made one batch at a time.
+
+        Parameters
+        ----------
+        size : int
+            Sources per batch.
+        project : str, optional
+            Project name to attach.
+        limit : int, optional
+            Stop after the first ``limit`` rows.
+
+        Yields
+        ------
+        list of Source
+            One batch.
+        """
+        end = len(self) if limit is None else min(limit, len(self))
+        for start in range(0, end, size):
+            yield self.sources(project, start, min(start + size, end))

@@ -24,7 +24,7 @@ from services.histograms import compact_histograms, merged_histograms
 from domain.analysis.analysis import HISTOGRAM_NAMES
 from services.simulate import EFFICIENCY, SIMULATE, simulate_batch
 from services.stages import ANALYSE, DOWNLOAD, REDUCE, StageResult, analyse_batch, download_batch, reduce_batch
-from services.targets import select_targets
+from services.targets import selected_catalog
 
 __all__ = ["Project", "RunReport"]
 
@@ -137,9 +137,9 @@ class Project:
             What was done, skipped and failed.
         """
         report = RunReport()
-        targets = select_targets(self.config, self.catalog_reader, limit)
-        report.selected = len(targets)
-        self.progress.message(f"project {self.name}: {len(targets)} sources selected")
+        catalog = selected_catalog(self.config, self.catalog_reader)
+        report.selected = len(catalog) if limit is None else min(limit, len(catalog))
+        self.progress.message(f"project {self.name}: {report.selected} sources selected")
 
         def register(uow, batch):
             report.new_sources += uow.sources.add_many(self.name, batch)
@@ -149,7 +149,8 @@ class Project:
 
         stages = {survey.name: [DOWNLOAD, REDUCE, ANALYSE] + ([SIMULATE] if survey.simulation.enabled else [])
                   for survey in self.config.surveys}
-        self._run_stages(targets, stages, report, register)
+        batches = catalog.batches(self.config.batch_size, self.name, limit)
+        self._run_stages(batches, report.selected, stages, report, register)
         return report
 
     def simulate(self, limit: int | None = None) -> RunReport:
@@ -169,21 +170,21 @@ class Project:
         with self.uow_factory() as uow:
             sources = uow.sources.list(self.name, limit=limit)
         report.selected = len(sources)
-        self._run_stages(sources, {s.name: [SIMULATE] for s in self.config.surveys}, report,
-                         lambda uow, batch: batch)
+        self._run_stages(batched(sources, self.config.batch_size), len(sources),
+                         {s.name: [SIMULATE] for s in self.config.surveys}, report, lambda uow, batch: batch)
         return report
 
-    def _run_stages(self, sources, stages: dict[str, list[str]], report: RunReport, prepare) -> None:
+    def _run_stages(self, batches, total: int, stages: dict[str, list[str]], report: RunReport, prepare) -> None:
         lock = self.run_lock.hold(self.name) if self.run_lock is not None else contextlib.nullcontext()
         with lock:
-            self._run_batches(sources, stages, report, prepare)
+            self._run_batches(batches, total, stages, report, prepare)
             self.compact()
 
-    def _run_batches(self, sources, stages: dict[str, list[str]], report: RunReport, prepare) -> None:
+    def _run_batches(self, batches, total: int, stages: dict[str, list[str]], report: RunReport, prepare) -> None:
         for survey in self.config.surveys:
             for stage in stages[survey.name]:
-                self.progress.start(f"{survey.name}:{stage}", len(sources))
-        for batch in batched(sources, self.config.batch_size):
+                self.progress.start(f"{survey.name}:{stage}", total)
+        for batch in batches:
             with self.uow_factory() as uow:
                 persisted = prepare(uow, batch)
                 for survey in self.config.surveys:

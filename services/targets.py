@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from domain.catalog import Catalog
 from domain.config import ProjectConfig
-from domain.source import Source
 from services.ports import CatalogReader
 
-__all__ = ["select_targets"]
+__all__ = ["selected_catalog"]
 
 
-def select_targets(config: ProjectConfig, reader: CatalogReader, limit: int | None = None) -> list[Source]:
-    """Read the project's catalog, apply its selection and return the sources.
+def selected_catalog(config: ProjectConfig, reader: CatalogReader) -> Catalog:
+    """Read the project's catalog and return its selected rows (columns only, no Source objects).
+
+    Sources are then made a batch at a time (:meth:`Catalog.batches`), so a large
+    catalog streams through with memory that does not grow with its length.
 
     Parameters
     ----------
@@ -18,19 +21,15 @@ def select_targets(config: ProjectConfig, reader: CatalogReader, limit: int | No
         Project configuration (catalog spec and selection).
     reader : CatalogReader
         Port that reads the catalog file.
-    limit : int, optional
-        Keep only the first ``limit`` selected rows (catalog order).
 
     Returns
     -------
-    list of Source
-        Selected sources, tagged with the project name.
+    Catalog
+        The selected rows.
 
     Raises
     ------
     CatalogError, SelectionError
         If the catalog or the selection is invalid.
     """
-    catalog = reader.read(config.catalog).select(config.catalog.selection)
-    sources = catalog.sources(project=config.name)
-    return sources if limit is None else sources[:limit]
+    return reader.read(config.catalog).select(config.catalog.selection)

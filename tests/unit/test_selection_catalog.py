@@ -67,3 +67,14 @@ def test_bad_row_number_is_the_file_row():
 def test_missing_required_column():
     with pytest.raises(CatalogError, match="field 'dec': missing required column"):
         Catalog({"name": ["a"], "ra": [1.0]}, name="c.csv")
+
+
+def test_batches_are_made_lazily_in_catalog_order():
+    cat = small_catalog(10)
+    batches = cat.batches(4, project="p", limit=9)
+    first = next(batches)
+    assert [s.name for s in first] == ["S000", "S001", "S002", "S003"] and first[0].project == "p"
+    rest = list(batches)
+    assert [len(b) for b in rest] == [4, 1] and rest[-1][0].name == "S008"
+    assert [len(b) for b in cat.batches(5)] == [5, 5]
+    assert list(cat.select("mag > 100").batches(3)) == []
