@@ -28,5 +28,7 @@ test-slow: $(STAMP)
 lint-imports: $(STAMP)
 	$(BIN)/lint-imports
 
+## Benchmarks (minutes): persistence cost against an in-memory baseline, and memory against catalog size.
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/run_demo_scaling.py
+	$(BIN)/python benchmarks/run_demo_scaling.py 1000
+	$(BIN)/python benchmarks/run_memory_flatness.py 500 4000
