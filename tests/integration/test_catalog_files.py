@@ -96,3 +96,17 @@ def test_readme_configuration_reference_is_current():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     current = readme[readme.index(BEGIN): readme.index(END) + len(END)]
     assert current == config_reference(), "run `vo config-reference` and paste it into the README"
+
+
+def test_synthetic_gaia_like_votable_uses_names_not_ids(tmp_path):
+    # Like the ESA archive's answers: FIELD ID="SOURCE_ID" but name="source_id".
+    from astropy.io.votable import from_table
+
+    t = Table({"source_id": np.array([11, 12], dtype=np.int64), "ra": [10.0, 20.0], "dec": [-5.0, 5.0],
+               "phot_g_mean_mag": [14.0, 18.5]})
+    votable = from_table(t)
+    for field in votable.get_first_table().fields:
+        field.ID = field.name.upper()
+    votable.to_xml(str(tmp_path / "gaia.vot"))
+    cat = read(tmp_path / "gaia.vot", columns={"name": "source_id", "mag": "phot_g_mean_mag"})
+    assert cat.columns["name"].tolist() == ["11", "12"] and cat.select("mag < 15").sources()[0].name == "11"
