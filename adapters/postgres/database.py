@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
+
 from adapters.postgres.embedded import EmbeddedPostgres
 from adapters.postgres.engine import make_engine, make_session_factory
 from adapters.postgres.migrate import upgrade
 from adapters.postgres.orm import start_mappers
+from domain.errors import VOError
 
-__all__ = ["Database"]
+__all__ = ["Database", "DatabaseUnavailableError"]
+
+
+class DatabaseUnavailableError(VOError):
+    """The configured PostgreSQL server cannot be reached (wrong URL, server down, bad credentials)."""
 
 
 class Database:
@@ -51,9 +59,19 @@ class Database:
         """The SQLAlchemy engine (schema upgraded on first use)."""
         if self._engine is None:
             url = self.url
+            engine = make_engine(url)
+            try:
+                with engine.connect():
+                    pass
+            except OperationalError as exc:
+                engine.dispose()
+                reason = " ".join(str(exc.orig).split()) if exc.orig is not None else type(exc).__name__
+                raise DatabaseUnavailableError(
+                    f"cannot connect to the database {make_url(url).render_as_string(hide_password=True)}: {reason}"
+                ) from None
             if self.migrate:
                 upgrade(url)
-            self._engine = make_engine(url)
+            self._engine = engine
         return self._engine
 
     def session_factory(self):

@@ -199,3 +199,12 @@ def test_concurrent_run_of_the_same_project_is_refused(tmp_path, empty_database_
         out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert vo_json("status", str(config), data_dir=data, database_url=empty_database_url)["analysed"] == 40
+
+
+def test_unreachable_database_is_a_one_line_error_without_the_password(tmp_path):
+    config = write_project(tmp_path / "p", rows=5)
+    done = vo("status", str(config), data_dir=tmp_path / "data",
+              database_url="postgresql://astro:s3cret@127.0.0.1:1/vo")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1
+    assert lines[0].startswith("vo: error: cannot connect to the database") and "s3cret" not in lines[0]
