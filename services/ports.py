@@ -253,8 +253,8 @@ class StepRepository(abc.ABC):
         """Forget failures of these sources at ``stage`` (they succeeded since)."""
 
     @abc.abstractmethod
-    def failures(self, project: str) -> list[tuple[str, str, str, str]]:
-        """Return (source name, stage, survey, message) of the current failures of ``project``."""
+    def failures(self, project: str) -> list[tuple[str, str, str, str, str]]:
+        """Return (source name, stage, survey, version, message) of the current failures of ``project``."""
 
 
 class InjectionRepository(abc.ABC):

@@ -364,7 +364,12 @@ class Project:
                         "simulation": survey.simulation_version,
                     },
                 }
-            failures = uow.steps.failures(self.name)
+            # A failure counts only at the version it happened at: a source that failed under other
+            # parameters is not a failure of the current configuration.
+            current = {(s.name, stage): version for s in self.config.surveys
+                       for stage, version in ((DOWNLOAD, s.download_version), (REDUCE, s.reduction_version),
+                                              (ANALYSE, s.analysis_version), (SIMULATE, s.simulation_version))}
+            failures = [f for f in uow.steps.failures(self.name) if current.get((f[2], f[1])) == f[3]]
             totals = {
                 key: sum(s[key] for s in per_survey.values())
                 for key in ("downloaded", "reduced", "analysed", "lightcurves", "detections", "detections_simulated",
@@ -378,6 +383,6 @@ class Project:
                 "surveys": per_survey,
                 "failures": [
                     {"source": name, "stage": stage, "survey": survey, "message": message}
-                    for name, stage, survey, message in failures[:20]
+                    for name, stage, survey, _, message in failures[:20]
                 ],
             }

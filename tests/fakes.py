@@ -165,8 +165,8 @@ class FakeStepRepository(ports.StepRepository):
 
     def failures(self, project):
         by_id = {s.id: s.name for (p, _), s in self.state.sources.items() if p == project}
-        return [(by_id[i], stage, survey, msg) for (i, stage, survey), (_, msg) in self.state.failures.items()
-                if i in by_id]
+        return [(by_id[i], stage, survey, version, msg)
+                for (i, stage, survey), (version, msg) in self.state.failures.items() if i in by_id]
 
 
 class FakeInjectionRepository(ports.InjectionRepository):

@@ -174,7 +174,9 @@ def _print_run(summary: dict) -> None:
         s = summary[stage]
         print(f"  {stage:<9} done {s['done']:>6}  skipped {s['skipped']:>6}  failed {s['failed']:>4}"
               f"  products {s['products']:>6}")
-    if summary["nothing_to_do"]:
+    if summary["selected"] == 0:
+        print("no catalog rows pass the selection: nothing to do (check catalog.selection and --limit)")
+    elif summary["nothing_to_do"]:
         print("nothing to do: every selected source is already done at the current versions")
     for name, message in list(summary["failures"].items())[:5]:
         print(f"  failed: {name}: {message}")
@@ -184,6 +186,8 @@ def _print_run(summary: dict) -> None:
 def _print_status(status: dict) -> None:
     keys = ("sources", "downloaded", "reduced", "analysed", "lightcurves", "detections", "failed")
     print("status: " + ", ".join(f"{k} {status[k]}" for k in keys))
+    for failure in status["failures"][:5]:
+        print(f"  failed at {failure['stage']}: {failure['source']}: {failure['message']}")
     if status.get("injections"):
         print(f"simulation: {status['simulated']} sources, {status['injections']} injections, "
               f"{status['detections_simulated']} recovered (hidden from the counts above)")

@@ -414,11 +414,12 @@ class SqlAlchemyStepRepository(_Repository, StepRepository):
                 )
             )
 
-    def failures(self, project: str) -> list[tuple[str, str, str, str]]:
-        """Return (source name, stage, survey, message) of the current failures of ``project``."""
+    def failures(self, project: str) -> list[tuple[str, str, str, str, str]]:
+        """Return (source name, stage, survey, version, message) of the current failures of ``project``."""
         joined, condition = _in_project(project)
         stmt = (
-            select(sources_table.c.name, failures.c.stage, failures.c.survey, failures.c.message)
+            select(sources_table.c.name, failures.c.stage, failures.c.survey, failures.c.version,
+                   failures.c.message)
             .select_from(joined.join(failures, failures.c.source_id == sources_table.c.id))
             .where(condition)
             .order_by(sources_table.c.name, failures.c.stage, failures.c.survey)

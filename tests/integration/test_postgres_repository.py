@@ -172,7 +172,7 @@ def test_steps_and_failures(uow):
     assert uow.steps.count_done("p", "download", "demo", "d1") == 2
     uow.steps.record_failures("download", "demo", "d1", {ids[2]: "timeout"})
     uow.steps.record_failures("download", "demo", "d1", {ids[2]: "HTTP 500"})
-    assert uow.steps.failures("p") == [("s2", "download", "demo", "HTTP 500")]
+    assert [(n, st, su, m) for n, st, su, _, m in uow.steps.failures("p")] == [("s2", "download", "demo", "HTTP 500")]
     uow.steps.clear_failures("download", "demo", [ids[2]])
     uow.commit()
     assert uow.steps.failures("p") == []

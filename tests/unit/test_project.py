@@ -117,3 +117,16 @@ def test_unknown_survey_name_is_a_clear_error():
     project, _ = make_project()
     with pytest.raises(ConfigError, match="survey 'ztf' is not in project 'p' \\(it has: fake\\)"):
         project.histograms("scanned", survey="ztf")
+
+
+def test_failures_count_only_at_the_current_version():
+    FakeSurveyClient.failing = {"S001"}
+    store = FakeDataStore()
+    other, state = make_project(store=store, overrides={"observatories.fake.download.num_points": 40})
+    other.run()
+    assert other.status()["failed"] == 1
+    FakeSurveyClient.failing = set()
+    current, _ = make_project(state, store)
+    assert current.status()["failed"] == 0  # S001 failed only under other download parameters
+    current.run()
+    assert current.status()["failed"] == 0 and current.status()["downloaded"] == 10
