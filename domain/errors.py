@@ -9,6 +9,7 @@ __all__ = [
     "TransientSurveyError",
     "DataError",
     "ProjectBusyError",
+    "RunCancelled",
 ]
 
 
@@ -64,3 +65,7 @@ class DataError(VOError):
 
 class ProjectBusyError(VOError):
     """Another process is running the same project right now."""
+
+
+class RunCancelled(VOError):
+    """The user cancelled a run; every batch committed before is kept."""

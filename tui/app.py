@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Label, ProgressBar, RichLog
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from domain.errors import RunCancelled
 from tui.messages import (
     LogLine,
     RunFinished,
@@ -184,6 +185,10 @@ class VirtualObserverApp(App):
     def worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            self.query_one("#log", RichLog).write(f"error: {type(error).__name__}: {error}")
+            if isinstance(error, RunCancelled):
+                self.query_one("#log", RichLog).write(str(error))
+                self._load_status()
+            else:
+                self.query_one("#log", RichLog).write(f"error: {type(error).__name__}: {error}")
         elif event.state == WorkerState.CANCELLED:
             self.query_one("#log", RichLog).write("run cancelled; committed batches are kept")

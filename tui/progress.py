@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.errors import RunCancelled
 from services.ports import ProgressSink
 from tui.messages import LogLine, StageAdvanced, StageStarted
 
@@ -16,8 +17,8 @@ class MessageProgress(ProgressSink):
     app : textual.app.App
         Receiver of the messages.
     is_cancelled : callable, optional
-        Returns True when the user cancelled; the sink then raises KeyboardInterrupt
-        at the next event, so the run stops between batches with everything committed kept.
+        Returns True when the user cancelled; the sink then raises RunCancelled
+        at the next event, so the run stops after the step it is in, keeping everything committed.
     """
 
     def __init__(self, app, is_cancelled=lambda: False):
@@ -26,7 +27,7 @@ class MessageProgress(ProgressSink):
 
     def _check(self) -> None:
         if self.is_cancelled():
-            raise KeyboardInterrupt("run cancelled")
+            raise RunCancelled("run cancelled; every batch committed so far is kept")
 
     def start(self, stage: str, total: int) -> None:  # noqa: D102
         self.app.post_message(StageStarted(stage, total))

@@ -74,3 +74,40 @@ def test_sources_view_plots_the_highlighted_source():
     run(scenario())
     loaded = [m for m in messages if isinstance(m, SourceLoaded)]
     assert loaded and all(lc.is_loaded for lc, _ in loaded[-1].views)
+
+
+def test_cancel_stops_between_steps_and_keeps_committed_work():
+    import threading
+
+    from tests.fakes import FakeSurveyClient
+
+    project, state = make_project(n=12, batch_size=2)
+    gate = threading.Event()
+    original = FakeSurveyClient.download
+
+    def slow_download(self, source):
+        gate.wait(5)  # hold the first batch until the test has pressed "c"
+        return original(self, source)
+
+    FakeSurveyClient.download = slow_download
+    try:
+        async def scenario():
+            app = VirtualObserverApp(project=project)
+            async with app.run_test() as pilot:
+                await pilot.press("r")
+                await pilot.pause()
+                await pilot.press("c")
+                gate.set()
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                lines = [str(line.text) for line in app.query_one("#log", RichLog).lines]
+                assert any("run cancelled" in line for line in lines), lines
+                assert not any(line.startswith("error:") for line in lines)
+
+        run(scenario())
+    finally:
+        FakeSurveyClient.download = original
+    status = project.status()
+    assert 0 < status["downloaded"] < 12 and status["analysed"] < 12  # stopped early, committed steps kept
+    project.run()
+    assert project.status()["analysed"] == 12
