@@ -64,13 +64,17 @@ class VirtualObserverApp(App):
                 yield RichLog(id="log", wrap=True, markup=False)
             with Horizontal(id="sources-view"):
                 yield DataTable(id="sources", cursor_type="row")
-                yield LightcurvePlot(id="plot")
+                with Vertical(id="source-detail"):
+                    yield LightcurvePlot(id="plot")
+                    yield DataTable(id="detections", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#status", DataTable)
         table.add_columns("quantity", "value")
         self.query_one("#sources", DataTable).add_columns("source", "best S/N", "detections", "mag")
+        self.query_one("#detections", DataTable).add_columns(
+            "filter", "season", "kind", "peak MJD", "S/N", "Δmag", "epochs", "width d", "worst cuts")
         log = self.query_one("#log", RichLog)
         if self.project is None:
             log.write("no project open: start with `vo tui CONFIG`")
@@ -155,6 +159,14 @@ class VirtualObserverApp(App):
         detections = sum(len(d) for _, d in message.views)
         self.query_one("#plot", LightcurvePlot).show(
             message.views, title=f"{message.name}: {len(message.views)} lightcurves, {detections} detections")
+        table = self.query_one("#detections", DataTable)
+        table.clear()
+        for lc, found in message.views:
+            for d in found:
+                cuts = ", ".join(f"{k}={v:.3g}" for k, v in sorted(d.quality.items())
+                                 if v is not None and k not in ("nan", "flag"))
+                table.add_row(lc.filter, str(lc.season), d.kind, f"{d.peak_mjd:.4f}", f"{d.snr:.1f}",
+                              f"{d.delta_mag:.3f}", str(d.num_epochs), f"{d.filter_width:g}", cuts)
 
     @on(StageStarted)
     def add_stage(self, message: StageStarted) -> None:

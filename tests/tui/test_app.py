@@ -70,6 +70,9 @@ def test_sources_view_plots_the_highlighted_source():
             assert plot.views and plot.title_text.startswith(names[1])
             rendered = str(plot.render())
             assert "MJD" in rendered
+            detections = app.query_one("#detections", DataTable)
+            expected = sum(len(found) for _, found in plot.views)
+            assert detections.row_count == expected
 
     run(scenario())
     loaded = [m for m in messages if isinstance(m, SourceLoaded)]
