@@ -135,8 +135,8 @@ def db(args: argparse.Namespace) -> int:
     container = make_container(args)
     database = container.database()
     try:
-        database.engine  # connecting migrates to head
-        print(f"database schema is up to date ({_safe_url(database.url)})")
+        revision = database.upgrade()
+        print(f"database schema is up to date (revision {revision}, {database.safe_url})")
     finally:
         database.close()
     return 0
@@ -154,15 +154,6 @@ def tui(args: argparse.Namespace) -> int:
     finally:
         container.database().close()
     return app.return_code or 0
-
-
-def _safe_url(url: str) -> str:
-    # Never print a password.
-    head, sep, tail = url.partition("@")
-    if sep and ":" in head.split("//", 1)[-1]:
-        scheme, _, userpass = head.partition("//")
-        return f"{scheme}//{userpass.split(':')[0]}:***@{tail}"
-    return url
 
 
 def _print_run(summary: dict) -> None:

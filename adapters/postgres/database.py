@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from adapters.postgres.embedded import EmbeddedPostgres
 from adapters.postgres.engine import make_engine, make_session_factory
-from adapters.postgres.migrate import upgrade
+from adapters.postgres.migrate import current_revision, upgrade
 from adapters.postgres.orm import start_mappers
 from domain.errors import VOError
 
@@ -66,13 +66,21 @@ class Database:
             except OperationalError as exc:
                 engine.dispose()
                 reason = " ".join(str(exc.orig).split()) if exc.orig is not None else type(exc).__name__
-                raise DatabaseUnavailableError(
-                    f"cannot connect to the database {make_url(url).render_as_string(hide_password=True)}: {reason}"
-                ) from None
+                raise DatabaseUnavailableError(f"cannot connect to the database {self.safe_url}: {reason}") from None
             if self.migrate:
                 upgrade(url)
             self._engine = engine
         return self._engine
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def upgrade(self) -> str | None:
+        """Connect (which migrates the schema to head) and return the revision the database is at."""
+        self.engine  # noqa: B018 - connecting is what migrates
+        return current_revision(self.url)
 
     def session_factory(self):
         """Return a session factory bound to the engine."""

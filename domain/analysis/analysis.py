@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from domain.analysis.finder import AnalysisParameters, Scores, find_events
-from domain.analysis.quality import CUTS, QualityChecker, QualityParameters, QualityResult
+from domain.analysis.quality import QualityChecker, QualityParameters, QualityResult
 from domain.detection import Detection
 from domain.histograms import Axis, Histograms
 from domain.lightcurve import Lightcurve

@@ -97,7 +97,7 @@ def test_sigkill_at_random_moments_then_resume_matches_uninterrupted_run(tmp_pat
     seed = random.randrange(10**6)
     rng = random.Random(seed)
     analysed_after_kill = []
-    for attempt in range(2):
+    for _ in range(2):
         process = subprocess.Popen(vo_command("run", DEMO, *ARGS), cwd=REPO,
                                    env=vo_env(data, None), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.2, 0.8) * duration)
