@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 ## Set up and run the default test suite (about a few minutes on 2 cores).
 test: $(STAMP)
+	$(BIN)/ruff check domain services adapters tui tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
