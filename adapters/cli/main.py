@@ -90,6 +90,8 @@ def _exit_cleanly_on_signals() -> None:
     # SIGTERM (batch schedulers) and SIGHUP (a dropped SSH session) would otherwise skip atexit
     # handlers: turn them into SystemExit so transactions roll back and the embedded server is released.
     def handler(signum, frame):
+        print(f"vo: stopped by {signal.Signals(signum).name}; everything committed so far is kept, "
+              "run again to resume", file=sys.stderr)
         raise SystemExit(128 + signum)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):

@@ -208,3 +208,27 @@ def test_unreachable_database_is_a_one_line_error_without_the_password(tmp_path)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1
     assert lines[0].startswith("vo: error: cannot connect to the database") and "s3cret" not in lines[0]
+
+
+def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from tests.e2e.helpers import REPO, vo_command, vo_env
+
+    config = write_project(tmp_path / "p", rows=60, batch_size=5, latency=0.1)
+    data = tmp_path / "data"
+    process = subprocess.Popen(vo_command("run", str(config), "--workers", "1"), cwd=REPO,
+                               env=vo_env(data, None), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(data.glob("raw/**/*.h5")):  # wait until real work is under way
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM; everything committed so far is kept" in err
+    assert not (data / "postgres" / "postmaster.pid").exists()  # the embedded server was released
+    status = vo_json("run", str(config), data_dir=data, database_url=None)["status"]
+    assert status["analysed"] == 60 and status["failed"] == 0
