@@ -7,6 +7,8 @@ from typing import Iterable, Sequence
 
 from typing import TYPE_CHECKING, ContextManager
 
+import numpy as np
+
 from domain.catalog import Catalog, CatalogSpec
 from domain.detection import Detection
 from domain.injection import Injection
@@ -118,6 +120,15 @@ class DataStore(abc.ABC):
     def load_lightcurves(self, lightcurves: Sequence[Lightcurve]) -> list[Lightcurve]:
         """Fill the columns of several lightcurves (stores may read each file once)."""
         return [self.load_lightcurve(lc) for lc in lightcurves]
+
+    @abc.abstractmethod
+    def save_epoch_scores(self, project: str, source_name: str, version: str,
+                          tables: dict[str, dict[str, np.ndarray]]) -> None:
+        """Write the per-epoch analysis products of one source (lightcurve key -> columns), atomically."""
+
+    @abc.abstractmethod
+    def load_epoch_scores(self, project: str, source_name: str, version: str) -> dict[str, dict[str, np.ndarray]]:
+        """Read them back (empty if none were saved)."""
 
 
 class HistogramStore(abc.ABC):

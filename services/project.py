@@ -311,6 +311,25 @@ class Project:
         loaded = self.store.load_lightcurves(own)
         return [(lc, [d for d in detections if d.lightcurve_id == lc.id]) for lc in loaded]
 
+    def epoch_scores(self, name: str, survey: str | None = None) -> dict[str, dict]:
+        """Return the saved per-epoch analysis products of a source, by lightcurve key.
+
+        Parameters
+        ----------
+        name : str
+            Source name.
+        survey : str, optional
+            Survey name (default: the first of the project).
+
+        Returns
+        -------
+        dict
+            Lightcurve key -> columns (``mjd``, ``snr``, ``delta_mag``, ``best_score``, ``best_width``,
+            ``quality_flag``, ``cut_<name>``); empty if not analysed or not saved.
+        """
+        config = self._survey(survey)
+        return self.store.load_epoch_scores(self.name, name, config.analysis_version)
+
     def export(self, what: str, survey: str | None = None, *, include_simulated: bool = False) -> list[dict]:
         """Return the rows of a product table: ``detections``, ``injections`` or ``summaries``.
 

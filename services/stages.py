@@ -294,6 +294,14 @@ def analyse_batch(
             failures[source.id] = str(exc)
             result.failed[source.name] = str(exc)
             continue
+        if survey.analysis.save_epoch_scores:
+            try:
+                store.save_epoch_scores(project, source.name, version,
+                                        {r.lightcurve.key: r.epoch_table() for r in results})
+            except VOError as exc:
+                failures[source.id] = str(exc)
+                result.failed[source.name] = str(exc)
+                continue
         for name, h in partial.items():
             histograms[name] += h
         for lc_result in results:

@@ -310,6 +310,14 @@ class FakeDataStore(ports.DataStore):
         lightcurve.columns = self.files[f"{lightcurve.file}#{lightcurve.key}"]
         return lightcurve
 
+    def save_epoch_scores(self, project, source_name, version, tables):
+        self.files[f"scores/{project}/{version}/{source_name}"] = {
+            k: {c: np.array(v) for c, v in t.items()} for k, t in tables.items()}
+        self.writes += 1
+
+    def load_epoch_scores(self, project, source_name, version):
+        return self.files.get(f"scores/{project}/{version}/{source_name}", {})
+
 
 class FakeHistogramStore(ports.HistogramStore):
     """Histograms in a dict (deep copies, so later changes to either side don't leak); counts writes."""

@@ -84,6 +84,29 @@ class Hdf5DataStore(DataStore):
                                          source_name=source_name, version=version)
                     lc.file, lc.key = str(relative), name
 
+    def _scores_path(self, project: str, source_name: str, version: str) -> Path:
+        key = safe_key(source_name)
+        return Path("analysis") / safe_key(project, max_length=32) / version / shard(key) / f"{key}.h5"
+
+    def save_epoch_scores(self, project: str, source_name: str, version: str,
+                          tables: dict[str, dict[str, np.ndarray]]) -> None:
+        """Write the per-epoch analysis products of one source, one table per lightcurve key, atomically."""
+        with atomic_path(self.root / self._scores_path(project, source_name, version)) as tmp:
+            with _h5py().File(tmp, "w", track_order=True) as f:
+                for name, columns in tables.items():
+                    f.create_dataset(name, data=_to_table(columns))
+
+    def load_epoch_scores(self, project: str, source_name: str, version: str) -> dict[str, dict[str, np.ndarray]]:
+        """Read the per-epoch analysis products of one source (empty if none were saved)."""
+        path = self.root / self._scores_path(project, source_name, version)
+        if not path.is_file():
+            return {}
+        try:
+            with _h5py().File(path, "r") as f:
+                return {name: _from_table(f[name][()]) for name in f}
+        except OSError as exc:
+            raise DataError(f"epoch scores of {source_name!r}: cannot read {path}: {exc}") from exc
+
     def load_lightcurve(self, lightcurve: Lightcurve) -> Lightcurve:
         """Fill ``lightcurve.columns`` from its file and return it."""
         return self.load_lightcurves([lightcurve])[0]

@@ -61,6 +61,22 @@ class LightcurveResult:
     scores: Scores
     detections: list[Detection] = field(default_factory=list)
 
+    def epoch_table(self) -> dict[str, np.ndarray]:
+        """Return the per-epoch products: scores, the quality flag and the value of every cut.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``mjd``, ``snr``, ``delta_mag``, ``best_score`` and ``best_width`` (the strongest of the
+            single-epoch and matched-filter scores, and its width in days), ``quality_flag`` (bit i
+            for cut i of ``domain.analysis.quality.CUTS``) and ``cut_<name>`` for each cut.
+        """
+        best, width = self.scores.best
+        table = {"mjd": self.lightcurve.mjds, "snr": self.scores.snr, "delta_mag": self.scores.delta_mag,
+                 "best_score": best, "best_width": width, "quality_flag": self.quality.flag}
+        table.update({f"cut_{name}": values for name, values in self.quality.values.items()})
+        return table
+
 
 class Analysis:
     """Runs quality cuts and the finder over the lightcurves of a source and accounts for what was scanned.

@@ -34,6 +34,8 @@ class AnalysisParameters(Parameters):
         "widths_days": Param([], list, "Widths (days) of the matched (box) filter for events longer than one "
                              "epoch; empty = single-epoch search only. Each width adds trials: the "
                              "false-alarm rate per epoch grows accordingly.", item_kind=float),
+        "save_epoch_scores": Param(True, bool, "Keep every epoch's scores, quality flag and cut values on disk "
+                                   "(one HDF5 file per source), to judge detections later.", science=False),
         "clip_sigma": Param(3.0, float, "Epochs further than this many robust sigmas from the median are left "
                             "out of the baseline, so an event does not bias it.", minimum=1.0, maximum=100.0),
     }

@@ -49,6 +49,11 @@ def snapshot(url: str, data_dir) -> dict:
         with h5py.File(data_dir / file) as f:
             table = f[key][()]
             arrays[("raw", name)] = {k: table[k] for k in table.dtype.names}
+    for path in sorted(data_dir.glob("analysis/**/*.h5")):  # per-epoch scores, quality flags, cut values
+        with h5py.File(path) as f:
+            for name in f:
+                table = f[name][()]
+                arrays[("scores", str(path.relative_to(data_dir)), name)] = {k: table[k] for k in table.dtype.names}
     store = NetCdfHistogramStore(data_dir)
     histograms = {}
     for kind, key in parts:
@@ -89,6 +94,7 @@ def test_sigkill_at_random_moments_then_resume_matches_uninterrupted_run(tmp_pat
     reference = snapshot(empty_database_url, reference_data)
     assert reference["counts"]["sources"] == 80 and reference["counts"]["detections"] > 0
     assert reference["counts"]["injections"] > 0 and "efficiency" in reference["histograms"]
+    assert sum(key[0] == "scores" for key in reference["arrays"]) == reference["counts"]["lightcurves"]
     efficiency = reference["histograms"]["efficiency"]
     assert efficiency.total("injected") == reference["counts"]["injections"]
 

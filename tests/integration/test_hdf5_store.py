@@ -96,3 +96,18 @@ def test_missing_file_is_a_clear_error(tmp_path):
     raw.file, raw.key = "raw/nope.h5", "raw"
     with pytest.raises(DataError, match=r"raw data of 'x': cannot read .*nope\.h5#raw"):
         store.load_raw(raw)
+
+
+def test_epoch_scores_round_trip_and_missing_is_empty(tmp_path):
+    store = Hdf5DataStore(tmp_path)
+    tables = {"g_season0": {"mjd": np.arange(5.0), "snr": np.array([0.1, np.nan, 7.0, -1.0, 0.0]),
+                            "quality_flag": np.array([0, 2, 0, 0, 1])},
+              "r_season1": {"mjd": np.arange(3.0), "snr": np.zeros(3), "quality_flag": np.zeros(3, int)}}
+    store.save_epoch_scores("proj", "../odd/name", "v1", tables)
+    loaded = store.load_epoch_scores("proj", "../odd/name", "v1")
+    assert loaded.keys() == tables.keys()
+    for name, columns in tables.items():
+        for column, values in columns.items():
+            np.testing.assert_array_equal(loaded[name][column], values)
+    assert store.load_epoch_scores("proj", "other", "v1") == {}
+    assert all((tmp_path / "analysis").resolve() in p.resolve().parents for p in tmp_path.rglob("*.h5"))

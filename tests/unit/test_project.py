@@ -1,5 +1,6 @@
 """Project.run and Project.status over fake adapters."""
 
+import numpy as np
 import pytest
 
 from domain.config import build_config
@@ -130,3 +131,20 @@ def test_failures_count_only_at_the_current_version():
     assert current.status()["failed"] == 0  # S001 failed only under other download parameters
     current.run()
     assert current.status()["failed"] == 0 and current.status()["downloaded"] == 10
+
+
+def test_epoch_scores_are_saved_per_lightcurve_with_quality_flags():
+    store = FakeDataStore()
+    project, state = make_project(store=store)
+    project.run()
+    scores = project.epoch_scores("S003")
+    own = [lc for lc in state.lightcurves if lc.source_id == state.sources[("p", "S003")].id]
+    assert set(scores) == {lc.key for lc in own} and scores
+    table = next(iter(scores.values()))
+    assert {"mjd", "snr", "quality_flag", "cut_flag", "cut_offset", "best_score"} <= set(table)
+    assert table["mjd"].size == table["snr"].size == table["quality_flag"].size
+    assert np.isfinite(table["snr"][table["quality_flag"] == 0]).all()
+    assert project.epoch_scores("no such source") == {}
+    off, _ = make_project(FakeState(), FakeDataStore(), overrides={"observatories.analysis.save_epoch_scores": False})
+    off.run()
+    assert off.epoch_scores("S003") == {}
