@@ -45,6 +45,7 @@ class VirtualObserverApp(App):
         ("1", "view('run-view')", "Run view"),
         ("2", "view('sources-view')", "Sources"),
         ("r", "run", "Run"),
+        ("m", "toggle_plot", "Mag / S/N"),
         ("s", "refresh_status", "Status"),
         ("c", "cancel", "Cancel run"),
         ("q", "quit", "Quit"),
@@ -104,6 +105,10 @@ class VirtualObserverApp(App):
         self.bars.clear()
         self._run()
 
+    def action_toggle_plot(self) -> None:
+        """Plot magnitudes or each epoch's best S/N (with the threshold) for the highlighted source."""
+        self.query_one("#plot", LightcurvePlot).toggle()
+
     def action_cancel(self) -> None:
         """Ask the running worker to stop after its current batch."""
         self.workers.cancel_group(self, "run")
@@ -118,7 +123,7 @@ class VirtualObserverApp(App):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="source")
     def _load_source(self, name: str) -> None:
-        self.post_message(SourceLoaded(name, self.project.source_lightcurves(name)))
+        self.post_message(SourceLoaded(name, self.project.source_lightcurves(name), self.project.epoch_scores(name)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
     def _run(self) -> None:
@@ -157,8 +162,10 @@ class VirtualObserverApp(App):
     @on(SourceLoaded)
     def show_source(self, message: SourceLoaded) -> None:
         detections = sum(len(d) for _, d in message.views)
+        threshold = self.project.config.surveys[0].analysis.threshold
         self.query_one("#plot", LightcurvePlot).show(
-            message.views, title=f"{message.name}: {len(message.views)} lightcurves, {detections} detections")
+            message.views, title=f"{message.name}: {len(message.views)} lightcurves, {detections} detections",
+            scores=message.scores, threshold=threshold)
         table = self.query_one("#detections", DataTable)
         table.clear()
         for lc, found in message.views:

@@ -61,3 +61,4 @@ class SourceLoaded(Message):
 
     name: str
     views: list
+    scores: dict

@@ -73,6 +73,11 @@ def test_sources_view_plots_the_highlighted_source():
             detections = app.query_one("#detections", DataTable)
             expected = sum(len(found) for _, found in plot.views)
             assert detections.row_count == expected
+            await pilot.press("m")
+            await pilot.pause()
+            assert plot.mode == "snr" and plot.scores and "best S/N" in str(plot.render())
+            await pilot.press("m")
+            assert plot.mode == "mag"
 
     run(scenario())
     loaded = [m for m in messages if isinstance(m, SourceLoaded)]

@@ -6,7 +6,7 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
-__all__ = ["LightcurvePlot", "render_lightcurves"]
+__all__ = ["LightcurvePlot", "render_lightcurves", "render_scores"]
 
 _COLOURS = ("green", "red", "blue", "magenta", "cyan", "yellow")
 
@@ -61,6 +61,54 @@ def render_lightcurves(views, width: int = 100, height: int = 24, title: str = "
     return figure
 
 
+def render_scores(views, scores: dict, threshold: float, width: int = 100, height: int = 24, title: str = "") -> str:
+    """Return a plotext drawing of each epoch's best score (S/N) against MJD, with the threshold marked.
+
+    Parameters
+    ----------
+    views : list of tuple
+        (loaded Lightcurve, list of Detection), as from ``Project.source_lightcurves``.
+    scores : dict
+        Lightcurve key -> per-epoch products, as from ``Project.epoch_scores``.
+    threshold : float
+        Detection threshold, drawn at plus and minus.
+    width, height : int
+        Size in characters.
+    title : str
+        Plot title.
+
+    Returns
+    -------
+    str
+        The drawing.
+    """
+    import plotext as plt
+
+    plt.clf()
+    plt.plotsize(max(width, 20), max(height, 8))
+    plt.theme("clear")
+    plt.title(title)
+    plt.xlabel("MJD")
+    plt.ylabel("best S/N")
+    bands = sorted({lc.filter for lc, _ in views})
+    for lc, detections in views:
+        table = scores.get(lc.key)
+        if table is None:
+            continue
+        colour = _COLOURS[bands.index(lc.filter) % len(_COLOURS)]
+        good = (table["quality_flag"] == 0) & np.isfinite(table["best_score"])
+        if good.any():
+            plt.scatter(table["mjd"][good].tolist(), table["best_score"][good].tolist(), color=colour,
+                        marker="dot", label=lc.filter if lc.season == 0 else None)
+        for detection in detections:
+            plt.vline(detection.peak_mjd, "orange" if detection.kind == "brightening" else "blue")
+    plt.hline(threshold, "red")
+    plt.hline(-threshold, "red")
+    figure = plt.build()
+    plt.clf()
+    return figure
+
+
 class LightcurvePlot(Static):
     """Shows the lightcurves of one source; call :meth:`show` with the data to draw."""
 
@@ -75,11 +123,20 @@ class LightcurvePlot(Static):
     def __init__(self, **kwargs):
         super().__init__("select a source to plot its lightcurves", **kwargs)
         self.views = []
+        self.scores: dict = {}
+        self.threshold = 5.0
         self.title_text = ""
+        self.mode = "mag"
 
-    def show(self, views, title: str = "") -> None:
+    def show(self, views, title: str = "", scores: dict | None = None, threshold: float = 5.0) -> None:
         """Draw ``views`` ((Lightcurve, detections) pairs) at the widget's current size."""
         self.views, self.title_text = views, title
+        self.scores, self.threshold = scores or {}, threshold
+        self.refresh_plot()
+
+    def toggle(self) -> None:
+        """Switch between magnitudes and per-epoch S/N."""
+        self.mode = "snr" if self.mode == "mag" else "mag"
         self.refresh_plot()
 
     def refresh_plot(self) -> None:
@@ -88,7 +145,14 @@ class LightcurvePlot(Static):
             self.update("no lightcurves for this source (not reduced yet?)")
             return
         width, height = max(self.size.width - 2, 40), max(self.size.height - 2, 12)
-        self.update(Text.from_ansi(render_lightcurves(self.views, width, height, self.title_text)))
+        if self.mode == "snr":
+            if not self.scores:
+                self.update("no per-epoch scores saved for this source (analysis.save_epoch_scores)")
+                return
+            drawing = render_scores(self.views, self.scores, self.threshold, width, height, self.title_text)
+        else:
+            drawing = render_lightcurves(self.views, width, height, self.title_text)
+        self.update(Text.from_ansi(drawing))
 
     def on_resize(self) -> None:
         if self.views:
