@@ -23,7 +23,16 @@ from services.export import EXPORTS, detection_rows
 from services.histograms import compact_histograms, merged_histograms
 from domain.analysis.analysis import HISTOGRAM_NAMES
 from services.simulate import EFFICIENCY, SIMULATE, simulate_batch
-from services.stages import ANALYSE, DOWNLOAD, REDUCE, StageResult, analyse_batch, download_batch, reduce_batch
+from services.stages import (
+    ANALYSE,
+    DOWNLOAD,
+    REDUCE,
+    StageResult,
+    analyse_batch,
+    download_batch,
+    lightcurves_of,
+    reduce_batch,
+)
 from services.targets import selected_catalog
 
 __all__ = ["Project", "RunReport"]
@@ -302,8 +311,7 @@ class Project:
             source = uow.sources.get_many(self.name, [name]).get(name)
             if source is None:
                 return []
-            lightcurves = uow.lightcurves.for_sources([source.id], config.name, config.reduction_version)
-            own = lightcurves.get(source.id, [])
+            own = lightcurves_of(uow, config, [source])[source.id]
             detections = uow.detections.for_sources([source.id], config.analysis_version).get(source.id, [])
             if include_simulated:
                 detections += uow.detections.for_sources(

@@ -31,19 +31,12 @@ def render_lightcurves(views, width: int = 100, height: int = 24, title: str = "
     str
         The drawing.
     """
-    import plotext as plt
-
-    plt.clf()
-    plt.plotsize(max(width, 20), max(height, 8))
-    plt.theme("clear")
-    plt.title(title)
-    plt.xlabel("MJD")
-    plt.ylabel("mag (brighter up)")
-    bands = sorted({lc.filter for lc, _ in views})
+    plt = _start(width, height, title, "mag (brighter up)")
+    colours = _colours(views)
     # Astronomers read brighter as up: plot -mag and label the ticks with magnitudes.
     mags = np.concatenate([lc.mag[np.isfinite(lc.mag)] for lc, _ in views] or [np.zeros(0)])
     for lc, detections in views:
-        colour = _COLOURS[bands.index(lc.filter) % len(_COLOURS)]
+        colour = colours[lc.filter]
         good = lc.good & np.isfinite(lc.mag)
         label = f"{lc.filter}" if lc.season == 0 else None
         if good.any():
@@ -51,14 +44,11 @@ def render_lightcurves(views, width: int = 100, height: int = 24, title: str = "
         bad = ~lc.good & np.isfinite(lc.mag)
         if bad.any():
             plt.scatter(lc.mjds[bad].tolist(), (-lc.mag[bad]).tolist(), color=colour, marker="x")
-        for detection in detections:
-            plt.vline(detection.peak_mjd, "orange" if detection.kind == "brightening" else "blue")
+        _mark(plt, detections)
     if mags.size:
         ticks = np.linspace(-mags.max(), -mags.min(), 5)
         plt.yticks(ticks.tolist(), [f"{-t:.2f}" for t in ticks])
-    figure = plt.build()
-    plt.clf()
-    return figure
+    return _finish(plt)
 
 
 def render_scores(views, scores: dict, threshold: float, width: int = 100, height: int = 24, title: str = "") -> str:
@@ -82,6 +72,23 @@ def render_scores(views, scores: dict, threshold: float, width: int = 100, heigh
     str
         The drawing.
     """
+    plt = _start(width, height, title, "best S/N")
+    colours = _colours(views)
+    for lc, detections in views:
+        table = scores.get(lc.key)
+        if table is None:
+            continue
+        good = (table["quality_flag"] == 0) & np.isfinite(table["best_score"])
+        if good.any():
+            plt.scatter(table["mjd"][good].tolist(), table["best_score"][good].tolist(), color=colours[lc.filter],
+                        marker="dot", label=lc.filter if lc.season == 0 else None)
+        _mark(plt, detections)
+    plt.hline(threshold, "red")
+    plt.hline(-threshold, "red")
+    return _finish(plt)
+
+
+def _start(width: int, height: int, title: str, ylabel: str):
     import plotext as plt
 
     plt.clf()
@@ -89,21 +96,22 @@ def render_scores(views, scores: dict, threshold: float, width: int = 100, heigh
     plt.theme("clear")
     plt.title(title)
     plt.xlabel("MJD")
-    plt.ylabel("best S/N")
+    plt.ylabel(ylabel)
+    return plt
+
+
+def _colours(views) -> dict[str, str]:
     bands = sorted({lc.filter for lc, _ in views})
-    for lc, detections in views:
-        table = scores.get(lc.key)
-        if table is None:
-            continue
-        colour = _COLOURS[bands.index(lc.filter) % len(_COLOURS)]
-        good = (table["quality_flag"] == 0) & np.isfinite(table["best_score"])
-        if good.any():
-            plt.scatter(table["mjd"][good].tolist(), table["best_score"][good].tolist(), color=colour,
-                        marker="dot", label=lc.filter if lc.season == 0 else None)
-        for detection in detections:
-            plt.vline(detection.peak_mjd, "orange" if detection.kind == "brightening" else "blue")
-    plt.hline(threshold, "red")
-    plt.hline(-threshold, "red")
+    return {band: _COLOURS[i % len(_COLOURS)] for i, band in enumerate(bands)}
+
+
+def _mark(plt, detections) -> None:
+    for detection in detections:
+        plt.vline(detection.peak_mjd, "orange" if detection.kind == "brightening" else "blue")
+
+
+def _finish(plt) -> str:
+    # plotext keeps global state: clear it so the next drawing starts empty.
     figure = plt.build()
     plt.clf()
     return figure
