@@ -34,12 +34,15 @@ class CatalogSpec:
         (e.g. ``{"name": "source_id", "mag": "phot_g_mean_mag"}``).
     selection : str
         Selection expression over standard or file column names.
+    epoch : float, optional
+        Julian year of the catalog positions (Gaia DR3: 2016.0).
     """
 
     path: str
     format: str = "auto"
     columns: Mapping[str, str] = field(default_factory=dict)
     selection: str = ""
+    epoch: float | None = None
 
 
 class Catalog:
@@ -58,11 +61,14 @@ class Catalog:
     row_numbers : sequence of int, optional
         Row (line) number in the file of each row, for error messages;
         by default rows are numbered from 1.
+    epoch : float, optional
+        Julian year of the positions, given to every source.
     """
 
     def __init__(self, columns: Mapping[str, Sequence], name: str = "catalog",
-                 row_numbers: Sequence[int] | None = None):
+                 row_numbers: Sequence[int] | None = None, epoch: float | None = None):
         self.name = name
+        self.epoch = epoch
         self.columns = {k: np.asarray(v) for k, v in columns.items()}
         n = len(next(iter(self.columns.values()), []))
         self.row_numbers = np.asarray(row_numbers) if row_numbers is not None else np.arange(1, n + 1)
@@ -125,6 +131,7 @@ class Catalog:
         mask = evaluate_selection(expression, self.columns, len(self))
         selected = Catalog.__new__(Catalog)
         selected.name = self.name
+        selected.epoch = self.epoch
         selected.row_numbers = self.row_numbers[mask]
         selected.columns = {k: v[mask] for k, v in self.columns.items()}
         return selected
@@ -152,7 +159,7 @@ class Catalog:
         return [
             Source(c["name"][i], c["ra"][i], c["dec"][i],
                    **{k: (v[i] if v is not None else None) for k, v in optional.items()},
-                   project=project)
+                   project=project, epoch=self.epoch)
             for i in range(*slice(start, stop).indices(len(self)))
         ]
 

@@ -47,6 +47,9 @@ class CatalogParameters(Parameters):
         "format": Param("auto", str, "File format.", choices=("auto", "csv", "ecsv", "fits", "votable", "hdf5"),
                         science=False),
         "selection": Param("", str, "Row selection, e.g. 'mag < 18 and dec > -30'.", science=False),
+        "epoch": Param(2000.0, float, "Julian year of the catalog positions (Gaia DR3: 2016.0); with proper "
+                       "motions, positions are moved to each survey's epoch.", minimum=1800.0, maximum=2200.0,
+                       science=False),
     }
 
 
@@ -237,7 +240,8 @@ def _catalog_spec(block: Any, override: Mapping[str, Any], source: str, base_dir
     if not params.path:
         raise ConfigError("a catalog path is required", key="catalog.path", source=source)
     path = os.path.normpath(os.path.join(base_dir, os.path.expanduser(params.path)))
-    return CatalogSpec(path=path, format=params.format, columns=columns, selection=params.selection)
+    return CatalogSpec(path=path, format=params.format, columns=columns, selection=params.selection,
+                       epoch=params.epoch)
 
 
 def _split_overrides(overrides: Mapping[str, Any], survey_parameters: Mapping[str, type]):

@@ -10,10 +10,12 @@ from astropy.time import Time
 from domain.errors import DataError
 from domain.statistics import robust_location_scale
 
-__all__ = ["Lightcurve", "LIGHTCURVE_COLUMNS", "OPTIONAL_COLUMNS"]
+__all__ = ["Lightcurve", "LIGHTCURVE_COLUMNS", "OPTIONAL_COLUMNS", "TIME_SCALES"]
 
 #: Columns every lightcurve carries, in this order.
 LIGHTCURVE_COLUMNS = ("mjd", "flux", "fluxerr", "mag", "magerr", "flag", "exptime")
+#: Time scales a lightcurve's ``mjd`` may be on.
+TIME_SCALES = ("utc", "tdb")
 #: Per-epoch columns kept when the survey provides them (used by the quality cuts):
 #: position (deg), the epoch's limiting magnitude, and PSF-fit chi and sharpness.
 OPTIONAL_COLUMNS = ("ra", "dec", "limiting_mag", "chi", "sharp")
@@ -23,7 +25,7 @@ class Lightcurve:
     """Photometry of one source in one filter and one season, in uniform columns.
 
     Invariants: all columns have the same length and are sorted by ``mjd``
-    (UTC MJD); ``flag`` is non-zero for epochs the survey marked bad, which
+    (MJD on the lightcurve's ``time_scale``); ``flag`` is non-zero for epochs the survey marked bad, which
     are kept (never dropped) so that cuts can be judged later. Arrays live on
     disk for persisted lightcurves and are loaded lazily.
 
@@ -41,6 +43,9 @@ class Lightcurve:
         Name of the source, for messages.
     version : str, optional
         Hash of the parameters that produced it.
+    time_scale : str
+        Time scale of ``mjd``: ``"utc"`` (ground surveys) or ``"tdb"``
+        (barycentric times of space missions such as TESS).
     """
 
     def __init__(
@@ -51,7 +56,11 @@ class Lightcurve:
         columns: Mapping[str, np.ndarray] | None = None,
         source_name: str | None = None,
         version: str | None = None,
+        time_scale: str = "utc",
     ):
+        if time_scale not in TIME_SCALES:
+            raise DataError(f"lightcurve of {source_name!r}: unknown time scale {time_scale!r} (use {TIME_SCALES})")
+        self.time_scale = time_scale
         self.id: int | None = None
         self.source_id: int | None = None
         self.raw_data_id: int | None = None
@@ -105,13 +114,13 @@ class Lightcurve:
 
     @property
     def mjds(self) -> np.ndarray:
-        """Epoch times as UTC MJD."""
+        """Epoch times as MJD on :attr:`time_scale`."""
         return self.columns["mjd"]
 
     @property
     def times(self) -> Time:
-        """Epoch times as an astropy ``Time`` (UTC)."""
-        return Time(self.mjds, format="mjd", scale="utc")
+        """Epoch times as an astropy ``Time`` on the lightcurve's own scale (UTC or TDB)."""
+        return Time(self.mjds, format="mjd", scale=self.time_scale)
 
     @property
     def flux(self) -> np.ndarray:

@@ -29,6 +29,10 @@ class RawData:
         Equal-length columns of the survey's own table.
     ra, dec : float
         Position the data was requested for.
+    meta : mapping, optional
+        JSON-serialisable metadata of the answer (query, file headers, object ids).
+    images : mapping of str to array_like, optional
+        Arrays that are not epoch columns (e.g. a TESS aperture mask per sector).
     """
 
     def __init__(
@@ -39,6 +43,8 @@ class RawData:
         columns: Mapping[str, np.ndarray] | None = None,
         ra: float = float("nan"),
         dec: float = float("nan"),
+        meta: Mapping | None = None,
+        images: Mapping[str, np.ndarray] | None = None,
     ):
         self.id: int | None = None
         self.survey = survey
@@ -50,6 +56,8 @@ class RawData:
         self.key: str | None = None
         self._columns: dict[str, np.ndarray] | None = None
         self.num_epochs = 0
+        self.meta: dict = dict(meta or {})
+        self.images: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in (images or {}).items()}
         if columns is not None:
             self.columns = columns
 

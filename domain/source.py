@@ -22,6 +22,9 @@ class Source:
         Proper motion in mas/yr (``pmra`` includes cos dec).
     parallax : float, optional
         Parallax in mas.
+    epoch : float, optional
+        Julian year of the position (e.g. 2016.0 for Gaia DR3); with the
+        proper motion it gives the position at another epoch.
     project : str, optional
         Name of the project the source belongs to.
     """
@@ -37,6 +40,7 @@ class Source:
         pmdec: float | None = None,
         parallax: float | None = None,
         project: str | None = None,
+        epoch: float | None = None,
     ):
         self.id: int | None = None
         self.name = str(name)
@@ -48,6 +52,7 @@ class Source:
         self.pmdec = _optional_float(pmdec)
         self.parallax = _optional_float(parallax)
         self.project = project
+        self.epoch = _optional_float(epoch)
 
     def __repr__(self) -> str:
         return f"Source({self.name!r}, ra={self.ra:.5f}, dec={self.dec:.5f}, mag={self.mag})"

@@ -54,7 +54,7 @@ class FileCatalogReader(CatalogReader):
                 raise CatalogError(f"mapped column {column!r} not in file (have: {', '.join(columns)})",
                                    path=path, field=standard)
             mapped[standard] = columns[column]
-        return Catalog(mapped, name=str(path), row_numbers=row_numbers)
+        return Catalog(mapped, name=str(path), row_numbers=row_numbers, epoch=spec.epoch)
 
 
 def _guess_format(path: Path) -> str:
