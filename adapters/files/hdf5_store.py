@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -61,12 +62,26 @@ class Hdf5DataStore(DataStore):
             with _h5py().File(tmp, "w", track_order=True) as f:
                 dataset = f.create_dataset("raw", data=_to_table(raw.columns))
                 dataset.attrs.update(survey=raw.survey, source_name=raw.source_name, version=raw.version,
-                                     ra=raw.ra, dec=raw.dec)
+                                     ra=raw.ra, dec=raw.dec, meta=_dump_meta(raw))
+                for name, image in getattr(raw, "images", {}).items():
+                    f.create_dataset(f"images/{safe_key(name, max_length=32)}", data=image).attrs["name"] = name
         raw.file, raw.key = str(relative), "raw"
 
     def load_raw(self, raw: RawData) -> RawData:
-        """Fill ``raw.columns`` from its file and return it."""
-        raw.columns = self._read_group(raw.file, raw.key, f"raw data of {raw.source_name!r}")
+        """Fill ``raw.columns``, ``raw.meta`` and ``raw.images`` from its file and return it."""
+        what = f"raw data of {raw.source_name!r}"
+        if not raw.file or not raw.key:
+            raise DataError(f"{what} has no file on record")
+        path = self.root / raw.file
+        try:
+            with _h5py().File(path, "r") as f:
+                dataset = f[raw.key]
+                raw.columns = _from_table(dataset[()])
+                raw.meta = json.loads(dataset.attrs.get("meta", "{}"))
+                images = f.get("images", {})
+                raw.images = {images[k].attrs.get("name", k): images[k][()] for k in images}
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataError(f"{what}: cannot read {path}#{raw.key}: {exc}") from exc
         return raw
 
     def save_lightcurves(
@@ -81,6 +96,7 @@ class Hdf5DataStore(DataStore):
                     name = f"{safe_key(lc.filter, max_length=16)}_season{lc.season}"
                     dataset = f.create_dataset(name, data=_to_table(lc.columns))
                     dataset.attrs.update(survey=lc.survey, filter=lc.filter, season=lc.season,
+                                         time_scale=getattr(lc, "time_scale", "utc"),
                                          source_name=source_name, version=version)
                     lc.file, lc.key = str(relative), name
 
@@ -122,9 +138,6 @@ class Hdf5DataStore(DataStore):
                 lc.columns = table
         return list(lightcurves)
 
-    def _read_group(self, file: str | None, key: str | None, what: str) -> dict[str, np.ndarray]:
-        return self._read_tables(file, [key], what)[0]
-
     def _read_tables(self, file: str | None, keys: list[str | None], what: str) -> list[dict[str, np.ndarray]]:
         if not file or not all(keys):
             raise DataError(f"{what} has no file on record")
@@ -134,6 +147,13 @@ class Hdf5DataStore(DataStore):
                 return [_from_table(f[key][()]) for key in keys]
         except (OSError, KeyError) as exc:
             raise DataError(f"{what}: cannot read {path}#{','.join(map(str, keys))}: {exc}") from exc
+
+
+def _dump_meta(raw: RawData) -> str:
+    try:
+        return json.dumps(getattr(raw, "meta", {}), allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"raw data of {raw.source_name!r} ({raw.survey}): metadata is not plain JSON: {exc}") from exc
 
 
 def _to_table(columns) -> np.ndarray:

@@ -70,6 +70,7 @@ sources = Table(
     Column("pmra", Float),
     Column("pmdec", Float),
     Column("parallax", Float),
+    Column("epoch", Float),
     UniqueConstraint("project_id", "name", name="uq_sources_project_name"),
 )
 
@@ -110,6 +111,7 @@ lightcurves = Table(
     Column("flux_rms", Float),
     Column("mag_median", Float),
     Column("mag_rms", Float),
+    Column("time_scale", Text, nullable=False, server_default="utc"),
     UniqueConstraint("source_id", "survey", "version", "filter", "season", name="uq_lightcurves_identity"),
 )
 

@@ -38,12 +38,12 @@ __all__ = [
 # Rows per statement: large enough to amortise round trips, small enough for modest statements.
 BATCH = 1000
 
-_SOURCE_FIELDS = ("name", "ra", "dec", "mag", "mag_err", "pmra", "pmdec", "parallax")
+_SOURCE_FIELDS = ("name", "ra", "dec", "mag", "mag_err", "pmra", "pmdec", "parallax", "epoch")
 _RAW_FIELDS = ("survey", "source_name", "version", "ra", "dec", "num_epochs", "file", "key")
 _LC_KEY = ("source_id", "survey", "version", "filter", "season")
 _LC_VALUES = (
     "raw_data_id", "file", "key", "num_epochs", "num_good", "mjd_start", "mjd_end",
-    "flux_median", "flux_rms", "mag_median", "mag_rms",
+    "flux_median", "flux_rms", "mag_median", "mag_rms", "time_scale",
 )
 # injection_id is NULL for real detections; the constraint treats NULLs as equal (NULLS NOT DISTINCT).
 _DET_KEY = ("lightcurve_id", "version", "peak_mjd", "is_simulated", "injection_id")

@@ -111,3 +111,44 @@ def test_epoch_scores_round_trip_and_missing_is_empty(tmp_path):
             np.testing.assert_array_equal(loaded[name][column], values)
     assert store.load_epoch_scores("proj", "other", "v1") == {}
     assert all((tmp_path / "analysis").resolve() in p.resolve().parents for p in tmp_path.rglob("*.h5"))
+
+
+def test_raw_metadata_images_and_empty_answers_round_trip(tmp_path):
+    store = Hdf5DataStore(tmp_path)
+    header = {"PRIMARY": {"TICID": 358108509, "OBJECT": "TIC 358108509", "TESSMAG": 14.331, "MH": None}}
+    aperture = np.arange(121, dtype=np.int32).reshape(11, 11)
+    raw = RawData("tess", "a/../b", "v1", {"mjd_tdb": np.array([1.0, 2.0]), "quality": np.array([0, 128])},
+                  meta={"headers": header, "files": ["x_lc.fits"]}, images={"aperture s0001": aperture})
+    empty = RawData("ztf", "nothing here", "v1", {"mjd": np.zeros(0), "filtercode": np.zeros(0, dtype="U2")})
+    for record in (raw, empty):
+        store.save_raw(record)
+    loaded = [RawData(r.survey, r.source_name, r.version) for r in (raw, empty)]
+    for record, original in zip(loaded, (raw, empty)):
+        record.file, record.key = original.file, original.key
+        store.load_raw(record)
+    assert loaded[0].meta == raw.meta
+    np.testing.assert_array_equal(loaded[0].images["aperture s0001"], aperture)
+    assert loaded[0].images["aperture s0001"].dtype == np.int32
+    assert loaded[1].num_epochs == 0 and set(loaded[1].columns) == {"mjd", "filtercode"}
+
+
+def test_metadata_that_is_not_json_is_refused_before_writing(tmp_path):
+    store = Hdf5DataStore(tmp_path)
+    raw = RawData("tess", "s", "v1", {"mjd": np.array([1.0])}, meta={"bad": float("nan")})
+    with pytest.raises(DataError, match="metadata is not plain JSON"):
+        store.save_raw(raw)
+    assert not any(tmp_path.rglob("*.h5"))
+
+
+def test_lightcurve_time_scale_is_recorded(tmp_path):
+    store = Hdf5DataStore(tmp_path)
+    n = 5
+    columns = {"mjd": np.arange(n, dtype=float), "flux": np.ones(n), "fluxerr": np.ones(n), "mag": np.ones(n),
+               "magerr": np.ones(n), "flag": np.zeros(n, dtype=int), "exptime": np.full(n, 120.0)}
+    lc = Lightcurve("tess", "TESS", 1, columns, source_name="s", time_scale="tdb")
+    store.save_lightcurves("p", "s", "v1", [lc])
+    with h5py.File(tmp_path / lc.file) as f:
+        assert f[lc.key].attrs["time_scale"] == "tdb"
+    assert lc.times.scale == "tdb"
+    with pytest.raises(DataError, match="unknown time scale"):
+        Lightcurve("tess", "TESS", 1, columns, time_scale="tt")

@@ -198,3 +198,17 @@ def test_objects_created_before_mapping_can_be_stored(database_url):
         engine.dispose()
     finally:
         clear_mappers()
+
+
+def test_position_epoch_and_time_scale_round_trip(uow):
+    sources = [Source("gaia", 10.0, 20.0, pmra=100.0, pmdec=-50.0, epoch=2016.0), Source("plain", 11.0, 21.0)]
+    uow.sources.add_many("p", sources)
+    lc = _lightcurve(sources[0], "TESS", 1)
+    lc.time_scale = "tdb"
+    uow.lightcurves.add_many([lc, _lightcurve(sources[1])])
+    uow.commit()
+    uow.session.expunge_all()
+    loaded = {s.name: s for s in uow.sources.list("p")}
+    assert loaded["gaia"].epoch == 2016.0 and loaded["plain"].epoch is None
+    found = uow.lightcurves.for_sources([s.id for s in sources], "demo", "r1")
+    assert found[sources[0].id][0].time_scale == "tdb" and found[sources[1].id][0].time_scale == "utc"
