@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -52,8 +53,26 @@ def load_config(
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", source=str(path)) from None
+    _refuse_credentials(document, str(path))
+    _refuse_credentials({k: None for k in (overrides or {})}, "command line")
     return build_config(document, survey_parameters=survey_parameters, source=str(path),
                         base_dir=str(path.resolve().parent), overrides=overrides)
+
+
+#: Keys that would put a secret into a file that gets committed, shared or logged.
+_SECRET_KEYS = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|cookie|credential)s?$", re.IGNORECASE)
+
+
+def _refuse_credentials(document: Any, source: str, prefix: str = "") -> None:
+    if not isinstance(document, Mapping):
+        return
+    for key, value in document.items():
+        dotted = f"{prefix}{key}"
+        if _SECRET_KEYS.search(str(key).rsplit(".", 1)[-1]):
+            raise ConfigError("credentials never go in a project configuration; set VO_IRSA_USER and "
+                              "VO_IRSA_PASSWORD, or put them in the file named by VO_CREDENTIALS "
+                              "(default ~/.config/virtualobserver/credentials)", key=dotted, source=source)
+        _refuse_credentials(value, source, f"{dotted}.")
 
 
 def parse_overrides(assignments: list[str] | None) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from concurrent.futures import ThreadPoolExecutor
 
 from dependency_injector import containers, providers
@@ -10,6 +12,7 @@ from adapters.catalogs.files import FileCatalogReader
 from adapters.config_file import load_config
 from adapters.files.hdf5_store import Hdf5DataStore
 from adapters.files.netcdf_store import NetCdfHistogramStore
+from adapters.http.cache import RawCache
 from adapters.postgres.database import Database
 from adapters.postgres.lock import PostgresRunLock
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
@@ -24,6 +27,19 @@ __all__ = ["Container", "SURVEYS", "open_project", "build_container"]
 SURVEYS = {VirtualDemoObs.name: VirtualDemoObs}
 
 
+def _survey_factories(cache: RawCache) -> dict:
+    # Clients of real archives keep their answers in the shared raw cache; the demo needs none.
+    return {name: functools.partial(cls, cache=cache) if "cache" in inspect.signature(cls).parameters else cls
+            for name, cls in SURVEYS.items()}
+
+
+def _download_threads(workers: int, config) -> int:
+    # Enough threads for the busiest survey's allowed concurrency; each client's own limiter
+    # then keeps every service within its configured concurrency and rate.
+    wanted = [getattr(s.download, "max_concurrency", 0) for s in config.surveys] if config else []
+    return max([int(workers), *wanted])
+
+
 def _thread_map(workers: int):
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vo-download")
     return pool.map
@@ -35,7 +51,7 @@ class Container(containers.DeclarativeContainer):
     Inputs (override them, or use :func:`build_container`): ``config_path``
     (project YAML), ``overrides`` (dotted key -> value; kept as a plain object
     because a Configuration provider would split the dotted keys), ``workers``
-    (download threads).
+    (download threads; raised to the largest ``max_concurrency`` of the project's surveys).
     """
 
     config_path = providers.Object(None)
@@ -50,14 +66,15 @@ class Container(containers.DeclarativeContainer):
     store = providers.Singleton(Hdf5DataStore, root=data_dir)
     histogram_store = providers.Singleton(NetCdfHistogramStore, root=data_dir)
     catalog_reader = providers.Singleton(FileCatalogReader)
-    surveys = providers.Object(SURVEYS)
+    raw_cache = providers.Singleton(lambda root: RawCache(root / "cache"), data_dir)
+    surveys = providers.Singleton(_survey_factories, raw_cache)
     survey_parameters = providers.Object({name: cls.parameters_class for name, cls in SURVEYS.items()})
     progress = providers.Object(NullProgress())
-    mapper = providers.Singleton(_thread_map, workers=workers)
 
     project_config = providers.Singleton(
         load_config, config_path, survey_parameters=survey_parameters, overrides=overrides
     )
+    mapper = providers.Singleton(_thread_map, workers=providers.Callable(_download_threads, workers, project_config))
     project = providers.Factory(
         Project,
         config=project_config,

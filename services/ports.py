@@ -11,6 +11,7 @@ import numpy as np
 
 from domain.catalog import Catalog, CatalogSpec
 from domain.detection import Detection
+from domain.errors import SurveyError
 from domain.injection import Injection
 from domain.lightcurve import Lightcurve
 from domain.parameters import Parameters
@@ -94,6 +95,52 @@ class SurveyClient(abc.ABC):
         list of Lightcurve
             Possibly empty when no epoch survives.
         """
+
+
+    def parse_file(self, path) -> RawData:
+        """Read a survey answer the user already has (for ``vo ingest``).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            A file in the survey's own format.
+
+        Returns
+        -------
+        RawData
+            With ``source_name`` empty and ``ra``/``dec`` the position the file is about.
+
+        Raises
+        ------
+        SurveyError
+            If this survey cannot read files, or the file is not a valid answer.
+        """
+        raise SurveyError(f"survey {self.name!r} cannot ingest files")
+
+    def combine(self, raws: Sequence[RawData]) -> RawData:
+        """Merge several answers about one source (e.g. one TESS file per sector) into one.
+
+        The default concatenates the epoch columns the answers share, keeps
+        every image and lists each answer's metadata under ``"parts"``.
+
+        Parameters
+        ----------
+        raws : sequence of RawData
+            At least one answer, all for the same source.
+
+        Returns
+        -------
+        RawData
+            One epoch table.
+        """
+        if len(raws) == 1:
+            return raws[0]
+        shared = [name for name in raws[0].columns if all(name in r.columns for r in raws[1:])]
+        columns = {name: np.concatenate([r.columns[name] for r in raws]) for name in shared}
+        images = {name: image for r in raws for name, image in r.images.items()}
+        first = raws[0]
+        return RawData(first.survey, first.source_name, first.version, columns, ra=first.ra, dec=first.dec,
+                       meta={"parts": [r.meta for r in raws]}, images=images)
 
 
 class DataStore(abc.ABC):

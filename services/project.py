@@ -34,6 +34,7 @@ from services.stages import (
     reduce_batch,
 )
 from services.targets import selected_catalog
+from services.ingest import IngestReport, ingest_files
 
 __all__ = ["Project", "RunReport"]
 
@@ -337,6 +338,31 @@ class Project:
         """
         config = self._survey(survey)
         return self.store.load_epoch_scores(self.name, name, config.analysis_version)
+
+    def ingest(self, survey: str, paths, *, source_name: str | None = None,
+               radius_arcsec: float = 5.0) -> IngestReport:
+        """Add survey files the user already has as raw data of the matching sources.
+
+        Parameters
+        ----------
+        survey : str
+            Survey the files come from (one of the project's).
+        paths : sequence of path
+            The files.
+        source_name : str, optional
+            Catalog source all files belong to (default: the nearest to each file's position).
+        radius_arcsec : float
+            Largest distance from a file's position to its source.
+
+        Returns
+        -------
+        IngestReport
+            Per source and file: ingested, kept (data already there) or failed.
+        """
+        config = self._survey(survey)
+        return ingest_files(self.config, self.catalog_reader, self.uow_factory, self.store,
+                            self.clients[config.name], config.name, paths, source_name=source_name,
+                            radius_arcsec=radius_arcsec)
 
     def export(self, what: str, survey: str | None = None, *, include_simulated: bool = False) -> list[dict]:
         """Return the rows of a product table: ``detections``, ``injections`` or ``summaries``.

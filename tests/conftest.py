@@ -13,6 +13,7 @@ from adapters.postgres import migrate
 from adapters.postgres.embedded import EmbeddedPostgres
 from adapters.postgres.engine import make_engine, make_session_factory
 from adapters.postgres.orm import clear_mappers, start_mappers
+from tests.http_fixtures import fake_archive  # noqa: F401  (a fixture for every test module)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

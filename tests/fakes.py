@@ -384,3 +384,13 @@ class FakeSurveyClient(ports.SurveyClient):
 
     def reduce(self, raw, parameters):
         return reduce_photometry(raw.columns, parameters, survey=self.name, source_name=raw.source_name)
+
+    def parse_file(self, path):
+        """Read an ``.npz`` answer: its epoch columns plus scalar ``ra`` and ``dec``."""
+        try:
+            with np.load(path) as answer:
+                columns = {k: answer[k] for k in answer.files if k not in ("ra", "dec")}
+                ra, dec = float(answer["ra"]), float(answer["dec"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise SurveyError(f"{path}: not a fake survey answer ({exc})") from None
+        return RawData(self.name, "", "", columns, ra=ra, dec=dec, meta={"file": str(path)})

@@ -10,7 +10,7 @@ from adapters.cli.progress import LogProgress, RichProgress
 from adapters.config_file import parse_overrides
 from adapters.container import Container, build_container
 
-__all__ = ["run", "simulate", "status", "top", "export", "db", "tui", "make_container"]
+__all__ = ["run", "simulate", "status", "ingest", "top", "export", "db", "tui", "make_container"]
 
 
 def make_container(args: argparse.Namespace, progress=None) -> Container:
@@ -82,8 +82,16 @@ def _efficiency_table(efficiency) -> str:
 
 
 def status(args: argparse.Namespace) -> int:
-    """``vo status CONFIG``: print counts at the current versions."""
-    summary = _with_project(args, lambda p: p.status())
+    """``vo status CONFIG``: print counts at the current versions and the size of the raw-answer cache."""
+    container = make_container(args)
+    container.project_config()
+    try:
+        summary = container.project().status()
+    finally:
+        container.database().close()
+    cache = container.raw_cache()
+    summary["cache"] = {"path": str(cache.root), "bytes": cache.size_bytes(),
+                        "surveys": {s: cache.size_bytes(s) for s in summary.get("surveys", {})}}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -102,6 +110,14 @@ def top(args: argparse.Namespace) -> int:
         print(f"{name:<24} {_fmt(s.best_snr, '.1f'):>9} {s.num_detections:>10} "
               f"{f'{s.num_good}/{s.num_epochs}':>12} {_fmt(s.mag_median, '.2f'):>7} {_fmt(s.rms, '.3f'):>7}")
     return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
 
 
 def _fmt(value, spec: str) -> str:
@@ -174,9 +190,30 @@ def _print_run(summary: dict) -> None:
     _print_status(summary["status"])
 
 
+def ingest(args: argparse.Namespace) -> int:
+    """``vo ingest CONFIG SURVEY FILE...``: add survey files the user has as raw data of their sources."""
+    report = _with_project(args, lambda p: p.ingest(args.survey, args.files, source_name=args.source,
+                                                    radius_arcsec=args.radius_arcsec))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for name, files in report.ingested.items():
+            print(f"ingested {len(files)} file(s) as {args.survey} raw data of {name}")
+        for name, files in report.kept.items():
+            print(f"kept: {name} already has {args.survey} raw data of this version ({len(files)} file(s) not used)")
+        for path, reason in report.failed.items():
+            print(f"failed: {path}: {reason}")
+        if report.ingested:
+            print("run `vo run` to reduce and analyse them")
+    return 0 if not report.failed else 2
+
+
 def _print_status(status: dict) -> None:
     keys = ("sources", "downloaded", "reduced", "analysed", "lightcurves", "detections", "failed")
     print("status: " + ", ".join(f"{k} {status[k]}" for k in keys))
+    if "cache" in status:
+        print(f"raw-answer cache: {_size(status['cache']['bytes'])} in {status['cache']['path']} "
+              "(shared by all projects)")
     for failure in status["failures"][:5]:
         print(f"  failed at {failure['stage']}: {failure['source']}: {failure['message']}")
     if status.get("injections"):

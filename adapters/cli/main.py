@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("output", help="file: .ecsv, .csv, .fits, .vot for tables; .nc for histograms")
     export.add_argument("--include-simulated", action="store_true",
                         help="detections: add the simulated ones (marked is_simulated)")
+    ingest = project_command("ingest", "add survey files you already have (an IRSA ZTF answer, a TESS lc.fits) "
+                                       "as raw data of the matching catalog sources")
+    ingest.add_argument("survey", help="survey the files come from (e.g. ztf, tess)")
+    ingest.add_argument("files", nargs="+", help="the files")
+    ingest.add_argument("--source", default=None, help="catalog name of the source all files belong to "
+                                                       "(default: the selected source nearest each file's position)")
+    ingest.add_argument("--radius-arcsec", type=float, default=5.0,
+                        help="largest distance from a file's position to its source (default 5)")
     top = project_command("top", "sources ranked by a per-source summary statistic, to prioritise follow-up")
     top.add_argument("--by", default="best_snr",
                      choices=["best_snr", "num_detections", "rms", "num_good", "num_epochs", "mag_median"],

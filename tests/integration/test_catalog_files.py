@@ -81,6 +81,25 @@ def test_yaml_errors_name_the_file(tmp_path):
         load_config(tmp_path / "missing.yaml", SURVEY_PARAMETERS)
 
 
+@pytest.mark.parametrize("text, key", [
+    ("observatories:\n  ztf:\n    download:\n      password: hunter2\n", "observatories.ztf.download.password"),
+    ("project:\n  name: x\n  irsa_token: abc\n", "project.irsa_token"),
+])
+def test_credentials_in_a_config_are_refused_without_echoing_them(tmp_path, text, key):
+    path = tmp_path / "secret.yaml"
+    path.write_text("catalog: {path: c.csv}\n" + text)
+    with pytest.raises(ConfigError, match="credentials never go in a project configuration") as info:
+        load_config(path, SURVEY_PARAMETERS)
+    assert key in str(info.value) and "hunter2" not in str(info.value) and "abc" not in str(info.value)
+
+
+def test_credentials_on_the_command_line_are_refused(tmp_path):
+    path = tmp_path / "plain.yaml"
+    path.write_text("catalog: {path: c.csv}\n")
+    with pytest.raises(ConfigError, match="command line: 'observatories.ztf.download.api_key'"):
+        load_config(path, SURVEY_PARAMETERS, {"observatories.ztf.download.api_key": "x"})
+
+
 def test_demo_config_loads_with_overrides():
     cfg = load_config(Path(__file__).parents[2] / "configs" / "demo.yaml", SURVEY_PARAMETERS,
                       parse_overrides(["observatories.analysis.threshold=4", "project.batch_size=7"]))

@@ -1,0 +1,1 @@
+"""Shared HTTP download layer of the survey clients: retries, rate limits, atomic downloads, raw-answer cache."""
