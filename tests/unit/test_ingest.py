@@ -5,7 +5,7 @@ import pytest
 
 from domain.errors import SurveyError
 from tests.factories import small_catalog
-from tests.fakes import FakeDataStore, FakeState, FakeSurveyClient
+from tests.fakes import FakeDataStore, FakeSurveyClient
 from tests.unit.test_project import make_project
 
 
