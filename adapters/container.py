@@ -18,13 +18,15 @@ from adapters.postgres.lock import PostgresRunLock
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.settings import data_dir, database_url_from_env
 from adapters.surveys.demo import VirtualDemoObs
+from adapters.surveys.tess import VirtualTESS
+from adapters.surveys.ztf import VirtualZTF
 from services.ports import NullProgress
 from services.project import Project
 
 __all__ = ["Container", "SURVEYS", "open_project", "build_container"]
 
 #: Survey clients by configuration name; a new survey plugs in here.
-SURVEYS = {VirtualDemoObs.name: VirtualDemoObs}
+SURVEYS = {cls.name: cls for cls in (VirtualDemoObs, VirtualZTF, VirtualTESS)}
 
 
 def _survey_factories(cache: RawCache) -> dict:

@@ -84,13 +84,17 @@ def catalog_gaia(args: argparse.Namespace, *, session=None) -> int:
         if [c.lower() for c in columns] in (["all"], ["*"]):
             columns = []
     tap = GaiaTap(parameters, session=session)
-    adql = tap.cone(args.ra, args.dec, args.radius_deg, where=args.where, columns=columns, top=args.top)
-    if args.print_query:
-        print(adql)
-        return 0
-    out = Path(args.out)
-    out_format = args.format or _EXTENSIONS.get(out.suffix.lower(), "ecsv")
-    rows = tap.save_table(adql, out, out_format=out_format, mode="async" if args.async_job else "sync")
+    try:
+        adql = tap.cone(args.ra, args.dec, args.radius_deg, where=args.where, columns=columns, top=args.top)
+        if args.print_query:
+            print(adql)
+            return 0
+        out = Path(args.out)
+        out_format = args.format or _EXTENSIONS.get(out.suffix.lower(), "ecsv")
+        rows = tap.save_table(adql, out, out_format=out_format, mode="async" if args.async_job else "sync")
+    finally:
+        if session is None:  # a caller's session is the caller's to close
+            tap.close()
     limit = parameters.row_limit if args.top is None else args.top
     summary = {"output": str(out), "format": out_format, "rows": rows, "epoch": GAIA_DR3_EPOCH,
                "row_limit_reached": bool(limit and rows >= limit), "query": adql,

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=2400)
     demo.add_argument("--seed", type=int, default=42)
     commands.add_parser("config-reference", help="print the Markdown reference of every configuration key")
+    from adapters.cli.gaia_command import add_gaia_parser
+
+    add_gaia_parser(commands)
     tui = commands.add_parser("tui", help="open the terminal user interface")
     tui.add_argument("config", nargs="?", default=None)
     return parser
@@ -114,6 +117,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if getattr(args, "handler", None) is not None:
+        return args.handler(args)
     if args.command == "demo-catalog":
         from adapters.catalogs.demo import write_demo_catalog
 

@@ -23,8 +23,10 @@ def test_run_then_rerun_does_nothing(tmp_path, empty_database_url):
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout
     assert sorted(p.relative_to(data) for p in data.rglob("*.h5")) == files
-    assert vo_json("status", str(config), data_dir=data, database_url=empty_database_url) == {
-        **status, "project": "e2e"}
+    shown = vo_json("status", str(config), data_dir=data, database_url=empty_database_url)
+    cache = shown.pop("cache")
+    assert shown == {**status, "project": "e2e"}
+    assert cache == {"path": str(data / "cache"), "bytes": 0, "surveys": {"demo": 0}}  # the demo downloads nothing
 
 
 def test_limit_and_changed_threshold(tmp_path, empty_database_url):
@@ -67,8 +69,8 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path, empty_database_url,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vo: error: "), done.stderr
     assert __import__("re").search(message, lines[0]), lines[0]
-    assert vo_json("status", str(config), data_dir=data, database_url=empty_database_url) == {
-        **before, "project": "e2e"}
+    after = vo_json("status", str(config), data_dir=data, database_url=empty_database_url)
+    assert after.pop("cache")["bytes"] == 0 and after == {**before, "project": "e2e"}
     assert {p: p.read_bytes() for p in data.rglob("*.h5")} == files
 
 
