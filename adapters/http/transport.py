@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import os
 import pathlib
 from typing import Any, Callable
@@ -49,14 +51,20 @@ def check_status(response: requests.Response) -> None:
     raise Permanent(reason + (f": {excerpt}" if excerpt else ""))
 
 
+def _html_reason(start: bytes) -> str:
+    # The page title is usually the archive's own one-line explanation ("down for maintenance").
+    title = re.search(rb"<title[^>]*>(.*?)</title>", start[:4096], re.IGNORECASE | re.DOTALL)
+    said = " ".join(title.group(1).decode("utf-8", "replace").split())[:200] if title else ""
+    return "the archive answered with an HTML page (an error page, not data)" + (f": {said!r}" if said else "")
+
+
 def stream_body(response: requests.Response, sink: Callable[[bytes], Any]) -> int:
     """Pass the body to ``sink`` chunk by chunk; return its size, refusing HTML pages and cut bodies."""
-    if "text/html" in response.headers.get("Content-Type", "").lower():
-        raise Retryable("the archive answered with an HTML page (an error page, not data)")
     size = 0
+    html = "text/html" in response.headers.get("Content-Type", "").lower()
     for chunk in response.iter_content(_CHUNK):
-        if size == 0 and chunk.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-            raise Retryable("the archive answered with an HTML page (an error page, not data)")
+        if size == 0 and (html or chunk.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))):
+            raise Retryable(_html_reason(chunk))
         sink(chunk)
         size += len(chunk)
     declared = response.headers.get("Content-Length", "")
