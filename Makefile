@@ -29,7 +29,9 @@ test-slow: $(STAMP)
 lint-imports: $(STAMP)
 	$(BIN)/lint-imports
 
-## Benchmarks (minutes): persistence cost against an in-memory baseline, and memory against catalog size.
+## Benchmarks (minutes): persistence cost against an in-memory baseline, memory against catalog size,
+## and concurrent downloads from a slow local archive.
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_demo_scaling.py 1000
 	$(BIN)/python benchmarks/run_memory_flatness.py 500 4000
+	$(BIN)/python benchmarks/run_download_concurrency.py 1000 0.2 16 100
