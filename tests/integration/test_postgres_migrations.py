@@ -50,3 +50,19 @@ def test_migration_matches_orm_tables(database_url):
             assert compare_metadata(context, metadata) == []
     finally:
         engine.dispose()
+
+
+def test_real_survey_columns_arrive_with_0003_and_leave_with_its_downgrade(empty_database_url):
+    from alembic import command
+
+    def columns(table):
+        engine = create_engine(empty_database_url)
+        try:
+            return {c["name"] for c in inspect(engine).get_columns(table)}
+        finally:
+            engine.dispose()
+
+    command.upgrade(migrate.alembic_config(empty_database_url), "0003")
+    assert "epoch" in columns("sources") and "time_scale" in columns("lightcurves")
+    command.downgrade(migrate.alembic_config(empty_database_url), "0002")
+    assert "epoch" not in columns("sources") and "time_scale" not in columns("lightcurves")
