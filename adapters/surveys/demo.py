@@ -42,6 +42,11 @@ class DemoParameters(Parameters):
         "flare_fraction": Param(0.03, float, "Fraction of sources with one genuine flare.", minimum=0.0, maximum=1.0),
         "dip_fraction": Param(0.03, float, "Fraction of sources with one genuine dip.", minimum=0.0, maximum=1.0),
         "exptimes": Param([30.0], list, "Exposure times (s), drawn per epoch.", item_kind=float),
+        "cadence": Param("seasons", str, "'seasons': random epochs within yearly observing seasons; 'even': "
+                         "evenly spaced over the whole span (the scale benchmark's reference workload).",
+                         choices=("seasons", "even")),
+        "magerr_range": Param([], list, "If two values [min, max]: magnitude errors drawn uniformly in this "
+                              "range instead of the sky-limited noise model.", item_kind=float),
         "seed": Param(0, int, "Survey-wide seed mixed with each source name.", minimum=0, maximum=2**31),
         "latency": Param(0.0, float, "Simulated download latency per source (s).", minimum=0.0, maximum=60.0,
                          science=False),
@@ -99,6 +104,8 @@ class VirtualDemoObs(SurveyClient):
             flux_ratio -= _dip(rng, mjd)
         seeing = rng.lognormal(0.0, 0.2, n)
         magerr = np.sqrt(p.error_floor**2 + (0.2 * seeing * 10 ** (0.4 * (base - p.limiting_mag))) ** 2)
+        if len(p.magerr_range) == 2:
+            magerr = rng.uniform(min(p.magerr_range), max(p.magerr_range), n)
         flag = np.where(rng.random(n) < p.flag_fraction, BAD_IMAGE_FLAG, 0)
         scatter = magerr * np.where(flag > 0, 5.0, 1.0)
         true_mag = base - 2.5 * np.log10(np.clip(flux_ratio, 1e-3, None))
@@ -142,6 +149,8 @@ def _seed(name: str, seed: int) -> int:
 
 
 def _epochs(rng: np.random.Generator, p: DemoParameters) -> np.ndarray:
+    if p.cadence == "even":
+        return np.linspace(p.mjd_start, p.mjd_start + p.duration_days, p.num_points)
     # Draw within observable windows (one per year), so seasonal gaps look like a ground survey's.
     years = int(np.ceil(p.duration_days / _YEAR))
     phase = rng.uniform(0, _YEAR - p.season_days) if p.season_days < _YEAR else 0.0

@@ -68,3 +68,12 @@ def test_latency_and_failures(monkeypatch):
     assert slept == [0.25]
     with pytest.raises(SurveyError, match="no data for 'star'"):
         download(failure_fraction=1.0)
+
+
+def test_reference_workload_is_even_single_filter_with_bounded_errors():
+    raw = download(num_points=100, filters=["g"], cadence="even", mjd_start=57000.0, duration_days=1000.0,
+                   magerr_range=[0.09, 0.11], mag=18.0, flag_fraction=0.0)
+    np.testing.assert_allclose(np.diff(raw.columns["mjd"]), 1000.0 / 99)
+    assert raw.columns["mjd"][0] == 57000.0 and raw.columns["mjd"][-1] == 58000.0
+    assert raw.columns["magerr"].min() >= 0.09 and raw.columns["magerr"].max() <= 0.11
+    assert set(raw.columns["exptime"]) == {30.0}
