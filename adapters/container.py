@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from dependency_injector import containers, providers
 
@@ -22,8 +23,9 @@ from adapters.surveys.tess import VirtualTESS
 from adapters.surveys.ztf import VirtualZTF
 from services.ports import NullProgress
 from services.project import Project
+from services.workspace import Workspace
 
-__all__ = ["Container", "SURVEYS", "open_project", "build_container"]
+__all__ = ["Container", "SURVEYS", "open_project", "build_container", "find_project_files"]
 
 #: Survey clients by configuration name; a new survey plugs in here.
 SURVEYS = {cls.name: cls for cls in (VirtualDemoObs, VirtualZTF, VirtualTESS)}
@@ -90,6 +92,12 @@ class Container(containers.DeclarativeContainer):
         run_lock=run_lock,
     )
 
+    # -- The TUI's workspace (project files on disk, projects in the database); see _workspace below.
+    workspace = providers.Singleton(
+        lambda *args: _workspace(*args), uow.provider, project.provider, survey_parameters, config_path, overrides,
+        workers,
+    )
+
 
 def open_project(config_path, overrides=None, *, workers: int = 4, progress=None) -> tuple[Container, Project]:
     """Build the container for a project YAML and return it with the project (the Python entry point).
@@ -139,3 +147,46 @@ def build_container(config_path=None, overrides=None, *, workers: int = 4, progr
     if progress is not None:
         container.progress.override(progress)
     return container
+
+
+# -- The TUI's workspace -------------------------------------------------------------------------------
+# `vo tui` lists the project files next to the one it was given (and in ./configs) and the projects in
+# the database, and opens any of them; opening builds a Project exactly as `vo run` does.
+
+def find_project_files(*folders) -> list[str]:
+    """Return the YAML files of ``folders`` (those that exist), sorted, each once.
+
+    Parameters
+    ----------
+    *folders : str or pathlib.Path
+        Folders to look in.
+
+    Returns
+    -------
+    list of str
+        Paths of ``*.yaml`` and ``*.yml`` files.
+    """
+    found: dict[Path, str] = {}
+    for folder in folders:
+        folder = Path(folder)
+        if folder.is_dir():
+            for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+                found.setdefault(path.resolve(), str(path))
+    return list(found.values())
+
+
+def _workspace(uow_factory, project_factory, survey_parameters, config_path, overrides, workers) -> Workspace:
+    given = Path(config_path).resolve() if config_path else None
+
+    def load(path):
+        # Command-line overrides belong to the file they were given with, not to every project file.
+        extra = overrides if given is not None and Path(path).resolve() == given else None
+        return load_config(path, survey_parameters=survey_parameters, overrides=extra)
+
+    def make(config):
+        return project_factory(config=config, mapper=_thread_map(_download_threads(workers, config)))
+
+    folders = ([given.parent] if given else []) + [Path.cwd() / "configs"]
+    return Workspace(uow_factory, find_configs=lambda: find_project_files(*folders), load_config=load,
+                     make_project=make)
+

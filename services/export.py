@@ -36,12 +36,14 @@ def detection_rows(uow: AbstractUnitOfWork, project: str, survey, *, include_sim
     Returns
     -------
     list of dict
-        Source name, filter, season, lightcurve file and key (the data to judge it) and the detection's fields.
+        Source name, filter, season, lightcurve file and key (the data to judge it), the detection's fields
+        and its triage ``label`` (``real``, ``artifact``, ``unsure``; empty when not judged).
     """
     detections = uow.detections.list(project, survey.analysis_version)
     if include_simulated:
         detections += uow.detections.list(project, survey.simulation_version, include_simulated=True)
     names, lightcurves = _names_and_lightcurves(uow, project, survey, [d.source_id for d in detections])
+    labels = uow.triage.labels([d.id for d in detections])
     rows = []
     for d in detections:
         lc = lightcurves.get(d.lightcurve_id)
@@ -49,7 +51,7 @@ def detection_rows(uow: AbstractUnitOfWork, project: str, survey, *, include_sim
             "source": names.get(d.source_id), "survey": survey.name,
             "filter": lc.filter if lc else None, "season": lc.season if lc else None,
             **{f: getattr(d, f) for f in _DETECTION_FIELDS},
-            "is_simulated": d.is_simulated, "version": d.version,
+            "is_simulated": d.is_simulated, "label": labels.get(d.id, ""), "version": d.version,
             "file": lc.file if lc else None, "key": lc.key if lc else None,
         })
     return rows

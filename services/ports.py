@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import datetime as _dt
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from typing import TYPE_CHECKING, ContextManager
@@ -35,6 +37,10 @@ __all__ = [
     "InjectionRepository",
     "SummaryRepository",
     "HistogramPartRepository",
+    "TriageRepository",
+    "TRIAGE_LABELS",
+    "ProjectRecord",
+    "ProjectRepository",
     "AbstractUnitOfWork",
     "RunLock",
     "ProgressSink",
@@ -364,6 +370,89 @@ class HistogramPartRepository(abc.ABC):
         """Swap parts ``old`` for one merged part ``new`` (compaction), in this transaction."""
 
 
+#: Labels a person gives a detection when judging it (``None`` means not judged yet).
+TRIAGE_LABELS = ("real", "artifact", "unsure")
+
+
+class TriageRepository(abc.ABC):
+    """The labels people gave detections (real, artifact, unsure); they survive re-analysis at a version."""
+
+    @abc.abstractmethod
+    def set_labels(self, labels: dict[int, str | None]) -> int:
+        """Set (or, with ``None``, clear) the label of detections by id; return how many exist.
+
+        Parameters
+        ----------
+        labels : dict
+            Detection id -> one of :data:`TRIAGE_LABELS`, or None to forget the label.
+
+        Returns
+        -------
+        int
+            The number of detections found and changed (ids that do not exist are ignored).
+        """
+
+    @abc.abstractmethod
+    def labels(self, detection_ids: Sequence[int]) -> dict[int, str]:
+        """Return the labels of these detections by id (unlabelled ones are absent)."""
+
+    @abc.abstractmethod
+    def rows(self, project: str, version: str, *, include_simulated: bool = False,
+             ) -> list[tuple[Detection, str, str | None, int | None, str | None]]:
+        """Return the detections of ``project`` at ``version`` with what identifies them to a person.
+
+        Parameters
+        ----------
+        project : str
+            Project name.
+        version : str
+            Analysis (or simulation) version.
+        include_simulated : bool
+            Also return simulated detections (hidden otherwise).
+
+        Returns
+        -------
+        list of tuple
+            ``(detection, source name, filter, season, label)``, by source name and peak time.
+        """
+
+
+@dataclass
+class ProjectRecord:
+    """What the database holds for one project, over every version.
+
+    Attributes
+    ----------
+    name : str
+        Project name.
+    created_at : datetime.datetime or None
+        When its first source was stored.
+    sources : int
+        Sources of the project.
+    steps : list of tuple
+        ``(survey, stage, version, sources done)`` for every version any step ran at.
+    detections : dict
+        Analysis version -> real detections at that version.
+    failures : int
+        Current failures (any version).
+    """
+
+    name: str
+    created_at: _dt.datetime | None = None
+    sources: int = 0
+    steps: list[tuple[str, str, str, int]] = field(default_factory=list)
+    detections: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
+
+
+class ProjectRepository(abc.ABC):
+    """The projects of the database (for choosing one to open)."""
+
+    @abc.abstractmethod
+    def list(self) -> list[ProjectRecord]:
+        """Return every project with its per-version step counts, by name."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """One transaction over all repositories: commit makes every change durable together."""
 
@@ -375,6 +464,8 @@ class AbstractUnitOfWork(abc.ABC):
     injections: InjectionRepository
     summaries: SummaryRepository
     histogram_parts: HistogramPartRepository
+    triage: TriageRepository
+    projects: ProjectRepository
 
     def __enter__(self) -> "AbstractUnitOfWork":
         return self

@@ -35,6 +35,7 @@ from services.stages import (
 )
 from services.targets import selected_catalog
 from services.ingest import IngestReport, ingest_files
+from services.browsing import BrowsingMixin
 
 __all__ = ["Project", "RunReport"]
 
@@ -76,7 +77,7 @@ class RunReport:
         }
 
 
-class Project:
+class Project(BrowsingMixin):
     """The workflow of one project configuration over ports.
 
     Every step skips what is already done at the current version, and each
@@ -127,6 +128,7 @@ class Project:
         self.progress = progress or NullProgress()
         self.mapper = mapper
         self.run_lock = run_lock
+        self._browser = None
 
     @property
     def name(self) -> str:
@@ -417,12 +419,7 @@ class Project:
                         "simulation": survey.simulation_version,
                     },
                 }
-            # A failure counts only at the version it happened at: a source that failed under other
-            # parameters is not a failure of the current configuration.
-            current = {(s.name, stage): version for s in self.config.surveys
-                       for stage, version in ((DOWNLOAD, s.download_version), (REDUCE, s.reduction_version),
-                                              (ANALYSE, s.analysis_version), (SIMULATE, s.simulation_version))}
-            failures = [f for f in uow.steps.failures(self.name) if current.get((f[2], f[1])) == f[3]]
+            failures = self._current_failures(uow)
             totals = {
                 key: sum(s[key] for s in per_survey.values())
                 for key in ("downloaded", "reduced", "analysed", "lightcurves", "detections", "detections_simulated",
@@ -434,8 +431,15 @@ class Project:
                 **totals,
                 "failed": len(failures),
                 "surveys": per_survey,
-                "failures": [
-                    {"source": name, "stage": stage, "survey": survey, "message": message}
-                    for name, stage, survey, _, message in failures[:20]
-                ],
+                "failures": failures[:20],
             }
+
+    def _current_failures(self, uow: AbstractUnitOfWork) -> list[dict]:
+        # A failure counts only at the version it happened at: a source that failed under other
+        # parameters is not a failure of the current configuration.
+        current = {(s.name, stage): version for s in self.config.surveys
+                   for stage, version in ((DOWNLOAD, s.download_version), (REDUCE, s.reduction_version),
+                                          (ANALYSE, s.analysis_version), (SIMULATE, s.simulation_version))}
+        return [{"source": name, "stage": stage, "survey": survey, "message": message}
+                for name, stage, survey, version, message in uow.steps.failures(self.name)
+                if current.get((survey, stage)) == version]

@@ -32,6 +32,7 @@ class FakeState:
         self.injections: dict[tuple[int, str, int], object] = {}  # by (lightcurve_id, version, sequence)
         self.summaries: dict[tuple[int, str, str], SourceSummary] = {}
         self.histogram_parts: list[tuple[str, str, str, str, str]] = []  # (project, survey, version, kind, key)
+        self.labels: dict[int, str] = {}  # triage labels by detection id
         self.ids = itertools.count(1)
 
     def source_names(self, project):
@@ -254,6 +255,66 @@ class FakeHistogramPartRepository(ports.HistogramPartRepository):
         self.add(project, survey, version, kind, new)
 
 
+class FakeTriageRepository(ports.TriageRepository):
+    """Labels by detection id, beside the detections (so re-adding a detection keeps its label)."""
+
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def set_labels(self, labels):
+        known = {d.id for d in self.state.detections}
+        changed = 0
+        for detection_id, label in labels.items():
+            if detection_id not in known:
+                continue
+            changed += 1
+            if label is None:
+                self.state.labels.pop(detection_id, None)
+            else:
+                self.state.labels[detection_id] = label
+        return changed
+
+    def labels(self, detection_ids):
+        return {i: self.state.labels[i] for i in detection_ids if i in self.state.labels}
+
+    def rows(self, project, version, *, include_simulated=False):
+        names = self.state.source_names(project)
+        lightcurves = {lc.id: lc for lc in self.state.lightcurves}
+        found = [d for d in self.state.detections if d.source_id in names and d.version == version
+                 and (include_simulated or not d.is_simulated)]
+        found.sort(key=lambda d: (names[d.source_id], d.peak_mjd, d.id))
+        out = []
+        for d in found:
+            lc = lightcurves.get(d.lightcurve_id)
+            out.append((d, names[d.source_id], lc.filter if lc else None, lc.season if lc else None,
+                        self.state.labels.get(d.id)))
+        return out
+
+
+class FakeProjectRepository(ports.ProjectRepository):
+    """Projects as the sources name them (the fake has no project table)."""
+
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def list(self):
+        records = []
+        for name in sorted({p for p, _ in self.state.sources}):
+            ids = set(self.state.source_names(name))
+            steps: dict[tuple[str, str, str], int] = {}
+            for (i, stage, survey, version) in self.state.steps:
+                if i in ids:
+                    steps[(survey, stage, version)] = steps.get((survey, stage, version), 0) + 1
+            detections: dict[str, int] = {}
+            for d in self.state.detections:
+                if d.source_id in ids and not d.is_simulated:
+                    detections[d.version] = detections.get(d.version, 0) + 1
+            records.append(ports.ProjectRecord(
+                name, None, len(ids), [(*k, n) for k, n in sorted(steps.items())], detections,
+                sum(1 for (i, _, _) in self.state.failures if i in ids)))
+        return records
+
+
 class FakeUnitOfWork(ports.AbstractUnitOfWork):
     """Shares a committed FakeState; works on a copy until commit."""
 
@@ -275,6 +336,8 @@ class FakeUnitOfWork(ports.AbstractUnitOfWork):
         self.injections = FakeInjectionRepository(self.state)
         self.summaries = FakeSummaryRepository(self.state)
         self.histogram_parts = FakeHistogramPartRepository(self.state)
+        self.triage = FakeTriageRepository(self.state)
+        self.projects = FakeProjectRepository(self.state)
 
     def commit(self):
         self.committed_state.__dict__.update(copy.deepcopy(self.state).__dict__)

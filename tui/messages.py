@@ -1,25 +1,32 @@
-"""Messages the TUI's workers post to the app (never touching widgets from a thread)."""
+"""Messages the TUI's workers post (never touching widgets from a thread); each is handled on the UI thread.
+
+None bubbles: each is meant for the screen whose worker posted it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.message import Message
 
-__all__ = ["StageStarted", "StageAdvanced", "LogLine", "RunFinished", "StatusLoaded", "SummariesLoaded", "SourceLoaded"]
+__all__ = [
+    "StageStarted", "StageAdvanced", "StageFinished", "LogLine", "RunFinished", "RunStopped", "StatusLoaded",
+    "FailuresLoaded", "SummariesLoaded", "SourceLoaded", "DetectionsLoaded", "LabelSaved", "CatalogLoaded",
+    "ProjectsLoaded", "HistogramLoaded", "LoadFailed",
+]
 
 
 @dataclass
-class StageStarted(Message):
-    """A stage of the run began."""
+class StageStarted(Message, bubble=False):
+    """A stage of the run began with ``total`` items."""
 
     stage: str
     total: int
 
 
 @dataclass
-class StageAdvanced(Message):
-    """Items of a stage finished."""
+class StageAdvanced(Message, bubble=False):
+    """Items of a stage finished: ``done`` new (failures included), ``skipped`` already done, ``failed``."""
 
     stage: str
     done: int
@@ -28,37 +35,109 @@ class StageAdvanced(Message):
 
 
 @dataclass
-class LogLine(Message):
+class StageFinished(Message, bubble=False):
+    """A stage ended."""
+
+    stage: str
+
+
+@dataclass
+class LogLine(Message, bubble=False):
     """A line for the log pane."""
 
     text: str
 
 
 @dataclass
-class RunFinished(Message):
+class RunFinished(Message, bubble=False):
     """The run ended; ``summary`` is the report dictionary."""
 
     summary: dict
 
 
 @dataclass
-class StatusLoaded(Message):
+class RunStopped(Message, bubble=False):
+    """The run stopped early at the user's request (``reason``: ``pause`` or ``cancel``); committed work is kept."""
+
+    reason: str
+
+
+@dataclass
+class StatusLoaded(Message, bubble=False):
     """Fresh project status counts."""
 
     status: dict
 
 
 @dataclass
-class SummariesLoaded(Message):
+class FailuresLoaded(Message, bubble=False):
+    """The current per-source failures of the project."""
+
+    failures: list
+
+
+@dataclass
+class SummariesLoaded(Message, bubble=False):
     """Per-source summaries, best first: (name, SourceSummary) pairs."""
 
     rows: list
 
 
 @dataclass
-class SourceLoaded(Message):
+class SourceLoaded(Message, bubble=False):
     """A source's lightcurves with their detections, ready to draw."""
 
     name: str
     views: list
     scores: dict
+    source: object = None
+    survey: str | None = None
+    focus: object = None
+
+
+@dataclass
+class DetectionsLoaded(Message, bubble=False):
+    """The detection list (``DetectionRow`` objects) in the requested order."""
+
+    rows: list
+
+
+@dataclass
+class LabelSaved(Message, bubble=False):
+    """A triage label was persisted (or failed to be, with ``error``)."""
+
+    detection_id: int
+    label: str | None
+    error: str | None = None
+
+
+@dataclass
+class CatalogLoaded(Message, bubble=False):
+    """A page of catalog rows (a ``CatalogPage``)."""
+
+    page: object
+
+
+@dataclass
+class ProjectsLoaded(Message, bubble=False):
+    """Project files (``ConfigEntry``) and database projects (``ProjectRecord``)."""
+
+    configs: list = field(default_factory=list)
+    records: list = field(default_factory=list)
+
+
+@dataclass
+class HistogramLoaded(Message, bubble=False):
+    """A merged histogram product (None if nothing was analysed yet)."""
+
+    name: str
+    survey: str
+    histograms: object
+
+
+@dataclass
+class LoadFailed(Message, bubble=False):
+    """Loading something failed with an error the user should read."""
+
+    what: str
+    error: str

@@ -159,13 +159,15 @@ def db(args: argparse.Namespace) -> int:
 
 
 def tui(args: argparse.Namespace) -> int:
-    """``vo tui [CONFIG]``: open the terminal user interface."""
+    """``vo tui [CONFIG]``: open the terminal user interface (on CONFIG's project, or on the project list)."""
     from tui.app import VirtualObserverApp
 
     container = make_container(args)
-    project = container.project() if args.config else None
+    if args.config:
+        container.project_config()  # a bad configuration is a one-line error before the screen opens
     try:
-        app = VirtualObserverApp(project=project)
+        project = container.project() if args.config else None
+        app = VirtualObserverApp(project=project, workspace=container.workspace())
         app.run()
     finally:
         container.database().close()

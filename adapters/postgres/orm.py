@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -138,6 +139,11 @@ detections = Table(
     Column("quality", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     # Set only for simulated detections: the injected event they recovered.
     Column("injection_id", BigInteger, ForeignKey("injections.id", ondelete="CASCADE")),
+    # Triage by a person (migration 0004): not part of the domain Detection, read and written by the
+    # triage repository with Core; upserts of the analysis never touch it, so labels survive a rerun.
+    Column("label", Text),
+    Column("labelled_at", DateTime(timezone=True)),
+    CheckConstraint("label IS NULL OR label IN ('real', 'artifact', 'unsure')", name="ck_detections_label"),
     # NULLS NOT DISTINCT: real detections (injection_id NULL) stay unique by peak time, while
     # simulated ones of different injections may share a peak time.
     UniqueConstraint(
@@ -262,7 +268,7 @@ def start_mappers() -> None:
             ),
         },
     )
-    mapper_registry.map_imperatively(Detection, detections)
+    mapper_registry.map_imperatively(Detection, detections, exclude_properties=["label", "labelled_at"])
     # ``Injection.detection`` stays a plain attribute (set by the Simulator, written by the
     # injection repository); loading skips __init__, so give loaded injections its default.
     mapper_registry.map_imperatively(Injection, injections, exclude_properties=["created_at"])

@@ -18,6 +18,9 @@ from adapters.postgres.science_repository import (
     SqlAlchemyInjectionRepository,
     SqlAlchemySummaryRepository,
 )
+from adapters.postgres.project_repository import SqlAlchemyProjectRepository
+from adapters.postgres.triage_repository import SqlAlchemyTriageRepository
+from adapters.faults import fault_point
 from services.ports import AbstractUnitOfWork
 
 __all__ = ["SqlAlchemyUnitOfWork"]
@@ -56,6 +59,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.injections = SqlAlchemyInjectionRepository(self.session)
         self.summaries = SqlAlchemySummaryRepository(self.session)
         self.histogram_parts = SqlAlchemyHistogramPartRepository(self.session)
+        self.triage = SqlAlchemyTriageRepository(self.session)
+        self.projects = SqlAlchemyProjectRepository(self.session)
         super().__enter__()
         return self
 
@@ -71,7 +76,9 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
 
     def commit(self) -> None:
         """Make every change since the last commit durable."""
+        fault_point("db.before_commit")
         self.session.commit()
+        fault_point("db.after_commit")
 
     def rollback(self) -> None:
         """Discard every change since the last commit."""

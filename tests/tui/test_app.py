@@ -1,121 +1,162 @@
-"""TUI driven with Pilot over a Project on fake adapters."""
+"""The app as a whole: screens by key, help, command palette, no project, an 80x24 terminal."""
 
 import asyncio
 
+import pytest
 from textual.widgets import DataTable, RichLog
 
-from tests.unit.test_project import make_project
+from tests.tui.fake_project import FakeClock, make_project, make_workspace
 from tui.app import VirtualObserverApp
-from tui.messages import RunFinished, SourceLoaded, StageStarted
+from tui.screens.help import HelpScreen
+from tui.widgets.nav_bar import SCREENS
+
+SMALL = (80, 24)
 
 
 def run(coro):
     return asyncio.run(coro)
 
 
-def test_run_from_the_tui_shows_progress_and_status():
-    project, state = make_project(n=6, batch_size=2)
-    messages = []
+async def settle(app, pilot):
+    """Let workers finish and their messages be handled."""
+    for _ in range(2):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def test_number_keys_show_each_screen_and_it_fits_80x24():
+    project, _ = make_project()
+    project.run()
+
+    async def scenario():
+        app = VirtualObserverApp(project=project, clock=FakeClock())
+        async with app.run_test(size=SMALL) as pilot:
+            await settle(app, pilot)
+            assert app.current_mode == "run"
+            for mode, key, _title in SCREENS:
+                await pilot.press(key)
+                await settle(app, pilot)
+                assert app.current_mode == mode and app.screen.MODE == mode
+                # Every widget of the screen's body lies inside the 80x24 screen and has room.
+                for widget in app.screen.query("DataTable, LightcurvePlot, HistogramPlot, RichLog, StagePane"):
+                    if widget.display and widget.parent.display:
+                        region = widget.region
+                        assert region.right <= 80 and region.bottom <= 24, (mode, widget, region)
+
+    run(scenario())
+
+
+def test_help_lists_the_keys_of_the_current_screen_and_closes():
+    project, _ = make_project()
 
     async def scenario():
         app = VirtualObserverApp(project=project)
-        async with app.run_test(message_hook=messages.append) as pilot:
-            await pilot.press("r")
-            await app.workers.wait_for_complete()
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.press("5")
+            await pilot.press("question_mark")
             await pilot.pause()
-            table = app.query_one("#status", DataTable)
-            rows = {table.get_row_at(i)[0]: table.get_row_at(i)[1] for i in range(table.row_count)}
-            assert rows["analysed"] == "6" and rows["sources"] == "6"
-            assert set(app.bars) == {"fake:download", "fake:reduce", "fake:analyse"}
-            assert all(bar.progress == 6 for bar in app.bars.values())
-            lines = [str(line.text) for line in app.query_one("#log", RichLog).lines]
-            assert any("run finished" in line for line in lines)
+            assert isinstance(app.screen, HelpScreen)
+            text = " ".join(f"{key} {what}" for key, what in app.screen.rows)
+            for expected in ("Real", "Artifact", "Unsure", "Order", "Detections screen", "ctrl+p"):
+                assert expected in text, expected
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen.MODE == "detections"
 
     run(scenario())
-    finished = [m for m in messages if isinstance(m, RunFinished)]
-    assert len(finished) == 1 and finished[0].summary["analyse"]["done"] == 6
-    assert sum(isinstance(m, StageStarted) for m in messages) == 3
 
 
-def test_app_without_project_explains_how_to_open_one():
+def test_command_palette_goes_to_a_screen_and_starts_a_run():
+    project, _ = make_project()
+
+    async def scenario():
+        app = VirtualObserverApp(project=project, clock=FakeClock())
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"go to histograms")
+            await pilot.pause(0.15)
+            await pilot.press("enter")
+            await settle(app, pilot)
+            assert app.current_mode == "histograms"
+            run_command = next(c for c in app.get_system_commands(app.screen) if c.title == "Run")
+            run_command.callback()  # the palette's "Run", without typing it again
+            await settle(app, pilot)
+            assert app.current_mode == "run" and app.screen.state == "finished"
+
+    run(scenario())
+    assert project.status()["analysed"] == 12
+
+
+def test_without_a_project_it_starts_on_the_project_list():
     async def scenario():
         app = VirtualObserverApp()
-        async with app.run_test():
-            lines = [str(line.text) for line in app.query_one("#log", RichLog).lines]
-            assert any("vo tui CONFIG" in line for line in lines)
+        async with app.run_test(size=SMALL) as pilot:
+            await settle(app, pilot)
+            assert app.current_mode == "projects"
+            await pilot.press("3")
+            await settle(app, pilot)
+            text = "".join(str(line.text) for line in app.screen.query_one("#log", RichLog).lines)
+            assert "`vo tui CONFIG`" in text
+            await pilot.press("r")  # nothing to run: a warning, no crash
+            await settle(app, pilot)
+            assert app.screen.state == "idle"
 
     run(scenario())
 
 
-def test_sources_view_plots_the_highlighted_source():
-    project, state = make_project(n=6, batch_size=3, overrides={"observatories.analysis.threshold": 2.0})
-    project.run()
-    messages = []
-
+@pytest.mark.parametrize("start", ["catalog", "source", "detections", "histograms"])
+def test_screens_without_a_project_say_so(start):
     async def scenario():
-        app = VirtualObserverApp(project=project)
-        async with app.run_test(size=(140, 40), message_hook=messages.append) as pilot:
-            await pilot.press("2")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            table = app.query_one("#sources", DataTable)
-            assert table.row_count == 6
-            names = [table.get_row_at(i)[0] for i in range(table.row_count)]
-            snrs = [float(table.get_row_at(i)[1]) for i in range(table.row_count)]
-            assert snrs == sorted(snrs, reverse=True)
-            await pilot.press("down")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            plot = app.query_one("#plot")
-            assert plot.views and plot.title_text.startswith(names[1])
-            rendered = str(plot.render())
-            assert "MJD" in rendered
-            detections = app.query_one("#detections", DataTable)
-            expected = sum(len(found) for _, found in plot.views)
-            assert detections.row_count == expected
-            await pilot.press("m")
-            await pilot.pause()
-            assert plot.mode == "snr" and plot.scores and "best S/N" in str(plot.render())
-            await pilot.press("m")
-            assert plot.mode == "mag"
+        app = VirtualObserverApp(start=start)
+        async with app.run_test(size=SMALL) as pilot:
+            await settle(app, pilot)
+            assert app.current_mode == start
+            await pilot.press("enter", "n", "plus", "o", "a")  # keys with nothing to act on do no harm
 
     run(scenario())
-    loaded = [m for m in messages if isinstance(m, SourceLoaded)]
-    assert loaded and all(lc.is_loaded for lc, _ in loaded[-1].views)
 
 
-def test_cancel_stops_between_steps_and_keeps_committed_work():
+def test_quit_while_running_stops_the_run_after_its_step():
     import threading
 
-    from tests.fakes import FakeSurveyClient
+    from tests.tui.fake_project import FlareSurvey
 
     project, state = make_project(n=12, batch_size=2)
     gate = threading.Event()
-    original = FakeSurveyClient.download
+    download = FlareSurvey.download
 
-    def slow_download(self, source):
-        gate.wait(5)  # hold the first batch until the test has pressed "c"
-        return original(self, source)
+    def held(survey, source):
+        gate.wait(5)  # hold the first batch until "q" was pressed
+        return download(survey, source)
 
-    FakeSurveyClient.download = slow_download
+    async def scenario():
+        app = VirtualObserverApp(project=project, workspace=make_workspace(state))
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.press("r")
+            await pilot.pause()
+            assert app.run_active
+            await pilot.press("q")
+            gate.set()
+
+    FlareSurvey.download = held
     try:
-        async def scenario():
-            app = VirtualObserverApp(project=project)
-            async with app.run_test() as pilot:
-                await pilot.press("r")
-                await pilot.pause()
-                await pilot.press("c")
-                gate.set()
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-                lines = [str(line.text) for line in app.query_one("#log", RichLog).lines]
-                assert any("run cancelled" in line for line in lines), lines
-                assert not any(line.startswith("error:") for line in lines)
-
         run(scenario())
     finally:
-        FakeSurveyClient.download = original
-    status = project.status()
-    assert 0 < status["downloaded"] < 12 and status["analysed"] < 12  # stopped early, committed steps kept
+        FlareSurvey.download = download
+    assert project.status()["analysed"] < 12  # stopped early; committed batches kept
+
+
+def test_status_table_counts_after_a_run():
+    project, _ = make_project()
     project.run()
-    assert project.status()["analysed"] == 12
+
+    async def scenario():
+        app = VirtualObserverApp(project=project)
+        async with app.run_test(size=SMALL) as pilot:
+            await settle(app, pilot)
+            table = app.screen.query_one("#status", DataTable)
+            row = table.get_row_at(0)
+            assert row[0] == "fake" and row[1] == "12" and row[4] == "12"
+
+    run(scenario())

@@ -1,0 +1,128 @@
+"""What a person browses in a project: its catalog, detections (with triage labels), failures, other projects."""
+
+from __future__ import annotations
+
+from services.catalog_browser import CatalogBrowser, CatalogPage, Cone
+from services.triage import DetectionRow, label_detections, list_detections
+from services.workspace import list_projects
+
+__all__ = ["BrowsingMixin"]
+
+
+class BrowsingMixin:
+    """Read-mostly queries of :class:`~services.project.Project` for interactive use (the TUI, notebooks).
+
+    Relies on the project's ``name``, ``config``, ``uow_factory``, ``catalog_reader``,
+    ``_survey()`` and ``_current_failures()``.
+    """
+
+    def failures(self) -> list[dict]:
+        """Return the current failures (at the current versions), by source name.
+
+        Returns
+        -------
+        list of dict
+            ``source``, ``stage``, ``survey`` and ``message`` of each.
+        """
+        with self.uow_factory() as uow:
+            return self._current_failures(uow)
+
+    def detections(self, survey: str | None = None, *, order_by: str = "snr", descending: bool | None = None,
+                   include_simulated: bool = False, label: str | None = "any") -> list[DetectionRow]:
+        """Return the detections of the current analysis version with their triage labels, sorted.
+
+        Parameters
+        ----------
+        survey : str, optional
+            Survey name (default: the first of the project).
+        order_by : str
+            ``snr`` (absolute S/N, strongest first), ``time``, ``source`` or ``label`` (unjudged first).
+        descending : bool, optional
+            Reverse the natural direction of ``order_by`` when given.
+        include_simulated : bool
+            Add the simulated detections of the current simulation version (hidden by default).
+        label : str or None
+            ``"any"``, None (unlabelled only) or one of ``real``, ``artifact``, ``unsure``.
+
+        Returns
+        -------
+        list of DetectionRow
+            Detection, source name, filter, season and label.
+        """
+        config = self._survey(survey)
+        with self.uow_factory() as uow:
+            return list_detections(uow, self.name, config, order_by=order_by, descending=descending,
+                                   include_simulated=include_simulated, label=label)
+
+    def label_detections(self, labels: dict[int, str | None]) -> int:
+        """Persist triage labels (``real``, ``artifact``, ``unsure``; None clears) by detection id.
+
+        Parameters
+        ----------
+        labels : dict
+            Detection id -> label.
+
+        Returns
+        -------
+        int
+            Detections labelled.
+
+        Raises
+        ------
+        DataError
+            If a label or an id is unknown (nothing is changed then).
+        """
+        with self.uow_factory() as uow:
+            return label_detections(uow, labels)
+
+    def browse_catalog(self, selection: str = "", cone: Cone | None = None, *, survey: str | None = None,
+                       only: str | None = None, offset: int = 0, limit: int = 200) -> CatalogPage:
+        """Return a page of the project's selected catalog rows, filtered further, with what the project has of each.
+
+        Parameters
+        ----------
+        selection : str
+            Extra selection expression, applied after ``catalog.selection``.
+        cone : Cone, optional
+            Keep rows within the cone (see ``services.catalog_browser.parse_cone``), nearest first.
+        survey : str, optional
+            Survey whose data, lightcurves and detections are flagged (default: the first).
+        only : str, optional
+            Keep rows with ``data``, ``lightcurves`` or ``detections``.
+        offset, limit : int
+            The page.
+
+        Returns
+        -------
+        CatalogPage
+            Row counts and the page's rows.
+
+        Raises
+        ------
+        CatalogError, SelectionError
+            If the catalog cannot be read or a selection is invalid.
+        """
+        config = self._survey(survey)
+        if getattr(self, "_browser", None) is None:
+            self._browser = CatalogBrowser(self.config, self.catalog_reader, self.uow_factory)
+        return self._browser.page(selection, cone, survey=config, only=only, offset=offset, limit=limit)
+
+    def source(self, name: str):
+        """Return the persisted source ``name`` of the project (None if no run registered it).
+
+        Parameters
+        ----------
+        name : str
+            Source name.
+
+        Returns
+        -------
+        Source or None
+            With its catalog properties.
+        """
+        with self.uow_factory() as uow:
+            return uow.sources.get_many(self.name, [name]).get(name)
+
+    def projects(self):
+        """Return every project in the database with its per-version counts (see ``list_projects``)."""
+        return list_projects(self.uow_factory)

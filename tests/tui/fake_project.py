@@ -1,0 +1,117 @@
+"""Projects over fakes for the TUI tests: a deterministic survey with flares, a fake clock and a fake workspace."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from domain.catalog import Catalog
+from domain.config import build_config
+from domain.rawdata import RawData
+from services.project import Project
+from services.workspace import Workspace
+from tests.fakes import (
+    FakeCatalogReader,
+    FakeDataStore,
+    FakeHistogramStore,
+    FakeState,
+    FakeSurveyClient,
+    FakeUnitOfWork,
+)
+
+__all__ = ["FlareSurvey", "FakeClock", "make_project", "make_workspace", "catalog"]
+
+
+class FlareSurvey(FakeSurveyClient):
+    """Two filters over two seasons, 2% flagged epochs, a flare in every third source; seeded by the name.
+
+    Python's ``hash`` of a string changes between processes, so the seed is a CRC of the name:
+    the same pictures on every run (snapshots depend on it).
+    """
+
+    name = "fake"
+
+    def download(self, source):
+        if source.name in self.failing:
+            from domain.errors import SurveyError
+
+            raise SurveyError(f"no data for {source.name}")
+        type(self).downloads.append(source.name)
+        seed = zlib.crc32(source.name.encode())
+        rng = np.random.default_rng(seed)
+        n = self.parameters.num_points
+        mjd = np.sort(np.concatenate([59000 + rng.uniform(0, 60, n // 2), 59200 + rng.uniform(0, 60, n - n // 2)]))
+        bands = np.where(rng.random(n) < 0.5, "g", "r")
+        base = 15.0 + (seed % 500) / 100.0
+        mag = base + np.where(bands == "g", 0.3, 0.0) + rng.normal(0, self.parameters.noise, n)
+        if seed % 3 == 0:
+            t0 = mjd[n // 4]
+            after = mjd >= t0
+            mag[after] -= 0.4 * np.exp(-(mjd[after] - t0) / 2.0)
+        flag = np.where(rng.random(n) < 0.02, 32768, 0)
+        columns = {"mjd": mjd, "mag": mag, "magerr": np.full(n, self.parameters.noise), "filter": bands,
+                   "flag": flag, "exptime": np.full(n, 30.0)}
+        return RawData(self.name, source.name, "", columns, ra=source.ra, dec=source.dec)
+
+
+class FakeClock:
+    """A monotonic clock that advances ``step`` seconds per reading, so rates and ETAs are reproducible."""
+
+    def __init__(self, step: float = 0.5):
+        self.now, self.step = 1000.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def catalog(n: int) -> Catalog:
+    """``n`` sources S000… spread over the sky, magnitudes 14–19, parallaxes 1–10 mas."""
+    return Catalog({
+        "name": [f"S{i:03d}" for i in range(n)],
+        "ra": np.linspace(1, 359, n), "dec": np.linspace(-60, 60, n), "mag": np.linspace(14, 19, n),
+        "parallax": np.linspace(1, 10, n),
+    }, name="fake.csv")
+
+
+def make_project(state: FakeState | None = None, *, n: int = 12, batch_size: int = 4, name: str = "demo",
+                 simulate: bool = False, overrides: dict | None = None, store=None, histogram_store=None):
+    """Return ``(project, state)`` over fakes with the flare survey (threshold 5, 80 epochs per source)."""
+    document = {
+        "project": {"name": name, "surveys": ["fake"], "batch_size": batch_size},
+        "catalog": {"path": "fake.csv", "selection": "mag < 30"},
+        "observatories": {
+            "analysis": {"threshold": 5.0},
+            "simulation": {"enabled": simulate, "injections_per_source": 3},
+            "fake": {"download": {"num_points": 80, "noise": 0.02}},
+        },
+    }
+    config = build_config(document, survey_parameters={"fake": FlareSurvey.parameters_class},
+                          overrides=overrides, source=f"configs/{name}.yaml")
+    state = state if state is not None else FakeState()
+    project = Project(config, uow_factory=lambda: FakeUnitOfWork(state), store=store or FakeDataStore(),
+                      catalog_reader=FakeCatalogReader(catalog(n)),
+                      histogram_store=histogram_store or FakeHistogramStore(), surveys={"fake": FlareSurvey})
+    return project, state
+
+
+def make_workspace(state: FakeState, names=("demo", "other"), broken: bool = True, *, store=None,
+                   histogram_store=None, **kwargs) -> Workspace:
+    """A workspace of project files ``configs/<name>.yaml`` (and one invalid file) over the shared fake state."""
+    store, histograms = store or FakeDataStore(), histogram_store or FakeHistogramStore()
+    projects = {f"configs/{name}.yaml": name for name in names}
+
+    def load(path):
+        from domain.errors import ConfigError
+
+        if path not in projects:
+            raise ConfigError("'project.batch_size': expected int, got 'many'", source=path)
+        return make_project(state, name=projects[path], store=store, histogram_store=histograms, **kwargs)[0].config
+
+    def make(config):
+        return make_project(state, name=config.name, store=store, histogram_store=histograms, **kwargs)[0]
+
+    files = [*projects, "configs/broken.yaml"] if broken else list(projects)
+    return Workspace(lambda: FakeUnitOfWork(state), find_configs=lambda: files, load_config=load,
+                     make_project=make)

@@ -1,0 +1,207 @@
+"""DetectionsScreen: the sortable detection list, triage labels (persisted) and a way to the source at the event."""
+
+from __future__ import annotations
+
+import threading
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from domain.errors import VOError
+from tui.messages import DetectionsLoaded, LabelSaved
+from tui.screens.base import VOScreen
+
+__all__ = ["DetectionsScreen", "ORDERS", "LABEL_FILTERS"]
+
+#: Sort orders in the order ``o`` cycles through them: (service name, shown as).
+ORDERS = (("snr", "|S/N|"), ("time", "peak time"), ("source", "source"), ("label", "label (unjudged first)"))
+#: Label filters in the order ``f`` cycles through them (service value, shown as).
+LABEL_FILTERS = (("any", "all"), (None, "unjudged"), ("real", "real"), ("artifact", "artifact"), ("unsure", "unsure"))
+_LABEL_STYLE = {"real": "bold green", "artifact": "red", "unsure": "yellow"}
+MAX_ROWS = 5000
+
+
+class DetectionsScreen(VOScreen):
+    """Every detection of the current analysis version, to sort, judge and open.
+
+    ``o`` cycles the order (|S/N|, time, source, label) and ``d`` flips its direction;
+    ``r``/``a``/``u`` label the highlighted detection real, artifact or unsure (``x`` clears)
+    and move to the next one; ``f`` filters by label; ``s`` shows the simulated detections
+    (hidden by default, as everywhere); enter opens the source zoomed on the event.
+    """
+
+    MODE = "detections"
+    AUTO_FOCUS = "#detections"
+    BINDINGS = [
+        Binding("r", "label('real')", "Real"),
+        Binding("a", "label('artifact')", "Artifact"),
+        Binding("u", "label('unsure')", "Unsure"),
+        Binding("x", "label(None)", "Clear", show=False),
+        Binding("o", "order", "Order"),
+        Binding("d", "direction", "Reverse", show=False),
+        Binding("f", "filter", "Filter"),
+        Binding("s", "simulated", "Simulated"),
+    ]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.order = 0
+        self.descending: bool | None = None
+        self.label_filter = 0
+        self.include_simulated = False
+        self.rows: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._latest: dict[int, int] = {}
+        self._sequence = 0
+
+    def compose_body(self) -> ComposeResult:  # noqa: D102
+        yield Static("", id="detections-hint")
+        yield DataTable(id="detections", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:  # noqa: D102
+        super().on_mount()
+        table = self.query_one("#detections", DataTable)
+        for label, key in (("id", "id"), ("source", "source"), ("flt", "filter"), ("kind", "kind"),
+                           ("peak MJD", "time"), ("S/N", "snr"), ("Δmag", "dmag"), ("n", "n"), ("width", "width"),
+                           ("label", "label"), ("sim", "sim")):
+            # The label column is as wide as its longest label: labels change in place.
+            table.add_column(label, key=key, width=8 if key == "label" else None)
+        self._hint()
+
+    # -- loading ----------------------------------------------------------------------------------
+    def reload(self) -> None:  # noqa: D102
+        if self.project is None:
+            self._hint("no project open")
+            return
+        self._load(ORDERS[self.order][0], self.descending, self.include_simulated, LABEL_FILTERS[self.label_filter][0])
+
+    def reset(self) -> None:  # noqa: D102
+        self.rows.clear()
+        self.query_one("#detections", DataTable).clear()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detections")
+    def _load(self, order: str, descending, simulated: bool, label) -> None:
+        self.post_message(DetectionsLoaded(self.project.detections(
+            order_by=order, descending=descending, include_simulated=simulated, label=label)))
+
+    @on(DetectionsLoaded)
+    def loaded(self, message: DetectionsLoaded) -> None:  # noqa: D102
+        table = self.query_one("#detections", DataTable)
+        current = self._current_id()
+        table.clear()
+        self.rows = {}
+        for row in message.rows[:MAX_ROWS]:
+            d = row.detection
+            key = str(d.id)
+            self.rows[key] = row
+            table.add_row(key, row.source, row.filter or "-", "bright" if d.kind == "brightening" else "dim",
+                          f"{d.peak_mjd:.4f}", f"{d.snr:.1f}", f"{d.delta_mag:+.3f}", str(d.num_epochs),
+                          f"{d.filter_width:g}", _label_text(row.label),
+                          Text("sim", style="magenta") if d.is_simulated else "", key=key)
+        if current in self.rows:
+            table.move_cursor(row=table.get_row_index(current))
+        self._hint(total=len(message.rows))
+
+    # -- actions ----------------------------------------------------------------------------------
+    def action_order(self) -> None:
+        """Sort by the next order (|S/N|, time, source, label)."""
+        self.order = (self.order + 1) % len(ORDERS)
+        self.descending = None
+        self.reload()
+
+    def action_direction(self) -> None:
+        """Reverse the direction of the order."""
+        natural = ORDERS[self.order][0] == "snr"
+        self.descending = not (natural if self.descending is None else self.descending)
+        self.reload()
+
+    def action_filter(self) -> None:
+        """Show every detection, the unjudged ones, or those of one label."""
+        self.label_filter = (self.label_filter + 1) % len(LABEL_FILTERS)
+        self.reload()
+
+    def action_simulated(self) -> None:
+        """Show or hide the simulated detections (of injected events)."""
+        self.include_simulated = not self.include_simulated
+        self.reload()
+
+    def action_label(self, label: str | None) -> None:
+        """Label the highlighted detection (saved in a worker) and move to the next one."""
+        key = self._current_id()
+        if key is None:
+            return
+        row = self.rows[key]
+        table = self.query_one("#detections", DataTable)
+        row.label = label
+        table.update_cell(key, "label", _label_text(label))
+        self._sequence += 1
+        self._latest[row.detection.id] = self._sequence
+        self._save(row.detection.id, label, self._sequence)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+        self._hint()
+
+    @work(thread=True, exit_on_error=False, group="label")
+    def _save(self, detection_id: int, label: str | None, sequence: int) -> None:
+        # Labels are written in the order they were given: a later label of the same detection wins.
+        with self._lock:
+            if self._latest.get(detection_id) != sequence:
+                return
+            try:
+                self.project.label_detections({detection_id: label})
+            except VOError as exc:
+                self.post_message(LabelSaved(detection_id, label, str(exc)))
+                return
+        self.post_message(LabelSaved(detection_id, label))
+
+    @on(LabelSaved)
+    def label_saved(self, message: LabelSaved) -> None:  # noqa: D102
+        if message.error:
+            self.notify(f"label not saved: {message.error}", severity="error")
+            self.reload()
+
+    @on(DataTable.RowSelected, "#detections")
+    async def open_source(self, event: DataTable.RowSelected) -> None:
+        """Open the detection's source, zoomed on the event."""
+        row = self.rows.get(event.row_key.value)
+        if row is not None:
+            await self.app.show_source(row.source, survey=row.survey, focus=row.detection)
+
+    @on(DataTable.HeaderSelected, "#detections")
+    def header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """Sort by a clicked column (S/N, time, source or label); clicking it again reverses."""
+        wanted = {"snr": 0, "time": 1, "source": 2, "label": 3}.get(str(event.column_key.value))
+        if wanted is None:
+            return
+        if wanted == self.order:
+            self.action_direction()
+        else:
+            self.order, self.descending = wanted, None
+            self.reload()
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _current_id(self) -> str | None:
+        table = self.query_one("#detections", DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def _hint(self, text: str | None = None, total: int | None = None) -> None:
+        if text is None:
+            labels = [row.label for row in self.rows.values()]
+            order = ORDERS[self.order][1]
+            natural = ORDERS[self.order][0] == "snr"
+            down = natural if self.descending is None else self.descending
+            shown = len(self.rows) if total is None or total <= MAX_ROWS else f"{MAX_ROWS} of {total}"
+            text = (f"{shown} detections · by {order} {'↓' if down else '↑'} · "
+                    f"{LABEL_FILTERS[self.label_filter][1]} · simulated {'shown' if self.include_simulated else 'hidden'}"
+                    f" · {labels.count('real')} real, {labels.count('artifact')} artifact, "
+                    f"{labels.count('unsure')} unsure, {labels.count(None)} unjudged")
+        self.query_one("#detections-hint", Static).update(text)
+
+
+def _label_text(label: str | None) -> Text:
+    return Text(label or "·", style=_LABEL_STYLE.get(label, "dim"))

@@ -1,0 +1,142 @@
+"""HistogramsScreen: the scanned-data histograms and the injection-recovery efficiency, drawn in the terminal."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.messages import HistogramLoaded
+from tui.screens.base import VOScreen
+from tui.widgets.histogram_plot import HistogramPlot, describe
+
+__all__ = ["HistogramsScreen", "PRODUCTS"]
+
+#: Histogram products in list order: (name, shown as).
+PRODUCTS = (
+    ("scanned", "scanned epochs"),
+    ("cut_offset", "cut: offset"),
+    ("cut_limiting_mag", "cut: limiting mag"),
+    ("cut_chi", "cut: PSF chi"),
+    ("cut_sharp", "cut: sharpness"),
+    ("efficiency", "efficiency"),
+)
+
+
+class HistogramsScreen(VOScreen):
+    """How much data of each quality was scanned, and the fraction of injected events recovered.
+
+    Choose a product on the left; ``a`` steps through its axes, ``v`` through its variables
+    (epochs, failed; for the efficiency map: the recovered fraction, injected, recovered),
+    ``l`` toggles a log scale, ``u`` the next survey.
+    """
+
+    MODE = "histograms"
+    AUTO_FOCUS = "#products"
+    BINDINGS = [
+        Binding("a", "axis", "Axis"),
+        Binding("v", "variable", "Variable"),
+        Binding("l", "log", "Log scale"),
+        Binding("u", "survey", "Survey", show=False),
+    ]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.product = PRODUCTS[0][0]
+        self.survey_index = 0
+        self.histograms = None
+        self.axis_index = 0
+        self.variable_index = 0
+        self.log_scale = False
+
+    def compose_body(self) -> ComposeResult:  # noqa: D102
+        with Horizontal(id="histograms-body"):
+            yield OptionList(*(Option(title, id=name) for name, title in PRODUCTS), id="products")
+            with Vertical(id="histogram-view"):
+                yield Static("", id="histogram-info")
+                yield HistogramPlot(id="histogram")
+
+    def on_mount(self) -> None:  # noqa: D102
+        super().on_mount()
+        self.query_one("#products").border_title = "products"
+
+    def reload(self) -> None:  # noqa: D102
+        if self.project is None:
+            self.query_one("#histogram-info", Static).update("no project open")
+            return
+        surveys = self.project.config.surveys
+        survey = surveys[self.survey_index % len(surveys)].name
+        self.query_one("#histogram-info", Static).update(f"loading {self.product} ({survey})…")
+        self._load(self.product, survey)
+
+    def reset(self) -> None:  # noqa: D102
+        self.survey_index, self.histograms = 0, None
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="histograms")
+    def _load(self, name: str, survey: str) -> None:
+        self.post_message(HistogramLoaded(name, survey, self.project.histograms(name, survey)))
+
+    @on(HistogramLoaded)
+    def loaded(self, message: HistogramLoaded) -> None:  # noqa: D102
+        if message.name != self.product:
+            return
+        self.histograms, self.survey = message.histograms, message.survey
+        self.axis_index = self.variable_index = 0
+        if message.name == "efficiency" and self.histograms is not None and "snr_amplitude" in self.histograms.axes:
+            self.axis_index = list(self.histograms.axes).index("snr_amplitude")
+        self._draw()
+
+    @on(OptionList.OptionHighlighted, "#products")
+    def product_chosen(self, event: OptionList.OptionHighlighted) -> None:  # noqa: D102
+        if event.option.id != self.product:
+            self.product = event.option.id
+            self.reload()
+
+    def _variables(self) -> list[str]:
+        if self.histograms is None:
+            return []
+        names = list(self.histograms.variables)
+        return ["efficiency", *names] if self.product == "efficiency" else names
+
+    def _draw(self) -> None:
+        plot, info = self.query_one(HistogramPlot), self.query_one("#histogram-info", Static)
+        if self.histograms is None:
+            plot.show(None, "", "")
+            what = "simulate the project (m on the run screen)" if self.product == "efficiency" else "run it"
+            info.update(f"no {self.product} histograms at the current version yet: {what}")
+            return
+        axes = list(self.histograms.axes)
+        axis = axes[self.axis_index % len(axes)]
+        variable = self._variables()[self.variable_index % len(self._variables())]
+        title = f"{self.product} ({self.survey}): {variable} by {axis}"
+        plot.show(self.histograms, variable, axis, log=self.log_scale, title=title)
+        if variable == "efficiency":
+            injected, recovered = self.histograms.total("injected"), self.histograms.total("recovered")
+            overall = f"{recovered / injected:.1%}" if injected else "-"
+            text = f"recovered {recovered:,} of {injected:,} injected ({overall})"
+        else:
+            text = describe(self.histograms, variable, axis)
+        info.update(f"{text} · a: next of {len(axes)} axes · {'log' if self.log_scale else 'linear'}")
+
+    def action_axis(self) -> None:
+        """Draw along the next axis."""
+        self.axis_index += 1
+        self._draw()
+
+    def action_variable(self) -> None:
+        """Draw the next variable."""
+        self.variable_index += 1
+        self._draw()
+
+    def action_log(self) -> None:
+        """Toggle a logarithmic count scale."""
+        self.log_scale = not self.log_scale
+        self._draw()
+
+    def action_survey(self) -> None:
+        """Show the next survey's histograms."""
+        self.survey_index += 1
+        self.reload()

@@ -1,0 +1,287 @@
+"""SourceScreen: one source's metadata, its lightcurves plotted (step through them, zoom in time) and the data."""
+
+from __future__ import annotations
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import ContentSwitcher, DataTable, Static
+
+from tui.format import fmt
+from tui.messages import SourceLoaded
+from tui.screens.base import VOScreen
+from tui.widgets.lightcurve_plot import LightcurvePlot, flagged_epochs
+
+__all__ = ["SourceScreen"]
+
+MAX_EPOCH_ROWS = 5000
+
+
+class SourceScreen(VOScreen):
+    """A source: its lightcurves per survey, filter and season, drawn or tabulated, with detections marked.
+
+    ``n``/``N`` step through the lightcurves (``a`` all together), ``+``/``-`` zoom in time
+    around the centre, ``,``/``.`` pan, ``0`` shows the whole span, ``e`` zooms on the next
+    detection, ``t`` switches between the plot and the epochs table, ``m`` between magnitudes
+    and per-epoch S/N, ``s`` shows simulated detections too, ``v`` the next survey.
+    """
+
+    MODE = "source"
+    AUTO_FOCUS = "#source-detections"
+    BINDINGS = [
+        Binding("n", "step(1)", "Next LC"),
+        Binding("N", "step(-1)", "Prev LC", show=False),
+        Binding("a", "all", "All LCs"),
+        Binding("plus,equals_sign", "zoom(0.5)", "Zoom in"),
+        Binding("minus", "zoom(2.0)", "Zoom out"),
+        Binding("comma", "pan(-0.5)", "Earlier", show=False),
+        Binding("full_stop", "pan(0.5)", "Later", show=False),
+        Binding("0", "unzoom", "Whole span", show=False),
+        Binding("e", "next_event", "Next event"),
+        Binding("t", "table", "Plot/table"),
+        Binding("m", "mode", "Mag/S/N"),
+        Binding("s", "simulated", "Simulated", show=False),
+        Binding("v", "survey", "Survey", show=False),
+    ]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.name_shown: str | None = None
+        self.survey: str | None = None
+        self.source = None
+        self.views: list = []
+        self.scores: dict = {}
+        self.index: int | None = None  # None: every lightcurve together
+        self.xlim: tuple[float, float] | None = None
+        self.include_simulated = False
+        self.event = -1
+
+    def compose_body(self) -> ComposeResult:  # noqa: D102
+        yield Static("no source: open one from the catalog (2) or the detections (5)", id="source-meta")
+        with ContentSwitcher(initial="plot", id="source-views"):
+            yield LightcurvePlot(id="plot")
+            yield DataTable(id="epochs", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="source-detections", cursor_type="row")
+
+    def on_mount(self) -> None:  # noqa: D102
+        super().on_mount()
+        self.query_one("#epochs", DataTable).add_columns(
+            "filter", "season", "MJD", "mag", "err", "flux", "fluxerr", "flag", "cut", "S/N", "exp s")
+        detections = self.query_one("#source-detections", DataTable)
+        # Fixed widths: the table is refilled for every source, and auto-sizing would make it jump.
+        for label, width in (("id", 6), ("LC", 4), ("kind", 6), ("peak MJD", 10), ("S/N", 6), ("Δmag", 7),
+                             ("n", 3), ("width d", 7), ("sim", 3), ("worst cuts", 40)):
+            detections.add_column(label, width=width)
+        self.query_one("#source-detections").border_title = "detections"
+
+    # -- opening ----------------------------------------------------------------------------------
+    def open_source(self, name: str, *, survey: str | None = None, focus=None) -> None:
+        """Load source ``name`` (of ``survey``), zoomed on the detection ``focus`` if given."""
+        self.name_shown, self.survey, self.index, self.xlim, self.event = name, survey, None, None, -1
+        if focus is not None and focus.is_simulated:
+            self.include_simulated = True
+        self.query_one("#source-meta", Static).update(f"loading {name}…")
+        self._load(name, survey, focus)
+
+    def reload(self) -> None:  # noqa: D102
+        if self.name_shown is not None and self.project is not None:
+            self._load(self.name_shown, self.survey, None)
+
+    def reset(self) -> None:  # noqa: D102
+        self.name_shown, self.source, self.views, self.scores = None, None, [], {}
+        self.query_one("#source-meta", Static).update("no source: open one from the catalog (2) or the detections (5)")
+        self.query_one(LightcurvePlot).show([], "")
+        self.query_one("#epochs", DataTable).clear()
+        self.query_one("#source-detections", DataTable).clear()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="source")
+    def _load(self, name: str, survey: str | None, focus) -> None:
+        project = self.project
+        views = project.source_lightcurves(name, survey, include_simulated=self.include_simulated)
+        self.post_message(SourceLoaded(name, views, project.epoch_scores(name, survey), project.source(name),
+                                       survey, focus))
+
+    @on(SourceLoaded)
+    def loaded(self, message: SourceLoaded) -> None:  # noqa: D102
+        if message.name != self.name_shown:
+            return  # an older request answered late
+        self.source, self.views, self.scores = message.source, message.views, message.scores
+        if self.index is not None and self.index >= len(self.views):
+            self.index = None
+        if message.focus is not None:
+            self._zoom_on(message.focus)
+        self._fill_detections()
+        self._draw()
+
+    # -- actions ----------------------------------------------------------------------------------
+    def action_step(self, step: int) -> None:
+        """Show the next (or previous) lightcurve alone."""
+        if not self.views:
+            return
+        if self.index is None:
+            self.index = 0 if step > 0 else len(self.views) - 1
+        else:
+            self.index = (self.index + step) % len(self.views)
+        if self.xlim is not None:
+            mjd = self.views[self.index][0].mjds
+            if not ((mjd >= self.xlim[0]) & (mjd <= self.xlim[1])).any():
+                self.xlim = None  # the zoom shows nothing of this lightcurve: show all of it
+        self._draw()
+
+    def action_all(self) -> None:
+        """Show every lightcurve together."""
+        self.index = None
+        self._draw()
+
+    def action_zoom(self, factor: float) -> None:
+        """Narrow (factor < 1) or widen the time range around its centre."""
+        lo, hi = self.xlim or self._span()
+        if lo is None:
+            return
+        centre, half = (lo + hi) / 2, max((hi - lo) / 2 * factor, 0.01)
+        full = self._span()
+        self.xlim = None if half * 2 >= full[1] - full[0] and factor > 1 else (centre - half, centre + half)
+        self._draw()
+
+    def action_pan(self, fraction: float) -> None:
+        """Move the zoomed time range by ``fraction`` of its width."""
+        if self.xlim is None:
+            return
+        lo, hi = self.xlim
+        shift = (hi - lo) * fraction
+        self.xlim = (lo + shift, hi + shift)
+        self._draw()
+
+    def action_unzoom(self) -> None:
+        """Show the whole time span."""
+        self.xlim = None
+        self._draw()
+
+    def action_next_event(self) -> None:
+        """Zoom on the next detection of the lightcurves shown (cycling)."""
+        detections = sorted((d for _, found in self._shown() for d in found), key=lambda d: d.peak_mjd)
+        if not detections:
+            self.notify("no detection in the lightcurves shown")
+            return
+        self.event = (self.event + 1) % len(detections)
+        self._zoom_on(detections[self.event])
+        self._draw()
+
+    def action_table(self) -> None:
+        """Switch between the plot and the table of epochs."""
+        switcher = self.query_one("#source-views", ContentSwitcher)
+        switcher.current = "epochs" if switcher.current == "plot" else "plot"
+        if switcher.current == "epochs":
+            self.query_one("#epochs").focus()
+
+    def action_mode(self) -> None:
+        """Plot magnitudes or each epoch's best S/N with the threshold."""
+        self.query_one(LightcurvePlot).toggle()
+
+    def action_simulated(self) -> None:
+        """Show or hide the simulated detections (of injected events)."""
+        self.include_simulated = not self.include_simulated
+        self.notify("simulated detections " + ("shown" if self.include_simulated else "hidden"))
+        self.reload()
+
+    def action_survey(self) -> None:
+        """Show the source's lightcurves of the project's next survey."""
+        if self.project is None or self.name_shown is None:
+            return
+        names = [s.name for s in self.project.config.surveys]
+        current = names.index(self.survey) if self.survey in names else 0
+        self.open_source(self.name_shown, survey=names[(current + 1) % len(names)])
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def _shown(self) -> list:
+        return self.views if self.index is None else self.views[self.index:self.index + 1]
+
+    def _span(self) -> tuple[float | None, float | None]:
+        mjds = [lc.mjds for lc, _ in self._shown() if lc.mjds.size]
+        if not mjds:
+            return None, None
+        lo, hi = min(float(m.min()) for m in mjds), max(float(m.max()) for m in mjds)
+        pad = max((hi - lo) * 0.02, 0.5)
+        return lo - pad, hi + pad
+
+    def _zoom_on(self, detection) -> None:
+        # Wide enough to see the baseline on both sides of the event.
+        half = max(3.0 * (detection.end_mjd - detection.start_mjd), 10.0, 2.0 * detection.filter_width)
+        self.xlim = (detection.peak_mjd - half, detection.peak_mjd + half)
+        for i, (_lc, found) in enumerate(self.views):
+            if any(d.id == detection.id for d in found):
+                self.index = i
+
+    def _draw(self) -> None:
+        if self.project is None or self.name_shown is None:
+            return
+        shown = self._shown()
+        self.query_one("#source-meta", Static).update(self._meta(shown))
+        project = self.project
+        survey = next((s for s in project.config.surveys if s.name == self.survey), project.config.surveys[0])
+        what = "all lightcurves" if self.index is None else f"{shown[0][0].filter} season {shown[0][0].season}" \
+            if shown else ""
+        title = f"{self.name_shown} · {survey.name} · {what}"
+        self.query_one(LightcurvePlot).show(shown, title, scores=self.scores,
+                                            threshold=survey.analysis.threshold, xlim=self.xlim)
+        self._fill_epochs(shown)
+
+    def _meta(self, shown) -> str:
+        s = self.source
+        first = f"[b]{self.name_shown}[/b]"
+        if s is not None:
+            first += f"  RA {s.ra:.5f}  Dec {s.dec:+.5f}  mag {fmt(s.mag)}"
+            if s.pmra is not None or s.pmdec is not None:
+                first += f"  pm {fmt(s.pmra, '.1f')}, {fmt(s.pmdec, '.1f')} mas/yr"
+            if s.parallax is not None:
+                first += f"  plx {fmt(s.parallax, '.2f')} mas"
+        epochs = sum(lc.mjds.size for lc, _ in shown)
+        flagged = sum(int(flagged_epochs(lc, self.scores).sum()) for lc, _ in shown)
+        found = sum(len(d) for _, d in shown)
+        where = f"all {len(self.views)}" if self.index is None else f"{self.index + 1}/{len(self.views)}"
+        zoom = "" if self.xlim is None else f" · MJD {self.xlim[0]:.1f}–{self.xlim[1]:.1f}"
+        second = (f"LC {where} · {epochs} epochs, {flagged} flagged · "
+                  f"{found} det.{' (+sim)' if self.include_simulated else ''}{zoom}")
+        return f"{first}\n{second}"
+
+    def _fill_epochs(self, shown) -> None:
+        table = self.query_one("#epochs", DataTable)
+        table.clear()
+        rows = 0
+        for lc, _ in shown:
+            inside = np.ones(lc.mjds.size, bool) if self.xlim is None else \
+                (lc.mjds >= self.xlim[0]) & (lc.mjds <= self.xlim[1])
+            scores = self.scores.get(lc.key) or {}
+            cut = scores.get("quality_flag")
+            snr = scores.get("snr")
+            for i in np.flatnonzero(inside)[: MAX_EPOCH_ROWS - rows]:
+                table.add_row(lc.filter, str(lc.season), f"{lc.mjds[i]:.5f}", fmt(float(lc.mag[i]), ".3f"),
+                              fmt(float(lc.magerr[i]), ".3f"), fmt(float(lc.flux[i]), ".4g"),
+                              fmt(float(lc.fluxerr[i]), ".3g"), str(int(lc.flag[i])),
+                              "-" if cut is None or len(cut) != lc.mjds.size else str(int(cut[i])),
+                              "-" if snr is None or len(snr) != lc.mjds.size else fmt(float(snr[i]), ".1f"),
+                              fmt(float(lc.exptime[i]), ".0f"))
+                rows += 1
+
+    def _fill_detections(self) -> None:
+        table = self.query_one("#source-detections", DataTable)
+        table.clear()
+        for lc, found in self.views:
+            for d in found:
+                cuts = ", ".join(f"{k}={v:.3g}" for k, v in sorted(d.quality.items())
+                                 if v is not None and k not in ("nan", "flag"))
+                table.add_row(str(d.id), f"{lc.filter} {lc.season}", d.kind[:6], f"{d.peak_mjd:.4f}", f"{d.snr:.1f}",
+                              f"{d.delta_mag:.3f}", str(d.num_epochs), f"{d.filter_width:g}",
+                              "sim" if d.is_simulated else "", cuts)
+
+    @on(DataTable.RowSelected, "#source-detections")
+    def detection_selected(self, event: DataTable.RowSelected) -> None:
+        """Zoom on the detection chosen in the table."""
+        detection_id = str(event.data_table.get_row_at(event.cursor_row)[0])
+        for _, found in self.views:
+            for d in found:
+                if str(d.id) == detection_id:
+                    self._zoom_on(d)
+                    self._draw()
+                    return
