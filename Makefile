@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-slow lint-imports benchmark clean-data
+.PHONY: demo test test-slow lint-imports benchmark screenshots clean-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +12,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## Set up and run the demo project (embedded PostgreSQL, data in $$VO_DATA or ~/.local/share/virtualobserver).
+## Set up and run the demo project (embedded PostgreSQL, data in $$VO_DATA or ~/.local/share/virtualobserver);
+## on a terminal it then opens the TUI on it (q quits); otherwise it only prints the summary.
 demo: $(STAMP)
 	$(BIN)/vo run configs/demo.yaml
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/vo tui configs/demo.yaml; fi
+
+## Write a screenshot (SVG and PNG) of every TUI screen to results/screenshots (built over fakes, ~15 s).
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.tui.screenshots results/screenshots
 
 ## Set up and run the default test suite (about a few minutes on 2 cores).
 test: $(STAMP)
