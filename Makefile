@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,interop]'
 	touch $(STAMP)
 
 ## Set up and run the demo project (embedded PostgreSQL, data in $$VO_DATA or ~/.local/share/virtualobserver);

@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 from adapters.catalogs.files import FileCatalogReader
 from adapters.config_file import load_config
 from adapters.files.hdf5_store import Hdf5DataStore
+from adapters.files.manifest_store import FileManifestStore
 from adapters.files.netcdf_store import NetCdfHistogramStore
 from adapters.http.cache import RawCache
 from adapters.postgres.database import Database
@@ -69,6 +70,7 @@ class Container(containers.DeclarativeContainer):
     run_lock = providers.Singleton(lambda db: PostgresRunLock(db.engine), database)
     store = providers.Singleton(Hdf5DataStore, root=data_dir)
     histogram_store = providers.Singleton(NetCdfHistogramStore, root=data_dir)
+    manifest_store = providers.Singleton(FileManifestStore, root=data_dir)
     catalog_reader = providers.Singleton(FileCatalogReader)
     raw_cache = providers.Singleton(lambda root: RawCache(root / "cache"), data_dir)
     surveys = providers.Singleton(_survey_factories, raw_cache)
@@ -90,6 +92,7 @@ class Container(containers.DeclarativeContainer):
         progress=progress,
         mapper=mapper,
         run_lock=run_lock,
+        manifest_store=manifest_store,
     )
 
     # -- The TUI's workspace (project files on disk, projects in the database); see _workspace below.

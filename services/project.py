@@ -36,6 +36,8 @@ from services.stages import (
 from services.targets import selected_catalog
 from services.ingest import IngestReport, ingest_files
 from services.browsing import BrowsingMixin
+from services.provenance import record_manifest
+from services.provenance_ports import ManifestStore
 
 __all__ = ["Project", "RunReport"]
 
@@ -104,6 +106,8 @@ class Project(BrowsingMixin):
         ``map``-like function for downloads (e.g. a thread pool's ``map``).
     run_lock : RunLock, optional
         Keeps a second run of the same project from starting while one works.
+    manifest_store : ManifestStore, optional
+        Keeps each version's manifest: resolved configuration, versions, code version, catalog hash.
     """
 
     def __init__(
@@ -118,6 +122,7 @@ class Project(BrowsingMixin):
         progress: ProgressSink | None = None,
         mapper: Callable = map,
         run_lock: RunLock | None = None,
+        manifest_store: ManifestStore | None = None,
     ):
         self.config = config
         self.uow_factory = uow_factory
@@ -128,6 +133,7 @@ class Project(BrowsingMixin):
         self.progress = progress or NullProgress()
         self.mapper = mapper
         self.run_lock = run_lock
+        self.manifest_store = manifest_store
         self._browser = None
 
     @property
@@ -150,6 +156,7 @@ class Project(BrowsingMixin):
         """
         report = RunReport()
         catalog = selected_catalog(self.config, self.catalog_reader)
+        self._record_manifest()
         report.selected = len(catalog) if limit is None else min(limit, len(catalog))
         self.progress.message(f"project {self.name}: {report.selected} sources selected")
 
@@ -165,6 +172,12 @@ class Project(BrowsingMixin):
         self._run_stages(batches, report.selected, stages, report, register)
         return report
 
+    def _record_manifest(self) -> None:
+        # Before the version's first product: written once per version; an identical manifest is left as it is
+        # and a different one never replaces it, so every product can be traced to how it was made.
+        if self.manifest_store is not None:
+            record_manifest(self.config, self.manifest_store)
+
     def simulate(self, limit: int | None = None) -> RunReport:
         """Run simulation mode alone over the project's analysed sources (whatever the ``enabled`` setting).
 
@@ -179,6 +192,7 @@ class Project(BrowsingMixin):
             What the simulate stage did.
         """
         report = RunReport()
+        self._record_manifest()
         with self.uow_factory() as uow:
             sources = uow.sources.list(self.name, limit=limit)
         report.selected = len(sources)

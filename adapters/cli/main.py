@@ -1,4 +1,4 @@
-"""The ``vo`` command: run, status, db upgrade, demo-catalog, tui."""
+"""The ``vo`` command: run, status, export, versions, plot, db upgrade, demo-catalog, tui."""
 
 from __future__ import annotations
 
@@ -32,12 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the recovery efficiency")
     simulate.add_argument("--limit", type=int, default=None, help="only the first N sources of the project")
     project_command("status", "counts of the project's products at the current versions")
-    export = project_command("export", "write detections, injections, summaries (table) or a histogram (netCDF)")
-    export.add_argument("what", help="detections, injections, summaries, or a histogram name "
-                                     "(scanned, cut_offset, cut_limiting_mag, cut_chi, cut_sharp, efficiency)")
-    export.add_argument("output", help="file: .ecsv, .csv, .fits, .vot for tables; .nc for histograms")
-    export.add_argument("--include-simulated", action="store_true",
-                        help="detections: add the simulated ones (marked is_simulated)")
+    from adapters.cli.product_commands import add_product_parsers
+
+    add_product_parsers(commands, project_command)  # export, versions, plot
+
     ingest = project_command("ingest", "add survey files you already have (an IRSA ZTF answer, a TESS lc.fits) "
                                        "as raw data of the matching catalog sources")
     ingest.add_argument("survey", help="survey the files come from (e.g. ztf, tess)")
@@ -62,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_gaia_parser(commands)
     tui = commands.add_parser("tui", help="open the terminal user interface")
-    tui.add_argument("config", nargs="?", default=None)
+    tui.add_argument("config", nargs="?", default=None, help="project YAML file (default: choose one in the app)")
+    tui.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                     help="override a configuration value of CONFIG, e.g. observatories.analysis.threshold=4")
+    tui.add_argument("--workers", type=int, default=4, help="download threads (default 4)")
     return parser
 
 

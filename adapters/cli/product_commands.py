@@ -1,0 +1,259 @@
+"""``vo export``, ``vo versions`` and ``vo plot``: products as files for other tools, their provenance, figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from domain.errors import DataError
+
+__all__ = ["add_product_parsers", "export", "versions", "plot", "EXPORT_FORMATS"]
+
+#: ``vo export --format`` choices: the table formats, plus two that only some products have.
+EXPORT_FORMATS = ("csv", "ecsv", "fits", "votable", "hdf5", "lightkurve", "netcdf")
+_WHAT = ("lightcurves", "detections", "sources", "histograms", "injections")
+_HISTOGRAMS = ("scanned", "cut_offset", "cut_limiting_mag", "cut_chi", "cut_sharp", "efficiency")
+
+
+def add_product_parsers(commands, project_command) -> None:
+    """Register ``export``, ``versions`` and ``plot``; each sets ``args.handler``.
+
+    Parameters
+    ----------
+    commands : argparse._SubParsersAction
+        The ``vo`` sub-command group.
+    project_command : callable
+        ``project_command(name, help)`` adds a sub-parser with ``config``, ``--json`` and ``--set``.
+    """
+    sub = project_command("export", "write lightcurves, detections (with triage labels), sources or histograms "
+                                    "as CSV, ECSV, FITS, VOTable or HDF5, with units and provenance")
+    sub.add_argument("--what", choices=_WHAT, default=None, help="which product (required)")
+    sub.add_argument("--format", choices=EXPORT_FORMATS, default=None,
+                     help="file format (default: from the extension of --out). lightkurve: one lightkurve-"
+                          "readable FITS file per lightcurve in the folder --out; netcdf: histograms as .nc")
+    sub.add_argument("--out", default=None, help="output file (or folder, for --format lightkurve)")
+    sub.add_argument("--simulated", action="store_true",
+                     help="detections: add the simulated ones (marked is_simulated); histograms: the efficiency map")
+    sub.add_argument("--survey", default=None, help="survey (default: the project's first)")
+    sub.add_argument("--source", action="append", default=None, metavar="NAME",
+                     help="only this source (repeatable; lightcurves, detections, sources)")
+    sub.add_argument("--limit", type=int, default=None, help="only the first N sources by name")
+    sub.add_argument("--histogram", choices=_HISTOGRAMS, default=None,
+                     help="histograms: which one (default scanned, or efficiency with --simulated)")
+    # The first form of the command, `vo export CONFIG WHAT OUTPUT [--include-simulated]`, still works.
+    sub.add_argument("legacy_what", nargs="?", default=None, help=argparse.SUPPRESS)
+    sub.add_argument("legacy_output", nargs="?", default=None, help=argparse.SUPPRESS)
+    sub.add_argument("--include-simulated", action="store_true", help=argparse.SUPPRESS)
+    sub.set_defaults(handler=export)
+
+    sub = project_command("versions", "list the versions of the project's products, with what differs between them")
+    sub.add_argument("--record", action="store_true",
+                     help="write the manifest of the current configuration now (`vo run` writes it when it starts)")
+    sub.add_argument("--diff", nargs=2, metavar=("A", "B"), default=None,
+                     help="show every difference between two versions (unique prefixes are enough)")
+    sub.set_defaults(handler=versions)
+
+    sub = project_command("plot", "draw a source's lightcurves with its detections, or the efficiency map "
+                                  "(PNG, PDF or SVG, by the extension of --out)")
+    sub.add_argument("--what", choices=("lightcurves", "efficiency"), default="lightcurves",
+                     help="what to draw (default lightcurves)")
+    sub.add_argument("--source", default=None, help="lightcurves: the source's name")
+    sub.add_argument("--out", required=True, help="output figure: .png, .pdf or .svg")
+    sub.add_argument("--survey", default=None, help="survey (default: the project's first)")
+    sub.add_argument("--flux", action="store_true", help="lightcurves: plot flux instead of magnitude")
+    sub.add_argument("--simulated", action="store_true", help="lightcurves: also mark simulated detections")
+    sub.set_defaults(handler=plot)
+
+
+def _manifest_store(container):
+    # The composition root will provide it; until then the CLI builds the file store over the data folder.
+    provider = getattr(container, "manifest_store", None)
+    if provider is not None:
+        return provider()
+    from adapters.files.manifest_store import FileManifestStore
+
+    return FileManifestStore(container.data_dir())
+
+
+def _with_products(args: argparse.Namespace, action):
+    """Validate the configuration, then call ``action(products)`` and release the database afterwards."""
+    from adapters.cli.commands import make_container
+    from services.products import Products
+
+    container = make_container(args)
+    config = container.project_config()  # a bad configuration fails here, before the database is touched
+    try:
+        products = Products(config, uow_factory=container.uow, store=container.store(),
+                            histogram_store=container.histogram_store(),
+                            fingerprint=_manifest_store(container).fingerprint)
+        return action(products)
+    finally:
+        container.database().close()
+
+
+def _export_format(args: argparse.Namespace) -> str:
+    from adapters.files.tables import guess_format
+
+    if args.format:
+        fmt = args.format
+    elif Path(args.out).suffix.lower() == ".nc":
+        fmt = "netcdf"
+    elif args.out.endswith(("/", "\\")) or Path(args.out).is_dir():
+        raise DataError(f"{args.out} is a folder: give --format lightkurve for one FITS file per lightcurve")
+    else:
+        fmt = guess_format(args.out)
+    if fmt == "lightkurve" and args.what != "lightcurves":
+        raise DataError("--format lightkurve writes lightcurves only (use --what lightcurves)")
+    if fmt == "netcdf" and args.what != "histograms":
+        raise DataError("--format netcdf writes histograms only (use --what histograms)")
+    return fmt
+
+
+def export(args: argparse.Namespace) -> int:
+    """``vo export CONFIG --what WHAT --out PATH``: write a product with units and provenance."""
+    if args.legacy_what is not None:
+        return _legacy_export(args)
+    if args.what is None or args.out is None:
+        raise DataError("vo export needs --what (lightcurves, detections, sources, histograms, injections) "
+                        "and --out PATH")
+    fmt = _export_format(args)
+
+    def action(products):
+        survey = products.survey(args.survey).name
+        if args.what == "lightcurves" and fmt in ("fits", "lightkurve"):
+            from adapters.files.fits_lightcurves import write_lightcurves_fits, write_lightkurve_files
+
+            tables = products.lightcurve_tables(survey, names=args.source, limit=args.limit)
+            if fmt == "fits":
+                return {"lightcurves": write_lightcurves_fits(tables, args.out,
+                                                              products.provenance(survey, product="lightcurves"))}
+            return {"lightcurves": len(write_lightkurve_files(tables, args.out))}
+        if fmt == "netcdf":
+            from adapters.files.tables import write_histograms
+
+            name = args.histogram or ("efficiency" if args.simulated else "scanned")
+            histograms = products.histograms(name, survey)
+            if histograms is None:
+                raise DataError(f"no histogram {name!r} at the current version of {survey} (run, or simulate, first)")
+            write_histograms(histograms, args.out)
+            return {"counts": histograms.total(histograms.variables[0])}
+        from adapters.files.tables import write_table
+
+        table = products.table(args.what, survey, simulated=args.simulated, names=args.source, limit=args.limit,
+                               histogram=args.histogram)
+        return {"rows": write_table(table, args.out, fmt)}
+
+    counts = _with_products(args, action)
+    summary = {"what": args.what, "format": fmt, "output": args.out, **counts}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        amount = ", ".join(f"{value} {key}" for key, value in counts.items())
+        print(f"wrote {args.what} ({amount}) to {args.out} as {fmt}")
+    return 0
+
+
+def _legacy_export(args: argparse.Namespace) -> int:
+    import sys
+
+    from adapters.cli import commands
+
+    if args.legacy_output is None:
+        raise DataError("vo export CONFIG WHAT OUTPUT needs an output file (or use --what, --format, --out)")
+    print("vo: note: `vo export CONFIG WHAT OUTPUT` is the old form; prefer "
+          "`vo export CONFIG --what WHAT --out OUTPUT` (units and provenance included)", file=sys.stderr)
+    legacy = argparse.Namespace(**{**vars(args), "what": args.legacy_what, "output": args.legacy_output})
+    return commands.export(legacy)
+
+
+def versions(args: argparse.Namespace) -> int:
+    """``vo versions CONFIG``: list the versions with manifests and what changed from one to the next."""
+    from adapters.cli.commands import make_container
+    from services.provenance import diff_manifests, list_versions, project_version, record_manifest
+
+    container = make_container(args)
+    config = container.project_config()
+    store = _manifest_store(container)
+    current = project_version(config)
+    if args.record:
+        record_manifest(config, store)
+    found = list_versions(store, config.name, current=current)
+    if args.diff:
+        old, new = (_find(found, prefix).manifest for prefix in args.diff)
+        changes = diff_manifests(old, new)
+        if args.json:
+            print(json.dumps([{"key": d.key, "old": d.old, "new": d.new} for d in changes], indent=2))
+        else:
+            for d in changes:
+                print(f"{d.key}: {d.old!r} -> {d.new!r}")
+            if not changes:
+                print("no differences")
+        return 0
+    if args.json:
+        print(json.dumps({"project": config.name, "current": current,
+                          "versions": [v.as_dict() for v in found]}, indent=2, default=str))
+        return 0
+    _print_versions(config, found, current)
+    return 0
+
+
+def _find(found, prefix: str):
+    matches = [v for v in found if v.version.startswith(prefix)]
+    if len(matches) != 1:
+        known = ", ".join(v.version for v in found) or "none"
+        raise DataError(f"{'no' if not matches else 'more than one'} version starts with {prefix!r} (known: {known})")
+    return matches[0]
+
+
+def _print_versions(config, found, current: str) -> None:
+    if not found:
+        print(f"project {config.name}: no version manifest yet (`vo run` writes one when it starts; "
+              "`vo versions --record` writes it now)")
+    for info in found:
+        mark = "*" if info.current else " "
+        code = info.manifest.get("code", {})
+        surveys = ", ".join(f"{name} analysis {chain.get('analysis', '?')}"
+                            for name, chain in info.manifest.get("versions", {}).items())
+        catalogs = ", ".join(h[:12] for h in info.catalog_hashes) or "-"
+        print(f"{mark} {info.version}  {info.created}  code {code.get('version', '?')}  catalog {catalogs}  {surveys}")
+        for d in info.changes:
+            print(f"      {d.key}: {d.old!r} -> {d.new!r}")
+        if len(info.revisions):
+            print(f"      (+{len(info.revisions)} later manifest(s) with other non-science settings or catalog)")
+    if current not in {v.version for v in found}:
+        print(f"current configuration: version {current} (no manifest yet)")
+
+
+def plot(args: argparse.Namespace) -> int:
+    """``vo plot CONFIG --out FIGURE``: a source's lightcurves with detections, or the efficiency map."""
+    if args.what == "lightcurves" and not args.source:
+        raise DataError("vo plot --what lightcurves needs --source NAME")
+
+    def action(products):
+        survey = products.survey(args.survey)
+        if args.what == "efficiency":
+            from adapters.figures.efficiency import plot_efficiency
+
+            histograms = products.histograms("efficiency", survey.name)
+            if histograms is None:
+                raise DataError(f"no efficiency map at the current version of {survey.name} (run `vo simulate` first)")
+            return plot_efficiency(histograms, args.out)
+        from adapters.figures.lightcurves import plot_lightcurves
+        from services.product_tables import flux_unit
+
+        item = products.source(args.source, survey.name, include_simulated=args.simulated)
+        if item is None:
+            raise DataError(f"project {products.name!r} has no source {args.source!r}")
+        products.load(item.lightcurves)
+        unit = flux_unit(survey.name)
+        label = f"Flux [{unit.to_string()}]" if unit is not None else \
+            f"Flux [10^(-0.4 (mag - {survey.reduction.zero_point:g}))]"
+        return plot_lightcurves(item, args.out, flux=args.flux, flux_label=label)
+
+    path = _with_products(args, action)
+    if args.json:
+        print(json.dumps({"what": args.what, "output": str(path)}))
+    else:
+        print(f"wrote {args.what} figure to {path}")
+    return 0

@@ -1,0 +1,1 @@
+"""Figures for papers (matplotlib, Agg canvas): a source's lightcurves with detections, efficiency maps."""

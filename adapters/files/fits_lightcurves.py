@@ -1,0 +1,163 @@
+"""Lightcurves as FITS: one binary table per lightcurve in one file, or one lightkurve-readable file each.
+
+Both layouts carry the provenance keywords in the primary header and the FITS time keywords
+(``TIMESYS``, ``TIMEREF``, ``TIMEUNIT`` and a reference time) in each table's header, and never a
+``CREATOR`` keyword: lightkurve's ``read`` then takes a file for a generic lightcurve instead of
+an official Kepler/TESS product, which would need keywords only the missions' pipelines write.
+
+* ``write_lightcurves_fits``: extension ``k`` (``EXTNAME='LIGHTCURVE'``, ``EXTVER=k``) holds the
+  k-th lightcurve with the export's column names (``mjd``, ``flux``, ``fluxerr``, ...) and
+  ``MJDREFI = MJDREFF = 0``, so ``mjd`` is the time itself. lightkurve reads one with
+  ``lk.read(path, ext=k, time_column="mjd", flux_err_column="fluxerr", quality_column="flag")``.
+* ``write_lightkurve_files``: one file per lightcurve in a folder, extension 1 named ``LIGHTCURVE``
+  with lightkurve's columns ``TIME``, ``FLUX``, ``FLUX_ERR``, ``QUALITY`` (plus ``MAG``, ``MAG_ERR``,
+  ``EXPTIME`` and any optional columns). TDB times are written as TESS writes them, BTJD
+  (``BJDREFI = 2457000``, ``TIME = MJD - 56999.5``), UTC times as MJD; ``lk.read(path)`` reads it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from adapters.files.atomic import atomic_path
+from adapters.files.tables import primary_hdu, read_table, table_hdu
+from domain.naming import safe_key
+
+__all__ = ["write_lightcurves_fits", "read_lightcurves_fits", "write_lightkurve_files", "lightkurve_layout",
+           "BTJD_OFFSET"]
+
+#: BTJD = BJD - 2457000 = MJD - 56999.5 (TESS's time reference).
+BTJD_OFFSET = 2457000.0 - 2400000.5
+
+
+def _time_keywords(table, time_values: np.ndarray, *, btjd: bool) -> dict:
+    scale = str(table.meta.get("TIMESYS", "UTC")).upper()
+    keywords = {"TIMESYS": scale,
+                # TDB times of space missions are barycentric; ground-survey UTC times are as observed.
+                "TIMEREF": "SOLARSYSTEM" if scale == "TDB" else "TOPOCENTER", "TIMEUNIT": "d"}
+    if btjd:
+        keywords.update(BJDREFI=2457000, BJDREFF=0.0)
+    else:
+        keywords.update(MJDREFI=0, MJDREFF=0.0)
+    if len(time_values):
+        keywords.update(TSTART=float(np.nanmin(time_values)), TSTOP=float(np.nanmax(time_values)))
+    return keywords
+
+
+def write_lightcurves_fits(tables: Iterable, path: str | Path, meta: dict) -> int:
+    """Write lightcurve tables to one FITS file, one binary-table extension each, atomically.
+
+    Parameters
+    ----------
+    tables : iterable of astropy.table.Table
+        From ``Products.lightcurve_tables`` (units and identity in each table's metadata).
+    path : str or pathlib.Path
+        Output file.
+    meta : dict
+        Provenance for the primary header.
+
+    Returns
+    -------
+    int
+        Lightcurves written.
+    """
+    from astropy.io import fits
+
+    hdus = [primary_hdu(meta)]
+    for number, table in enumerate(tables, start=1):
+        extra = {"EXTNAME": "LIGHTCURVE", "EXTVER": number,
+                 **_time_keywords(table, np.asarray(table["mjd"]), btjd=False)}
+        hdus.append(table_hdu(table, extra))
+    with atomic_path(Path(path)) as tmp:
+        fits.HDUList(hdus).writeto(tmp, overwrite=True)
+    return len(hdus) - 1
+
+
+def read_lightcurves_fits(path: str | Path) -> list:
+    """Read every lightcurve of a file from :func:`write_lightcurves_fits`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    list of astropy.table.Table
+        One per lightcurve, with units and metadata.
+    """
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        count = len(hdul) - 1
+    return [read_table(path, "fits", hdu=number) for number in range(1, count + 1)]
+
+
+def lightkurve_layout(table):
+    """Return a lightcurve table in lightkurve's layout, with the header keywords of its extension.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        From ``services.product_tables.lightcurve_table``.
+
+    Returns
+    -------
+    tuple
+        ``(astropy.table.Table, dict of header keywords)``.
+    """
+    from astropy.table import Table
+
+    btjd = str(table.meta.get("TIMESYS", "UTC")).upper() == "TDB"
+    time = np.asarray(table["mjd"], dtype=np.float64) - (BTJD_OFFSET if btjd else 0.0)
+    flag = np.asarray(table["flag"])
+    # lightkurve and the missions use 32-bit QUALITY; keep 64 bits only if a flag needs them.
+    quality = flag.astype(np.int32) if flag.size == 0 or np.abs(flag).max() < 2**31 else flag
+    out = Table({"TIME": time, "FLUX": table["flux"], "FLUX_ERR": table["fluxerr"], "QUALITY": quality,
+                 "MAG": table["mag"], "MAG_ERR": table["magerr"], "EXPTIME": table["exptime"]})
+    out["TIME"].unit = "d"
+    for name in table.colnames:
+        if name not in ("mjd", "flux", "fluxerr", "flag", "mag", "magerr", "exptime"):
+            out[name.upper()] = table[name]
+    out.meta.update(table.meta)
+    return out, _time_keywords(table, time, btjd=btjd)
+
+
+def write_lightkurve_files(tables: Iterable, folder: str | Path) -> list[Path]:
+    """Write each lightcurve to its own lightkurve-readable FITS file in ``folder``, atomically.
+
+    Parameters
+    ----------
+    tables : iterable of astropy.table.Table
+        From ``Products.lightcurve_tables``.
+    folder : str or pathlib.Path
+        Output folder (created if needed).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files, named ``<source>_<survey>_<filter>_season<n>_lc.fits`` (the source part made safe).
+    """
+    from astropy.io import fits
+
+    folder = Path(folder)
+    written = []
+    for table in tables:
+        layout, keywords = lightkurve_layout(table)
+        meta = dict(table.meta)
+        primary = primary_hdu({**meta, "TELESCOP": str(meta.get("SURVEY", "")).upper()})
+        extension = table_hdu(layout, {"EXTNAME": "LIGHTCURVE", **keywords})
+        name = (f"{safe_key(str(meta.get('OBJECT', 'source')))}_{_slug(meta.get('SURVEY', ''))}_"
+                f"{_slug(meta.get('FILTER', ''))}_season{int(meta.get('SEASON', 0))}_lc.fits")
+        with atomic_path(folder / name) as tmp:
+            fits.HDUList([primary, extension]).writeto(tmp, overwrite=True)
+        written.append(folder / name)
+    return written
+
+
+def _slug(text) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", str(text)).strip("-.") or "x"

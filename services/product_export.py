@@ -1,0 +1,152 @@
+"""Products as single tables to export: the table-making half of :class:`~services.products.Products`."""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+from astropy.table import Table
+
+from domain.config import SurveyConfig
+from domain.errors import DataError
+from services.export import injection_rows
+from services.product_tables import (
+    SOURCE_UNITS,
+    detection_units,
+    histogram_table,
+    lightcurve_table,
+    lightcurves_table,
+    rows_table,
+)
+
+__all__ = ["TablesMixin", "PRODUCTS"]
+
+#: What can be exported, by name.
+PRODUCTS = ("lightcurves", "detections", "sources", "histograms", "injections")
+_DETECTION_FIELDS = ("kind", "peak_mjd", "start_mjd", "end_mjd", "snr", "peak_flux", "delta_mag", "baseline_flux",
+                     "num_epochs", "filter_width", "first_epoch", "last_epoch")
+_SOURCE_FIELDS = ("ra", "dec", "mag", "mag_err", "pmra", "pmdec", "parallax", "epoch")
+_SUMMARY_FIELDS = ("num_lightcurves", "num_epochs", "num_good", "mag_median", "rms", "best_snr", "num_detections")
+
+
+class TablesMixin:
+    """Tables of :class:`~services.products.Products`, each with units and provenance metadata.
+
+    Relies on the products' ``name``, ``survey()``, ``sources()``, ``load()``, ``summaries()``,
+    ``histograms()``, ``provenance()`` and ``uow_factory``.
+    """
+
+    def lightcurve_tables(self, survey: str | None = None, *, names: Sequence[str] | None = None,
+                          limit: int | None = None) -> Iterator[Table]:
+        """Yield one table per lightcurve (loaded one source at a time), for one-table-per-lightcurve files.
+
+        Parameters
+        ----------
+        survey : str, optional
+            Survey name (default: the project's first).
+        names : sequence of str, optional
+            Only these sources.
+        limit : int, optional
+            At most this many sources.
+
+        Yields
+        ------
+        astropy.table.Table
+            See :func:`~services.product_tables.lightcurve_table`; also ``RA_OBJ``/``DEC_OBJ``.
+        """
+        meta = self.provenance(survey, product="lightcurve")
+        for item in self.sources(survey, names=names, limit=limit):
+            for lc in self.load(item.lightcurves):
+                yield lightcurve_table(lc, {**meta, "RA_OBJ": item.source.ra, "DEC_OBJ": item.source.dec})
+
+    def table(self, what: str, survey: str | None = None, *, simulated: bool = False,
+              names: Sequence[str] | None = None, limit: int | None = None, histogram: str | None = None) -> Table:
+        """Return one product as a single table with units and provenance.
+
+        Parameters
+        ----------
+        what : str
+            ``lightcurves`` (one row per epoch), ``detections`` (with ``label``), ``sources`` (catalog
+            properties and analysis summary), ``histograms`` (one row per bin) or ``injections``.
+        survey : str, optional
+            Survey name (default: the project's first).
+        simulated : bool
+            Detections: add the simulated ones (``is_simulated``). Histograms: the efficiency map by default.
+        names : sequence of str, optional
+            Only these sources (lightcurves, detections, sources).
+        limit : int, optional
+            At most this many sources (lightcurves, detections, sources).
+        histogram : str, optional
+            Which histogram (default ``scanned``, or ``efficiency`` with ``simulated``).
+
+        Returns
+        -------
+        astropy.table.Table
+            Metadata from :meth:`provenance`.
+
+        Raises
+        ------
+        DataError
+            For an unknown product, or a histogram nothing was counted in.
+        """
+        config = self.survey(survey)
+        if what == "lightcurves":
+            meta = self.provenance(config.name, product=what)
+            lightcurves = [lc for item in self.sources(config.name, names=names, limit=limit)
+                           for lc in self.load(item.lightcurves)]
+            return lightcurves_table(lightcurves, meta)
+        if what == "detections":
+            return self._detections_table(config, simulated, names, limit)
+        if what == "sources":
+            return self._sources_table(config, names, limit)
+        if what == "histograms":
+            name = histogram or ("efficiency" if simulated else "scanned")
+            found = self.histograms(name, config.name)
+            if found is None:
+                raise DataError(f"no histogram {name!r} at the current version of {config.name} "
+                                "(run, or simulate, first)")
+            return histogram_table(found, name, self.provenance(config.name, product=what,
+                                                                simulated=name == "efficiency"))
+        if what == "injections":
+            return self._injections_table(config)
+        raise DataError(f"cannot export {what!r}; choose one of {', '.join(PRODUCTS)}")
+
+    def _detections_table(self, config: SurveyConfig, simulated: bool, names, limit) -> Table:
+        rows = []
+        scales = set()
+        for item in self.sources(config.name, names=names, limit=limit, include_simulated=simulated):
+            by_id = {lc.id: lc for lc in item.lightcurves}
+            for row in item.detections:
+                d = row.detection
+                lc = by_id.get(d.lightcurve_id)
+                scales.add(lc.time_scale if lc else "utc")
+                rows.append({"source": row.source, "survey": row.survey, "filter": row.filter, "season": row.season,
+                             "id": d.id, **{f: getattr(d, f) for f in _DETECTION_FIELDS},
+                             **{f"quality_{cut}": value for cut, value in sorted(d.quality.items())},
+                             "is_simulated": d.is_simulated, "label": row.label or "", "version": d.version,
+                             "file": lc.file if lc else None, "key": lc.key if lc else None})
+        columns = list(dict.fromkeys(k for row in rows for k in row)) if rows else \
+            ["source", "survey", "filter", "season", "id", *_DETECTION_FIELDS, "is_simulated", "label", "version",
+             "file", "key"]
+        meta = {**self.provenance(config.name, product="detections", simulated=simulated),
+                "TIMESYS": (scales.pop() if len(scales) == 1 else "UTC").upper()}
+        return rows_table(rows, detection_units(config.name), meta, columns)
+
+    def _sources_table(self, config: SurveyConfig, names, limit) -> Table:
+        summaries = self.summaries(config.name)
+        rows = []
+        for item in self.sources(config.name, names=names, limit=limit):
+            summary = summaries.get(item.source.name)
+            rows.append({"source": item.source.name, **{f: getattr(item.source, f) for f in _SOURCE_FIELDS},
+                         **{f: getattr(summary, f) if summary else None for f in _SUMMARY_FIELDS},
+                         "analysed": summary is not None})
+        columns = ["source", *_SOURCE_FIELDS, *_SUMMARY_FIELDS, "analysed"]
+        return rows_table(rows, SOURCE_UNITS, self.provenance(config.name, product="sources"), columns)
+
+    def _injections_table(self, config: SurveyConfig) -> Table:
+        with self.uow_factory() as uow:
+            rows = injection_rows(uow, self.name, config)
+        units = {"peak_mjd": "d", "start_mjd": "d", "end_mjd": "d", "width": "d"}
+        columns = list(rows[0]) if rows else ["source", "survey", "filter", "season", "sequence", "kind",
+                                              "peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude",
+                                              "width", "u0", "recovered"]
+        return rows_table(rows, units, self.provenance(config.name, product="injections", simulated=True), columns)

@@ -1,0 +1,92 @@
+"""Figures: a source's lightcurves (brighter up, flagged epochs apart, detections marked) and the efficiency map."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from adapters.figures.efficiency import draw_efficiency, plot_efficiency  # noqa: E402
+from adapters.figures.lightcurves import draw_lightcurves, plot_lightcurves  # noqa: E402
+from adapters.figures.style import paper_figure  # noqa: E402
+from domain.detection import Detection  # noqa: E402
+from domain.errors import DataError  # noqa: E402
+from domain.histograms import Axis, Histograms  # noqa: E402
+from domain.lightcurve import Lightcurve  # noqa: E402
+from domain.source import Source  # noqa: E402
+from services.products import SourceProducts  # noqa: E402
+from services.triage import DetectionRow  # noqa: E402
+
+
+def item(scale="utc"):
+    n = 40
+    mjd = 59000.0 + np.arange(n, dtype=float)
+    mag = np.full(n, 18.0)
+    mag[20] = 17.0  # a flare: brighter
+    flag = np.zeros(n, int)
+    flag[[5, 6, 7]] = 32768
+    lc = Lightcurve("demo", "g", 0, {"mjd": mjd, "flux": 10 ** (-0.4 * (mag - 25)), "fluxerr": np.full(n, 50.0),
+                                     "mag": mag, "magerr": np.full(n, 0.02), "flag": flag,
+                                     "exptime": np.full(n, 30.0)}, source_name="S1", time_scale=scale)
+    lc.id = 1
+    flare = Detection("brightening", 59020.0, 59019.0, 59021.0, 12.0, 250000.0, -1.0, 3, 100000.0)
+    dip = Detection("dimming", 59030.0, 59030.0, 59031.0, -6.0, 50000.0, 0.5, 2, 100000.0, is_simulated=True)
+    for i, d in enumerate((flare, dip), start=1):
+        d.id, d.lightcurve_id = i, 1
+    rows = [DetectionRow(flare, "S1", "demo", "g", 0, "real"), DetectionRow(dip, "S1", "demo", "g", 0, None)]
+    return SourceProducts(Source("S1", 10.0, 20.0), "demo", [lc], rows)
+
+
+def test_magnitudes_brighter_up_flagged_apart_detections_marked():
+    with paper_figure(7, 3) as figure:
+        axes = draw_lightcurves(figure, item("tdb"))
+        assert axes.yaxis_inverted()  # brighter (smaller magnitude) up
+        flagged = [line for line in axes.get_lines() if line.get_label() == "flagged"]
+        assert len(flagged) == 1 and len(flagged[0].get_xdata()) == 3 and flagged[0].get_marker() == "x"
+        spans = [p for p in axes.patches if p.get_gid() == "detection"]
+        assert len(spans) == 2
+        texts = [t.get_text() for t in axes.texts]
+        assert "brightening S/N 12.0 [real]" in texts and "dimming S/N -6.0 sim" in texts
+        assert axes.get_xlabel() == "MJD (TDB) [d]" and axes.get_ylabel() == "Magnitude [mag]"
+        assert axes.get_title() == "S1 (demo)"
+    with paper_figure(7, 3) as figure:
+        axes = draw_lightcurves(figure, item(), flux=True, flux_label="Flux [e-/s]")
+        assert not axes.yaxis_inverted() and axes.get_ylabel() == "Flux [e-/s]"
+
+
+def test_lightcurve_figures_are_written_as_png_and_reproducible_pdf(tmp_path):
+    assert plot_lightcurves(item(), tmp_path / "lc.png").read_bytes().startswith(b"\x89PNG")
+    first = plot_lightcurves(item(), tmp_path / "a.pdf").read_bytes()
+    assert first.startswith(b"%PDF") and plot_lightcurves(item(), tmp_path / "b.pdf").read_bytes() == first
+    with pytest.raises(DataError, match=r"lc\.jpg: figures are written as \.png, \.pdf, \.svg"):
+        plot_lightcurves(item(), tmp_path / "lc.jpg")
+    empty = SourceProducts(Source("S2", 1.0, 2.0), "demo")
+    with pytest.raises(DataError, match="source 'S2' has no demo lightcurves"):
+        plot_lightcurves(empty, tmp_path / "none.png")
+
+
+def efficiency():
+    h = Histograms({"kind": Axis.categorical(["flare", "box_dip", "microlensing"]),
+                    "snr_amplitude": Axis.numeric(0.0, 30.0, 1.0),
+                    "width": Axis.from_edges(10.0 ** np.arange(-3.0, 3.01, 0.25))},
+                   variables=("injected", "recovered"))
+    h.fill("injected", kind=["flare"] * 4 + ["box_dip"] * 2 + ["flare"], snr_amplitude=[5.5] * 4 + [10.5, 10.5, 99.0],
+           width=[0.5] * 4 + [3.0, 3.0, 0.5])
+    h.fill("recovered", kind=["flare"] * 3 + ["box_dip"], snr_amplitude=[5.5] * 3 + [10.5], width=[0.5] * 3 + [3.0])
+    return h
+
+
+def test_efficiency_map_one_panel_per_kind_with_counts(tmp_path):
+    with paper_figure(7, 4) as figure:
+        grid = draw_efficiency(figure, efficiency())
+        visible = [panel for panel in grid.flat if panel.get_visible()]
+        assert [panel.get_title() for panel in visible] == ["flare (3/4)", "box_dip (1/2)"]  # no injected microlensing
+        assert [t.get_text() for t in visible[0].texts] == ["3/4"]
+        assert [t.get_text() for t in visible[1].texts] == ["1/2"]
+        assert visible[0].get_yscale() == "log" and visible[0].get_ylabel() == "Width [d]"
+        assert visible[0].get_xlabel() == "Injected amplitude [noise σ]"
+        assert "1 injections outside the plotted range" in figure.get_suptitle()
+        assert any(ax.get_ylabel() == "recovered / injected" for ax in figure.axes)  # the colour bar
+    assert plot_efficiency(efficiency(), tmp_path / "eff.pdf").read_bytes().startswith(b"%PDF")
+    nothing = Histograms(efficiency().axes, variables=("injected", "recovered"))
+    with pytest.raises(DataError, match="nothing was injected"):
+        plot_efficiency(nothing, tmp_path / "none.png")

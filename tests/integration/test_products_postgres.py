@@ -1,0 +1,71 @@
+"""The Python API over a real PostgreSQL and HDF5: sources in batches, arrays read only when asked, labels."""
+
+import numpy as np
+import pytest
+
+from adapters.catalogs.files import FileCatalogReader
+from adapters.config_file import load_config
+from adapters.files.hdf5_store import Hdf5DataStore
+from adapters.files.netcdf_store import NetCdfHistogramStore
+from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.surveys.demo import VirtualDemoObs
+from services.products import Products
+from services.project import Project
+from tests.e2e.helpers import write_project
+
+
+class CountingStore(Hdf5DataStore):
+    """The real HDF5 store, counting the lightcurves whose arrays it reads."""
+
+    loaded = 0
+
+    def load_lightcurves(self, lightcurves):
+        type(self).loaded += len(lightcurves)
+        return super().load_lightcurves(lightcurves)
+
+
+@pytest.fixture
+def project(tmp_path, session_factory):
+    config = load_config(write_project(tmp_path, rows=14, batch_size=5),
+                         survey_parameters={"demo": VirtualDemoObs.parameters_class})
+    project = Project(config, uow_factory=lambda: SqlAlchemyUnitOfWork(session_factory),
+                      store=CountingStore(tmp_path / "data"), catalog_reader=FileCatalogReader(),
+                      histogram_store=NetCdfHistogramStore(tmp_path / "data"), surveys={"demo": VirtualDemoObs})
+    project.run()
+    CountingStore.loaded = 0
+    return project
+
+
+def test_sources_come_in_batches_and_arrays_only_when_asked(project):
+    products = Products.of(project)
+    seen = []
+    for item in products.sources(batch_size=4):
+        seen.append(item.source.name)
+        assert item.lightcurves and not any(lc.is_loaded for lc in item.lightcurves)
+        assert all(lc.num_epochs > 0 and lc.file for lc in item.lightcurves)  # the record's summary, no arrays
+    assert seen == sorted(seen) and len(seen) == 14 and CountingStore.loaded == 0
+    assert [i.source.name for i in products.sources(limit=6, batch_size=4)] == seen[:6]
+    item = products.source(seen[3])
+    loaded = products.load(item.lightcurves)
+    assert CountingStore.loaded == len(loaded) and all(lc.is_loaded for lc in loaded)
+    assert products.load(loaded) == loaded and CountingStore.loaded == len(loaded)  # not read twice
+    own = dict((lc.key, lc) for lc, _ in project.source_lightcurves(seen[3]))
+    for lc in loaded:
+        np.testing.assert_array_equal(lc.flux, own[lc.key].flux)
+    assert products.source("nobody") is None
+
+
+def test_detections_come_with_their_labels_and_lightcurves(project):
+    products = Products.of(project)
+    rows = project.detections()
+    assert rows, "the demo project should find events"
+    project.label_detections({rows[0].id: "artifact"})
+    found = {row.id: row for item in products.sources() for row in item.detections}
+    assert set(found) == {row.id for row in rows}
+    assert found[rows[0].id].label == "artifact" and all(found[r.id].label is None for r in rows[1:])
+    item = products.source(rows[0].source)
+    (lc,) = [lc for lc in item.lightcurves if lc.id == rows[0].detection.lightcurve_id]
+    assert item.detections_of(lc)[0].id == rows[0].id
+    table = products.table("detections")
+    assert dict(zip(table["id"], table["label"]))[rows[0].id] == "artifact"
+    assert set(table["file"]) <= {lc.file for i in products.sources() for lc in i.lightcurves}
