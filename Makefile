@@ -41,3 +41,6 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_demo_scaling.py 1000
 	$(BIN)/python benchmarks/run_memory_flatness.py 500 4000
 	$(BIN)/python benchmarks/run_download_concurrency.py 1000 0.2 16 100
+	$(BIN)/python benchmarks/run_scale.py reference 1000 100000
+	$(BIN)/python benchmarks/run_scale.py realistic 1000
+	$(BIN)/python benchmarks/run_cone_search.py 1000000 300

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -22,11 +23,12 @@ from adapters.settings import data_dir, database_url_from_env
 from adapters.surveys.demo import VirtualDemoObs
 from adapters.surveys.tess import VirtualTESS
 from adapters.surveys.ztf import VirtualZTF
+from services.executor import InProcessExecutor
 from services.ports import NullProgress
 from services.project import Project
 from services.workspace import Workspace
 
-__all__ = ["Container", "SURVEYS", "open_project", "build_container", "find_project_files"]
+__all__ = ["Container", "SURVEYS", "WorkerRecipe", "open_project", "close_container", "build_container", "find_project_files"]
 
 #: Survey clients by configuration name; a new survey plugs in here.
 SURVEYS = {cls.name: cls for cls in (VirtualDemoObs, VirtualZTF, VirtualTESS)}
@@ -50,18 +52,77 @@ def _thread_map(workers: int):
     return pool.map
 
 
+def _executor(batch_workers: int, scheduler: str | None):
+    # One process by default (today's behaviour); Dask only when asked for, as it costs seconds to start.
+    if scheduler is None and int(batch_workers) <= 1:
+        return InProcessExecutor()
+    from adapters.executors.dask_executor import DaskExecutor
+
+    if scheduler is not None:
+        return DaskExecutor(scheduler=scheduler)
+    return DaskExecutor(workers=int(batch_workers))
+
+
+@dataclass(frozen=True)
+class WorkerRecipe:
+    """Everything a worker process needs to build the driver's project: picklable and hashable.
+
+    Workers connect to the driver's database URL (for the embedded server, its unix socket), so
+    they never start a server of their own, and never ship sessions or engines across processes.
+
+    Attributes
+    ----------
+    config_path : str
+        Project YAML file.
+    overrides : tuple of tuple
+        Dotted key -> value pairs.
+    data_dir : str
+        Data folder shared with the driver.
+    database_url : str
+        URL of the driver's database server.
+    download_threads : int
+        Download threads inside the worker.
+    """
+
+    config_path: str
+    overrides: tuple
+    data_dir: str
+    database_url: str
+    download_threads: int
+
+    def __call__(self):
+        """Return the project wired in this process (with the in-process executor)."""
+        container = build_container(self.config_path, dict(self.overrides), workers=self.download_threads)
+        container.data_dir.override(Path(self.data_dir))
+        # The driver already migrated the schema; each worker only connects.
+        container.database.override(providers.Singleton(Database, url=self.database_url,
+                                                        data_dir=Path(self.data_dir), migrate=False))
+        return container.project()
+
+
+def _worker_recipe(executor, config_path, overrides, workers, data_dir, database):
+    if executor.in_process or config_path is None:
+        return None
+    return WorkerRecipe(str(Path(config_path).resolve()), tuple(sorted(overrides.items())), str(data_dir),
+                        database.url, int(workers))
+
+
 class Container(containers.DeclarativeContainer):
     """Wires ports to adapters.
 
     Inputs (override them, or use :func:`build_container`): ``config_path``
     (project YAML), ``overrides`` (dotted key -> value; kept as a plain object
     because a Configuration provider would split the dotted keys), ``workers``
-    (download threads; raised to the largest ``max_concurrency`` of the project's surveys).
+    (download threads; raised to the largest ``max_concurrency`` of the project's surveys),
+    ``batch_workers`` (Dask worker processes for the batches; 1 runs them in this process) and
+    ``scheduler`` (address of an existing Dask scheduler, instead).
     """
 
     config_path = providers.Object(None)
     overrides = providers.Object({})
     workers = providers.Object(4)
+    batch_workers = providers.Object(1)
+    scheduler = providers.Object(None)
 
     data_dir = providers.Singleton(data_dir)
     database = providers.Singleton(Database, url=providers.Callable(database_url_from_env), data_dir=data_dir)
@@ -76,6 +137,7 @@ class Container(containers.DeclarativeContainer):
     surveys = providers.Singleton(_survey_factories, raw_cache)
     survey_parameters = providers.Object({name: cls.parameters_class for name, cls in SURVEYS.items()})
     progress = providers.Object(NullProgress())
+    executor = providers.Singleton(_executor, batch_workers, scheduler)
 
     project_config = providers.Singleton(
         load_config, config_path, survey_parameters=survey_parameters, overrides=overrides
@@ -93,6 +155,9 @@ class Container(containers.DeclarativeContainer):
         mapper=mapper,
         run_lock=run_lock,
         manifest_store=manifest_store,
+        executor=executor,
+        worker_recipe=providers.Callable(_worker_recipe, executor, config_path, overrides, workers, data_dir,
+                                         database),
     )
 
     # -- The TUI's workspace (project files on disk, projects in the database); see _workspace below.
@@ -102,29 +167,46 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-def open_project(config_path, overrides=None, *, workers: int = 4, progress=None) -> tuple[Container, Project]:
+def open_project(config_path, overrides=None, *, workers: int = 4, progress=None, batch_workers: int = 1,
+                 scheduler: str | None = None) -> tuple[Container, Project]:
     """Build the container for a project YAML and return it with the project (the Python entry point).
 
     Parameters
     ----------
-    config_path, overrides, workers, progress
+    config_path, overrides, workers, progress, batch_workers, scheduler
         As for :func:`build_container`.
 
     Returns
     -------
     tuple
-        ``(container, project)``; call ``container.database().close()`` when done.
+        ``(container, project)``; call :func:`close_container` when done.
 
     Examples
     --------
     >>> container, project = open_project("configs/demo.yaml")  # doctest: +SKIP
     >>> project.run(limit=100); project.status()                  # doctest: +SKIP
     """
-    container = build_container(config_path, overrides, workers=workers, progress=progress)
+    container = build_container(config_path, overrides, workers=workers, progress=progress,
+                                batch_workers=batch_workers, scheduler=scheduler)
     return container, container.project()
 
 
-def build_container(config_path=None, overrides=None, *, workers: int = 4, progress=None) -> Container:
+def close_container(container: Container) -> None:
+    """Stop the executor's workers (a local cluster), then release the database (and embedded server).
+
+    Parameters
+    ----------
+    container : Container
+        The container of :func:`build_container`.
+    """
+    try:
+        container.executor().close()
+    finally:
+        container.database().close()
+
+
+def build_container(config_path=None, overrides=None, *, workers: int = 4, progress=None, batch_workers: int = 1,
+                    scheduler: str | None = None) -> Container:
     """Return a container configured for one project YAML (or none, for database commands).
 
     Parameters
@@ -134,9 +216,13 @@ def build_container(config_path=None, overrides=None, *, workers: int = 4, progr
     overrides : mapping, optional
         Dotted key -> value, winning over the file.
     workers : int
-        Download threads.
+        Download threads (per process doing batches).
     progress : ProgressSink, optional
         Receives progress events.
+    batch_workers : int
+        Worker processes for the batches: 1 runs them in this process, more start a local Dask cluster.
+    scheduler : str, optional
+        Address of an existing Dask scheduler whose workers share the database and data folder.
 
     Returns
     -------
@@ -147,6 +233,8 @@ def build_container(config_path=None, overrides=None, *, workers: int = 4, progr
     container.config_path.override(str(config_path) if config_path else None)
     container.overrides.override(dict(overrides or {}))
     container.workers.override(int(workers))
+    container.batch_workers.override(int(batch_workers))
+    container.scheduler.override(scheduler)
     if progress is not None:
         container.progress.override(progress)
     return container

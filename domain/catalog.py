@@ -16,6 +16,8 @@ __all__ = ["Catalog", "CatalogSpec", "STANDARD_COLUMNS", "REQUIRED_COLUMNS"]
 #: Standard column names and whether they are required.
 STANDARD_COLUMNS = ("name", "ra", "dec", "mag", "mag_err", "pmra", "pmdec", "parallax")
 REQUIRED_COLUMNS = ("name", "ra", "dec")
+#: Longest source name: database indexes hold at most ~2.7 kB per key, and no catalog needs more.
+MAX_NAME_LENGTH = 1000
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,13 @@ class Catalog:
 
     def _validate(self) -> None:
         names, ra, dec = self.columns["name"], self.columns["ra"], self.columns["dec"]
+        # NUL cannot be stored (PostgreSQL text) and control characters garble every listing and log.
+        control = np.array([any(ord(ch) < 32 or ord(ch) == 127 for ch in str(n)) for n in names], dtype=bool)
         checks = (
             (names == "", "name", "empty name"),
+            (control, "name", "name contains a control character (NUL, tab, newline, ...)"),
+            (np.array([len(str(n)) > MAX_NAME_LENGTH for n in names], dtype=bool), "name",
+             f"name longer than {MAX_NAME_LENGTH} characters"),
             (~np.isfinite(ra) | (ra < 0) | (ra >= 360), "ra", "ra must be in [0, 360) degrees"),
             (~np.isfinite(dec) | (dec < -90) | (dec > 90), "dec", "dec must be in [-90, 90] degrees"),
         )

@@ -10,6 +10,7 @@ __all__ = [
     "DataError",
     "ProjectBusyError",
     "RunCancelled",
+    "DatabaseConnectionLost",
 ]
 
 
@@ -69,3 +70,7 @@ class ProjectBusyError(VOError):
 
 class RunCancelled(VOError):
     """The user cancelled a run; every batch committed before is kept."""
+
+
+class DatabaseConnectionLost(VOError):
+    """The database connection broke inside a transaction (server restarted, network cut); nothing was committed."""

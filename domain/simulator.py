@@ -12,7 +12,7 @@ from domain.errors import ConfigError, DataError
 from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
-from domain.statistics import robust_location_scale
+from domain.statistics import median, robust_location_scale
 
 __all__ = ["SimulationParameters", "Simulator", "inject", "NOISE_MODELS", "PEAK_TIMES",
            "EVENT_KINDS", "InjectedEvent"]
@@ -92,11 +92,11 @@ def _baseline_noise_cadence(lightcurve: Lightcurve) -> tuple[float, float, float
     baseline, spread = robust_location_scale(lightcurve.flux[good])
     # max(spread, typical error) is the finder's per-epoch sigma with excess scatter:
     # sqrt(err² + max(spread² - err², 0)); so the drawn S/N is the S/N the finder sees.
-    noise = max(spread, float(np.median(lightcurve.fluxerr[good])))
+    noise = max(spread, median(lightcurve.fluxerr[good]))
     if not baseline > 0:
         raise DataError(f"lightcurve {lightcurve.label}: baseline flux {baseline} is not positive, "
                         "so a fractional flux change is undefined")
-    cadence = float(np.median(np.diff(lightcurve.mjds[good])))
+    cadence = median(np.diff(lightcurve.mjds[good]))
     return baseline, noise, cadence
 
 
@@ -326,4 +326,4 @@ class Simulator:
 def _span(lightcurve: Lightcurve) -> float:
     # Time span plus one typical cadence, so a short season still gets its share.
     mjd = lightcurve.mjds[lightcurve.good]
-    return float(mjd[-1] - mjd[0] + np.median(np.diff(mjd)))
+    return float(mjd[-1] - mjd[0] + median(np.diff(mjd)))

@@ -183,6 +183,41 @@ class DataStore(abc.ABC):
     def load_epoch_scores(self, project: str, source_name: str, version: str) -> dict[str, dict[str, np.ndarray]]:
         """Read them back (empty if none were saved)."""
 
+    # -- Batches: a run writes one file per batch and level. The defaults fall back on the
+    # -- per-source methods, so a store that has no batch layout still works.
+    def save_raw_many(self, raws: Sequence[RawData]) -> None:
+        """Write the raw data of a batch; set each ``file`` and ``key``."""
+        for raw in raws:
+            self.save_raw(raw)
+
+    def load_raw_many(self, raws: Sequence[RawData]) -> list[RawData]:
+        """Fill the columns of several raw records (stores may read each file once)."""
+        return [self.load_raw(raw) for raw in raws]
+
+    def save_lightcurves_many(self, project: str, version: str,
+                              by_source: dict[str, Sequence[Lightcurve]]) -> None:
+        """Write the lightcurves of a batch of sources (source name -> its lightcurves); set ``file`` and ``key``."""
+        for source_name, lightcurves in by_source.items():
+            self.save_lightcurves(project, source_name, version, lightcurves)
+
+    def save_epoch_scores_many(self, project: str, version: str,
+                               by_source: dict[str, dict[str, dict[str, np.ndarray]]]) -> str | None:
+        """Write the per-epoch products of a batch (source name -> lightcurve key -> columns).
+
+        Returns
+        -------
+        str or None
+            The file that holds them all, to be recorded and passed to :meth:`load_epoch_scores_from`;
+            None when each source has its own file (found by :meth:`load_epoch_scores`).
+        """
+        for source_name, tables in by_source.items():
+            self.save_epoch_scores(project, source_name, version, tables)
+        return None
+
+    def load_epoch_scores_from(self, file: str, source_name: str) -> dict[str, dict[str, np.ndarray]]:
+        """Read one source's per-epoch products from a file of :meth:`save_epoch_scores_many` (empty if none)."""
+        return {}
+
 
 class HistogramStore(abc.ABC):
     """Histograms on disk (netCDF), written atomically and merged by addition."""
@@ -232,6 +267,16 @@ class SourceRepository(abc.ABC):
     @abc.abstractmethod
     def list(self, project: str, *, limit: int | None = None, offset: int = 0) -> list[Source]:
         """Return sources of ``project`` ordered by name."""
+
+    @abc.abstractmethod
+    def cone(self, project: str, ra: float, dec: float, radius_deg: float) -> list[tuple[Source, float]]:
+        """Return the sources of ``project`` within ``radius_deg`` degrees of (ra, dec) and their distances.
+
+        Returns
+        -------
+        list of tuple
+            (Source, distance in degrees), nearest first.
+        """
 
     @abc.abstractmethod
     def count(self, project: str) -> int:
@@ -320,6 +365,13 @@ class StepRepository(abc.ABC):
     def failures(self, project: str) -> list[tuple[str, str, str, str, str]]:
         """Return (source name, stage, survey, version, message) of the current failures of ``project``."""
 
+    @abc.abstractmethod
+    def done_names(self, project: str, stage: str, survey: str, version: str) -> set[str]:
+        """Return the names of the sources of ``project`` that finished ``stage`` at ``version`` (one query).
+
+        A resumed run uses it to pass over whole batches that are done without asking again per batch.
+        """
+
 
 class InjectionRepository(abc.ABC):
     """Injected events (the truth of simulation mode) and their simulated detections."""
@@ -345,8 +397,15 @@ class SummaryRepository(abc.ABC):
     """Per-source summaries of an analysis version."""
 
     @abc.abstractmethod
-    def upsert_many(self, summaries: Sequence[SourceSummary]) -> None:
-        """Insert or replace summaries, keyed by (source_id, survey, version)."""
+    def upsert_many(self, summaries: Sequence[SourceSummary], *, scores_file: str | None = None) -> None:
+        """Insert or replace summaries, keyed by (source_id, survey, version).
+
+        ``scores_file`` is the file that holds these sources' per-epoch products (if saved in one).
+        """
+
+    @abc.abstractmethod
+    def scores_file(self, source_id: int, survey: str, version: str) -> str | None:
+        """Return the file of a source's per-epoch products recorded with its summary (None if none)."""
 
     @abc.abstractmethod
     def list(self, project: str, survey: str, version: str, *, order_by: str = "best_snr",
@@ -486,13 +545,23 @@ class RunLock(abc.ABC):
     """Keeps two runs of the same project from working at once (their histograms would overlap)."""
 
     @abc.abstractmethod
-    def hold(self, name: str) -> ContextManager[None]:
+    def hold(self, name: str, *, wait: bool = False) -> ContextManager[None]:
         """Return a context manager holding the lock ``name`` for its duration.
+
+        A lock whose holder dies (even killed) is released, so it also serves as a lease on a
+        batch that several workers might be given.
+
+        Parameters
+        ----------
+        name : str
+            What is locked (a project, or a project's batch).
+        wait : bool
+            Wait for the holder to release it instead of failing.
 
         Raises
         ------
         ProjectBusyError
-            At once, if another process holds it.
+            At once, if another process holds it and ``wait`` is false.
         """
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from domain.config import ProjectConfig
-from domain.errors import ConfigError
+from domain.errors import ConfigError, DatabaseConnectionLost
 from services.ports import (
     AbstractUnitOfWork,
     CatalogReader,
@@ -22,6 +24,7 @@ from services.ports import (
 from services.export import EXPORTS, detection_rows
 from services.histograms import compact_histograms, merged_histograms
 from domain.analysis.analysis import HISTOGRAM_NAMES
+from services.executor import BatchExecutor, BatchOutcome, InProcessExecutor, pack_batch, run_batch_task
 from services.simulate import EFFICIENCY, SIMULATE, simulate_batch
 from services.stages import (
     ANALYSE,
@@ -40,6 +43,12 @@ from services.provenance import record_manifest
 from services.provenance_ports import ManifestStore
 
 __all__ = ["Project", "RunReport"]
+
+#: Modes of :meth:`Project.run_batch`: the whole workflow, or simulation alone.
+RUN, SIMULATE_ONLY = "run", "simulate"
+
+#: Seconds to wait before each new attempt at a batch whose database connection broke (a restart takes seconds).
+RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 @dataclass
@@ -108,6 +117,11 @@ class Project(BrowsingMixin):
         Keeps a second run of the same project from starting while one works.
     manifest_store : ManifestStore, optional
         Keeps each version's manifest: resolved configuration, versions, code version, catalog hash.
+    executor : BatchExecutor, optional
+        Where batches run (default: one after another in this process).
+    worker_recipe : callable, optional
+        Picklable, hashable recipe building this project in another process; needed by executors
+        that do not run in this process.
     """
 
     def __init__(
@@ -123,6 +137,8 @@ class Project(BrowsingMixin):
         mapper: Callable = map,
         run_lock: RunLock | None = None,
         manifest_store: ManifestStore | None = None,
+        executor: BatchExecutor | None = None,
+        worker_recipe: Callable | None = None,
     ):
         self.config = config
         self.uow_factory = uow_factory
@@ -134,6 +150,8 @@ class Project(BrowsingMixin):
         self.mapper = mapper
         self.run_lock = run_lock
         self.manifest_store = manifest_store
+        self.executor = executor or InProcessExecutor()
+        self.worker_recipe = worker_recipe
         self._browser = None
 
     @property
@@ -160,17 +178,49 @@ class Project(BrowsingMixin):
         report.selected = len(catalog) if limit is None else min(limit, len(catalog))
         self.progress.message(f"project {self.name}: {report.selected} sources selected")
 
-        def register(uow, batch):
-            report.new_sources += uow.sources.add_many(self.name, batch)
-            uow.commit()
-            persisted = uow.sources.get_many(self.name, [s.name for s in batch])
-            return [persisted[s.name] for s in batch]
-
-        stages = {survey.name: [DOWNLOAD, REDUCE, ANALYSE] + ([SIMULATE] if survey.simulation.enabled else [])
-                  for survey in self.config.surveys}
-        batches = catalog.batches(self.config.batch_size, self.name, limit)
-        self._run_stages(batches, report.selected, stages, report, register)
+        stages = self._stages(RUN)
+        finished = self._finished_names(stages)
+        batches = self._unfinished_batches(catalog, limit, finished, stages, report)
+        self._run_stages(batches, report.selected, RUN, report)
         return report
+
+    def _stages(self, mode: str) -> dict[str, list[str]]:
+        """Return the steps of ``mode`` per survey name."""
+        if mode == SIMULATE_ONLY:
+            return {s.name: [SIMULATE] for s in self.config.surveys}
+        return {survey.name: [DOWNLOAD, REDUCE, ANALYSE] + ([SIMULATE] if survey.simulation.enabled else [])
+                for survey in self.config.surveys}
+
+    def _finished_names(self, stages: dict[str, list[str]]) -> set[str]:
+        """Return the names of the project's sources whose last stage is done at the current version in every survey.
+
+        One query per survey, so that a resumed run passes over finished batches without a query each.
+        """
+        versions = {DOWNLOAD: "download_version", REDUCE: "reduction_version", ANALYSE: "analysis_version",
+                    SIMULATE: "simulation_version"}
+        finished = None
+        with self.uow_factory() as uow:
+            for survey in self.config.surveys:
+                last = stages[survey.name][-1]
+                names = uow.steps.done_names(self.name, last, survey.name, getattr(survey, versions[last]))
+                finished = names if finished is None else finished & names
+        return finished or set()
+
+    def _unfinished_batches(self, catalog, limit: int | None, finished: set[str], stages: dict[str, list[str]],
+                            report: RunReport):
+        """Yield the catalog's batches that hold work; count the finished ones as skipped (and report progress)."""
+        size = self.config.batch_size
+        end = len(catalog) if limit is None else min(limit, len(catalog))
+        names = catalog.columns["name"]
+        for start in range(0, end, size):
+            stop = min(start + size, end)
+            if finished and all(str(name) in finished for name in names[start:stop]):
+                for survey in self.config.surveys:
+                    for stage in stages[survey.name]:
+                        report.stages.setdefault(stage, StageResult()).skipped += stop - start
+                        self.progress.advance(f"{survey.name}:{stage}", 0, skipped=stop - start)
+                continue
+            yield catalog.sources(self.name, start, stop)
 
     def _record_manifest(self) -> None:
         # Before the version's first product: written once per version; an identical manifest is left as it is
@@ -196,32 +246,91 @@ class Project(BrowsingMixin):
         with self.uow_factory() as uow:
             sources = uow.sources.list(self.name, limit=limit)
         report.selected = len(sources)
-        self._run_stages(batched(sources, self.config.batch_size), len(sources),
-                         {s.name: [SIMULATE] for s in self.config.surveys}, report, lambda uow, batch: batch)
+        self._run_stages(batched(sources, self.config.batch_size), len(sources), SIMULATE_ONLY, report)
         return report
 
-    def _run_stages(self, batches, total: int, stages: dict[str, list[str]], report: RunReport, prepare) -> None:
+    def _run_stages(self, batches, total: int, mode: str, report: RunReport) -> None:
+        # The project lock keeps a second driver out; each batch also takes its own lease (run_batch),
+        # so the workers of one driver never serialise on the project lock.
         lock = self.run_lock.hold(self.name) if self.run_lock is not None else contextlib.nullcontext()
         with lock:
-            self._run_batches(batches, total, stages, report, prepare)
+            self._run_batches(batches, total, mode, report)
+            # After every batch, in the driver: parts are per batch, so merging them later is exact.
             self.compact()
 
-    def _run_batches(self, batches, total: int, stages: dict[str, list[str]], report: RunReport, prepare) -> None:
+    def _run_batches(self, batches, total: int, mode: str, report: RunReport) -> None:
+        stages = self._stages(mode)
         for survey in self.config.surveys:
             for stage in stages[survey.name]:
                 self.progress.start(f"{survey.name}:{stage}", total)
-        for batch in batches:
-            with self.uow_factory() as uow:
-                persisted = prepare(uow, batch)
-                for survey in self.config.surveys:
-                    for stage in stages[survey.name]:
-                        result = self._step(stage, uow, survey, persisted)
-                        report.stages.setdefault(stage, StageResult()).add(result)
-                        self.progress.advance(f"{survey.name}:{stage}", result.done + len(result.failed),
-                                              skipped=result.skipped, failed=len(result.failed))
+        if self.executor.in_process:
+            outcomes = self.executor.map_batches(lambda batch: self.run_batch(batch, mode), batches)
+        else:
+            if self.worker_recipe is None:
+                raise ValueError("an executor outside this process needs the project's worker_recipe")
+            work = functools.partial(run_batch_task, self.worker_recipe, mode)
+            outcomes = self.executor.map_batches(work, (pack_batch(b) for b in batches))
+        for outcome in outcomes:
+            # Progress is reported where the outcomes arrive (the driver), whichever process did the work.
+            report.new_sources += outcome.new_sources
+            for (survey, stage), result in outcome.results.items():
+                report.stages.setdefault(stage, StageResult()).add(result)
+                self.progress.advance(f"{survey}:{stage}", result.done + len(result.failed),
+                                      skipped=result.skipped, failed=len(result.failed))
         for survey in self.config.surveys:
             for stage in stages[survey.name]:
                 self.progress.finish(f"{survey.name}:{stage}")
+
+    def run_batch(self, batch, mode: str = RUN) -> BatchOutcome:
+        """Process one batch end to end, holding its lease; a broken database connection is retried.
+
+        Parameters
+        ----------
+        batch : list of Source
+            The batch (catalog sources for ``run``; the project's persisted sources for ``simulate``).
+        mode : str
+            ``run`` or ``simulate``.
+
+        Returns
+        -------
+        BatchOutcome
+            What each step did, and how many sources were new.
+        """
+        for attempt in range(len(RECONNECT_DELAYS) + 1):
+            try:
+                return self._leased_batch(batch, mode)
+            except DatabaseConnectionLost as exc:
+                # Every step skips what was committed, so doing the batch again is safe.
+                if attempt == len(RECONNECT_DELAYS):
+                    raise
+                self.progress.message(f"database connection lost ({exc}); retrying the batch")
+                time.sleep(RECONNECT_DELAYS[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _leased_batch(self, batch, mode: str) -> BatchOutcome:
+        # The lease is a session-level advisory lock: a worker that dies mid-batch loses its
+        # connection and with it the lease, so the batch's retry elsewhere never waits for a corpse,
+        # while two live workers given the same batch do it one after the other (the second skips).
+        lease = (self.run_lock.hold(f"{self.name}:batch:{batch[0].name}:{batch[-1].name}", wait=True)
+                 if self.run_lock is not None and batch else contextlib.nullcontext())
+        with lease:
+            return self._run_batch(batch, mode)
+
+    def _run_batch(self, batch, mode: str) -> BatchOutcome:
+        outcome = BatchOutcome()
+        stages = self._stages(mode)
+        with self.uow_factory() as uow:
+            persisted = self._register(uow, batch, outcome) if mode == RUN else batch
+            for survey in self.config.surveys:
+                for stage in stages[survey.name]:
+                    outcome.results[(survey.name, stage)] = self._step(stage, uow, survey, persisted)
+        return outcome
+
+    def _register(self, uow, batch, outcome: BatchOutcome):
+        outcome.new_sources += uow.sources.add_many(self.name, batch)
+        uow.commit()
+        persisted = uow.sources.get_many(self.name, [s.name for s in batch])
+        return [persisted[s.name] for s in batch]
 
     def compact(self, min_parts: int = 20) -> int:
         """Merge the histogram parts of every product of the current versions (see ``compact_histograms``).
@@ -353,6 +462,12 @@ class Project(BrowsingMixin):
             ``quality_flag``, ``cut_<name>``); empty if not analysed or not saved.
         """
         config = self._survey(survey)
+        with self.uow_factory() as uow:
+            source = uow.sources.get_many(self.name, [name]).get(name)
+            file = None if source is None else uow.summaries.scores_file(source.id, config.name,
+                                                                         config.analysis_version)
+        if file:  # a batch file of the run's layout
+            return self.store.load_epoch_scores_from(file, name)
         return self.store.load_epoch_scores(self.name, name, config.analysis_version)
 
     def ingest(self, survey: str, paths, *, source_name: str | None = None,

@@ -16,7 +16,15 @@ from domain.injection import Injection
 from domain.simulator import Simulator
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore
-from services.stages import ANALYSE, StageResult, finish, lightcurves_of, pending, save_histogram_parts
+from services.stages import (
+    ANALYSE,
+    StageResult,
+    finish,
+    lightcurves_of,
+    load_lightcurves_of,
+    pending,
+    save_histogram_parts,
+)
 
 __all__ = ["SIMULATE", "EFFICIENCY", "simulate_batch", "efficiency_histograms", "fill_efficiency"]
 
@@ -99,11 +107,14 @@ def simulate_batch(
     simulator = Simulator(survey.simulation)
     efficiency = efficiency_histograms(survey)
     lightcurves = lightcurves_of(uow, survey, todo)
+    unreadable = load_lightcurves_of(store, lightcurves)
     injections, counts, failures = [], {}, {}
     for source in todo:
         try:
             made = []
-            loaded = store.load_lightcurves(lightcurves[source.id])
+            if source.id in unreadable:
+                raise unreadable[source.id]
+            loaded = lightcurves[source.id]
             qualities = [analysis.checker.check(lc) for lc in loaded]
             seed = _seed(source.name, survey.simulation.seed)
             for sequence, (index, event, injected) in enumerate(simulator.source_injections(loaded, seed)):
@@ -114,9 +125,9 @@ def simulate_batch(
             failures[source.id] = str(exc)
             result.failed[source.name] = str(exc)
             continue
-        fill_efficiency(efficiency, made)
         injections.extend(made)
         counts[source.id] = len(made)
+    fill_efficiency(efficiency, injections)  # once per batch: the same counts, one binning pass
     save_histogram_parts(uow, histogram_store, {EFFICIENCY: efficiency}, project, survey.name, version,
                          list(counts))
     uow.injections.add_many(injections)

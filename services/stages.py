@@ -15,7 +15,7 @@ from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore, SurveyClient
 
 __all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "pending", "finish", "lightcurves_of",
-           "save_histogram_parts", "DOWNLOAD", "REDUCE", "ANALYSE"]
+           "load_lightcurves_of", "save_histogram_parts", "DOWNLOAD", "REDUCE", "ANALYSE"]
 
 DOWNLOAD, REDUCE, ANALYSE = "download", "reduce", "analyse"
 
@@ -164,7 +164,6 @@ def download_batch(
         try:
             raw = client.download(source)
             raw.version = version
-            store.save_raw(raw)
             return source, raw, None
         except VOError as exc:
             return source, None, str(exc)
@@ -176,6 +175,8 @@ def download_batch(
         else:
             failures[source.id] = error
             result.failed[source.name] = error
+    # One file for the whole batch, written (and fsynced) before the records that point into it commit.
+    store.save_raw_many(new)
     uow.raw_data.add_many(new)
     uow.steps.clear_failures(DOWNLOAD, survey.name, [s.id for s in todo if s.id not in failures])
     uow.steps.record_failures(DOWNLOAD, survey.name, version, failures)
@@ -219,24 +220,62 @@ def reduce_batch(
     candidates, result.skipped = pending(uow, REDUCE, survey.name, version, sources)
     raws = uow.raw_data.get_many(survey.name, survey.download_version, [s.name for s in candidates])
     todo = [s for s in candidates if s.name in raws]
-    made, counts, failures = [], {}, {}
+    loaded = _load_raws(store, [raws[s.name] for s in todo])
+    by_source, counts, failures = {}, {}, {}
     for source in todo:
         raw = raws[source.name]
         try:
-            lightcurves = client.reduce(store.load_raw(raw), survey.reduction)
-            for lc in lightcurves:
-                lc.source_id, lc.raw_data_id, lc.version, lc.source_name = source.id, raw.id, version, source.name
-            store.save_lightcurves(project, source.name, version, lightcurves)
+            if source.name in loaded:
+                raise loaded[source.name]
+            lightcurves = client.reduce(raw, survey.reduction)
         except VOError as exc:
             failures[source.id] = str(exc)
             result.failed[source.name] = str(exc)
             continue
-        made.extend(lightcurves)
+        for lc in lightcurves:
+            lc.source_id, lc.raw_data_id, lc.version, lc.source_name = source.id, raw.id, version, source.name
+        by_source[source.name] = lightcurves
         counts[source.id] = len(lightcurves)
+    store.save_lightcurves_many(project, version, by_source)
+    made = [lc for lightcurves in by_source.values() for lc in lightcurves]
     uow.lightcurves.add_many(made)
     finish(uow, REDUCE, survey.name, version, counts, failures)
     result.done, result.products = len(counts), len(made)
     return result
+
+
+def _load_raws(store: DataStore, raws: list) -> dict[str, VOError]:
+    """Load raw arrays of a batch at once; if that fails, one by one, returning the failures by source name."""
+    try:
+        store.load_raw_many(raws)
+        return {}
+    except VOError:
+        failed = {}
+        for raw in raws:
+            try:
+                store.load_raw(raw)
+            except VOError as exc:
+                failed[raw.source_name] = exc
+        return failed
+
+
+def load_lightcurves_of(store: DataStore, by_id: dict[int, list]) -> dict[int, VOError]:
+    """Load the arrays of every lightcurve of a batch (each file read once); failures by source id.
+
+    If reading all at once fails, sources are read one by one, so that one bad file fails only
+    its own sources.
+    """
+    try:
+        store.load_lightcurves([lc for lcs in by_id.values() for lc in lcs])
+        return {}
+    except VOError:
+        failed = {}
+        for source_id, lcs in by_id.items():
+            try:
+                store.load_lightcurves(lcs)
+            except VOError as exc:
+                failed[source_id] = exc
+        return failed
 
 
 def analyse_batch(
@@ -282,28 +321,21 @@ def analyse_batch(
     analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
     histograms = analysis.new_histograms()
     lightcurves = lightcurves_of(uow, survey, todo)
-    found, summaries, counts, failures = [], [], {}, {}
+    unreadable = load_lightcurves_of(store, lightcurves)
+    found, summaries, counts, failures, scanned, scores = [], [], {}, {}, [], {}
     for source in todo:
-        own = lightcurves[source.id]
-        # Fill a private copy, so a failing source leaves the batch's histograms untouched.
-        partial = {name: h.empty_like() for name, h in histograms.items()}
         try:
-            results, summary = analysis.analyse_source(source, store.load_lightcurves(own), survey.name,
-                                                       version, partial)
+            if source.id in unreadable:
+                raise unreadable[source.id]
+            results, summary = analysis.analyse_source(source, lightcurves[source.id], survey.name, version)
         except VOError as exc:
             failures[source.id] = str(exc)
             result.failed[source.name] = str(exc)
             continue
         if survey.analysis.save_epoch_scores:
-            try:
-                store.save_epoch_scores(project, source.name, version,
-                                        {r.lightcurve.key: r.epoch_table() for r in results})
-            except VOError as exc:
-                failures[source.id] = str(exc)
-                result.failed[source.name] = str(exc)
-                continue
-        for name, h in partial.items():
-            histograms[name] += h
+            scores[source.name] = {r.lightcurve.key: r.epoch_table() for r in results}
+        # Histograms are filled once for the batch below, from the sources that succeeded only.
+        scanned.extend(results)
         for lc_result in results:
             for detection in lc_result.detections:
                 detection.source_id, detection.lightcurve_id, detection.version = (
@@ -311,9 +343,11 @@ def analyse_batch(
             found.extend(lc_result.detections)
         summaries.append(summary)
         counts[source.id] = summary.num_detections
+    analysis.fill_many(histograms, scanned)
+    scores_file = store.save_epoch_scores_many(project, version, scores) if scores else None
     save_histogram_parts(uow, histogram_store, histograms, project, survey.name, version, list(counts))
     uow.detections.add_many(found)
-    uow.summaries.upsert_many(summaries)
+    uow.summaries.upsert_many(summaries, scores_file=scores_file)
     finish(uow, ANALYSE, survey.name, version, counts, failures)
     result.done, result.products = len(counts), len(found)
     return result

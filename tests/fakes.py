@@ -15,6 +15,7 @@ from domain.parameters import Param, Parameters
 from domain.rawdata import RawData
 from domain.reduction import reduce_photometry
 from domain.source import Source
+from domain.healpix import angular_distance_deg
 from domain.summary import SourceSummary
 from services import ports
 
@@ -33,6 +34,7 @@ class FakeState:
         self.summaries: dict[tuple[int, str, str], SourceSummary] = {}
         self.histogram_parts: list[tuple[str, str, str, str, str]] = []  # (project, survey, version, kind, key)
         self.labels: dict[int, str] = {}  # triage labels by detection id
+        self.scores_files: dict[tuple[int, str, str], str | None] = {}  # per-epoch products file by summary key
         self.ids = itertools.count(1)
 
     def source_names(self, project):
@@ -60,6 +62,11 @@ class FakeSourceRepository(ports.SourceRepository):
     def list(self, project, *, limit=None, offset=0):
         found = sorted((s for (p, _), s in self.state.sources.items() if p == project), key=lambda s: s.name)
         return found[offset: None if limit is None else offset + limit]
+
+    def cone(self, project, ra, dec, radius_deg):
+        mine = [s for (p, _), s in self.state.sources.items() if p == project]
+        found = [(s, float(angular_distance_deg(ra, dec, s.ra, s.dec))) for s in mine]
+        return sorted([(s, d) for s, d in found if d <= radius_deg], key=lambda pair: (pair[1], pair[0].name))
 
     def count(self, project):
         return sum(1 for p, _ in self.state.sources if p == project)
@@ -164,6 +171,10 @@ class FakeStepRepository(ports.StepRepository):
         for i in source_ids:
             self.state.failures.pop((i, stage, survey), None)
 
+    def done_names(self, project, stage, survey, version):
+        names = self.state.source_names(project)
+        return {names[i] for (i, st, su, v) in self.state.steps if i in names and (st, su, v) == (stage, survey, version)}
+
     def failures(self, project):
         by_id = {s.id: s.name for (p, _), s in self.state.sources.items() if p == project}
         return [(by_id[i], stage, survey, version, msg)
@@ -220,9 +231,14 @@ class FakeSummaryRepository(ports.SummaryRepository):
     def __init__(self, state: FakeState):
         self.state = state
 
-    def upsert_many(self, summaries):
+    def upsert_many(self, summaries, *, scores_file=None):
         for summary in summaries:
-            self.state.summaries[(summary.source_id, summary.survey, summary.version)] = copy.copy(summary)
+            key = (summary.source_id, summary.survey, summary.version)
+            self.state.summaries[key] = copy.copy(summary)
+            self.state.scores_files[key] = scores_file
+
+    def scores_file(self, source_id, survey, version):
+        return self.state.scores_files.get((source_id, survey, version))
 
     def list(self, project, survey, version, *, order_by="best_snr", limit=None):
         if order_by not in _SUMMARY_FIELDS:

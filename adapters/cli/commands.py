@@ -8,7 +8,7 @@ import sys
 
 from adapters.cli.progress import LogProgress, RichProgress
 from adapters.config_file import parse_overrides
-from adapters.container import Container, build_container
+from adapters.container import Container, build_container, close_container
 
 __all__ = ["run", "simulate", "status", "ingest", "top", "export", "db", "tui", "make_container"]
 
@@ -19,7 +19,8 @@ def make_container(args: argparse.Namespace, progress=None) -> Container:
     Parameters
     ----------
     args : argparse.Namespace
-        Parsed arguments (``config``, ``set``, ``workers`` where present).
+        Parsed arguments (``config``, ``set``, ``download_threads``, ``workers`` and ``scheduler`` where
+        present; ``workers`` counts batch worker processes, not threads).
     progress : ProgressSink, optional
         Sink for progress events.
 
@@ -29,7 +30,8 @@ def make_container(args: argparse.Namespace, progress=None) -> Container:
         The wired container.
     """
     return build_container(getattr(args, "config", None), parse_overrides(getattr(args, "set", [])),
-                           workers=getattr(args, "workers", 4), progress=progress)
+                           workers=getattr(args, "download_threads", 4), progress=progress,
+                           batch_workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None))
 
 
 def _progress(args: argparse.Namespace):
@@ -43,7 +45,7 @@ def _with_project(args: argparse.Namespace, action, progress=None):
     try:
         return action(container.project())
     finally:
-        container.database().close()
+        close_container(container)
 
 
 def _report(project, report) -> dict:

@@ -27,7 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = project_command("run", "download, reduce and analyse the selected sources")
     run.add_argument("--limit", type=int, default=None, help="process only the first N selected sources")
-    run.add_argument("--workers", type=int, default=4, help="download threads (default 4)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="worker processes for the batches (default 1: this process); N > 1 starts a local "
+                          "Dask cluster of N single-threaded workers")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run the batches on an existing Dask cluster (tcp://HOST:PORT) whose workers share "
+                          "the PostgreSQL server (VO_DATABASE_URL) and the data folder (VO_DATA)")
+    run.add_argument("--download-threads", type=int, default=4,
+                     help="download threads per process doing batches (default 4; raised to the surveys' "
+                          "max_concurrency)")
     simulate = project_command("simulate", "inject simulated events into the analysed sources and measure "
                                            "the recovery efficiency")
     simulate.add_argument("--limit", type=int, default=None, help="only the first N sources of the project")
@@ -35,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     from adapters.cli.product_commands import add_product_parsers
 
     add_product_parsers(commands, project_command)  # export, versions, plot
+    from adapters.cli.doctor_command import add_doctor_parser
 
+    add_doctor_parser(commands, project_command)  # doctor
     ingest = project_command("ingest", "add survey files you already have (an IRSA ZTF answer, a TESS lc.fits) "
                                        "as raw data of the matching catalog sources")
     ingest.add_argument("survey", help="survey the files come from (e.g. ztf, tess)")
@@ -63,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("config", nargs="?", default=None, help="project YAML file (default: choose one in the app)")
     tui.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                      help="override a configuration value of CONFIG, e.g. observatories.analysis.threshold=4")
-    tui.add_argument("--workers", type=int, default=4, help="download threads (default 4)")
+    tui.add_argument("--download-threads", type=int, default=4, help="download threads (default 4)")
     return parser
 
 

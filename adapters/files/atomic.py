@@ -3,10 +3,76 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
+import socket
+import threading
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+from adapters.faults import fault_point
+
+__all__ = ["atomic_path", "is_temporary", "temporary_owner", "temporary_prefix", "sweep_temporaries"]
+
+# Temporary names carry the writer's host and PID, so that a leftover of a killed writer can be told
+# from a file another live process (perhaps on another machine sharing the folder) is writing now.
+_HOST = re.sub(r"[^A-Za-z0-9_]+", "_", socket.gethostname())[:32] or "host"
+# ".<name>.vo-tmp-<host>-<pid>" (".<random>.part" after it for downloads); also ".<name>.tmp-<pid>",
+# the name older versions wrote.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:vo-tmp-(?P<host>[A-Za-z0-9_]+)-|tmp-)(?P<pid>\d{1,10})"
+                        r"(?:\.[A-Za-z0-9_]+\.part)?$")
+_FAULT_KIND = {".h5": "hdf5", ".nc": "netcdf"}
+_swept: set[Path] = set()
+_swept_lock = threading.Lock()
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is a temporary file name of :func:`atomic_path`."""
+    return _TEMPORARY.match(name) is not None
+
+
+def temporary_owner(name: str) -> tuple[str | None, int] | None:
+    """Return (host or None, PID) of the writer of a temporary file name, or None for other names."""
+    match = _TEMPORARY.match(name)
+    return (match["host"], int(match["pid"])) if match else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def temporary_prefix(target: Path) -> str:
+    """Return the name prefix of this process's temporary files for ``target`` (for ``tempfile.mkstemp``)."""
+    return f".{target.name}.vo-tmp-{_HOST}-{os.getpid()}."
+
+
+def sweep_temporaries(folder: Path) -> None:
+    """Remove, once per folder and process, the temporary files that writers killed on this host left there.
+
+    A writer is known dead when its PID is gone; files of live writers, of this process and
+    of other hosts (a folder shared over the network) are left alone. Cheap: one listing.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Folder about to be written to.
+    """
+    with _swept_lock:
+        if folder in _swept:
+            return
+        _swept.add(folder)
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            owner = temporary_owner(entry.name)
+            if owner and owner[0] in (None, _HOST) and owner[1] != os.getpid() and not _pid_alive(owner[1]):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 @contextlib.contextmanager
@@ -14,7 +80,9 @@ def atomic_path(target: Path):
     """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically.
 
     A crash at any moment leaves either the old file or the new one, never a
-    partial file under the target name (a stale ``.tmp`` file at worst).
+    partial file under the target name; the temporary file a killed writer leaves
+    is removed by the next write to the same folder on this host. A full disk
+    raises ``OSError(ENOSPC)`` naming ``target``, and nothing is left behind.
 
     Parameters
     ----------
@@ -25,22 +93,37 @@ def atomic_path(target: Path):
     ------
     pathlib.Path
         Where to write.
+
+    Raises
+    ------
+    OSError
+        If writing fails (``ENOSPC``: the disk is full); the target is then unchanged.
     """
+    # Created folders follow the umask (mkdir's default 0o777 & ~umask): never wider than the user asked.
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    sweep_temporaries(target.parent)
+    kind = _FAULT_KIND.get(target.suffix, "file")
+    tmp = target.with_name(f".{target.name}.vo-tmp-{_HOST}-{os.getpid()}")
     try:
         yield tmp
+        fault_point(f"{kind}.before_fsync", target)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+        fault_point(f"{kind}.before_rename", target)
         os.replace(tmp, target)
         dir_fd = os.open(target.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename != str(target):
+            # Name the file that could not be written, whatever library raised it.
+            raise OSError(exc.errno, f"{os.strerror(exc.errno)}: cannot write", str(target)) from exc
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -9,6 +9,9 @@ from typing import Sequence
 import numpy as np
 
 from adapters.files.atomic import atomic_path
+from adapters.files.batch_tables import from_table as _from_table
+from adapters.files.batch_tables import h5py_module as _h5py
+from adapters.files.batch_tables import read_index, read_tables, to_table as _to_table, write_tables
 from domain.errors import DataError
 from domain.lightcurve import Lightcurve
 from domain.naming import safe_key, shard
@@ -18,29 +21,23 @@ from services.ports import DataStore
 __all__ = ["Hdf5DataStore"]
 
 
-def _h5py():
-    try:
-        import h5py
-    except ImportError as exc:  # pragma: no cover - h5py is a dependency
-        raise DataError("h5py is required for the HDF5 data store (pip install h5py)") from exc
-    return h5py
-
-
 class Hdf5DataStore(DataStore):
-    """One HDF5 file per source: raw data shared by survey and version, lightcurves per project version.
+    """Raw data and lightcurve arrays in HDF5 files: one file per batch and level in a run.
 
     Layout under ``root``::
 
-        raw/<survey>/<version>/<xx>/<key>.h5            dataset "raw": a table of the raw columns
-        projects/<project>/<version>/<xx>/<key>.h5     one table dataset per lightcurve
+        raw/<survey>/<version>/batches/<xx>/batch-<hash>.h5        raw tables of a batch (shared by projects)
+        projects/<project>/<version>/batches/<xx>/batch-<hash>.h5   lightcurves of a batch
+        analysis/<project>/<version>/batches/<xx>/batch-<hash>.h5   per-epoch scores of a batch
 
-    where ``<key>`` is :func:`domain.naming.safe_key` of the source name (a
-    name can never become a path) and ``<xx>`` spreads files over folders.
-    Each table is one compound dataset (one column per field), which writes
-    and reads several times faster than one dataset per column.
-    Files are written atomically and are deterministic in content, so a
-    rewrite after a crash gives the same arrays. Stored paths are relative to
-    ``root``, so the data folder can move.
+    Tables of the same layout are concatenated into one compressed compound dataset and addressed
+    by ``t<i>[start:stop]`` keys (see :mod:`adapters.files.batch_tables`); ``<hash>`` is a hash of
+    the content, so a rewrite after a crash gives the same file. Records point at file and key.
+    The per-source methods (``save_raw``, ``save_lightcurves``, ``save_epoch_scores``) write the
+    earlier one-file-per-source layout, ``raw/<survey>/<version>/<xx>/<key>.h5`` and so on with
+    ``<key>`` from :func:`domain.naming.safe_key` (a name never becomes a path); both layouts are
+    read. Files are written atomically; stored paths are relative to ``root``, so the data folder
+    can move.
 
     Parameters
     ----------
@@ -72,6 +69,8 @@ class Hdf5DataStore(DataStore):
         what = f"raw data of {raw.source_name!r}"
         if not raw.file or not raw.key:
             raise DataError(f"{what} has no file on record")
+        if "[" in raw.key:  # a table in a batch file
+            return self.load_raw_many([raw])[0]
         path = self.root / raw.file
         try:
             with _h5py().File(path, "r") as f:
@@ -139,14 +138,97 @@ class Hdf5DataStore(DataStore):
         return list(lightcurves)
 
     def _read_tables(self, file: str | None, keys: list[str | None], what: str) -> list[dict[str, np.ndarray]]:
-        if not file or not all(keys):
-            raise DataError(f"{what} has no file on record")
-        path = self.root / file
-        try:
-            with _h5py().File(path, "r") as f:
-                return [_from_table(f[key][()]) for key in keys]
-        except (OSError, KeyError) as exc:
-            raise DataError(f"{what}: cannot read {path}#{','.join(map(str, keys))}: {exc}") from exc
+        return read_tables(self.root, file, keys, what)
+
+    # -- one file per batch and level (the run's layout) ----------------------------------------------
+    def save_raw_many(self, raws: Sequence[RawData]) -> None:
+        """Write the raw data of a batch to one file per (survey, version) and set each ``file`` and ``key``."""
+        groups: dict[tuple[str, str], list[RawData]] = {}
+        for raw in raws:
+            groups.setdefault((raw.survey, raw.version), []).append(raw)
+        for (survey, version), group in groups.items():
+            images, image_names = {}, []
+            for raw in group:
+                named = {}
+                for name, image in getattr(raw, "images", {}).items():
+                    path = f"images/{safe_key(raw.source_name)}/{safe_key(name, max_length=32)}"
+                    images[path], named[path] = image, name
+                image_names.append(json.dumps(named, sort_keys=True))
+            index = {"source_name": [r.source_name for r in group], "meta": [_dump_meta(r) for r in group],
+                     "images": image_names}
+            folder = Path("raw") / safe_key(survey, max_length=16) / version / "batches"
+            file, keys = write_tables(folder, self.root, [r.columns for r in group], index=index, images=images)
+            for raw, key in zip(group, keys):
+                raw.file, raw.key = file, key
+
+    def load_raw_many(self, raws: Sequence[RawData]) -> list[RawData]:
+        """Fill columns, metadata and images of several raw records, opening each file once."""
+        by_file: dict[str | None, list[RawData]] = {}
+        for raw in raws:
+            by_file.setdefault(raw.file, []).append(raw)
+        for file, group in by_file.items():
+            if not all(raw.key and "[" in raw.key for raw in group):
+                for raw in group:  # files of the one-file-per-source layout
+                    self.load_raw(raw)
+                continue
+            what = f"raw data of {group[0].source_name!r}"
+            tables = read_tables(self.root, file, [raw.key for raw in group], what)
+            index = read_index(self.root, file, what)
+            rows = {key: i for i, key in enumerate(index["key"])}
+            wanted_images = {}
+            for raw, table in zip(group, tables):
+                row = rows.get(raw.key)
+                if row is None:
+                    raise DataError(f"raw data of {raw.source_name!r}: {self.root / file} has no {raw.key}")
+                raw.columns, raw.meta = table, json.loads(str(index["meta"][row]))
+                wanted_images[raw.key] = json.loads(str(index["images"][row]))
+            self._load_images(file, group, wanted_images)
+        return list(raws)
+
+    def _load_images(self, file: str, group: Sequence[RawData], wanted: dict[str, dict]) -> None:
+        for raw in group:
+            raw.images = {}
+        if not any(wanted.values()):
+            return
+        with _h5py().File(self.root / file, "r") as f:
+            for raw in group:
+                raw.images = {name: f[path][()] for path, name in wanted[raw.key].items()}
+
+    def save_lightcurves_many(self, project: str, version: str,
+                              by_source: dict[str, Sequence[Lightcurve]]) -> None:
+        """Write the lightcurves of a batch of sources to one file and set each ``file`` and ``key``."""
+        lightcurves = [(name, lc) for name, lcs in by_source.items() for lc in lcs]
+        if not lightcurves:
+            return
+        folder = Path("projects") / safe_key(project, max_length=32) / version / "batches"
+        index = {"source_name": [name for name, _ in lightcurves], "filter": [lc.filter for _, lc in lightcurves],
+                 "season": np.array([lc.season for _, lc in lightcurves], dtype=np.int64)}
+        file, keys = write_tables(folder, self.root, [lc.columns for _, lc in lightcurves], index=index)
+        for (_, lc), key in zip(lightcurves, keys):
+            lc.file, lc.key = file, key
+
+    def save_epoch_scores_many(self, project: str, version: str,
+                               by_source: dict[str, dict[str, dict[str, np.ndarray]]]) -> str | None:
+        """Write the per-epoch products of a batch of sources to one file; return its path (None if empty).
+
+        The file's index maps (source name, lightcurve key) to each table, so that
+        :meth:`load_epoch_scores` finds one source's tables given the file.
+        """
+        rows = [(name, lc_key, table) for name, tables in by_source.items() for lc_key, table in tables.items()]
+        if not rows:
+            return None
+        folder = Path("analysis") / safe_key(project, max_length=32) / version / "batches"
+        index = {"source_name": [r[0] for r in rows], "lightcurve": [r[1] for r in rows]}
+        file, _ = write_tables(folder, self.root, [r[2] for r in rows], index=index)
+        return file
+
+    def load_epoch_scores_from(self, file: str, source_name: str) -> dict[str, dict[str, np.ndarray]]:
+        """Read one source's per-epoch products from a batch file written by :meth:`save_epoch_scores_many`."""
+        what = f"epoch scores of {source_name!r}"
+        index = read_index(self.root, file, what)
+        mine = np.flatnonzero(index["source_name"] == source_name)
+        tables = read_tables(self.root, file, [str(index["key"][i]) for i in mine], what) if mine.size else []
+        return {str(index["lightcurve"][i]): table for i, table in zip(mine, tables)}
 
 
 def _dump_meta(raw: RawData) -> str:
@@ -154,27 +236,3 @@ def _dump_meta(raw: RawData) -> str:
         return json.dumps(getattr(raw, "meta", {}), allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise DataError(f"raw data of {raw.source_name!r} ({raw.survey}): metadata is not plain JSON: {exc}") from exc
-
-
-def _to_table(columns) -> np.ndarray:
-    arrays = []
-    for values in columns.values():
-        values = np.asarray(values)
-        if values.dtype.kind in "UO":
-            values = np.char.encode(values.astype(str), "utf-8")
-        arrays.append(values)
-    table = np.empty(len(arrays[0]) if arrays else 0,
-                     dtype=[(name, a.dtype) for name, a in zip(columns, arrays)])
-    for name, values in zip(columns, arrays):
-        table[name] = values
-    return table
-
-
-def _from_table(table: np.ndarray) -> dict[str, np.ndarray]:
-    columns = {}
-    for name in table.dtype.names:
-        values = np.ascontiguousarray(table[name])
-        if values.dtype.kind == "S":
-            values = np.char.decode(values, "utf-8")
-        columns[name] = values
-    return columns

@@ -13,7 +13,7 @@ from services.ports import HistogramStore
 __all__ = ["NetCdfHistogramStore"]
 
 # A part may not start with a dot: that keeps out "..", hidden files and the
-# ".<name>.tmp-<pid>" files that atomic_path writes beside the target.
+# ".<name>.vo-tmp-<host>-<pid>" files that atomic_path writes beside the target.
 _SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=-]*")
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import requests
 
+from adapters.files.atomic import sweep_temporaries, temporary_prefix
 from adapters.http.ratelimit import limits_for
 from adapters.http.redact import redact
 from adapters.http.retry import backoff_delay
@@ -190,7 +191,8 @@ class HttpFetcher:
         dest.parent.mkdir(parents=True, exist_ok=True)
 
         def once() -> pathlib.Path:
-            fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+            sweep_temporaries(dest.parent)  # what a killed download left here goes first
+            fd, name = tempfile.mkstemp(dir=dest.parent, prefix=temporary_prefix(dest), suffix=".part")
             tmp = pathlib.Path(name)
             try:
                 with os.fdopen(fd, "wb") as out:

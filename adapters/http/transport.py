@@ -11,6 +11,7 @@ from typing import Any, Callable
 import requests
 from requests.adapters import HTTPAdapter
 
+from adapters.faults import fault_point
 from adapters.http.redact import redact
 from adapters.http.retry import retry_after_seconds
 
@@ -66,6 +67,7 @@ def stream_body(response: requests.Response, sink: Callable[[bytes], Any]) -> in
         if size == 0 and (html or chunk.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))):
             raise Retryable(_html_reason(chunk))
         sink(chunk)
+        fault_point("download.mid_body")
         size += len(chunk)
     declared = response.headers.get("Content-Length", "")
     # With a Content-Encoding the declared length is of the compressed bytes, which urllib3 checks itself.

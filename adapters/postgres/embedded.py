@@ -174,6 +174,20 @@ class EmbeddedPostgres:
         self._token = None
         atexit.unregister(self.stop)
 
+    def restart(self) -> None:
+        """Stop the running server (fast shutdown: sessions are cut) and start it again, as an upgrade would.
+
+        Clients see their connections drop; those that reconnect carry on. For tests and maintenance.
+
+        Raises
+        ------
+        EmbeddedPostgresError
+            If the server cannot be started again.
+        """
+        with file_lock(self._lock_path):
+            self._shutdown()
+            self._host = self._start_server()
+
     def cleanup_orphans(self) -> list[int]:
         """Forget handles of dead processes and remove what a killed server left behind.
 

@@ -1,4 +1,4 @@
-"""PostgresRunLock: a session-level advisory lock per project, held on its own connection for a whole run."""
+"""PostgresRunLock: session-level advisory locks (per project run, per batch lease) on their own connection."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from domain.errors import ProjectBusyError
 from services.ports import RunLock
@@ -26,17 +27,28 @@ class PostgresRunLock(RunLock):
         self.engine = engine
 
     @contextlib.contextmanager
-    def hold(self, name: str):
+    def hold(self, name: str, *, wait: bool = False):
         """Hold the lock ``name`` for the duration of the ``with`` block.
+
+        Parameters
+        ----------
+        name : str
+            What is locked (a project, or ``<project>:batch:<id>`` for a worker's lease on a batch).
+        wait : bool
+            Block until the holder releases it (a dead holder's session ends, which releases it).
 
         Raises
         ------
         ProjectBusyError
-            If another session holds it.
+            If another session holds it and ``wait`` is false.
         """
         key = int.from_bytes(hashlib.sha256(f"vo-run:{name}".encode()).digest()[:8], "big", signed=True)
         with self.engine.connect() as connection:
-            got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+            if wait:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                got = True
+            else:
+                got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
             connection.commit()
             if not got:
                 raise ProjectBusyError(f"project {name!r} is being run by another process; "
@@ -44,5 +56,7 @@ class PostgresRunLock(RunLock):
             try:
                 yield
             finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                connection.commit()
+                # A restarted server already released the lock with the session: nothing to undo then.
+                with contextlib.suppress(OperationalError):
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()

@@ -72,7 +72,11 @@ sources = Table(
     Column("pmdec", Float),
     Column("parallax", Float),
     Column("epoch", Float),
+    # Nested HEALPix index at domain.healpix.INDEX_ORDER (migration 0005): cone searches read a few
+    # index ranges of this btree, then test the exact distance. Not part of the domain Source.
+    Column("healpix", BigInteger),
     UniqueConstraint("project_id", "name", name="uq_sources_project_name"),
+    Index("ix_sources_project_healpix", "project_id", "healpix"),
 )
 
 # Raw data is shared by all projects, so it is keyed by source name, not by source id.
@@ -192,6 +196,8 @@ source_summaries = Table(
     Column("rms", Float),
     Column("best_snr", Float),
     Column("num_detections", Integer, nullable=False, server_default="0"),
+    # The batch file of the source's per-epoch products (migration 0005); NULL in the one-file-per-source layout.
+    Column("scores_file", Text),
 )
 
 # Which histogram files (one per committed batch, or one merged by compaction) make up a product.
@@ -246,6 +252,7 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(
         Source,
         sources,
+        exclude_properties=["healpix"],
         properties={
             "project": column_property(
                 select(projects.c.name)

@@ -6,15 +6,17 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import and_, delete, func, inspect, select, tuple_
+from sqlalchemy import and_, delete, func, inspect, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from adapters.postgres.bulk import execute_values
 from adapters.postgres.orm import detections as detections_table
 from adapters.postgres.orm import failures, projects, raw_data, steps
 from adapters.postgres.orm import lightcurves as lightcurves_table
 from adapters.postgres.orm import sources as sources_table
 from domain.detection import Detection
+from domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested, cone_ranges
 from domain.lightcurve import Lightcurve
 from domain.rawdata import RawData
 from domain.source import Source
@@ -127,7 +129,9 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
         project_id = self.session.execute(select(projects.c.id).where(projects.c.name == project)).scalar_one()
         new = 0
         for batch in batched(sources, BATCH):
-            rows = [{"project_id": project_id, **{f: getattr(s, f) for f in _SOURCE_FIELDS}} for s in batch]
+            pixels = ang2pix_nested(INDEX_ORDER, [s.ra for s in batch], [s.dec for s in batch])
+            rows = [{"project_id": project_id, "healpix": int(p), **{f: getattr(s, f) for f in _SOURCE_FIELDS}}
+                    for s, p in zip(batch, pixels)]
             stmt = pg_insert(sources_table).on_conflict_do_nothing(index_elements=["project_id", "name"])
             new += len(self.session.execute(stmt.returning(sources_table.c.id), rows).all())
             names = [s.name for s in batch]
@@ -158,6 +162,23 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
         if limit is not None:
             stmt = stmt.limit(limit)
         return list(self.session.scalars(stmt))
+
+    def cone(self, project: str, ra: float, dec: float, radius_deg: float) -> list[tuple[Source, float]]:
+        """Return the sources of ``project`` within ``radius_deg`` of (ra, dec) with their distances, nearest first.
+
+        The HEALPix index ranges covering the cone select candidates through the btree index on
+        (project_id, healpix); the exact great-circle distance then keeps those inside.
+        """
+        ranges = cone_ranges(ra, dec, radius_deg)
+        joined, condition = _in_project(project)
+        pix = sources_table.c.healpix
+        stmt = select(Source).select_from(joined).where(condition, or_(*(pix.between(lo, hi) for lo, hi in ranges)))
+        candidates = list(self.session.scalars(stmt))
+        if not candidates:
+            return []
+        distance = angular_distance_deg(ra, dec, [s.ra for s in candidates], [s.dec for s in candidates])
+        found = [(s, float(d)) for s, d in zip(candidates, distance) if d <= radius_deg]
+        return sorted(found, key=lambda pair: (pair[1], pair[0].name))
 
     def count(self, project: str) -> int:
         """Return the number of sources in ``project``."""
@@ -360,20 +381,30 @@ class SqlAlchemyStepRepository(_Repository, StepRepository):
         return finished
 
     def mark_done(self, stage: str, survey: str, version: str, counts: dict[int, int]) -> None:
-        """Record that these sources finished ``stage``; a repeated step updates count and time."""
+        """Record that these sources finished ``stage``; a repeated step updates count and time.
+
+        One statement per batch through ``execute_values``: the driver's row-by-row ``executemany``
+        cost more than the rest of a batch's bookkeeping together.
+        """
         if not counts:
             return
-        stmt = pg_insert(steps)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source_id", "stage", "survey", "version"],
-            set_={"count": stmt.excluded["count"], "finished_at": func.now()},
+        rows = [(int(sid), stage, survey, version, int(n)) for sid, n in counts.items()]
+        execute_values(
+            self.session,
+            "INSERT INTO steps (source_id, stage, survey, version, count) VALUES %s "
+            "ON CONFLICT (source_id, stage, survey, version) "
+            "DO UPDATE SET count = EXCLUDED.count, finished_at = now()",
+            rows,
         )
-        rows = [
-            {"source_id": sid, "stage": stage, "survey": survey, "version": version, "count": int(n)}
-            for sid, n in counts.items()
-        ]
-        for batch in batched(rows, BATCH):
-            self.session.execute(stmt, batch)
+
+    def done_names(self, project: str, stage: str, survey: str, version: str) -> set[str]:
+        """Return the names of the sources of ``project`` that finished ``stage`` at ``version``, in one query."""
+        joined, condition = _in_project(project)
+        joined = joined.join(steps, steps.c.source_id == sources_table.c.id)
+        stmt = select(sources_table.c.name).select_from(joined).where(
+            condition, steps.c.stage == stage, steps.c.survey == survey, steps.c.version == version
+        )
+        return set(self.session.scalars(stmt))
 
     def count_done(self, project: str, stage: str, survey: str, version: str) -> int:
         """Return how many sources of ``project`` finished ``stage`` at ``version``."""

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from adapters.postgres.orm import detections as detections_table
+from adapters.postgres.bulk import execute_values
 from adapters.postgres.orm import histogram_parts, injections as injections_table, projects, source_summaries
 from adapters.postgres.orm import sources as sources_table
 from adapters.postgres.repository import (
@@ -171,17 +172,29 @@ class SqlAlchemySummaryRepository(_Repository, SummaryRepository):
         Session of the unit of work.
     """
 
-    def upsert_many(self, summaries: Sequence[SourceSummary]) -> None:
-        """Insert summaries, replacing every field of an existing (source_id, survey, version)."""
-        values = [f for f in _SUMMARY_FIELDS if f not in _SUMMARY_KEY]
-        for batch in batched(summaries, BATCH):
-            # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
-            rows = {tuple(row[f] for f in _SUMMARY_KEY): row for row in map(_summary_row, batch)}
-            stmt = pg_insert(source_summaries)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(_SUMMARY_KEY), set_={f: stmt.excluded[f] for f in values}
-            )
-            self.session.execute(stmt, list(rows.values()))
+    def upsert_many(self, summaries: Sequence[SourceSummary], *, scores_file: str | None = None) -> None:
+        """Insert summaries, replacing every field of an existing (source_id, survey, version).
+
+        ``scores_file`` (the batch file of their per-epoch products) is recorded with each. One
+        statement per page of rows (``execute_values``), not one per row.
+        """
+        # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
+        rows = {tuple(row[f] for f in _SUMMARY_KEY): row for row in map(_summary_row, summaries)}
+        columns = list(_SUMMARY_FIELDS) + ["scores_file"]
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in _SUMMARY_KEY)
+        execute_values(
+            self.session,
+            f"INSERT INTO source_summaries ({', '.join(columns)}) VALUES %s "
+            f"ON CONFLICT ({', '.join(_SUMMARY_KEY)}) DO UPDATE SET {updates}",
+            [tuple(row[f] for f in _SUMMARY_FIELDS) + (scores_file,) for row in rows.values()],
+        )
+
+    def scores_file(self, source_id: int, survey: str, version: str) -> str | None:
+        """Return the per-epoch products file recorded with a source's summary (None if none)."""
+        stmt = select(source_summaries.c.scores_file).where(
+            source_summaries.c.source_id == int(source_id), source_summaries.c.survey == survey,
+            source_summaries.c.version == version)
+        return self.session.execute(stmt).scalar_one_or_none()
 
     def list(self, project: str, survey: str, version: str, *, order_by: str = "best_snr",
              limit: int | None = None) -> list[tuple[str, SourceSummary]]:

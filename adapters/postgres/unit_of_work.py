@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from adapters.postgres.repository import (
@@ -21,6 +23,7 @@ from adapters.postgres.science_repository import (
 from adapters.postgres.project_repository import SqlAlchemyProjectRepository
 from adapters.postgres.triage_repository import SqlAlchemyTriageRepository
 from adapters.faults import fault_point
+from domain.errors import DatabaseConnectionLost
 from services.ports import AbstractUnitOfWork
 
 __all__ = ["SqlAlchemyUnitOfWork"]
@@ -65,14 +68,18 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         return self
 
     def __exit__(self, *exc_info) -> None:
+        lost = isinstance(exc_info[1], OperationalError)  # server gone, connection cut, deadlock: all transient
         try:
             # Detach loaded objects first: a rollback expires the objects of its session, and
             # expired detached objects cannot be read. The database work is still rolled back.
             self.session.expunge_all()
-            super().__exit__(*exc_info)  # rolls back whatever was not committed
+            with contextlib.suppress(*((DBAPIError,) if lost else ())):  # the transaction died with it
+                super().__exit__(*exc_info)  # rolls back whatever was not committed
         finally:
             self.session.close()
             self.session = None
+        if lost:  # a port-level error, so the service can retry the batch without knowing SQLAlchemy
+            raise DatabaseConnectionLost(" ".join(str(exc_info[1].orig or exc_info[1]).split())) from exc_info[1]
 
     def commit(self) -> None:
         """Make every change since the last commit durable."""

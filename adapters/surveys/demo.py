@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from adapters.faults import fault_point
 from domain.errors import SurveyError
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
@@ -87,6 +88,7 @@ class VirtualDemoObs(SurveyClient):
             For the sources chosen to fail by ``failure_fraction``.
         """
         p = self.parameters
+        fault_point("download.source")
         if p.latency:
             time.sleep(p.latency)
         rng = np.random.default_rng(_seed(source.name, p.seed))

@@ -9,7 +9,7 @@ import numpy as np
 from domain.detection import BRIGHTENING, DIMMING, Detection
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
-from domain.statistics import robust_location_scale
+from domain.statistics import median, robust_location_scale
 
 __all__ = ["AnalysisParameters", "Scores", "score_lightcurve", "find_detections", "find_events",
            "robust_baseline", "matched_filter"]
@@ -157,7 +157,7 @@ def score_lightcurve(lightcurve: Lightcurve, parameters: AnalysisParameters,
     baseline, spread = robust_baseline(flux[good], parameters.clip_sigma)
     scatter = 0.0
     if parameters.excess_scatter and good.sum() > 2:
-        typical_err = float(np.median(fluxerr[good]))
+        typical_err = median(fluxerr[good])
         scatter = float(np.sqrt(max(spread**2 - typical_err**2, 0.0)))
     sigma = np.sqrt(fluxerr**2 + scatter**2)
     snr = np.full(flux.shape, np.nan)

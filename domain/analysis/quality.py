@@ -8,7 +8,7 @@ import numpy as np
 
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
-from domain.statistics import robust_location_scale
+from domain.statistics import nanmedian, robust_location_scale
 
 __all__ = ["QualityParameters", "QualityResult", "QualityChecker", "CUTS"]
 
@@ -130,12 +130,12 @@ class QualityChecker:
     def _offset(self, c: dict) -> np.ndarray:
         # Offsets from the median position in units of a robust scatter, with a floor so that
         # exquisite astrometry does not turn every tiny excursion into a failed cut.
-        dec0 = np.nanmedian(c["dec"])
+        dec0 = nanmedian(c["dec"])
         finite_ra = c["ra"][np.isfinite(c["ra"])]
         reference = finite_ra[0] if finite_ra.size else 0.0
         # Differences wrapped to [-180, 180) so that a source at ra ~ 0 deg is not split in two.
         dra = (c["ra"] - reference + 180.0) % 360.0 - 180.0
-        dx = (dra - np.nanmedian(dra)) * np.cos(np.radians(dec0)) / _ARCSEC
+        dx = (dra - nanmedian(dra)) * np.cos(np.radians(dec0)) / _ARCSEC
         dy = (c["dec"] - dec0) / _ARCSEC
         distance = np.hypot(dx, dy)
         _, scatter = robust_location_scale(np.concatenate([dx, dy]))

@@ -5,13 +5,13 @@ import signal
 import subprocess
 import time
 
-import h5py
 import numpy as np
 from sqlalchemy import create_engine, text
 
 from adapters.postgres.embedded import EmbeddedPostgres
 from tests.e2e.helpers import REPO, vo, vo_command, vo_env, vo_json
 
+from adapters.files.batch_tables import read_index, read_tables
 from adapters.files.netcdf_store import NetCdfHistogramStore
 from domain.histograms import Histograms
 
@@ -38,22 +38,23 @@ def snapshot(url: str, data_dir) -> dict:
                 "SELECT s.name, i.sequence, i.kind, i.peak_mjd, i.amplitude, i.width, i.recovered "
                 "FROM injections i JOIN sources s ON s.id = i.source_id ORDER BY 1, 2, 3, 4")).all()
             parts = connection.execute(text("SELECT kind, key FROM histogram_parts ORDER BY 1, 2")).all()
+            scores_files = connection.execute(text(
+                "SELECT DISTINCT scores_file FROM source_summaries WHERE scores_file IS NOT NULL")).all()
     finally:
         engine.dispose()
     arrays = {}
     for name, band, season, file, key in lightcurves:
-        with h5py.File(data_dir / file) as f:
-            table = f[key][()]
-            arrays[("lc", name, band, season)] = {k: table[k] for k in table.dtype.names}
+        arrays[("lc", name, band, season)] = read_tables(data_dir, file, [key], name)[0]
     for name, file, key in raws:
-        with h5py.File(data_dir / file) as f:
-            table = f[key][()]
-            arrays[("raw", name)] = {k: table[k] for k in table.dtype.names}
-    for path in sorted(data_dir.glob("analysis/**/*.h5")):  # per-epoch scores, quality flags, cut values
-        with h5py.File(path) as f:
-            for name in f:
-                table = f[name][()]
-                arrays[("scores", str(path.relative_to(data_dir)), name)] = {k: table[k] for k in table.dtype.names}
+        arrays[("raw", name)] = read_tables(data_dir, file, [key], name)[0]
+    # Per-epoch scores, quality flags and cut values: one batch file per analysed batch, whose index
+    # names each table's source and lightcurve (by the lightcurve's key in its own file).
+    lc_of = {(name, key): (band, season) for name, band, season, _, key in lightcurves}
+    for file in sorted({file for (file,) in scores_files}):
+        index = read_index(data_dir, file, file)
+        tables = read_tables(data_dir, file, list(index["key"]), file)
+        for name, lc_key, table in zip(index["source_name"], index["lightcurve"], tables):
+            arrays[("scores", str(name), *lc_of[(str(name), str(lc_key))])] = table
     store = NetCdfHistogramStore(data_dir)
     histograms = {}
     for kind, key in parts:

@@ -6,9 +6,11 @@ from tests.tui.snapshot_app import SCREEN_KEYS, build_app
 
 
 async def _settle(pilot):
-    for _ in range(3):
+    # Workers post their results as messages; on a loaded machine those can arrive after the first pause,
+    # so settle a few rounds with a little wall time each before the screen is photographed.
+    for _ in range(6):
         await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await pilot.pause(0.05)
 
 
 def _keys(keys):

@@ -1,0 +1,77 @@
+"""``vo doctor CONFIG [--repair | --rebuild-db]``: check that records and files agree, and repair them."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+
+__all__ = ["add_doctor_parser", "doctor"]
+
+#: Exit code when problems were found (and, with --repair, some could not be repaired).
+PROBLEMS_FOUND = 3
+
+
+def add_doctor_parser(commands, project_command) -> None:
+    """Register ``doctor`` (it sets ``args.handler``)."""
+    sub = project_command("doctor", "check that every file has a record and every record a readable file; "
+                                    "--repair quarantines orphans and removes what is broken, to be re-made")
+    mode = sub.add_mutually_exclusive_group()
+    mode.add_argument("--repair", action="store_true",
+                      help="move orphan and temporary files to $VO_DATA/quarantine/, remove records whose files "
+                           "are missing or corrupt (and what was made from them), so the next run re-makes them")
+    mode.add_argument("--rebuild-db", action="store_true",
+                      help="the database was lost: re-create the raw-data and lightcurve records from the files, "
+                           "then repair; the next run redoes the analysis")
+    sub.set_defaults(handler=doctor)
+
+
+def doctor(args: argparse.Namespace) -> int:
+    """Run the doctor; exit 0 when healthy (or fully repaired), 3 when problems remain."""
+    from adapters.cli.commands import make_container
+    from adapters.files.data_folder import ProductFolder
+    from adapters.postgres.doctor_records import SqlRecordIndex
+    from services.doctor import Doctor
+    from services.targets import selected_catalog
+
+    container = make_container(args)
+    config = container.project_config()  # a bad configuration fails here, before the database is touched
+    try:
+        engine = container.database().engine
+        medic = Doctor(config, lambda: SqlRecordIndex(engine), ProductFolder(container.data_dir()))
+        changing = args.repair or args.rebuild_db
+        # Hold the project's run lock while changing things: a run's uncommitted files look like orphans.
+        lock = container.run_lock().hold(config.name) if changing else contextlib.nullcontext()
+        with lock:
+            actions = []
+            if args.rebuild_db:
+                catalog = selected_catalog(config, container.catalog_reader())
+                sources = [s for batch in catalog.batches(config.batch_size, config.name, None) for s in batch]
+                actions = medic.rebuild_database(container.uow, sources).actions
+            # After a rebuild, only report: files no row names yet (analyses, other projects' products)
+            # are re-made or claimed by the next runs, and --repair sets aside what is left.
+            report = medic.repair() if args.repair else medic.check()
+            report.actions[:0] = actions
+    finally:
+        container.database().close()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print(report, "repair" if args.repair else "rebuild" if args.rebuild_db else "check")
+    if args.rebuild_db:
+        return 0
+    unrepaired = [f for f in report.findings if not (args.repair and f.repairable)]
+    return PROBLEMS_FOUND if unrepaired else 0
+
+
+def _print(report, mode: str) -> None:
+    print(f"checked {report.files} files and {report.records} records: "
+          + ("healthy" if report.healthy else f"{len(report.findings)} problems"))
+    for finding in report.findings:
+        print(f"  {finding.line()}")
+    for action in report.actions:
+        print(f"  {action}")
+    if report.findings and mode == "check":
+        print("run `vo doctor CONFIG --repair` to repair (files are quarantined, never deleted)")
+    elif report.findings and mode == "rebuild":
+        print("after the next `vo run`, `vo doctor CONFIG --repair` sets aside the files no record claims")

@@ -1,0 +1,142 @@
+"""DaskExecutor: a run's batches on Dask distributed workers (a local cluster, or an existing scheduler)."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable, Iterator
+
+from domain.errors import ConfigError
+from services.executor import BatchExecutor
+
+__all__ = ["DaskExecutor"]
+
+
+def _lost_worker_errors() -> tuple[type[BaseException], ...]:
+    from distributed import KilledWorker
+    from distributed.comm.core import CommClosedError
+
+    # A worker killed mid-task: the scheduler retries it itself a few times, then reports KilledWorker;
+    # a connection dropped while the result travelled is CommClosedError (an OSError).
+    return KilledWorker, CommClosedError
+
+
+class DaskExecutor(BatchExecutor):
+    """Runs each batch end to end as one task on a Dask worker; yields outcomes as they complete.
+
+    Workers must reach the same PostgreSQL server and data folder as the driver (on one machine,
+    the embedded server's unix socket). A batch whose worker died is submitted again, up to
+    ``max_retries`` times: its committed steps are skipped, its uncommitted ones were rolled back by
+    the server when the worker's connection closed.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Start a local cluster of this many single-threaded worker processes.
+    scheduler : str, optional
+        Address of an existing scheduler (``tcp://HOST:PORT``) instead.
+    max_retries : int
+        Resubmissions of one batch after lost workers before the run fails.
+    """
+
+    in_process = False
+
+    def __init__(self, *, workers: int | None = None, scheduler: str | None = None, max_retries: int = 3):
+        if (workers is None) == (scheduler is None):
+            raise ConfigError("give either a number of local workers or a scheduler address")
+        self.workers = workers
+        self.scheduler = scheduler
+        self.max_retries = max_retries
+        self._client = None
+        self._cluster = None
+
+    @property
+    def client(self):
+        """The ``distributed.Client``, starting the local cluster on first use."""
+        if self._client is None:
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError as exc:  # pragma: no cover - dask is a dependency
+                raise ConfigError("dask[distributed] is needed for --workers > 1 and --scheduler") from exc
+            if self.scheduler is not None:
+                self._client = Client(self.scheduler)
+            else:
+                # One thread per worker: batches hold the GIL for their numerics, so processes scale
+                # where threads would not; no dashboard, which would need a free port and bokeh.
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                             dashboard_address=None)
+                self._client = Client(self._cluster)
+        return self._client
+
+    def worker_pids(self) -> dict[str, int]:
+        """Return the process id of every worker, by address (to watch or, in tests, to kill them)."""
+        return self.client.run(os.getpid)
+
+    def map_batches(self, fn: Callable, batches: Iterable) -> Iterator:
+        """Submit ``fn(batch)`` per batch, a few per worker at a time, and yield results as they complete.
+
+        Parameters
+        ----------
+        fn : callable
+            Picklable; processes one batch in a worker.
+        batches : iterable
+            Picklable batches.
+
+        Yields
+        ------
+        object
+            Each batch's result, in completion order.
+
+        Raises
+        ------
+        Exception
+            The first failure of a batch that is not a lost worker, or a batch lost more than
+            ``max_retries`` times.
+        """
+        from distributed import as_completed
+
+        lost = _lost_worker_errors()
+        client = self.client
+        remaining = iter(batches)
+        # Enough queued per worker that none idles while the driver handles a result, few enough
+        # that a huge catalog is not materialised as futures all at once.
+        window = 2 * max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+        pending: dict = {}
+        completed = as_completed()
+
+        def submit(batch, tries: int) -> None:
+            future = client.submit(fn, batch, pure=False)
+            pending[future] = (batch, tries)
+            completed.add(future)
+
+        def submit_next() -> None:
+            batch = next(remaining, None)
+            if batch is not None:
+                submit(batch, 0)
+
+        for _ in range(window):
+            submit_next()
+        try:
+            for future in completed:
+                batch, tries = pending.pop(future)
+                try:
+                    result = future.result()
+                except lost:
+                    if tries >= self.max_retries:
+                        raise
+                    submit(batch, tries + 1)
+                    continue
+                yield result
+                submit_next()
+        finally:
+            # On a failure (or the caller stopping early) nothing is left running behind its back.
+            for future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        """Close the client, and the local cluster if this executor started one."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
