@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-slow lint-imports benchmark screenshots clean-data
+.PHONY: demo test test-slow test-reliability lint-imports benchmark screenshots clean-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP)
 ## Long statistical runs and large benchmarks.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+## Reliability suite at full counts (about 11 minutes on 2 cores): kills, faults, fuzzing, security, races.
+test-reliability: $(STAMP)
+	VO_RELIABILITY=full HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest tests/reliability
 
 lint-imports: $(STAMP)
 	$(BIN)/lint-imports
