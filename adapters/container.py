@@ -275,7 +275,9 @@ def _workspace(uow_factory, project_factory, survey_parameters, config_path, ove
         return load_config(path, survey_parameters=survey_parameters, overrides=extra)
 
     def make(config):
-        return project_factory(config=config, mapper=_thread_map(_download_threads(workers, config)))
+        # Workers rebuild a project from the command line's file: projects opened here run in this process.
+        return project_factory(config=config, mapper=_thread_map(_download_threads(workers, config)),
+                               executor=InProcessExecutor(), worker_recipe=None)
 
     folders = ([given.parent] if given else []) + [Path.cwd() / "configs"]
     return Workspace(uow_factory, find_configs=lambda: find_project_files(*folders), load_config=load,

@@ -1,12 +1,13 @@
 """Benchmark (d): the realistic workload on Dask with 2 local workers against 1 (and in one process).
 
-Run ``python benchmarks/run_dask_workers.py N [BATCH_SIZE]``. Each configuration runs in a fresh child
-process on a fresh embedded PostgreSQL and data folder: ``Project.run`` end to end (download, reduce,
-analyse, one injection per source) of N demo sources of the **realistic** workload of
-``run_scale.py`` (3 filters, 900 epochs, flags, flares and dips, matched filter, batch BATCH_SIZE,
-default 50 so that the batches spread evenly over the workers). The Dask cluster is started (and
-its workers have built their project) before timing, so the seconds are the throughput of the
-batches, not the start-up; the start-up is printed apart. Prints Markdown rows for
+Run ``python benchmarks/run_dask_workers.py [N [BATCH_SIZE [REPEATS]]]`` (default 1000 50 2). Each
+configuration runs in a fresh child process on a fresh embedded PostgreSQL and data folder:
+``Project.run`` end to end (download, reduce, analyse, one injection per source) of N demo sources
+of the **realistic** workload of ``run_scale.py`` (3 filters, 900 epochs, flags, flares and dips,
+matched filter, batch BATCH_SIZE, default 50 so that the batches spread evenly over the workers).
+The Dask cluster is started (and its workers have built their project) before timing, so the
+seconds are the throughput of the batches, not the start-up; the start-up is printed apart.
+Configurations alternate REPEATS times and the best of each is kept. Prints Markdown rows for
 ``benchmarks/results.md``.
 """
 
@@ -73,12 +74,18 @@ def _child(n: int, workers: int, batch_size: int) -> dict:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(n: int, batch_size: int) -> None:
+def main(n: int, batch_size: int, repeats: int) -> None:
     import dask
     import distributed
 
-    runs = {label: _child(n, workers, batch_size) for label, workers in
-            (("one process", 0), ("Dask, 1 worker", 1), ("Dask, 2 workers", 2))}
+    # Interleaved repeats, best of each: the machine is shared, and a neighbour's burst should not
+    # land on one configuration only.
+    runs: dict[str, dict] = {}
+    for _ in range(repeats):
+        for label, workers in (("one process", 0), ("Dask, 1 worker", 1), ("Dask, 2 workers", 2)):
+            r = _child(n, workers, batch_size)
+            if label not in runs or r["seconds"] < runs[label]["seconds"]:
+                runs[label] = r
     # Same products whatever ran the batches.
     assert len({(r["analysed"], r["detections"], r["injections"]) for r in runs.values()}) == 1, runs
     one = runs["Dask, 1 worker"]["seconds"]
@@ -89,8 +96,10 @@ def main(n: int, batch_size: int) -> None:
               f"| {label} | {r['seconds']:.1f} s | {n / r['seconds']:.0f} | {one / r['seconds']:.2f}x "
               f"| {r['startup']:.1f} s |")
     print(f"\nversions: Python {platform.python_version()}, dask {dask.__version__}, distributed "
-          f"{distributed.__version__}; command: python benchmarks/run_dask_workers.py {n} {batch_size}")
+          f"{distributed.__version__}; best of {repeats}; command: python benchmarks/run_dask_workers.py {n} "
+          f"{batch_size} {repeats}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000, int(sys.argv[2]) if len(sys.argv) > 2 else 50)
+    args = [int(a) for a in sys.argv[1:]]
+    main(*(args + [1000, 50, 2][len(args):]))

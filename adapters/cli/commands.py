@@ -172,7 +172,7 @@ def tui(args: argparse.Namespace) -> int:
         app = VirtualObserverApp(project=project, workspace=container.workspace())
         app.run()
     finally:
-        container.database().close()
+        close_container(container)
     return app.return_code or 0
 
 

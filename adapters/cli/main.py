@@ -27,15 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = project_command("run", "download, reduce and analyse the selected sources")
     run.add_argument("--limit", type=int, default=None, help="process only the first N selected sources")
-    run.add_argument("--workers", type=int, default=1,
-                     help="worker processes for the batches (default 1: this process); N > 1 starts a local "
-                          "Dask cluster of N single-threaded workers")
-    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                     help="run the batches on an existing Dask cluster (tcp://HOST:PORT) whose workers share "
-                          "the PostgreSQL server (VO_DATABASE_URL) and the data folder (VO_DATA)")
-    run.add_argument("--download-threads", type=int, default=4,
-                     help="download threads per process doing batches (default 4; raised to the surveys' "
-                          "max_concurrency)")
+    _executor_arguments(run)
     simulate = project_command("simulate", "inject simulated events into the analysed sources and measure "
                                            "the recovery efficiency")
     simulate.add_argument("--limit", type=int, default=None, help="only the first N sources of the project")
@@ -73,8 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("config", nargs="?", default=None, help="project YAML file (default: choose one in the app)")
     tui.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                      help="override a configuration value of CONFIG, e.g. observatories.analysis.threshold=4")
-    tui.add_argument("--download-threads", type=int, default=4, help="download threads (default 4)")
+    _executor_arguments(tui)
     return parser
+
+
+def _executor_arguments(parser: argparse.ArgumentParser) -> None:
+    # `--workers` counts processes doing batches (it used to count download threads, now
+    # `--download-threads`): the issue's `vo run CONFIG --workers N` starts N Dask workers.
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes for the batches (default 1: this process); N > 1 starts a local "
+                             "Dask cluster of N single-threaded workers")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the batches on an existing Dask cluster (tcp://HOST:PORT) whose workers reach "
+                             "the same PostgreSQL server (VO_DATABASE_URL), data folder (VO_DATA) and project file")
+    parser.add_argument("--download-threads", type=int, default=4,
+                        help="download threads per process doing batches (default 4; raised to the surveys' "
+                             "max_concurrency)")
 
 
 def main(argv: list[str] | None = None) -> int:
