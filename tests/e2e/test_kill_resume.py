@@ -19,49 +19,63 @@ TABLES = ("sources", "raw_data", "lightcurves", "detections", "steps", "failures
           "source_summaries", "histogram_parts")
 
 
-def snapshot(url: str, data_dir) -> dict:
-    """Row counts per table, plus every detection and every array, keyed by meaning (not by id)."""
+def run_rows(url: str) -> dict:
+    """Row counts per table and the rows that identify a run's products by meaning (not by id)."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            counts = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES}
-            lightcurves = connection.execute(text(
-                "SELECT s.name, l.filter, l.season, l.file, l.key FROM lightcurves l "
-                "JOIN sources s ON s.id = l.source_id ORDER BY 1, 2, 3")).all()
-            raws = connection.execute(text(
-                "SELECT source_name, file, key FROM raw_data ORDER BY 1")).all()
-            detections = connection.execute(text(
-                "SELECT s.name, l.filter, l.season, d.kind, d.peak_mjd, d.start_mjd, d.end_mjd, d.snr, "
-                "d.is_simulated FROM detections d JOIN lightcurves l ON l.id = d.lightcurve_id "
-                "JOIN sources s ON s.id = d.source_id ORDER BY 1, 2, 3, 5, 9")).all()
-            injections = connection.execute(text(
-                "SELECT s.name, i.sequence, i.kind, i.peak_mjd, i.amplitude, i.width, i.recovered "
-                "FROM injections i JOIN sources s ON s.id = i.source_id ORDER BY 1, 2, 3, 4")).all()
-            parts = connection.execute(text("SELECT kind, key FROM histogram_parts ORDER BY 1, 2")).all()
-            scores_files = connection.execute(text(
-                "SELECT DISTINCT scores_file FROM source_summaries WHERE scores_file IS NOT NULL")).all()
+            def rows(sql):
+                return connection.execute(text(sql)).all()
+
+            return {
+                "counts": {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES},
+                "lightcurves": rows("SELECT s.name, l.filter, l.season, l.file, l.key FROM lightcurves l "
+                                    "JOIN sources s ON s.id = l.source_id ORDER BY 1, 2, 3"),
+                "raws": rows("SELECT source_name, file, key FROM raw_data ORDER BY 1"),
+                "detections": rows(
+                    "SELECT s.name, l.filter, l.season, d.kind, d.peak_mjd, d.start_mjd, d.end_mjd, d.snr, "
+                    "d.is_simulated FROM detections d JOIN lightcurves l ON l.id = d.lightcurve_id "
+                    "JOIN sources s ON s.id = d.source_id ORDER BY 1, 2, 3, 5, 9"),
+                "injections": rows(
+                    "SELECT s.name, i.sequence, i.kind, i.peak_mjd, i.amplitude, i.width, i.recovered "
+                    "FROM injections i JOIN sources s ON s.id = i.source_id ORDER BY 1, 2, 3, 4"),
+                "parts": rows("SELECT kind, key FROM histogram_parts ORDER BY 1, 2"),
+                "scores_files": rows(
+                    "SELECT DISTINCT scores_file FROM source_summaries WHERE scores_file IS NOT NULL"),
+            }
     finally:
         engine.dispose()
-    arrays = {}
-    for name, band, season, file, key in lightcurves:
-        arrays[("lc", name, band, season)] = read_tables(data_dir, file, [key], name)[0]
-    for name, file, key in raws:
-        arrays[("raw", name)] = read_tables(data_dir, file, [key], name)[0]
-    # Per-epoch scores, quality flags and cut values: one batch file per analysed batch, whose index
-    # names each table's source and lightcurve (by the lightcurve's key in its own file).
-    lc_of = {(name, key): (band, season) for name, band, season, _, key in lightcurves}
-    for file in sorted({file for (file,) in scores_files}):
-        index = read_index(data_dir, file, file)
-        tables = read_tables(data_dir, file, list(index["key"]), file)
-        for name, lc_key, table in zip(index["source_name"], index["lightcurve"], tables):
-            arrays[("scores", str(name), *lc_of[(str(name), str(lc_key))])] = table
+
+
+def merged_parts(data_dir, parts) -> dict:
+    """The merged histograms of every kind, from the part records of a run."""
     store = NetCdfHistogramStore(data_dir)
     histograms = {}
     for kind, key in parts:
         histograms.setdefault(kind, []).append(store.load(key))
-    merged = {kind: Histograms.merge(items) for kind, items in histograms.items()}
-    return {"counts": counts, "detections": [tuple(row) for row in detections],
-            "injections": [tuple(row) for row in injections], "arrays": arrays, "histograms": merged}
+    return {kind: Histograms.merge(items) for kind, items in histograms.items()}
+
+
+def snapshot(url: str, data_dir) -> dict:
+    """Row counts per table, plus every detection and every array, keyed by meaning (not by id)."""
+    found = run_rows(url)
+    lightcurves = found["lightcurves"]
+    arrays = {}
+    for name, band, season, file, key in lightcurves:
+        arrays[("lc", name, band, season)] = read_tables(data_dir, file, [key], name)[0]
+    for name, file, key in found["raws"]:
+        arrays[("raw", name)] = read_tables(data_dir, file, [key], name)[0]
+    # Per-epoch scores, quality flags and cut values: one batch file per analysed batch, whose index
+    # names each table's source and lightcurve (by the lightcurve's key in its own file).
+    lc_of = {(name, key): (band, season) for name, band, season, _, key in lightcurves}
+    for file in sorted({file for (file,) in found["scores_files"]}):
+        index = read_index(data_dir, file, file)
+        tables = read_tables(data_dir, file, list(index["key"]), file)
+        for name, lc_key, table in zip(index["source_name"], index["lightcurve"], tables):
+            arrays[("scores", str(name), *lc_of[(str(name), str(lc_key))])] = table
+    return {"counts": found["counts"], "detections": [tuple(row) for row in found["detections"]],
+            "injections": [tuple(row) for row in found["injections"]], "arrays": arrays,
+            "histograms": merged_parts(data_dir, found["parts"])}
 
 
 def assert_same(reference: dict, resumed: dict) -> None:

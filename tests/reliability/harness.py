@@ -10,18 +10,15 @@ from collections import Counter
 from pathlib import Path
 
 import h5py
-from sqlalchemy import create_engine, text
 
 from adapters.config_file import load_config
 from adapters.container import SURVEYS
-from adapters.files.netcdf_store import NetCdfHistogramStore
 from adapters.files.data_folder import ProductFolder
 from adapters.postgres.doctor_records import SqlRecordIndex
 from adapters.postgres.engine import make_engine
-from domain.histograms import Histograms
 from services.doctor import Doctor
 from tests.e2e.helpers import REPO, vo_command, vo_env, write_project
-from tests.e2e.test_kill_resume import TABLES, assert_same
+from tests.e2e.test_kill_resume import assert_same, merged_parts, run_rows
 
 __all__ = ["FULL", "scaled", "small_project", "run_vo", "start_vo", "doctor_check", "assert_nothing_lost",
            "fault_hits", "assert_same", "snapshot", "TALLY"]
@@ -47,38 +44,18 @@ def snapshot(url: str, data: Path) -> dict:
     Arrays are read through the rows that point at them (whatever the file layout); epoch-score
     files, which no row may name, are read whole, by path.
     """
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            counts = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES}
-            lightcurves = connection.execute(text(
-                "SELECT s.name, l.filter, l.season, l.file, l.key FROM lightcurves l "
-                "JOIN sources s ON s.id = l.source_id ORDER BY 1, 2, 3")).all()
-            raws = connection.execute(text("SELECT source_name, file, key FROM raw_data ORDER BY 1")).all()
-            detections = connection.execute(text(
-                "SELECT s.name, l.filter, l.season, d.kind, d.peak_mjd, d.start_mjd, d.end_mjd, d.snr, "
-                "d.is_simulated FROM detections d JOIN lightcurves l ON l.id = d.lightcurve_id "
-                "JOIN sources s ON s.id = d.source_id ORDER BY 1, 2, 3, 5, 9")).all()
-            injections = connection.execute(text(
-                "SELECT s.name, i.sequence, i.kind, i.peak_mjd, i.amplitude, i.width, i.recovered "
-                "FROM injections i JOIN sources s ON s.id = i.source_id ORDER BY 1, 2, 3, 4")).all()
-            parts = connection.execute(text("SELECT kind, key FROM histogram_parts ORDER BY 1, 2")).all()
-    finally:
-        engine.dispose()
-    arrays = {("lc", name, band, season): _read(data, file, key) for name, band, season, file, key in lightcurves}
-    arrays.update({("raw", name): _read(data, file, key) for name, file, key in raws})
+    found = run_rows(url)
+    arrays = {("lc", name, band, season): _read(data, file, key)
+              for name, band, season, file, key in found["lightcurves"]}
+    arrays.update({("raw", name): _read(data, file, key) for name, file, key in found["raws"]})
     for path in sorted(data.glob("analysis/**/*.h5")):
         with h5py.File(path) as f:
             for name in f:
                 table = f[name][()]
                 arrays[("scores", str(path.relative_to(data)), name)] = {k: table[k] for k in table.dtype.names}
-    store = NetCdfHistogramStore(data)
-    histograms: dict = {}
-    for kind, key in parts:
-        histograms.setdefault(kind, []).append(store.load(key))
-    merged = {kind: Histograms.merge(items) for kind, items in histograms.items()}
-    return {"counts": counts, "detections": [tuple(r) for r in detections],
-            "injections": [tuple(r) for r in injections], "arrays": arrays, "histograms": merged}
+    return {"counts": found["counts"], "detections": [tuple(r) for r in found["detections"]],
+            "injections": [tuple(r) for r in found["injections"]], "arrays": arrays,
+            "histograms": merged_parts(data, found["parts"])}
 
 
 def scaled(default: int, full: int) -> int:
