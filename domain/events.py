@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -297,7 +297,8 @@ class InjectedEvent:
         dict
             Field names to floats, strings or None.
         """
-        return asdict(self)
+        # Every field is a float, a string or None: a flat dict equals asdict's deep copy, at a fraction of its cost.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_injection(self, sequence: int, detection: Detection | None = None) -> Injection:
         """Return the persistable record of this event and its outcome.

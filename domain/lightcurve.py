@@ -79,28 +79,65 @@ class Lightcurve:
     @property
     def columns(self) -> dict[str, np.ndarray]:
         """The uniform columns; raises if a persisted lightcurve is not loaded."""
+        self._require_loaded()
+        return self._columns
+
+    def _require_loaded(self) -> None:
         if getattr(self, "_columns", None) is None:
             raise DataError(f"lightcurve {self.label} is not loaded")
-        return self._columns
 
     @columns.setter
     def columns(self, columns: Mapping[str, np.ndarray]) -> None:
+        self.set_columns(columns)
+
+    def set_columns(self, columns: Mapping[str, np.ndarray], *, summarise: bool = True, own: bool = False) -> None:
+        """Set the uniform columns (sorted by ``mjd`` if they are not) and update the summary.
+
+        Parameters
+        ----------
+        columns : mapping of str to array_like
+            The columns of :data:`LIGHTCURVE_COLUMNS`, and any of :data:`OPTIONAL_COLUMNS`.
+        summarise : bool
+            Compute the robust statistics (``flux_median``, ``flux_rms``, ``mag_median``, ``mag_rms``).
+            Copies that are searched and dropped (injections) skip them and leave them None; the epoch
+            counts and span are always set.
+        own : bool
+            The caller hands the arrays over (it keeps no reference): those of the right type are
+            kept as they are instead of copied.
+
+        Raises
+        ------
+        DataError
+            If a column is missing or the shapes differ.
+        """
         missing = [c for c in LIGHTCURVE_COLUMNS if c not in columns]
         if missing:
             raise DataError(f"lightcurve {self.label}: missing columns {missing}")
         arrays = {c: np.asarray(columns[c]) for c in LIGHTCURVE_COLUMNS}
-        arrays.update({c: np.asarray(columns[c], dtype=np.float64) for c in OPTIONAL_COLUMNS if c in columns})
+        copy = np.asarray if own else np.array
+        arrays.update({c: copy(columns[c], dtype=np.float64) for c in OPTIONAL_COLUMNS if c in columns})
         lengths = {c: a.shape for c, a in arrays.items()}
         if len(set(lengths.values())) != 1 or arrays["mjd"].ndim != 1:
             raise DataError(f"lightcurve {self.label}: column shapes differ {lengths}")
-        order = np.argsort(arrays["mjd"], kind="stable")
-        if np.any(order != np.arange(order.size)):
+        mjd = arrays["mjd"]
+        # Sorted input (the usual case) is recognised in one pass; NaN times fail the test and are sorted last.
+        if not np.all(mjd[1:] >= mjd[:-1]):
+            order = np.argsort(mjd, kind="stable")
             arrays = {c: a[order] for c, a in arrays.items()}
-        arrays["flag"] = arrays["flag"].astype(np.int64)
+        arrays["flag"] = arrays["flag"].astype(np.int64, copy=not own)
         for name in ("mjd", "flux", "fluxerr", "mag", "magerr", "exptime"):
-            arrays[name] = arrays[name].astype(np.float64)
+            arrays[name] = arrays[name].astype(np.float64, copy=not own)
+        # The arrays are this lightcurve's own copies, made read-only: columns are replaced whole (which
+        # updates the summary and the good-epoch mask), never edited in place behind their back.
+        for values in arrays.values():
+            values.flags.writeable = False
         self._columns = arrays
-        self._update_summary()
+        # Every step reads the good-epoch mask several times: computed once, with the columns.
+        self._good = ((arrays["flag"] == 0) & np.isfinite(arrays["flux"]) & np.isfinite(arrays["fluxerr"])
+                      & (arrays["fluxerr"] > 0))
+        self._good.flags.writeable = False
+        self._derived: dict = {}
+        self._update_summary(summarise)
 
     @property
     def is_loaded(self) -> bool:
@@ -155,17 +192,40 @@ class Lightcurve:
     @property
     def good(self) -> np.ndarray:
         """Boolean mask of unflagged epochs with finite flux and positive error."""
-        c = self.columns
-        return (c["flag"] == 0) & np.isfinite(c["flux"]) & np.isfinite(c["fluxerr"]) & (c["fluxerr"] > 0)
+        self._require_loaded()
+        return self._good
+
+    def derived(self, name: str, compute):
+        """Return ``compute(self)``, computed once for the current columns.
+
+        Parameters
+        ----------
+        name : str
+            What the value is (one cache entry per name).
+        compute : callable
+            Function of the lightcurve; called again only after the columns are replaced.
+
+        Returns
+        -------
+        object
+            The (cached) value.
+        """
+        self._require_loaded()
+        if name not in self._derived:
+            self._derived[name] = compute(self)
+        return self._derived[name]
 
     # -- summary ------------------------------------------------------------
-    def _update_summary(self) -> None:
+    def _update_summary(self, robust: bool = True) -> None:
         c = self._columns
-        good = self.good
+        good = self._good
         self.num_epochs = int(c["mjd"].size)
         self.num_good = int(good.sum())
         self.mjd_start = float(c["mjd"][0]) if self.num_epochs else None
         self.mjd_end = float(c["mjd"][-1]) if self.num_epochs else None
+        if not robust:
+            self.flux_median = self.flux_rms = self.mag_median = self.mag_rms = None
+            return
         flux_median, flux_rms = robust_location_scale(c["flux"][good])
         mag_median, mag_rms = robust_location_scale(c["mag"][good])
         self.flux_median = _none_if_nan(flux_median)

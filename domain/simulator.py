@@ -86,6 +86,10 @@ class SimulationParameters(Parameters):
 
 def _baseline_noise_cadence(lightcurve: Lightcurve) -> tuple[float, float, float]:
     """Return the robust baseline flux, the noise per epoch and the median epoch spacing of good epochs."""
+    return lightcurve.derived("injection_baseline_noise_cadence", _compute_baseline_noise_cadence)
+
+
+def _compute_baseline_noise_cadence(lightcurve: Lightcurve) -> tuple[float, float, float]:
     good = lightcurve.good
     if good.sum() < 2:
         raise DataError(f"lightcurve {lightcurve.label}: fewer than 2 good epochs, nothing to inject into")
@@ -155,8 +159,11 @@ def inject(lightcurve: Lightcurve, event: InjectedEvent | Sequence[InjectedEvent
     # NaN fluxes stay NaN and keep their magnitudes; so do epochs the event leaves unchanged.
     changed = (columns["flux"] != old_flux) & np.isfinite(columns["flux"])
     _update_magnitudes(columns, old_flux, changed)
-    return Lightcurve(lightcurve.survey, lightcurve.filter, lightcurve.season, columns,
-                      source_name=lightcurve.source_name)
+    injected = Lightcurve(lightcurve.survey, lightcurve.filter, lightcurve.season,
+                          source_name=lightcurve.source_name, time_scale=lightcurve.time_scale)
+    # The copy is searched and dropped: its robust summary would be computed for nothing.
+    injected.set_columns(columns, summarise=False, own=True)
+    return injected
 
 
 def _update_magnitudes(columns: dict[str, np.ndarray], old_flux: np.ndarray, changed: np.ndarray) -> None:
@@ -164,8 +171,8 @@ def _update_magnitudes(columns: dict[str, np.ndarray], old_flux: np.ndarray, cha
         zero_point = columns["mag"] + _MAG_PER_LN_FLUX * np.log(old_flux)
         known = np.isfinite(zero_point)
         # Epochs without a usable old magnitude (non-positive flux) take the typical zero point.
-        if known.any():
-            zero_point = np.where(known, zero_point, np.median(zero_point[known]))
+        if known.any() and not known.all():
+            zero_point = np.where(known, zero_point, median(zero_point[known]))
         flux = columns["flux"][changed]
         positive = flux > 0
         columns["mag"][changed] = np.where(positive, zero_point[changed] - _MAG_PER_LN_FLUX * np.log(flux), np.nan)
@@ -257,10 +264,11 @@ class Simulator:
         tuple of (InjectedEvent, Lightcurve)
             The event and a new lightcurve containing it.
         """
-        children = np.random.SeedSequence([self.parameters.seed, seed]).spawn(self.parameters.injections_per_source)
-        for child in children:
-            draw_rng, noise_rng = (np.random.default_rng(s) for s in child.spawn(2))
-            event = self.draw(lightcurve, draw_rng)
+        noise = self.parameters.noise_model == "source"
+        for number in range(self.parameters.injections_per_source):
+            # Streams 0 and 1 of each injection draw the event and its noise (not made when no noise is drawn).
+            event = self.draw(lightcurve, _generator(self.parameters.seed, seed, number, 0))
+            noise_rng = _generator(self.parameters.seed, seed, number, 1) if noise else None
             yield event, inject(lightcurve, event, noise_rng, self.parameters.noise_model)
 
     def source_injections(self, lightcurves: Sequence[Lightcurve],
@@ -289,11 +297,16 @@ class Simulator:
         if not usable:
             return
         weights = np.array([_span(lightcurves[i]) for i in usable])
-        children = np.random.SeedSequence([self.parameters.seed, seed]).spawn(self.parameters.injections_per_source)
-        for child in children:
-            choice_rng, draw_rng, noise_rng = (np.random.default_rng(s) for s in child.spawn(3))
-            index = usable[int(choice_rng.choice(len(usable), p=weights / weights.sum()))]
-            event = self.draw(lightcurves[index], draw_rng)
+        noise = self.parameters.noise_model == "source"
+        for number in range(self.parameters.injections_per_source):
+            # Streams 0, 1, 2 of each injection choose the lightcurve, draw the event and draw its noise;
+            # a stream that is not needed (one usable lightcurve, no noise drawn) is not made.
+            index = usable[0]
+            if len(usable) > 1:
+                choice_rng = _generator(self.parameters.seed, seed, number, 0)
+                index = usable[int(choice_rng.choice(len(usable), p=weights / weights.sum()))]
+            event = self.draw(lightcurves[index], _generator(self.parameters.seed, seed, number, 1))
+            noise_rng = _generator(self.parameters.seed, seed, number, 2) if noise else None
             yield index, event, inject(lightcurves[index], event, noise_rng, self.parameters.noise_model)
 
     def match(self, event: InjectedEvent, detections: Sequence[Detection]) -> Detection | None:
@@ -323,7 +336,17 @@ class Simulator:
         return max(found, key=lambda d: abs(d.snr), default=None)
 
 
+def _generator(base_seed: int, seed: int, number: int, stream: int) -> np.random.Generator:
+    # Equal to SeedSequence([base_seed, seed]).spawn(n)[number].spawn(k)[stream], built from its spawn key
+    # without making the siblings (spawning costs several times a generator).
+    return np.random.default_rng(np.random.SeedSequence([base_seed, seed], spawn_key=(number, stream)))
+
+
 def _span(lightcurve: Lightcurve) -> float:
+    return lightcurve.derived("injection_span", _compute_span)
+
+
+def _compute_span(lightcurve: Lightcurve) -> float:
     # Time span plus one typical cadence, so a short season still gets its share.
     mjd = lightcurve.mjds[lightcurve.good]
     return float(mjd[-1] - mjd[0] + median(np.diff(mjd)))

@@ -65,6 +65,11 @@ class SurveyClient(abc.ABC):
     def __init__(self, parameters: Parameters | None = None):
         self.parameters = parameters if parameters is not None else self.parameters_class()
 
+    @property
+    def waits_on_network(self) -> bool:
+        """Whether a download mostly waits (so that threads overlap downloads); archives do, a generator does not."""
+        return True
+
     @abc.abstractmethod
     def download(self, source: Source) -> RawData:
         """Return the raw epoch table of one source.

@@ -25,6 +25,7 @@ from services.export import EXPORTS, detection_rows
 from services.histograms import compact_histograms, merged_histograms
 from domain.analysis.analysis import HISTOGRAM_NAMES
 from services.executor import BatchExecutor, BatchOutcome, InProcessExecutor, pack_batch, run_batch_task
+from services.batch_carry import BatchCarry
 from services.simulate import EFFICIENCY, SIMULATE, simulate_batch
 from services.stages import (
     ANALYSE,
@@ -319,11 +320,12 @@ class Project(BrowsingMixin):
     def _run_batch(self, batch, mode: str) -> BatchOutcome:
         outcome = BatchOutcome()
         stages = self._stages(mode)
+        carry = BatchCarry()
         with self.uow_factory() as uow:
             persisted = self._register(uow, batch, outcome) if mode == RUN else batch
             for survey in self.config.surveys:
                 for stage in stages[survey.name]:
-                    outcome.results[(survey.name, stage)] = self._step(stage, uow, survey, persisted)
+                    outcome.results[(survey.name, stage)] = self._step(stage, uow, survey, persisted, carry)
         return outcome
 
     def _register(self, uow, batch, outcome: BatchOutcome):
@@ -355,15 +357,15 @@ class Project(BrowsingMixin):
                                                  min_parts=min_parts)
         return merged
 
-    def _step(self, stage: str, uow: AbstractUnitOfWork, survey, sources) -> StageResult:
+    def _step(self, stage: str, uow: AbstractUnitOfWork, survey, sources, carry: BatchCarry) -> StageResult:
         client = self.clients[survey.name]
         if stage == DOWNLOAD:
-            return download_batch(uow, self.store, client, survey, sources, self.mapper)
+            return download_batch(uow, self.store, client, survey, sources, self.mapper, carry)
         if stage == REDUCE:
-            return reduce_batch(uow, self.store, client, survey, self.name, sources)
+            return reduce_batch(uow, self.store, client, survey, self.name, sources, carry)
         if stage == ANALYSE:
-            return analyse_batch(uow, self.store, self.histogram_store, survey, self.name, sources)
-        return simulate_batch(uow, self.store, self.histogram_store, survey, self.name, sources)
+            return analyse_batch(uow, self.store, self.histogram_store, survey, self.name, sources, carry)
+        return simulate_batch(uow, self.store, self.histogram_store, survey, self.name, sources, carry)
 
     def _survey(self, name: str | None):
         """Return the configuration of survey ``name`` (default: the project's first survey)."""

@@ -20,11 +20,11 @@ from services.stages import (
     ANALYSE,
     StageResult,
     finish,
-    lightcurves_of,
-    load_lightcurves_of,
+    batch_lightcurves,
     pending,
     save_histogram_parts,
 )
+from services.batch_carry import BatchCarry
 
 __all__ = ["SIMULATE", "EFFICIENCY", "simulate_batch", "efficiency_histograms", "fill_efficiency"]
 
@@ -66,6 +66,7 @@ def simulate_batch(
     survey: SurveyConfig,
     project: str,
     sources: Sequence[Source],
+    carry: BatchCarry | None = None,
 ) -> StageResult:
     """Inject, search and record for analysed sources not yet simulated at this version; one commit.
 
@@ -91,6 +92,9 @@ def simulate_batch(
         Project name.
     sources : sequence of Source
         Persisted sources (with ids).
+    carry : BatchCarry, optional
+        Lightcurves and quality results of this batch's earlier steps (used instead of reading the
+        lightcurves back and checking them again).
 
     Returns
     -------
@@ -106,8 +110,8 @@ def simulate_batch(
     analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
     simulator = Simulator(survey.simulation)
     efficiency = efficiency_histograms(survey)
-    lightcurves = lightcurves_of(uow, survey, todo)
-    unreadable = load_lightcurves_of(store, lightcurves)
+    lightcurves, unreadable = batch_lightcurves(uow, store, survey, todo, carry)
+    checked = carry.qualities.get(survey.name, {}) if carry is not None else {}
     injections, counts, failures = [], {}, {}
     for source in todo:
         try:
@@ -115,7 +119,7 @@ def simulate_batch(
             if source.id in unreadable:
                 raise unreadable[source.id]
             loaded = lightcurves[source.id]
-            qualities = [analysis.checker.check(lc) for lc in loaded]
+            qualities = checked.get(source.id) or [analysis.checker.check(lc) for lc in loaded]
             seed = _seed(source.name, survey.simulation.seed)
             for sequence, (index, event, injected) in enumerate(simulator.source_injections(loaded, seed)):
                 _, detections = find_events(injected, survey.analysis, qualities[index])

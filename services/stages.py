@@ -12,10 +12,11 @@ from domain.config import SurveyConfig
 from domain.naming import safe_key
 from domain.errors import VOError
 from domain.source import Source
+from services.batch_carry import BatchCarry, in_canonical_order
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore, SurveyClient
 
 __all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "pending", "finish", "lightcurves_of",
-           "load_lightcurves_of", "save_histogram_parts", "DOWNLOAD", "REDUCE", "ANALYSE"]
+           "load_lightcurves_of", "batch_lightcurves", "save_histogram_parts", "DOWNLOAD", "REDUCE", "ANALYSE"]
 
 DOWNLOAD, REDUCE, ANALYSE = "download", "reduce", "analyse"
 
@@ -97,7 +98,7 @@ def lightcurves_of(uow: AbstractUnitOfWork, survey: SurveyConfig, sources: Seque
     found = uow.lightcurves.for_sources([s.id for s in sources], survey.name, survey.reduction_version)
     by_id = {}
     for source in sources:
-        by_id[source.id] = found.get(source.id, [])
+        by_id[source.id] = in_canonical_order(found.get(source.id, []))
         for lc in by_id[source.id]:
             lc.source_name = source.name
     return by_id
@@ -131,6 +132,7 @@ def download_batch(
     survey: SurveyConfig,
     sources: Sequence[Source],
     mapper: Callable = map,
+    carry: BatchCarry | None = None,
 ) -> StageResult:
     """Download raw data for sources that have none of this version; one commit for the batch.
 
@@ -148,6 +150,8 @@ def download_batch(
         Persisted sources (with ids).
     mapper : callable
         ``map``-like function used to run downloads (threads for slow surveys).
+    carry : BatchCarry, optional
+        Receives the new raw data (loaded) for the batch's next step.
 
     Returns
     -------
@@ -169,7 +173,7 @@ def download_batch(
             return source, None, str(exc)
 
     new, failures = [], {}
-    for source, raw, error in mapper(fetch, todo):
+    for source, raw, error in (mapper if client.waits_on_network else map)(fetch, todo):
         if error is None:
             new.append(raw)
         else:
@@ -181,6 +185,8 @@ def download_batch(
     uow.steps.clear_failures(DOWNLOAD, survey.name, [s.id for s in todo if s.id not in failures])
     uow.steps.record_failures(DOWNLOAD, survey.name, version, failures)
     uow.commit()
+    if carry is not None:
+        carry.raws[survey.name] = {raw.source_name: raw for raw in new}
     result.done = result.products = len(new)
     return result
 
@@ -192,6 +198,7 @@ def reduce_batch(
     survey: SurveyConfig,
     project: str,
     sources: Sequence[Source],
+    carry: BatchCarry | None = None,
 ) -> StageResult:
     """Reduce downloaded sources not yet reduced at this version; one commit for the batch.
 
@@ -209,6 +216,9 @@ def reduce_batch(
         Project name (lightcurves are per project).
     sources : sequence of Source
         Persisted sources (with ids).
+    carry : BatchCarry, optional
+        Raw data the download step of this batch made (used instead of reading it back); receives the
+        lightcurves made.
 
     Returns
     -------
@@ -218,9 +228,13 @@ def reduce_batch(
     result = StageResult()
     version = survey.reduction_version
     candidates, result.skipped = pending(uow, REDUCE, survey.name, version, sources)
-    raws = uow.raw_data.get_many(survey.name, survey.download_version, [s.name for s in candidates])
+    carried = carry.raws.get(survey.name, {}) if carry is not None else {}
+    raws = {s.name: carried[s.name] for s in candidates if s.name in carried}
+    missing = [s.name for s in candidates if s.name not in raws]
+    if missing:
+        raws.update(uow.raw_data.get_many(survey.name, survey.download_version, missing))
     todo = [s for s in candidates if s.name in raws]
-    loaded = _load_raws(store, [raws[s.name] for s in todo])
+    loaded = _load_raws(store, [raws[s.name] for s in todo if not raws[s.name].is_loaded])
     by_source, counts, failures = {}, {}, {}
     for source in todo:
         raw = raws[source.name]
@@ -240,6 +254,9 @@ def reduce_batch(
     made = [lc for lightcurves in by_source.values() for lc in lightcurves]
     uow.lightcurves.add_many(made)
     finish(uow, REDUCE, survey.name, version, counts, failures)
+    if carry is not None:
+        carry.lightcurves[survey.name] = {source.id: in_canonical_order(by_source[source.name])
+                                          for source in todo if source.name in by_source}
     result.done, result.products = len(counts), len(made)
     return result
 
@@ -278,6 +295,38 @@ def load_lightcurves_of(store: DataStore, by_id: dict[int, list]) -> dict[int, V
         return failed
 
 
+def batch_lightcurves(uow: AbstractUnitOfWork, store: DataStore, survey: SurveyConfig, sources: Sequence[Source],
+                      carry: BatchCarry | None = None) -> tuple[dict[int, list], dict[int, VOError]]:
+    """Return the loaded lightcurves of ``sources`` by source id, and the sources whose files failed to read.
+
+    From the carry when it holds every source (made by this batch's reduce step), else from the
+    database and the files.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    store : DataStore
+        Lightcurve arrays.
+    survey : SurveyConfig
+        Survey and versions.
+    sources : sequence of Source
+        Persisted sources.
+    carry : BatchCarry, optional
+        Products of earlier steps of the batch.
+
+    Returns
+    -------
+    tuple
+        Lightcurves by source id (in canonical order), and unreadable sources' errors by source id.
+    """
+    carried = carry.lightcurves_for(survey.name, (s.id for s in sources)) if carry is not None else None
+    if carried is not None:
+        return carried, {}
+    lightcurves = lightcurves_of(uow, survey, sources)
+    return lightcurves, load_lightcurves_of(store, lightcurves)
+
+
 def analyse_batch(
     uow: AbstractUnitOfWork,
     store: DataStore,
@@ -285,6 +334,7 @@ def analyse_batch(
     survey: SurveyConfig,
     project: str,
     sources: Sequence[Source],
+    carry: BatchCarry | None = None,
 ) -> StageResult:
     """Search the lightcurves of reduced sources not yet analysed at this version; one commit.
 
@@ -306,6 +356,9 @@ def analyse_batch(
         Project name.
     sources : sequence of Source
         Persisted sources (with ids).
+    carry : BatchCarry, optional
+        Lightcurves the reduce step of this batch made (used instead of reading them back); receives
+        the quality results.
 
     Returns
     -------
@@ -320,8 +373,8 @@ def analyse_batch(
         return result
     analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
     histograms = analysis.new_histograms()
-    lightcurves = lightcurves_of(uow, survey, todo)
-    unreadable = load_lightcurves_of(store, lightcurves)
+    lightcurves, unreadable = batch_lightcurves(uow, store, survey, todo, carry)
+    qualities = {}
     found, summaries, counts, failures, scanned, scores = [], [], {}, {}, [], {}
     for source in todo:
         try:
@@ -343,12 +396,15 @@ def analyse_batch(
             found.extend(lc_result.detections)
         summaries.append(summary)
         counts[source.id] = summary.num_detections
+        qualities[source.id] = [r.quality for r in results]
     analysis.fill_many(histograms, scanned)
     scores_file = store.save_epoch_scores_many(project, version, scores) if scores else None
     save_histogram_parts(uow, histogram_store, histograms, project, survey.name, version, list(counts))
     uow.detections.add_many(found)
     uow.summaries.upsert_many(summaries, scores_file=scores_file)
     finish(uow, ANALYSE, survey.name, version, counts, failures)
+    if carry is not None:
+        carry.qualities[survey.name] = qualities
     result.done, result.products = len(counts), len(found)
     return result
 

@@ -27,3 +27,8 @@ def small_catalog(n: int = 10) -> Catalog:
         "name": [f"S{i:03d}" for i in range(n)],
         "ra": np.linspace(1, 359, n), "dec": np.linspace(-60, 60, n), "mag": np.linspace(14, 19, n),
     }, name="small.csv")
+
+
+def writable_columns(lightcurve) -> dict:
+    """Return copies of a lightcurve's (read-only) columns to edit and assign back whole."""
+    return {name: values.copy() for name, values in lightcurve.columns.items()}

@@ -364,11 +364,12 @@ class FakeUnitOfWork(ports.AbstractUnitOfWork):
 
 
 class FakeDataStore(ports.DataStore):
-    """Arrays in a dict; counts writes so tests can see skipped work."""
+    """Arrays in a dict; counts writes and reads so tests can see skipped work and what was read back."""
 
     def __init__(self):
         self.files: dict[str, dict] = {}
         self.writes = 0
+        self.reads = 0
 
     def save_raw(self, raw):
         raw.file, raw.key = f"raw/{raw.survey}/{raw.version}/{raw.source_name}", "raw"
@@ -377,6 +378,7 @@ class FakeDataStore(ports.DataStore):
 
     def load_raw(self, raw):
         raw.columns = self.files[raw.file]
+        self.reads += 1
         return raw
 
     def save_lightcurves(self, project, source_name, version, lightcurves):
@@ -387,6 +389,7 @@ class FakeDataStore(ports.DataStore):
 
     def load_lightcurve(self, lightcurve):
         lightcurve.columns = self.files[f"{lightcurve.file}#{lightcurve.key}"]
+        self.reads += 1
         return lightcurve
 
     def save_epoch_scores(self, project, source_name, version, tables):

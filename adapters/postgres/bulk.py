@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import psycopg2
+from psycopg2.extras import Json
+from sqlalchemy.exc import OperationalError
 from psycopg2.extras import execute_values as _execute_values
 
-__all__ = ["execute_values", "PAGE"]
+__all__ = ["execute_values", "insert_rows", "PAGE"]
 
 #: Rows per statement.
 PAGE = 1000
@@ -39,8 +42,54 @@ def execute_values(session, sql: str, rows: Sequence[tuple], *, template: str | 
     """
     if not rows:
         return []
-    cursor = session.connection().connection.cursor()
+    connection = session.connection()
     try:
-        return _execute_values(cursor, sql, list(rows), template=template, page_size=PAGE, fetch=fetch) or []
-    finally:
-        cursor.close()
+        cursor = connection.connection.cursor()
+        try:
+            return _execute_values(cursor, sql, list(rows), template=template, page_size=PAGE, fetch=fetch) or []
+        finally:
+            cursor.close()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        # Straight from the driver, so SQLAlchemy has not seen it: drop the dead connection from the pool
+        # and raise what SQLAlchemy raises for a lost server, which the unit of work turns into a retry.
+        connection.invalidate(exc)
+        raise OperationalError(sql[:200], None, exc) from exc
+
+
+def insert_rows(session, table: str, columns: Sequence[str], rows: Sequence[dict], *, on_conflict: str,
+                returning: Sequence[str] = (), json_columns: Sequence[str] = ()) -> list[tuple]:
+    """Insert row dicts in one statement per page, returning ``returning`` of each row written.
+
+    SQLAlchemy's insert of many rows with ``RETURNING`` processes every parameter of every row in
+    Python; the driver's ``execute_values`` adapts them in C, several times faster for a batch.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work (its transaction is used).
+    table : str
+        Table name.
+    columns : sequence of str
+        Columns written, in order; each row dict holds them all.
+    rows : sequence of dict
+        Values, of types the driver adapts (JSON columns as plain dicts and lists).
+    on_conflict : str
+        The ``ON CONFLICT ...`` clause.
+    returning : sequence of str
+        Columns returned for each row inserted (or updated by the conflict clause).
+    json_columns : sequence of str
+        Columns whose values are sent as JSON.
+
+    Returns
+    -------
+    list of tuple
+        The returned rows (in no guaranteed order).
+    """
+    if not rows:
+        return []
+    values = [tuple(Json(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns)
+              for row in rows]
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s {on_conflict}"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    return execute_values(session, sql, values, fetch=bool(returning))

@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, func, inspect, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from adapters.postgres.bulk import execute_values
+from adapters.postgres.bulk import execute_values, insert_rows
 from adapters.postgres.orm import detections as detections_table
 from adapters.postgres.orm import failures, projects, raw_data, steps
 from adapters.postgres.orm import lightcurves as lightcurves_table
@@ -89,6 +89,31 @@ def _detection_row(det: Detection) -> dict:
         quality=_json_safe(dict(row["quality"] or {})),
     )
     return row
+
+
+def _raw_row(raw: RawData) -> dict:
+    """Column values of a raw data record, converted to types the driver adapts."""
+    return dict(survey=raw.survey, source_name=raw.source_name, version=raw.version, ra=_optional_float(raw.ra),
+                dec=_optional_float(raw.dec), num_epochs=int(raw.num_epochs), file=raw.file, key=raw.key)
+
+
+def _lightcurve_key(lc: Lightcurve) -> tuple:
+    return (int(lc.source_id), lc.survey, lc.version, lc.filter, int(lc.season))
+
+
+def _lightcurve_row(lc: Lightcurve) -> dict:
+    """Column values of a lightcurve record, converted to types the driver adapts."""
+    row = {f: getattr(lc, f, None) for f in _LC_VALUES}
+    row.update(zip(_LC_KEY, _lightcurve_key(lc)))
+    for name in ("raw_data_id", "num_epochs", "num_good"):
+        row[name] = _optional_int(row[name])
+    for name in ("mjd_start", "mjd_end", "flux_median", "flux_rms", "mag_median", "mag_rms"):
+        row[name] = _optional_float(row[name])
+    return row
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _assign(obj, **values) -> None:
@@ -209,16 +234,21 @@ class SqlAlchemyRawDataRepository(_Repository, RawDataRepository):
         """Insert records, leaving existing ones as they are; every given record gets its ``id``."""
         key_columns = (raw_data.c.survey, raw_data.c.source_name, raw_data.c.version)
         for batch in batched(raws, BATCH):
-            rows = [{f: getattr(r, f) for f in _RAW_FIELDS} for r in batch]
-            stmt = pg_insert(raw_data).on_conflict_do_nothing(index_elements=["survey", "source_name", "version"])
-            self.session.execute(stmt, rows)
+            rows = [_raw_row(r) for r in batch]
             keys = [(r.survey, r.source_name, r.version) for r in batch]
-            ids = {
-                (s, n, v): i
-                for i, s, n, v in self.session.execute(
-                    select(raw_data.c.id, *key_columns).where(tuple_(*key_columns).in_(keys))
-                )
-            }
+            ids = {tuple(row[1:]): row[0] for row in insert_rows(
+                self.session, raw_data.name, _RAW_FIELDS, rows,
+                on_conflict="ON CONFLICT (survey, source_name, version) DO NOTHING",
+                returning=("id", "survey", "source_name", "version"))}
+            stored = [key for key in keys if key not in ids]
+            if stored:
+                # Already there (a batch retried after a crash): existing rows are left as they are.
+                ids.update({
+                    (s, n, v): i
+                    for i, s, n, v in self.session.execute(
+                        select(raw_data.c.id, *key_columns).where(tuple_(*key_columns).in_(stored))
+                    )
+                })
             for raw, key in zip(batch, keys):
                 _assign(raw, id=ids[key])
 
@@ -252,17 +282,14 @@ class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
                 raise ValueError(f"lightcurve {lc.label} needs source_id and version before it is stored")
         for batch in batched(lightcurves, BATCH):
             # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
-            rows = {
-                tuple(getattr(lc, f) for f in _LC_KEY): {f: getattr(lc, f, None) for f in _LC_KEY + _LC_VALUES}
-                for lc in batch
-            }
-            stmt = pg_insert(lightcurves_table)
-            stmt = stmt.on_conflict_do_update(
-                constraint="uq_lightcurves_identity", set_={f: stmt.excluded[f] for f in _LC_VALUES}
-            ).returning(lightcurves_table.c.id, *(lightcurves_table.c[f] for f in _LC_KEY))
-            ids = {tuple(row[1:]): row[0] for row in self.session.execute(stmt, list(rows.values()))}
+            rows = {_lightcurve_key(lc): _lightcurve_row(lc) for lc in batch}
+            ids = {tuple(row[1:]): row[0] for row in insert_rows(
+                self.session, lightcurves_table.name, _LC_KEY + _LC_VALUES, list(rows.values()),
+                on_conflict="ON CONFLICT ON CONSTRAINT uq_lightcurves_identity DO UPDATE SET "
+                            + ", ".join(f"{f} = EXCLUDED.{f}" for f in _LC_VALUES),
+                returning=("id",) + _LC_KEY)}
             for lc in batch:
-                _assign(lc, id=ids[tuple(getattr(lc, f) for f in _LC_KEY)])
+                _assign(lc, id=ids[_lightcurve_key(lc)])
 
     def for_sources(self, source_ids: Sequence[int], survey: str, version: str) -> dict[int, list[Lightcurve]]:
         """Return the lightcurves of these sources by source id (an empty list for a source without any)."""
@@ -314,11 +341,11 @@ class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
             keyed = [(det, _detection_row(det)) for det in batch]
             # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
             rows = {tuple(row[f] for f in _DET_KEY): row for _, row in keyed}
-            stmt = pg_insert(detections_table)
-            stmt = stmt.on_conflict_do_update(
-                constraint="uq_detections_identity", set_={f: stmt.excluded[f] for f in _DET_VALUES}
-            ).returning(detections_table.c.id, *(detections_table.c[f] for f in _DET_KEY))
-            ids = {tuple(row[1:]): row[0] for row in self.session.execute(stmt, list(rows.values()))}
+            ids = {tuple(row[1:]): row[0] for row in insert_rows(
+                self.session, detections_table.name, _DET_KEY + _DET_VALUES, list(rows.values()),
+                on_conflict="ON CONFLICT ON CONSTRAINT uq_detections_identity DO UPDATE SET "
+                            + ", ".join(f"{f} = EXCLUDED.{f}" for f in _DET_VALUES),
+                returning=("id",) + _DET_KEY, json_columns=("quality",))}
             for det, row in keyed:
                 _assign(det, id=ids[tuple(row[f] for f in _DET_KEY)])
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from adapters.postgres.orm import detections as detections_table
-from adapters.postgres.bulk import execute_values
+from adapters.postgres.bulk import execute_values, insert_rows
 from adapters.postgres.orm import histogram_parts, injections as injections_table, projects, source_summaries
 from adapters.postgres.orm import sources as sources_table
 from adapters.postgres.repository import (
@@ -100,14 +100,19 @@ class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
             rows: dict[tuple, dict] = {}
             for _, row in keyed:
                 rows.setdefault(tuple(row[f] for f in _INJ_KEY), row)  # the first of duplicates wins
-            stmt = pg_insert(injections_table).on_conflict_do_nothing(constraint="uq_injections_identity")
-            new = {tuple(r) for r in self.session.execute(stmt.returning(*key_columns), list(rows.values()))}
-            ids = {
-                tuple(r[1:]): r[0]
-                for r in self.session.execute(
-                    select(injections_table.c.id, *key_columns).where(tuple_(*key_columns).in_(list(rows)))
-                )
-            }
+            ids = {tuple(r[1:]): r[0] for r in insert_rows(
+                self.session, injections_table.name, _INJ_KEY + _INJ_VALUES, list(rows.values()),
+                on_conflict="ON CONFLICT ON CONSTRAINT uq_injections_identity DO NOTHING",
+                returning=("id",) + _INJ_KEY, json_columns=("params",))}
+            new = set(ids)
+            stored = [key for key in rows if key not in ids]
+            if stored:
+                ids.update({
+                    tuple(r[1:]): r[0]
+                    for r in self.session.execute(
+                        select(injections_table.c.id, *key_columns).where(tuple_(*key_columns).in_(stored))
+                    )
+                })
             fresh: list[Detection] = []
             stale: dict[int, list[Detection]] = {}
             first_of_key: set[tuple] = set()

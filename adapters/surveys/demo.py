@@ -69,6 +69,11 @@ class VirtualDemoObs(SurveyClient):
     name = "demo"
     parameters_class = DemoParameters
 
+    @property
+    def waits_on_network(self) -> bool:
+        """Only with a simulated latency: otherwise download threads just contend for the interpreter."""
+        return self.parameters.latency > 0
+
     def download(self, source: Source) -> RawData:
         """Return the synthetic epoch table of ``source``.
 

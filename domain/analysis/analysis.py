@@ -14,6 +14,7 @@ from domain.histograms import Axis, Histograms
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
 from domain.source import Source
+from domain.statistics import median
 from domain.summary import SourceSummary
 
 __all__ = ["HistogramParameters", "Analysis", "LightcurveResult", "SCANNED", "HISTOGRAM_NAMES"]
@@ -213,8 +214,8 @@ def summarise(source: Source, results: Sequence[LightcurveResult], survey: str, 
         source_id=source.id, survey=survey, version=version, num_lightcurves=len(results),
         num_epochs=int(sum(r.lightcurve.num_epochs for r in results)),
         num_good=int(sum(r.quality.good.sum() for r in results)),
-        mag_median=float(np.median(mags)) if mags.size else None,
-        rms=float(np.median(rms)) if rms else None,
+        mag_median=median(mags) if mags.size else None,
+        rms=median(rms) if rms else None,
         best_snr=float(max(snrs)) if snrs else None,
         num_detections=int(sum(len(r.detections) for r in results)),
     )

@@ -7,7 +7,7 @@ import pytest
 
 from domain.analysis.finder import AnalysisParameters, find_events, score_lightcurve
 from domain.detection import BRIGHTENING, DIMMING
-from tests.factories import flat_lightcurve
+from tests.factories import flat_lightcurve, writable_columns
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,9 @@ def test_no_detections_at_high_threshold_on_noise():
 
 
 def inject(lc, start, values):
-    lc.columns["flux"][start:start + len(values)] += values
-    lc.columns = lc.columns  # recompute summary
+    columns = writable_columns(lc)
+    columns["flux"][start:start + len(values)] += values
+    lc.columns = columns  # recomputes the summary and the good-epoch mask
     return lc
 
 
@@ -60,17 +61,19 @@ def test_dimming_event_and_direction_filter():
 
 def test_flagged_epochs_are_not_searched():
     lc = inject(flat_lightcurve(n=300, seed=3), 10, np.array([50.0]))
-    lc.columns["flag"][10] = 32768
-    lc.columns = lc.columns
+    columns = writable_columns(lc)
+    columns["flag"][10] = 32768
+    lc.columns = columns
     _, detections = find_events(lc, AnalysisParameters(threshold=5.0))
     assert detections == []
 
 
 def test_max_detections_keeps_strongest():
     lc = flat_lightcurve(n=300, seed=4)
+    columns = writable_columns(lc)
     for i, amp in zip(range(20, 280, 20), range(10, 140, 10)):
-        lc.columns["flux"][i] += amp
-    lc.columns = lc.columns
+        columns["flux"][i] += amp
+    lc.columns = columns
     _, detections = find_events(lc, AnalysisParameters(threshold=5.0, max_detections=3))
     assert [round(d.snr, -1) for d in detections] == pytest.approx([130, 120, 110], abs=10)
 

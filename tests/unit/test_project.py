@@ -148,3 +148,25 @@ def test_epoch_scores_are_saved_per_lightcurve_with_quality_flags():
     off, _ = make_project(FakeState(), FakeDataStore(), overrides={"observatories.analysis.save_epoch_scores": False})
     off.run()
     assert off.epoch_scores("S003") == {}
+
+
+def _outcome(state):
+    # Ids differ between the fakes of two histories: compare what was found and injected.
+    return (sorted((round(d.peak_mjd, 9), d.kind, d.is_simulated) for d in state.detections),
+            sorted((i.kind, round(i.peak_mjd, 9), i.recovered) for i in state.injections.values()))
+
+
+def test_a_batch_hands_its_products_to_its_next_steps_without_reading_them_back():
+    simulate = {"observatories.simulation.enabled": True}
+    project, state = make_project(store=FakeDataStore(), overrides=simulate)
+    project.run()
+    assert project.store.reads == 0  # download -> reduce -> analyse -> simulate, all in memory
+    assert len({i.source_id for i in state.injections.values()}) == 10
+
+    # The same steps spread over two runs read the lightcurves back, and give the same outcome.
+    split, split_state = make_project(store=FakeDataStore())
+    split.run()
+    again, _ = make_project(split_state, split.store, overrides=simulate)
+    again.run()
+    assert split.store.reads > 0
+    assert _outcome(split_state) == _outcome(state)

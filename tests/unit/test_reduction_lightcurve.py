@@ -67,3 +67,40 @@ def test_safe_key_never_a_path(name):
 
 def test_safe_key_distinguishes_similar_names():
     assert len({safe_key(n) for n in ["a/b", "a_b", "a b", "a?b"]}) == 4
+
+
+def _columns(n=6, flux=None):
+    flux = np.arange(1.0, n + 1) if flux is None else flux
+    return {"mjd": np.arange(float(n))[::-1].copy(), "flux": flux, "fluxerr": np.full(n, 0.1),
+            "mag": np.full(n, 20.0), "magerr": np.full(n, 0.1), "flag": np.zeros(n, int), "exptime": np.full(n, 30.0)}
+
+
+def test_lightcurve_owns_read_only_copies_sorted_by_time():
+    given = _columns()
+    lc = Lightcurve("s", "g", columns=given)
+    assert lc.mjds.tolist() == sorted(given["mjd"]) and lc.flux.tolist() == given["flux"][::-1].tolist()
+    given["flux"][:] = -1.0  # the caller's arrays are not the lightcurve's
+    assert lc.flux.min() == 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        lc.columns["flux"][0] = 99.0
+    with pytest.raises(ValueError, match="read-only"):
+        lc.good[0] = False
+
+
+def test_replacing_columns_renews_the_good_mask_summary_and_derived_values():
+    lc = Lightcurve("s", "g", columns=_columns())
+    calls = []
+    assert lc.derived("span", lambda x: calls.append(1) or float(x.mjds[-1] - x.mjds[0])) == 5.0
+    assert lc.derived("span", lambda x: calls.append(1) or -1.0) == 5.0 and len(calls) == 1  # cached
+    columns = _columns(n=4, flux=np.array([1.0, np.nan, 3.0, 4.0]))
+    lc.columns = columns
+    assert lc.good.tolist() == [True, True, False, True]  # sorted by time: the NaN flux moved
+    assert (lc.num_epochs, lc.num_good) == (4, 3) and lc.flux_median == pytest.approx(3.0)
+    assert lc.derived("span", lambda x: float(x.mjds[-1] - x.mjds[0])) == 3.0
+
+
+def test_a_copy_left_unsummarised_has_counts_but_no_robust_statistics():
+    lc = Lightcurve("s", "g")
+    lc.set_columns(_columns(), summarise=False)
+    assert (lc.num_epochs, lc.num_good, lc.mjd_start, lc.mjd_end) == (6, 6, 0.0, 5.0)
+    assert lc.flux_median is None and lc.mag_rms is None

@@ -13,7 +13,7 @@ from domain.events import EDGE_FRACTION, box, flare, gaussian, occultation, pacz
 from domain.lightcurve import Lightcurve
 from domain.simulator import EVENT_KINDS, InjectedEvent, SimulationParameters, Simulator, inject
 from domain.statistics import robust_location_scale
-from tests.factories import flat_lightcurve
+from tests.factories import flat_lightcurve, writable_columns
 
 T0 = 59100.0
 
@@ -114,8 +114,9 @@ def test_injected_event_validates_and_round_trips_through_json():
 
 def test_inject_leaves_input_untouched_and_changes_only_flux_and_magnitudes():
     lc = flat_lightcurve(n=300, seed=4)
-    lc.columns["flag"][150] = 4  # a flagged epoch inside the event: injected too, flag kept
-    lc.columns = lc.columns
+    columns = writable_columns(lc)
+    columns["flag"][150] = 4  # a flagged epoch inside the event: injected too, flag kept
+    lc.columns = columns
     before = {name: values.copy() for name, values in lc.columns.items()}
     event = InjectedEvent.create("gaussian_bump", 59150.0, 3.0, 0.2)
     out = inject(lc, event)
@@ -315,3 +316,19 @@ def test_source_injections_spread_over_lightcurves_by_span():
         assert injected.num_epochs == lc.num_epochs and lc.mjds[0] <= event.peak_mjd <= lc.mjds[-1] + 1
     again = list(simulator.source_injections([short, long], seed=3))
     assert [(i, e.peak_mjd) for i, e, _ in again[:50]] == [(i, e.peak_mjd) for i, e, _ in drawn[:50]]
+
+
+def test_injection_streams_are_the_spawned_children_of_the_source_seed():
+    # The documented streams (choice, draw, noise of each injection) are built straight from their spawn keys;
+    # they must equal what SeedSequence.spawn gives, or runs would change with the implementation.
+    simulator = Simulator(SimulationParameters(injections_per_source=3, noise_model="source"))
+    lightcurves = [flat_lightcurve(n=200, seed=1), flat_lightcurve(n=150, seed=2)]
+    made = list(simulator.source_injections(lightcurves, 42))
+    children = np.random.SeedSequence([simulator.parameters.seed, 42]).spawn(3)
+    for (index, event, injected), child in zip(made, children):
+        choice, draw, noise = (np.random.default_rng(s) for s in child.spawn(3))
+        spans = np.array([lc.mjds[-1] - lc.mjds[0] + np.median(np.diff(lc.mjds)) for lc in lightcurves])
+        assert index == int(choice.choice(2, p=spans / spans.sum()))
+        assert event == simulator.draw(lightcurves[index], draw)
+        expected = inject(lightcurves[index], event, noise, "source")
+        np.testing.assert_array_equal(injected.flux, expected.flux)
