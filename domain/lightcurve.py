@@ -90,7 +90,7 @@ class Lightcurve:
     def columns(self, columns: Mapping[str, np.ndarray]) -> None:
         self.set_columns(columns)
 
-    def set_columns(self, columns: Mapping[str, np.ndarray], *, summarise: bool = True, own: bool = False) -> None:
+    def set_columns(self, columns: Mapping[str, np.ndarray], *, summarise: bool = True) -> None:
         """Set the uniform columns (sorted by ``mjd`` if they are not) and update the summary.
 
         Parameters
@@ -101,9 +101,6 @@ class Lightcurve:
             Compute the robust statistics (``flux_median``, ``flux_rms``, ``mag_median``, ``mag_rms``).
             Copies that are searched and dropped (injections) skip them and leave them None; the epoch
             counts and span are always set.
-        own : bool
-            The caller hands the arrays over (it keeps no reference): those of the right type are
-            kept as they are instead of copied.
 
         Raises
         ------
@@ -114,8 +111,7 @@ class Lightcurve:
         if missing:
             raise DataError(f"lightcurve {self.label}: missing columns {missing}")
         arrays = {c: np.asarray(columns[c]) for c in LIGHTCURVE_COLUMNS}
-        copy = np.asarray if own else np.array
-        arrays.update({c: copy(columns[c], dtype=np.float64) for c in OPTIONAL_COLUMNS if c in columns})
+        arrays.update({c: np.array(columns[c], dtype=np.float64) for c in OPTIONAL_COLUMNS if c in columns})
         lengths = {c: a.shape for c, a in arrays.items()}
         if len(set(lengths.values())) != 1 or arrays["mjd"].ndim != 1:
             raise DataError(f"lightcurve {self.label}: column shapes differ {lengths}")
@@ -124,13 +120,17 @@ class Lightcurve:
         if not np.all(mjd[1:] >= mjd[:-1]):
             order = np.argsort(mjd, kind="stable")
             arrays = {c: a[order] for c, a in arrays.items()}
-        arrays["flag"] = arrays["flag"].astype(np.int64, copy=not own)
+        arrays["flag"] = arrays["flag"].astype(np.int64)
         for name in ("mjd", "flux", "fluxerr", "mag", "magerr", "exptime"):
-            arrays[name] = arrays[name].astype(np.float64, copy=not own)
+            arrays[name] = arrays[name].astype(np.float64)
         # The arrays are this lightcurve's own copies, made read-only: columns are replaced whole (which
         # updates the summary and the good-epoch mask), never edited in place behind their back.
         for values in arrays.values():
             values.flags.writeable = False
+        self._install(arrays, summarise)
+
+    def _install(self, arrays: dict[str, np.ndarray], summarise: bool) -> None:
+        """Take checked, sorted, read-only arrays as the columns; renew the mask, caches and summary."""
         self._columns = arrays
         # Every step reads the good-epoch mask several times: computed once, with the columns.
         self._good = ((arrays["flag"] == 0) & np.isfinite(arrays["flux"]) & np.isfinite(arrays["fluxerr"])
@@ -194,6 +194,43 @@ class Lightcurve:
         """Boolean mask of unflagged epochs with finite flux and positive error."""
         self._require_loaded()
         return self._good
+
+    def with_photometry(self, flux: np.ndarray, fluxerr: np.ndarray, mag: np.ndarray,
+                        magerr: np.ndarray) -> "Lightcurve":
+        """Return a new, unpersisted lightcurve with other photometry at the same epochs.
+
+        Times, flags, exposure times and the optional columns are shared with this one (they are
+        read-only); the new arrays are taken over by the copy. Its epoch counts and span are set, its
+        robust statistics are not (None), as for ``set_columns(..., summarise=False)``.
+
+        Parameters
+        ----------
+        flux, fluxerr, mag, magerr : numpy.ndarray
+            The new photometry, one value per epoch.
+
+        Returns
+        -------
+        Lightcurve
+            Same survey, filter, season, source name and time scale.
+
+        Raises
+        ------
+        DataError
+            If an array's shape is not that of the epochs.
+        """
+        arrays = dict(self.columns)
+        for name, values in (("flux", flux), ("fluxerr", fluxerr), ("mag", mag), ("magerr", magerr)):
+            values = np.asarray(values, dtype=np.float64)
+            if values.shape != arrays["mjd"].shape:
+                raise DataError(f"lightcurve {self.label}: {name} has shape {values.shape}, "
+                                f"the epochs {arrays['mjd'].shape}")
+            if values.flags.writeable:
+                values.flags.writeable = False
+            arrays[name] = values
+        copy = Lightcurve(self.survey, self.filter, self.season, source_name=self.source_name,
+                          time_scale=self.time_scale)
+        copy._install(arrays, summarise=False)
+        return copy
 
     def derived(self, name: str, compute):
         """Return ``compute(self)``, computed once for the current columns.

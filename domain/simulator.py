@@ -145,25 +145,25 @@ def inject(lightcurve: Lightcurve, event: InjectedEvent | Sequence[InjectedEvent
         raise ValueError("noise_model 'source' needs an rng")
     events = [event] if isinstance(event, InjectedEvent) else list(event)
     baseline, _, _ = _baseline_noise_cadence(lightcurve)
-    columns = {name: np.array(values, copy=True) for name, values in lightcurve.columns.items()}
+    columns = lightcurve.columns
     factor = np.ones(columns["mjd"].size)
     for each in events:
         factor *= each.factor(columns["mjd"])
-    old_flux = columns["flux"].copy()
-    columns["flux"] += baseline * (factor - 1.0)
+    old_flux = columns["flux"]
+    flux = old_flux + baseline * (factor - 1.0)
+    fluxerr = columns["fluxerr"]
     if noise_model == "source":
-        extra = columns["fluxerr"] * np.sqrt(np.maximum(factor - 1.0, 0.0))
+        extra = fluxerr * np.sqrt(np.maximum(factor - 1.0, 0.0))
         # Draw for every epoch (not only brightened ones) so the stream does not depend on the event.
-        columns["flux"] += extra * rng.standard_normal(factor.size)
-        columns["fluxerr"] *= np.sqrt(np.maximum(factor, 1.0))
+        flux += extra * rng.standard_normal(factor.size)
+        fluxerr = fluxerr * np.sqrt(np.maximum(factor, 1.0))
     # NaN fluxes stay NaN and keep their magnitudes; so do epochs the event leaves unchanged.
-    changed = (columns["flux"] != old_flux) & np.isfinite(columns["flux"])
-    _update_magnitudes(columns, old_flux, changed)
-    injected = Lightcurve(lightcurve.survey, lightcurve.filter, lightcurve.season,
-                          source_name=lightcurve.source_name, time_scale=lightcurve.time_scale)
-    # The copy is searched and dropped: its robust summary would be computed for nothing.
-    injected.set_columns(columns, summarise=False, own=True)
-    return injected
+    changed = (flux != old_flux) & np.isfinite(flux)
+    photometry = {"flux": flux, "fluxerr": fluxerr, "mag": columns["mag"].copy(), "magerr": columns["magerr"].copy()}
+    _update_magnitudes(photometry, old_flux, changed)
+    # Times, flags and the rest are shared (read-only); the copy is searched and dropped, so it has no
+    # robust summary.
+    return lightcurve.with_photometry(**photometry)
 
 
 def _update_magnitudes(columns: dict[str, np.ndarray], old_flux: np.ndarray, changed: np.ndarray) -> None:

@@ -101,9 +101,10 @@ class VirtualDemoObs(SurveyClient):
             raise SurveyError(f"demo survey has no data for {source.name!r} (simulated failure)")
         mjd = _epochs(rng, p)
         n = mjd.size
-        filters = np.array(p.filters)[rng.integers(0, len(p.filters), n)]
+        band = rng.integers(0, len(p.filters), n)
+        filters = np.array(p.filters)[band]
         base = (source.mag if source.mag is not None else 18.0) + np.array(
-            [_FILTER_OFFSETS[f] for f in filters])
+            [_FILTER_OFFSETS[f] for f in p.filters], dtype=float)[band]
         flux_ratio = np.ones(n)
         if rng.random() < p.flare_fraction:
             flux_ratio += _flare(rng, mjd)

@@ -104,3 +104,14 @@ def test_a_copy_left_unsummarised_has_counts_but_no_robust_statistics():
     lc.set_columns(_columns(), summarise=False)
     assert (lc.num_epochs, lc.num_good, lc.mjd_start, lc.mjd_end) == (6, 6, 0.0, 5.0)
     assert lc.flux_median is None and lc.mag_rms is None
+
+
+def test_other_photometry_at_the_same_epochs_shares_times_and_refuses_other_shapes():
+    lc = Lightcurve("s", "g", columns=_columns(), time_scale="tdb")
+    flux = np.array([1.0, 2.0, np.nan, 4.0, 5.0, 6.0])
+    copy = lc.with_photometry(flux, lc.fluxerr, lc.mag, lc.magerr)
+    assert copy.time_scale == "tdb" and np.shares_memory(copy.mjds, lc.mjds) and not copy.flux.flags.writeable
+    assert copy.good.tolist() == [True, True, False, True, True, True] and lc.good.all()
+    assert (copy.num_good, copy.flux_median) == (5, None)
+    with pytest.raises(DataError, match="flux has shape"):
+        lc.with_photometry(flux[:3], lc.fluxerr, lc.mag, lc.magerr)
