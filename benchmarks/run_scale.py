@@ -158,7 +158,10 @@ def main(workload: str, sizes: list[int]) -> None:
               f"({n / floor['floor']:.0f}/s) | {run['end_to_end'] / floor['floor']:.2f} | {run['resume']:.2f} s "
               f"| {run['peak_rss_mb']:.0f} MB | {disk / n / 1024:.1f} KB/source, {disk / run['raw_bytes']:.2f}x |",
               flush=True)
-    print(f"\nversions: {_versions()}; command: python benchmarks/run_scale.py {workload} "
+    # Where the bytes are: on disk / raw column bytes per product folder (the last N), after the table.
+    print("\non disk / raw column bytes by folder: " + ", ".join(
+        f"{top} {size / run['raw_bytes']:.2f}x" for top, size in run["on_disk"].items()))
+    print(f"versions: {_versions()}; command: python benchmarks/run_scale.py {workload} "
           f"{' '.join(map(str, sizes))}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -18,6 +19,7 @@ STANDARD_COLUMNS = ("name", "ra", "dec", "mag", "mag_err", "pmra", "pmdec", "par
 REQUIRED_COLUMNS = ("name", "ra", "dec")
 #: Longest source name: database indexes hold at most ~2.7 kB per key, and no catalog needs more.
 MAX_NAME_LENGTH = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class Catalog:
 
     def _as_float(self, column: str) -> np.ndarray:
         values = self.columns[column]
+        if values.dtype.kind in "biuf":  # already numbers (typed readers): no loop over the rows
+            return values.astype(float, copy=False)
         out = np.empty(values.size, dtype=float)
         for i, value in enumerate(values):
             try:
@@ -101,11 +105,11 @@ class Catalog:
     def _validate(self) -> None:
         names, ra, dec = self.columns["name"], self.columns["ra"], self.columns["dec"]
         # NUL cannot be stored (PostgreSQL text) and control characters garble every listing and log.
-        control = np.array([any(ord(ch) < 32 or ord(ch) == 127 for ch in str(n)) for n in names], dtype=bool)
+        control = np.fromiter((_CONTROL.search(n) is not None for n in names), dtype=bool, count=names.size)
         checks = (
             (names == "", "name", "empty name"),
             (control, "name", "name contains a control character (NUL, tab, newline, ...)"),
-            (np.array([len(str(n)) > MAX_NAME_LENGTH for n in names], dtype=bool), "name",
+            (np.fromiter((len(n) > MAX_NAME_LENGTH for n in names), dtype=bool, count=names.size), "name",
              f"name longer than {MAX_NAME_LENGTH} characters"),
             (~np.isfinite(ra) | (ra < 0) | (ra >= 360), "ra", "ra must be in [0, 360) degrees"),
             (~np.isfinite(dec) | (dec < -90) | (dec > 90), "dec", "dec must be in [-90, 90] degrees"),
@@ -115,12 +119,15 @@ class Catalog:
                 i = int(np.flatnonzero(bad)[0])
                 raise CatalogError(f"{message}, got {self.columns[column][i]!r}",
                                    path=self.name, row=int(self.row_numbers[i]), field=column)
-        unique, first, counts = np.unique(names.astype(str), return_index=True, return_counts=True)
-        if (counts > 1).any():
-            dup = unique[counts > 1][0]
-            rows = self.row_numbers[np.flatnonzero(names == dup)]
-            raise CatalogError(f"duplicate name {str(dup)!r} (also row {rows[0]})",
-                               path=self.name, row=int(rows[1]), field="name")
+        # A set of the names, not np.unique of them as fixed-width text: one long name would make
+        # that copy (4 bytes a character, every row as wide as the longest) gigabytes.
+        if len(set(names.tolist())) != names.size:
+            seen: dict[str, int] = {}
+            for i, name in enumerate(names.tolist()):
+                if name in seen:
+                    raise CatalogError(f"duplicate name {name!r} (also row {self.row_numbers[seen[name]]})",
+                                       path=self.name, row=int(self.row_numbers[i]), field="name")
+                seen[name] = i
 
     def select(self, expression: str) -> "Catalog":
         """Return the rows for which ``expression`` is true.
@@ -136,11 +143,13 @@ class Catalog:
             A new catalog with the selected rows.
         """
         mask = evaluate_selection(expression, self.columns, len(self))
+        # Every row selected (no selection): share the columns instead of copying the whole catalog.
+        keep = slice(None) if mask.all() else mask
         selected = Catalog.__new__(Catalog)
         selected.name = self.name
         selected.epoch = self.epoch
-        selected.row_numbers = self.row_numbers[mask]
-        selected.columns = {k: v[mask] for k, v in self.columns.items()}
+        selected.row_numbers = self.row_numbers[keep]
+        selected.columns = {k: v[keep] for k, v in self.columns.items()}
         return selected
 
     def sources(self, project: str | None = None, start: int = 0, stop: int | None = None) -> list[Source]:

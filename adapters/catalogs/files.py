@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
+from adapters.catalogs.csv_table import read_csv_columns
 from domain.catalog import Catalog, CatalogSpec
 from domain.errors import CatalogError
 from services.ports import CatalogReader
@@ -20,7 +20,11 @@ _EXTENSIONS = {
 
 
 class FileCatalogReader(CatalogReader):
-    """Reads CSV with the standard library (so errors carry line numbers) and other formats with astropy."""
+    """Reads CSV with the standard library (so errors carry line numbers) and other formats with astropy.
+
+    CSV columns are typed as they are read (integers, numbers, else text; see
+    :mod:`adapters.catalogs.csv_table`), as astropy types the columns of other formats.
+    """
 
     def read(self, spec: CatalogSpec) -> Catalog:
         """Read, map columns to standard names and validate the catalog.
@@ -45,7 +49,8 @@ class FileCatalogReader(CatalogReader):
             raise CatalogError("catalog file not found", path=path)
         fmt = spec.format if spec.format != "auto" else _guess_format(path)
         if fmt == "csv":
-            columns, row_numbers = _read_csv(path)
+            # The column that becomes the name stays text; the others are typed as they are read.
+            columns, row_numbers = read_csv_columns(path, text={spec.columns.get("name", "name")})
         else:
             columns, row_numbers = _read_astropy(path, fmt), None
         mapped = dict(columns)
@@ -63,34 +68,6 @@ def _guess_format(path: Path) -> str:
         if name.endswith(extension):
             return fmt
     raise CatalogError("cannot tell the format from the extension; set catalog.format", path=path)
-
-
-def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], list[int]]:
-    # Row numbers in errors are file line numbers, which is what a user opens an editor at.
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise CatalogError("empty catalog file", path=path) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise CatalogError(f"unreadable header: {exc}", path=path) from None
-        if len(set(header)) != len(header):
-            raise CatalogError(f"repeated column names in header {header}", path=path, row=1)
-        rows, line_numbers = [], []
-        try:
-            for row in reader:
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                if len(row) != len(header):
-                    raise CatalogError(f"expected {len(header)} fields, found {len(row)}",
-                                       path=path, row=reader.line_num)
-                rows.append(row)
-                line_numbers.append(reader.line_num)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise CatalogError(f"unreadable line: {exc}", path=path, row=reader.line_num) from None
-    columns = {h: np.array([r[i].strip() for r in rows], dtype=object) for i, h in enumerate(header)}
-    return columns, line_numbers
 
 
 def _read_astropy(path: Path, fmt: str) -> dict[str, np.ndarray]:
