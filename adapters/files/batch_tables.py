@@ -52,14 +52,23 @@ def h5py_module():
 
 def to_table(columns: Mapping[str, np.ndarray]) -> np.ndarray:
     """Return a structured array of the columns (text as UTF-8 bytes)."""
-    arrays = []
-    for values in columns.values():
-        values = np.asarray(values)
-        if values.dtype.kind in "UO":
-            values = np.char.encode(values.astype(str), "utf-8")
-        arrays.append(values)
-    table = np.empty(len(arrays[0]) if arrays else 0, dtype=[(name, a.dtype) for name, a in zip(columns, arrays)])
-    for name, values in zip(columns, arrays):
+    return _structured(list(columns), [_encoded(np.asarray(values)) for values in columns.values()])
+
+
+def _encoded(values: np.ndarray) -> np.ndarray:
+    """Return text as UTF-8 bytes (other columns as they are)."""
+    if values.dtype.kind not in "UO":
+        return values
+    text = values.astype(str) if values.dtype.kind == "O" else values
+    try:
+        return text.astype("S")  # ASCII, the usual case: one C pass, the same bytes as UTF-8
+    except UnicodeEncodeError:
+        return np.char.encode(text, "utf-8")
+
+
+def _structured(names: list[str], arrays: list[np.ndarray]) -> np.ndarray:
+    table = np.empty(len(arrays[0]) if arrays else 0, dtype=[(name, a.dtype) for name, a in zip(names, arrays)])
+    for name, values in zip(names, arrays):
         table[name] = values
     return table
 
@@ -75,15 +84,27 @@ def from_table(table: np.ndarray) -> dict[str, np.ndarray]:
     return columns
 
 
-def _signature(table: np.ndarray) -> tuple:
-    return tuple((name, table.dtype[name].kind, table.dtype[name].itemsize) for name in table.dtype.names)
+def _layout(columns: Mapping[str, np.ndarray]) -> tuple:
+    # Tables with the same columns and types share a dataset; text of any width joins (widened to the widest).
+    return tuple((name, "text", 0) if values.dtype.kind in "UOS" else (name, values.dtype.kind, values.dtype.itemsize)
+                 for name, values in ((n, np.asarray(v)) for n, v in columns.items()))
 
 
-def _concatenate(tables: list[np.ndarray]) -> np.ndarray:
-    # Text columns of one layout may differ in width: widen every table to the widest.
-    names = tables[0].dtype.names
-    dtype = [(n, max((t.dtype[n] for t in tables), key=lambda d: d.itemsize)) for n in names]
-    return np.concatenate([t.astype(dtype, copy=False) for t in tables])
+def _joined(tables: list[Mapping[str, np.ndarray]]) -> np.ndarray:
+    """Return one structured array of tables of one layout, built column by column (not table by table)."""
+    names = list(tables[0])
+    return _structured(names, [_encoded(_column(tables, name)) for name in names])
+
+
+def _column(tables: list[Mapping[str, np.ndarray]], name: str) -> np.ndarray:
+    parts = [np.asarray(t[name]) for t in tables]
+    if len({p.dtype.kind == "S" for p in parts if p.dtype.kind in "UOS"}) > 1:
+        parts = [_encoded(p) for p in parts]  # bytes and str have no common type: join them as bytes
+    return np.concatenate(parts)
+
+
+def _rows(columns: Mapping[str, np.ndarray]) -> int:
+    return len(next(iter(columns.values()))) if columns else 0
 
 
 def content_name(datasets: Mapping[str, np.ndarray], extra: str = "") -> str:
@@ -124,17 +145,16 @@ def write_tables(folder: Path, root: Path, tables: Sequence[Mapping[str, np.ndar
     tuple
         The file's path relative to ``root`` and one key per table.
     """
-    structured = [to_table(t) for t in tables]
     layouts: dict[tuple, list[int]] = {}
-    for i, table in enumerate(structured):
-        layouts.setdefault(_signature(table), []).append(i)
-    datasets, keys = {}, [""] * len(structured)
+    for i, table in enumerate(tables):
+        layouts.setdefault(_layout(table), []).append(i)
+    datasets, keys = {}, [""] * len(tables)
     for number, members in enumerate(layouts.values()):
         name = f"t{number}"
-        datasets[name] = _concatenate([structured[i] for i in members])
+        datasets[name] = _joined([tables[i] for i in members])
         start = 0
         for i in members:
-            stop = start + structured[i].size
+            stop = start + _rows(tables[i])
             keys[i] = f"{name}[{start}:{stop}]"
             start = stop
     if index is not None:
