@@ -17,7 +17,8 @@ ZTF_REAL = "ztf_dr1_lightcurve_SN2018hmx_ipac.tbl"
 TESS_REAL = "tess2018206045859-s0001-0000000358108509-0120-s_lc.fits"
 
 
-def write_config(folder: Path, survey: str, rows: list[tuple[str, float, float]], extra: str = "") -> Path:
+def write_config(folder: Path, survey: str, rows: list[tuple[str, float, float]], extra: str = "",
+                 analysis: str = "threshold: 5.0") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "catalog.csv").write_text("name,ra,dec,mag\n" + "".join(f"{n},{r},{d},16.0\n" for n, r, d in rows))
     config = folder / "project.yaml"
@@ -26,7 +27,7 @@ project: {{name: {survey}-e2e, surveys: [{survey}], batch_size: 8}}
 catalog: {{path: catalog.csv}}
 observatories:
   reduction: {{min_epochs: 3}}
-  analysis: {{threshold: 5.0}}
+  analysis: {{{analysis}}}
 {extra}""")
     return config
 
@@ -118,7 +119,7 @@ def test_real_answers_ingested_reduce_as_the_archive_made_them(tmp_path, shared_
     data = tmp_path / "data"
     ztf = write_config(tmp_path / "z", "ztf", [("SN2018hmx", 128.41389, 55.59812)])
     tess = write_config(tmp_path / "t", "tess", [("TIC358108509", 51.1119, -77.4515)],
-                        "  analysis: {widths_days: [0.01, 0.05]}\n")
+                        analysis="threshold: 5.0, widths_days: [0.01, 0.05]")
     for config, survey, name in ((ztf, "ztf", ZTF_REAL), (tess, "tess", TESS_REAL)):
         local = tmp_path / name
         shutil.copy(shared_data / name, local)

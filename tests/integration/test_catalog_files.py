@@ -81,6 +81,19 @@ def test_yaml_errors_name_the_file(tmp_path):
         load_config(tmp_path / "missing.yaml", SURVEY_PARAMETERS)
 
 
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path):
+    # Plain YAML keeps the last of two equal keys, so a threshold written twice would silently win or lose.
+    path = tmp_path / "twice.yaml"
+    path.write_text("project: {name: x}\ncatalog: {path: c.csv}\nobservatories:\n  demo:\n"
+                    "    analysis: {threshold: 5}\n    analysis: {threshold: 6}\n")
+    with pytest.raises(ConfigError, match=r"twice\.yaml: not valid YAML \(line 6\): key 'analysis' is given twice "
+                                          r"\(first on line 5\)"):
+        load_config(path, SURVEY_PARAMETERS)
+    path.write_text("project: {name: x}\ncatalog: {path: c.csv}\nobservatories:\n  demo:\n"
+                    "    analysis: {threshold: 5}\n    reduction: {season_gap_days: 50}\n")
+    assert load_config(path, SURVEY_PARAMETERS).surveys[0].analysis.threshold == 5.0
+
+
 @pytest.mark.parametrize("text, key", [
     ("observatories:\n  ztf:\n    download:\n      password: hunter2\n", "observatories.ztf.download.password"),
     ("project:\n  name: x\n  irsa_token: abc\n", "project.irsa_token"),

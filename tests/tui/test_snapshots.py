@@ -6,11 +6,17 @@ from tests.tui.snapshot_app import SCREEN_KEYS, build_app
 
 
 async def _settle(pilot):
-    # Workers post their results as messages; on a loaded machine those can arrive after the first pause,
-    # so settle a few rounds with a little wall time each before the screen is photographed.
-    for _ in range(6):
+    # Workers post their results as messages, and a table sizes its columns on a later refresh; on a loaded
+    # machine either can come after any fixed pause (a table was once photographed with its columns still
+    # at header width). So wait until two renders in a row are the same, then photograph.
+    previous = None
+    for _ in range(60):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause(0.05)
+        current = pilot.app.export_screenshot()
+        if current == previous:
+            return
+        previous = current
 
 
 def _keys(keys):
