@@ -48,3 +48,4 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_scale.py reference 1000 100000
 	$(BIN)/python benchmarks/run_scale.py realistic 1000
 	$(BIN)/python benchmarks/run_cone_search.py 1000000 300
+	$(BIN)/python benchmarks/run_dask_workers.py 1000 50 2
