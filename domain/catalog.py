@@ -152,6 +152,27 @@ class Catalog:
         selected.columns = {k: v[keep] for k, v in self.columns.items()}
         return selected
 
+    def with_columns(self, names: Sequence[str]) -> "Catalog":
+        """Return the same rows with only the columns named (those present), sharing their arrays.
+
+        A run needs only the standard columns once the selection is made; a wide catalog (a Gaia
+        file has dozens of columns) would otherwise stay whole in memory for the whole run.
+
+        Parameters
+        ----------
+        names : sequence of str
+            Columns to keep.
+
+        Returns
+        -------
+        Catalog
+            A new catalog over the same arrays.
+        """
+        kept = Catalog.__new__(Catalog)
+        kept.name, kept.epoch, kept.row_numbers = self.name, self.epoch, self.row_numbers
+        kept.columns = {k: v for k, v in self.columns.items() if k in names}
+        return kept
+
     def sources(self, project: str | None = None, start: int = 0, stop: int | None = None) -> list[Source]:
         """Return one :class:`Source` per row of ``start:stop``.
 

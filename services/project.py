@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from domain.catalog import STANDARD_COLUMNS
 from domain.config import ProjectConfig
 from domain.errors import ConfigError
 from services.ports import (
@@ -162,7 +163,7 @@ class Project(BatchRunnerMixin, BrowsingMixin):
             What was done, skipped and failed.
         """
         report = RunReport()
-        catalog = selected_catalog(self.config, self.catalog_reader)
+        catalog = selected_catalog(self.config, self.catalog_reader).with_columns(STANDARD_COLUMNS)
         self._record_manifest()
         report.selected = len(catalog) if limit is None else min(limit, len(catalog))
         self.progress.message(f"project {self.name}: {report.selected} sources selected")

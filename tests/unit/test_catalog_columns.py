@@ -37,3 +37,14 @@ def test_bad_names_are_still_refused(name, message):
 def test_the_first_repeated_name_in_file_order_is_reported():
     with pytest.raises(CatalogError, match=r"row 4, field 'name': duplicate name 'b' \(also row 2\)"):
         Catalog({"name": ["b", "z", "a", "b", "a"], "ra": [1.0] * 5, "dec": [0.0] * 5}, row_numbers=[2, 3, 4, 4, 5])
+
+
+def test_a_run_keeps_only_the_standard_columns_sharing_their_arrays():
+    from domain.catalog import STANDARD_COLUMNS
+
+    wide = Catalog({"name": ["a", "b"], "ra": [1.0, 2.0], "dec": [3.0, 4.0], "mag": [15.0, 16.0],
+                    **{f"extra{i}": np.arange(2.0) for i in range(40)}}, name="gaia.ecsv", epoch=2016.0)
+    kept = wide.with_columns(STANDARD_COLUMNS)
+    assert sorted(kept.columns) == ["dec", "mag", "name", "ra"] and len(wide.columns) == 44
+    assert np.shares_memory(kept.columns["ra"], wide.columns["ra"]) and kept.epoch == 2016.0
+    assert [s.name for s in kept.sources("p")] == ["a", "b"] and kept.sources("p")[1].mag == 16.0
