@@ -1,0 +1,109 @@
+"""Where an end-to-end run's time goes: wall-clock timers around each step and its main parts.
+
+Run ``python benchmarks/run_breakdown.py [N] [WORKLOAD]`` (default 5000 reference sources, see
+``run_scale.py``). It runs ``Project.run`` on a fresh embedded PostgreSQL and data folder in a temporary
+directory, with timers wrapped around the steps, the survey, the science, the file writes and the
+database calls, and prints seconds, milliseconds per source and the share of the run for each. Parts
+nest (a step's line includes its parts'), so the shares do not add up to 100 %. Timers cost well
+under a microsecond each; use py-spy for a finer picture.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+TIMES: collections.Counter = collections.Counter()
+
+
+def _timed(owner, name: str, label: str) -> None:
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            TIMES[label] += time.perf_counter() - start
+
+    setattr(owner, name, wrapper)
+
+
+def _instrument() -> None:
+    import adapters.files.hdf5_store as hdf5
+    import adapters.files.netcdf_store as netcdf
+    import adapters.postgres.repository as rows
+    import adapters.postgres.science_repository as science_rows
+    import adapters.surveys.demo as demo
+    import domain.analysis.analysis as analysis
+    import domain.simulator as simulator
+    import services.batch_runner as runner
+    import services.simulate as simulate
+    import services.stages as stages
+
+    for name in ("download_batch", "reduce_batch", "analyse_batch"):
+        _timed(stages, name, f"step: {name}")
+        setattr(runner, name, getattr(stages, name))  # the runner imported the names before the timers
+    _timed(simulate, "simulate_batch", "step: simulate_batch")
+    runner.simulate_batch = simulate.simulate_batch
+    for owner, name, label in (
+        (demo.VirtualDemoObs, "download", "survey: demo download"),
+        (demo.VirtualDemoObs, "reduce", "science: reduce"),
+        (analysis.Analysis, "analyse_source", "science: analyse"),
+        (analysis.Analysis, "fill_many", "science: histogram fill"),
+        (simulate, "find_events", "science: search of injected copies"),
+        (simulator.Simulator, "draw", "science: draw events"),
+        (simulator, "inject", "science: inject"),
+        (hdf5.Hdf5DataStore, "save_raw_many", "files: raw"),
+        (hdf5.Hdf5DataStore, "save_lightcurves_many", "files: lightcurves"),
+        (hdf5.Hdf5DataStore, "save_epoch_scores_many", "files: epoch scores"),
+        (netcdf.NetCdfHistogramStore, "save", "files: netCDF histogram parts"),
+        (rows.SqlAlchemySourceRepository, "add_many", "rows: sources"),
+        (rows.SqlAlchemyRawDataRepository, "add_many", "rows: raw data"),
+        (rows.SqlAlchemyLightcurveRepository, "add_many", "rows: lightcurves"),
+        (science_rows.SqlAlchemyInjectionRepository, "add_many", "rows: injections"),
+        (science_rows.SqlAlchemySummaryRepository, "upsert_many", "rows: summaries"),
+        (rows.SqlAlchemyStepRepository, "done", "bookkeeping: steps done?"),
+        (rows.SqlAlchemyStepRepository, "mark_done", "bookkeeping: mark done"),
+        (rows.SqlAlchemyStepRepository, "clear_failures", "bookkeeping: clear failures"),
+    ):
+        _timed(owner, name, label)
+
+
+def main(n: int, workload: str) -> None:
+    from run_scale import WORKLOADS
+
+    with tempfile.TemporaryDirectory(prefix="vo-breakdown-") as work:
+        os.environ["VO_DATA"] = f"{work}/data"
+        os.environ.pop("VO_DATABASE_URL", None)
+        _instrument()
+        from adapters.catalogs.demo import write_demo_catalog
+        from adapters.container import open_project
+
+        write_demo_catalog(Path(work) / "catalog.csv", rows=n, seed=3)
+        (Path(work) / "p.yaml").write_text(WORKLOADS[workload].replace("CATALOG", f"{work}/catalog.csv"))
+        container, project = open_project(Path(work) / "p.yaml", workers=1)
+        try:
+            project.status()  # start the server and migrate before timing
+            start = time.perf_counter()
+            project.run()
+            elapsed = time.perf_counter() - start
+        finally:
+            container.database().close()
+    print(f"{workload}, {n} sources: {elapsed:.2f} s, {n / elapsed:.0f} sources/s")
+    for label, seconds in sorted(TIMES.items()):
+        print(f"{label:40s} {seconds:7.2f} s {1e3 * seconds / n:7.3f} ms/source {100 * seconds / elapsed:5.1f} %")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000, sys.argv[2] if len(sys.argv) > 2 else "reference")
