@@ -6,7 +6,7 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import and_, delete, func, inspect, or_, select, tuple_
+from sqlalchemy import and_, func, inspect, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -91,6 +91,11 @@ def _detection_row(det: Detection) -> dict:
     return row
 
 
+def _source_value(value):
+    # Catalog values may be NumPy scalars, which the driver does not adapt.
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _raw_row(raw: RawData) -> dict:
     """Column values of a raw data record, converted to types the driver adapts."""
     return dict(survey=raw.survey, source_name=raw.source_name, version=raw.version, ra=_optional_float(raw.ra),
@@ -155,18 +160,20 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
         new = 0
         for batch in batched(sources, BATCH):
             pixels = ang2pix_nested(INDEX_ORDER, [s.ra for s in batch], [s.dec for s in batch])
-            rows = [{"project_id": project_id, "healpix": int(p), **{f: getattr(s, f) for f in _SOURCE_FIELDS}}
+            rows = [{"project_id": project_id, "healpix": int(p),
+                     **{f: _source_value(getattr(s, f)) for f in _SOURCE_FIELDS}}
                     for s, p in zip(batch, pixels)]
-            stmt = pg_insert(sources_table).on_conflict_do_nothing(index_elements=["project_id", "name"])
-            new += len(self.session.execute(stmt.returning(sources_table.c.id), rows).all())
-            names = [s.name for s in batch]
-            ids = dict(
-                self.session.execute(
+            ids = dict(insert_rows(self.session, sources_table.name, ("project_id", "healpix") + _SOURCE_FIELDS,
+                                   rows, on_conflict="ON CONFLICT (project_id, name) DO NOTHING",
+                                   returning=("name", "id")))
+            new += len(ids)
+            stored = [s.name for s in batch if s.name not in ids]
+            if stored:  # already in the project (a rerun): their ids
+                ids.update(self.session.execute(
                     select(sources_table.c.name, sources_table.c.id).where(
-                        sources_table.c.project_id == project_id, sources_table.c.name.in_(names)
+                        sources_table.c.project_id == project_id, sources_table.c.name.in_(stored)
                     )
-                ).all()
-            )
+                ).all())
             for source in batch:
                 _assign(source, id=ids[source.name], project=project)
         return new
@@ -396,16 +403,14 @@ class SqlAlchemyStepRepository(_Repository, StepRepository):
 
     def done(self, stage: str, survey: str, version: str, source_ids: Sequence[int]) -> set[int]:
         """Return the ids among ``source_ids`` that finished ``stage`` at ``version``."""
-        finished: set[int] = set()
-        for batch in batched(source_ids, BATCH):
-            stmt = select(steps.c.source_id).where(
-                steps.c.stage == stage,
-                steps.c.survey == survey,
-                steps.c.version == version,
-                steps.c.source_id.in_(batch),
-            )
-            finished.update(self.session.scalars(stmt))
-        return finished
+        # One array parameter, not one bound parameter per id: the statement is the same for every batch.
+        ids = [int(i) for i in source_ids]
+        if not ids:
+            return set()
+        return set(self.session.scalars(
+            text("SELECT source_id FROM steps WHERE stage = :stage AND survey = :survey AND version = :version "
+                 "AND source_id = ANY(:ids)"),
+            {"stage": stage, "survey": survey, "version": version, "ids": ids}))
 
     def mark_done(self, stage: str, survey: str, version: str, counts: dict[int, int]) -> None:
         """Record that these sources finished ``stage``; a repeated step updates count and time.
@@ -465,12 +470,11 @@ class SqlAlchemyStepRepository(_Repository, StepRepository):
 
     def clear_failures(self, stage: str, survey: str, source_ids: Sequence[int]) -> None:
         """Forget failures of these sources at ``stage`` (they succeeded since)."""
-        for batch in batched(source_ids, BATCH):
+        ids = [int(i) for i in source_ids]
+        if ids:
             self.session.execute(
-                delete(failures).where(
-                    failures.c.stage == stage, failures.c.survey == survey, failures.c.source_id.in_(batch)
-                )
-            )
+                text("DELETE FROM failures WHERE stage = :stage AND survey = :survey AND source_id = ANY(:ids)"),
+                {"stage": stage, "survey": survey, "ids": ids})
 
     def failures(self, project: str) -> list[tuple[str, str, str, str, str]]:
         """Return (source name, stage, survey, version, message) of the current failures of ``project``."""
