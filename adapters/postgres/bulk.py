@@ -6,10 +6,11 @@ from typing import Sequence
 
 import psycopg2
 from psycopg2.extras import Json
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import OperationalError
 from psycopg2.extras import execute_values as _execute_values
 
-__all__ = ["execute_values", "insert_rows", "PAGE"]
+__all__ = ["execute_values", "insert_rows", "upsert_ids", "insert_new_ids", "on_conflict_update", "PAGE"]
 
 #: Rows per statement.
 PAGE = 1000
@@ -93,3 +94,64 @@ def insert_rows(session, table: str, columns: Sequence[str], rows: Sequence[dict
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
     return execute_values(session, sql, values, fetch=bool(returning))
+
+
+def upsert_ids(session, table, columns: Sequence[str], rows: Sequence[dict], *, key: Sequence[str],
+               on_conflict: str, json_columns: Sequence[str] = ()) -> dict[tuple, int]:
+    """Insert row dicts (see :func:`insert_rows`); return the id of each row written, by its ``key`` values.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    table : sqlalchemy.Table
+        Table written (it has an ``id`` column).
+    columns, rows, on_conflict, json_columns
+        As for :func:`insert_rows`.
+    key : sequence of str
+        Columns that identify a row.
+
+    Returns
+    -------
+    dict of tuple to int
+        Key values -> id, for the rows inserted (or updated by the conflict clause).
+    """
+    returned = insert_rows(session, table.name, columns, rows, on_conflict=on_conflict,
+                           returning=("id", *key), json_columns=json_columns)
+    return {tuple(row[1:]): row[0] for row in returned}
+
+
+def insert_new_ids(session, table, columns: Sequence[str], rows: Sequence[dict], *, key: Sequence[str],
+                   json_columns: Sequence[str] = ()) -> tuple[dict[tuple, int], set[tuple]]:
+    """Insert the rows whose ``key`` is not stored yet, leaving stored ones as they are; return every id.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work.
+    table : sqlalchemy.Table
+        Table written; ``key`` is one of its unique constraints.
+    columns, rows, json_columns
+        As for :func:`insert_rows` (at most one row per key).
+    key : sequence of str
+        Columns of the unique constraint that identifies a row.
+
+    Returns
+    -------
+    tuple
+        Key values -> id for every row given, and the keys that were new.
+    """
+    ids = upsert_ids(session, table, columns, rows, key=key,
+                     on_conflict=f"ON CONFLICT ({', '.join(key)}) DO NOTHING", json_columns=json_columns)
+    new = set(ids)
+    stored = [k for k in (tuple(row[c] for c in key) for row in rows) if k not in ids]
+    if stored:  # already there (a batch retried after a crash): their ids
+        key_columns = [table.c[c] for c in key]
+        ids.update({tuple(row[1:]): row[0] for row in
+                    session.execute(select(table.c.id, *key_columns).where(tuple_(*key_columns).in_(stored)))})
+    return ids, new
+
+
+def on_conflict_update(constraint: str, columns: Sequence[str]) -> str:
+    """Return ``ON CONFLICT ON CONSTRAINT constraint DO UPDATE SET c = EXCLUDED.c, ...`` for :func:`upsert_ids`."""
+    return f"ON CONFLICT ON CONSTRAINT {constraint} DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)

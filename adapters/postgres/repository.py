@@ -6,11 +6,11 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import and_, func, inspect, or_, select, text, tuple_
+from sqlalchemy import and_, func, inspect, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from adapters.postgres.bulk import execute_values, insert_rows
+from adapters.postgres.bulk import execute_values, insert_new_ids, on_conflict_update, upsert_ids
 from adapters.postgres.orm import detections as detections_table
 from adapters.postgres.orm import failures, projects, raw_data, steps
 from adapters.postgres.orm import lightcurves as lightcurves_table
@@ -163,17 +163,10 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
             rows = [{"project_id": project_id, "healpix": int(p),
                      **{f: _source_value(getattr(s, f)) for f in _SOURCE_FIELDS}}
                     for s, p in zip(batch, pixels)]
-            ids = dict(insert_rows(self.session, sources_table.name, ("project_id", "healpix") + _SOURCE_FIELDS,
-                                   rows, on_conflict="ON CONFLICT (project_id, name) DO NOTHING",
-                                   returning=("name", "id")))
-            new += len(ids)
-            stored = [s.name for s in batch if s.name not in ids]
-            if stored:  # already in the project (a rerun): their ids
-                ids.update(self.session.execute(
-                    select(sources_table.c.name, sources_table.c.id).where(
-                        sources_table.c.project_id == project_id, sources_table.c.name.in_(stored)
-                    )
-                ).all())
+            found, fresh = insert_new_ids(self.session, sources_table, ("project_id", "healpix") + _SOURCE_FIELDS,
+                                          rows, key=("project_id", "name"))
+            new += len(fresh)
+            ids = {name: i for (_, name), i in found.items()}
             for source in batch:
                 _assign(source, id=ids[source.name], project=project)
         return new
@@ -239,23 +232,12 @@ class SqlAlchemyRawDataRepository(_Repository, RawDataRepository):
 
     def add_many(self, raws: Sequence[RawData]) -> None:
         """Insert records, leaving existing ones as they are; every given record gets its ``id``."""
-        key_columns = (raw_data.c.survey, raw_data.c.source_name, raw_data.c.version)
         for batch in batched(raws, BATCH):
             rows = [_raw_row(r) for r in batch]
             keys = [(r.survey, r.source_name, r.version) for r in batch]
-            ids = {tuple(row[1:]): row[0] for row in insert_rows(
-                self.session, raw_data.name, _RAW_FIELDS, rows,
-                on_conflict="ON CONFLICT (survey, source_name, version) DO NOTHING",
-                returning=("id", "survey", "source_name", "version"))}
-            stored = [key for key in keys if key not in ids]
-            if stored:
-                # Already there (a batch retried after a crash): existing rows are left as they are.
-                ids.update({
-                    (s, n, v): i
-                    for i, s, n, v in self.session.execute(
-                        select(raw_data.c.id, *key_columns).where(tuple_(*key_columns).in_(stored))
-                    )
-                })
+            # Existing rows (a batch retried after a crash) are left as they are.
+            ids, _ = insert_new_ids(self.session, raw_data, _RAW_FIELDS, rows,
+                                    key=("survey", "source_name", "version"))
             for raw, key in zip(batch, keys):
                 _assign(raw, id=ids[key])
 
@@ -290,11 +272,8 @@ class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
         for batch in batched(lightcurves, BATCH):
             # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
             rows = {_lightcurve_key(lc): _lightcurve_row(lc) for lc in batch}
-            ids = {tuple(row[1:]): row[0] for row in insert_rows(
-                self.session, lightcurves_table.name, _LC_KEY + _LC_VALUES, list(rows.values()),
-                on_conflict="ON CONFLICT ON CONSTRAINT uq_lightcurves_identity DO UPDATE SET "
-                            + ", ".join(f"{f} = EXCLUDED.{f}" for f in _LC_VALUES),
-                returning=("id",) + _LC_KEY)}
+            ids = upsert_ids(self.session, lightcurves_table, _LC_KEY + _LC_VALUES, list(rows.values()), key=_LC_KEY,
+                             on_conflict=on_conflict_update("uq_lightcurves_identity", _LC_VALUES))
             for lc in batch:
                 _assign(lc, id=ids[_lightcurve_key(lc)])
 
@@ -348,11 +327,9 @@ class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
             keyed = [(det, _detection_row(det)) for det in batch]
             # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
             rows = {tuple(row[f] for f in _DET_KEY): row for _, row in keyed}
-            ids = {tuple(row[1:]): row[0] for row in insert_rows(
-                self.session, detections_table.name, _DET_KEY + _DET_VALUES, list(rows.values()),
-                on_conflict="ON CONFLICT ON CONSTRAINT uq_detections_identity DO UPDATE SET "
-                            + ", ".join(f"{f} = EXCLUDED.{f}" for f in _DET_VALUES),
-                returning=("id",) + _DET_KEY, json_columns=("quality",))}
+            ids = upsert_ids(self.session, detections_table, _DET_KEY + _DET_VALUES, list(rows.values()), key=_DET_KEY,
+                             on_conflict=on_conflict_update("uq_detections_identity", _DET_VALUES),
+                             json_columns=("quality",))
             for det, row in keyed:
                 _assign(det, id=ids[tuple(row[f] for f in _DET_KEY)])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from adapters.postgres.orm import detections as detections_table
-from adapters.postgres.bulk import execute_values, insert_rows
+from adapters.postgres.bulk import execute_values, insert_new_ids
 from adapters.postgres.orm import histogram_parts, injections as injections_table, projects, source_summaries
 from adapters.postgres.orm import sources as sources_table
 from adapters.postgres.repository import (
@@ -94,25 +94,13 @@ class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
             if inj.source_id is None or inj.lightcurve_id is None or inj.version is None:
                 raise ValueError(f"{inj!r} needs source_id, lightcurve_id and version before it is stored")
         detections = SqlAlchemyDetectionRepository(self.session)
-        key_columns = tuple(injections_table.c[f] for f in _INJ_KEY)
         for batch in batched(injections, BATCH):
             keyed = [(inj, _injection_row(inj)) for inj in batch]
             rows: dict[tuple, dict] = {}
             for _, row in keyed:
                 rows.setdefault(tuple(row[f] for f in _INJ_KEY), row)  # the first of duplicates wins
-            ids = {tuple(r[1:]): r[0] for r in insert_rows(
-                self.session, injections_table.name, _INJ_KEY + _INJ_VALUES, list(rows.values()),
-                on_conflict="ON CONFLICT ON CONSTRAINT uq_injections_identity DO NOTHING",
-                returning=("id",) + _INJ_KEY, json_columns=("params",))}
-            new = set(ids)
-            stored = [key for key in rows if key not in ids]
-            if stored:
-                ids.update({
-                    tuple(r[1:]): r[0]
-                    for r in self.session.execute(
-                        select(injections_table.c.id, *key_columns).where(tuple_(*key_columns).in_(stored))
-                    )
-                })
+            ids, new = insert_new_ids(self.session, injections_table, _INJ_KEY + _INJ_VALUES, list(rows.values()),
+                                      key=_INJ_KEY, json_columns=("params",))
             fresh: list[Detection] = []
             stale: dict[int, list[Detection]] = {}
             first_of_key: set[tuple] = set()
