@@ -145,12 +145,7 @@ class Catalog:
         mask = evaluate_selection(expression, self.columns, len(self))
         # Every row selected (no selection): share the columns instead of copying the whole catalog.
         keep = slice(None) if mask.all() else mask
-        selected = Catalog.__new__(Catalog)
-        selected.name = self.name
-        selected.epoch = self.epoch
-        selected.row_numbers = self.row_numbers[keep]
-        selected.columns = {k: v[keep] for k, v in self.columns.items()}
-        return selected
+        return self._view(self.row_numbers[keep], {k: v[keep] for k, v in self.columns.items()})
 
     def with_columns(self, names: Sequence[str]) -> "Catalog":
         """Return the same rows with only the columns named (those present), sharing their arrays.
@@ -168,10 +163,13 @@ class Catalog:
         Catalog
             A new catalog over the same arrays.
         """
-        kept = Catalog.__new__(Catalog)
-        kept.name, kept.epoch, kept.row_numbers = self.name, self.epoch, self.row_numbers
-        kept.columns = {k: v for k, v in self.columns.items() if k in names}
-        return kept
+        return self._view(self.row_numbers, {k: v for k, v in self.columns.items() if k in names})
+
+    def _view(self, row_numbers: np.ndarray, columns: dict[str, np.ndarray]) -> "Catalog":
+        # Rows and columns of this validated catalog: nothing to convert or check again.
+        view = Catalog.__new__(Catalog)
+        view.name, view.epoch, view.row_numbers, view.columns = self.name, self.epoch, row_numbers, columns
+        return view
 
     def sources(self, project: str | None = None, start: int = 0, stop: int | None = None) -> list[Source]:
         """Return one :class:`Source` per row of ``start:stop``.

@@ -224,8 +224,7 @@ class Lightcurve:
             if values.shape != arrays["mjd"].shape:
                 raise DataError(f"lightcurve {self.label}: {name} has shape {values.shape}, "
                                 f"the epochs {arrays['mjd'].shape}")
-            if values.flags.writeable:
-                values.flags.writeable = False
+            values.flags.writeable = False
             arrays[name] = values
         copy = Lightcurve(self.survey, self.filter, self.season, source_name=self.source_name,
                           time_scale=self.time_scale)
