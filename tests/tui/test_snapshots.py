@@ -1,20 +1,28 @@
 """Snapshots (SVG) of every screen at 80x24, built over fakes (`pytest --snapshot-update` after a deliberate change)."""
 
 import pytest
+from textual.widgets import DataTable
 
 from tests.tui.snapshot_app import SCREEN_KEYS, build_app
 
 
+def _tables_pending(app) -> bool:
+    # A DataTable measures new rows and widens its columns only on its next idle; under load that idle can
+    # lag behind two identical renders, which then show the columns at header width.
+    return any(t._require_update_dimensions or t._new_rows or t._updated_cells for t in app.screen.query(DataTable))
+
+
 async def _settle(pilot):
-    # Workers post their results as messages, and a table sizes its columns on a later refresh; on a loaded
-    # machine either can come after any fixed pause (a table was once photographed with its columns still
-    # at header width). So wait until two renders in a row are the same, then photograph.
+    # Workers post their results as messages, and a table sizes its columns on a later idle; on a loaded
+    # machine either can come after any fixed pause. So wait until no table has work pending and two
+    # renders in a row are the same, then photograph.
     previous = None
-    for _ in range(60):
+    for _ in range(100):
         await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
         await pilot.pause(0.05)
         current = pilot.app.export_screenshot()
-        if current == previous:
+        if current == previous and not _tables_pending(pilot.app):
             return
         previous = current
 
