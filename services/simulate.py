@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from domain.analysis.analysis import Analysis
-from domain.analysis.finder import find_events
+from domain.analysis.finder import find_events, find_events_many
 from domain.config import SurveyConfig
 from domain.errors import VOError
 from domain.histograms import Axis, Histograms
@@ -112,23 +112,33 @@ def simulate_batch(
     efficiency = efficiency_histograms(survey)
     lightcurves, unreadable = batch_lightcurves(uow, store, survey, todo, carry)
     checked = carry.qualities.get(survey.name, {}) if carry is not None else {}
-    injections, counts, failures = [], {}, {}
+    drawn, failures = {}, {}
     for source in todo:
         try:
-            made = []
             if source.id in unreadable:
                 raise unreadable[source.id]
             loaded = lightcurves[source.id]
-            qualities = checked.get(source.id) or [analysis.checker.check(lc) for lc in loaded]
+            qualities = checked.get(source.id) or analysis.checker.check_many(loaded)
             seed = _seed(source.name, survey.simulation.seed)
-            for sequence, (index, event, injected) in enumerate(simulator.source_injections(loaded, seed)):
-                _, detections = find_events(injected, survey.analysis, qualities[index])
-                injection = event.to_injection(sequence, simulator.match(event, detections))
-                made.append(_attach(injection, source.id, loaded[index].id, version))
+            drawn[source.id] = [(event, injected, loaded[index].id, qualities[index])
+                                for index, event, injected in simulator.source_injections(loaded, seed)]
         except VOError as exc:
             failures[source.id] = str(exc)
             result.failed[source.name] = str(exc)
+    searched = _search(drawn, survey.analysis)
+    injections, counts = [], {}
+    for source in todo:
+        if source.id not in drawn:
             continue
+        error = next((d for d in searched[source.id] if isinstance(d, VOError)), None)
+        if error is not None:
+            failures[source.id] = str(error)
+            result.failed[source.name] = str(error)
+            continue
+        made = [_attach(event.to_injection(sequence, simulator.match(event, detections)), source.id,
+                        lightcurve_id, version)
+                for sequence, ((event, _, lightcurve_id, _), detections)
+                in enumerate(zip(drawn[source.id], searched[source.id]))]
         injections.extend(made)
         counts[source.id] = len(made)
     fill_efficiency(efficiency, injections)  # once per batch: the same counts, one binning pass
@@ -138,6 +148,30 @@ def simulate_batch(
     finish(uow, SIMULATE, survey.name, version, counts, failures)
     result.done, result.products = len(counts), len(injections)
     return result
+
+
+def _search(drawn: dict, parameters) -> dict:
+    """Search every injected copy of the batch in one pass; per source, the detections of each copy.
+
+    A copy that cannot be searched fails its own source only: its detections are the error.
+    """
+    copies = [(source_id, injected, quality) for source_id, made in drawn.items()
+              for _, injected, _, quality in made]
+    try:
+        found = find_events_many([c[1] for c in copies], parameters, [c[2] for c in copies])
+    except VOError:
+        found = [_events_or_error(injected, parameters, quality) for _, injected, quality in copies]
+    searched: dict = {source_id: [] for source_id in drawn}
+    for (source_id, _, _), outcome in zip(copies, found):
+        searched[source_id].append(outcome if isinstance(outcome, VOError) else outcome[1])
+    return searched
+
+
+def _events_or_error(injected, parameters, quality):
+    try:
+        return find_events(injected, parameters, quality)
+    except VOError as exc:
+        return exc
 
 
 def fill_efficiency(efficiency: Histograms, injections: Sequence[Injection]) -> None:

@@ -376,15 +376,16 @@ def analyse_batch(
     lightcurves, unreadable = batch_lightcurves(uow, store, survey, todo, carry)
     qualities = {}
     found, summaries, counts, failures, scanned, scores = [], [], {}, {}, [], {}
+    readable = [source for source in todo if source.id not in unreadable]
+    outcomes = dict(zip((s.id for s in readable), analysis.analyse_sources(
+        [(source, lightcurves[source.id]) for source in readable], survey.name, version)))
     for source in todo:
-        try:
-            if source.id in unreadable:
-                raise unreadable[source.id]
-            results, summary = analysis.analyse_source(source, lightcurves[source.id], survey.name, version)
-        except VOError as exc:
-            failures[source.id] = str(exc)
-            result.failed[source.name] = str(exc)
+        outcome = unreadable.get(source.id) or outcomes[source.id]
+        if isinstance(outcome, VOError):
+            failures[source.id] = str(outcome)
+            result.failed[source.name] = str(outcome)
             continue
+        results, summary = outcome
         if survey.analysis.save_epoch_scores:
             scores[source.name] = {r.lightcurve.key: r.epoch_table() for r in results}
         # Histograms are filled once for the batch below, from the sources that succeeded only.

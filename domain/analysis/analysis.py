@@ -7,12 +7,14 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.analysis.finder import AnalysisParameters, Scores, find_events
+from domain.analysis.finder import AnalysisParameters, Scores, find_events_many
 from domain.analysis.quality import QualityChecker, QualityParameters, QualityResult
 from domain.detection import Detection
+from domain.errors import VOError
 from domain.histograms import Axis, Histograms
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
+from domain.segments import Segments
 from domain.source import Source
 from domain.statistics import median
 from domain.summary import SourceSummary
@@ -123,9 +125,25 @@ class Analysis:
         LightcurveResult
             Quality, scores and detections.
         """
-        quality = self.checker.check(lightcurve)
-        scores, detections = find_events(lightcurve, self.parameters, quality)
-        return LightcurveResult(lightcurve, quality, scores, detections)
+        return self.analyse_many([lightcurve])[0]
+
+    def analyse_many(self, lightcurves: Sequence[Lightcurve]) -> list[LightcurveResult]:
+        """Apply the cuts and the finder to many loaded lightcurves: as :meth:`analyse_lightcurve` on each.
+
+        Parameters
+        ----------
+        lightcurves : sequence of Lightcurve
+            Loaded lightcurves.
+
+        Returns
+        -------
+        list of LightcurveResult
+            One per lightcurve, in order.
+        """
+        qualities = self.checker.check_many(lightcurves)
+        found = find_events_many(lightcurves, self.parameters, qualities)
+        return [LightcurveResult(lc, quality, scores, detections)
+                for lc, quality, (scores, detections) in zip(lightcurves, qualities, found)]
 
     def analyse_source(self, source: Source, lightcurves: Sequence[Lightcurve], survey: str, version: str,
                        histograms: dict[str, Histograms] | None = None) -> tuple[list[LightcurveResult], SourceSummary]:
@@ -147,10 +165,44 @@ class Analysis:
         tuple
             Per-lightcurve results and the source's summary.
         """
-        results = [self.analyse_lightcurve(lc) for lc in lightcurves]
+        results = self.analyse_many(lightcurves)
         if histograms is not None:
             self.fill_many(histograms, results)
         return results, summarise(source, results, survey, version)
+
+    def analyse_sources(self, sources: Sequence[tuple[Source, Sequence[Lightcurve]]], survey: str,
+                        version: str) -> list[tuple[list[LightcurveResult], SourceSummary] | VOError]:
+        """Analyse the lightcurves of many sources in one pass: as :meth:`analyse_source` on each.
+
+        Parameters
+        ----------
+        sources : sequence of (Source, sequence of Lightcurve)
+            Each source with its loaded lightcurves in this survey.
+        survey, version : str
+            Survey and analysis version, recorded in the summaries.
+
+        Returns
+        -------
+        list
+            Per source, in order: its results and summary, or the error that stopped its analysis
+            (a lightcurve that cannot be analysed fails its own source only).
+        """
+        try:
+            results = self.analyse_many([lc for _, lightcurves in sources for lc in lightcurves])
+        except VOError:
+            # One pass failed: analyse source by source, so that the error is only its source's.
+            return [_or_error(self.analyse_source, source, lightcurves, survey, version)
+                    for source, lightcurves in sources]
+        grouped, start = [], 0
+        for source, lightcurves in sources:
+            grouped.append((source, results[start:start + len(lightcurves)]))
+            start += len(lightcurves)
+        try:
+            summaries = summarise_many(grouped, survey, version)
+        except VOError:
+            return [_or_error(lambda s, r: (r, summarise(s, r, survey, version)), source, mine)
+                    for source, mine in grouped]
+        return [(mine, summary) for (_, mine), summary in zip(grouped, summaries)]
 
     def fill(self, histograms: dict[str, Histograms], result: LightcurveResult) -> None:
         """Add one lightcurve's epochs to the histograms (scanned = good epochs, every cut = all epochs)."""
@@ -204,18 +256,71 @@ def summarise(source: Source, results: Sequence[LightcurveResult], survey: str, 
     SourceSummary
         Epoch counts, median magnitude, typical relative scatter, best S/N and number of detections.
     """
-    good_mags = [r.lightcurve.mag[r.quality.good] for r in results]
-    mags = np.concatenate(good_mags) if good_mags else np.zeros(0)
-    mags = mags[np.isfinite(mags)]
-    rms = [r.lightcurve.flux_rms / r.scores.baseline for r in results
-           if r.lightcurve.flux_rms is not None and r.scores.baseline and np.isfinite(r.scores.baseline)]
-    snrs = [np.nanmax(np.abs(r.scores.snr)) for r in results if np.isfinite(r.scores.snr).any()]
-    return SourceSummary(
-        source_id=source.id, survey=survey, version=version, num_lightcurves=len(results),
-        num_epochs=int(sum(r.lightcurve.num_epochs for r in results)),
-        num_good=int(sum(r.quality.good.sum() for r in results)),
-        mag_median=median(mags) if mags.size else None,
-        rms=median(rms) if rms else None,
-        best_snr=float(max(snrs)) if snrs else None,
-        num_detections=int(sum(len(r.detections) for r in results)),
-    )
+    return summarise_many([(source, results)], survey, version)[0]
+
+
+def summarise_many(sources: Sequence[tuple[Source, Sequence[LightcurveResult]]], survey: str,
+                   version: str) -> list[SourceSummary]:
+    """Return the summaries of many sources: as :func:`summarise` on each, one numpy call per step for all.
+
+    Parameters
+    ----------
+    sources : sequence of (Source, sequence of LightcurveResult)
+        Each source with the results of its lightcurves.
+    survey, version : str
+        Survey and analysis version.
+
+    Returns
+    -------
+    list of SourceSummary
+        One per source, in order.
+    """
+    results = [r for _, mine in sources for r in mine]
+    lengths = [r.lightcurve.mjds.size for r in results]
+    per_source = [len(mine) for _, mine in sources]
+    epochs_of_source, start = [], 0
+    for count in per_source:
+        epochs_of_source.append(sum(lengths[start:start + count]))
+        start += count
+    by_source = Segments(epochs_of_source)
+    by_lightcurve = Segments(lengths)
+    good = np.concatenate([r.quality.good for r in results]) if results else np.zeros(0, bool)
+    mag = np.concatenate([r.lightcurve.mag for r in results]).astype(float, copy=False) if results else np.zeros(0)
+    mag_medians = by_source.median(mag, good & np.isfinite(mag)).tolist()
+    num_good = by_lightcurve.counts(good).tolist()
+    abs_snr = np.abs(np.concatenate([r.scores.snr for r in results])) if results else np.zeros(0)
+    scored = by_lightcurve.any(np.isfinite(abs_snr)).tolist()
+    best = _nanmax_each(abs_snr, by_lightcurve)
+    summaries, start = [], 0
+    for i, ((source, mine), count) in enumerate(zip(sources, per_source)):
+        span = range(start, start + count)
+        start += count
+        rms = [r.lightcurve.flux_rms / r.scores.baseline for r in mine
+               if r.lightcurve.flux_rms is not None and r.scores.baseline and np.isfinite(r.scores.baseline)]
+        snrs = [best[j] for j in span if scored[j]]
+        summaries.append(SourceSummary(
+            source_id=source.id, survey=survey, version=version, num_lightcurves=len(mine),
+            num_epochs=int(sum(r.lightcurve.num_epochs for r in mine)),
+            num_good=int(sum(num_good[j] for j in span)),
+            mag_median=None if np.isnan(mag_medians[i]) else mag_medians[i],  # NaN: no finite good epoch
+            rms=median(rms) if rms else None,
+            best_snr=float(max(snrs)) if snrs else None,
+            num_detections=int(sum(len(r.detections) for r in mine)),
+        ))
+    return summaries
+
+
+def _nanmax_each(values: np.ndarray, segments: Segments) -> list[float]:
+    # The largest non-NaN value of each segment (NaN if none), as numpy.nanmax of each.
+    if not segments.count:
+        return []
+    if (segments.lengths > 0).all():
+        return np.fmax.reduceat(values, segments.starts).tolist()
+    return [float(np.fmax.reduce(part)) if part.size else float("nan") for part in segments.split(values)]
+
+
+def _or_error(function, *args):
+    try:
+        return function(*args)
+    except VOError as exc:
+        return exc

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
 from domain.detection import BRIGHTENING, DIMMING, Detection
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
-from domain.statistics import median, robust_location_scale
+from domain.segments import Segments
+from domain.statistics import robust_location_scale
 
-__all__ = ["AnalysisParameters", "Scores", "score_lightcurve", "find_detections", "find_events",
-           "robust_baseline", "matched_filter"]
+__all__ = ["AnalysisParameters", "Scores", "score_lightcurve", "score_many", "find_detections", "find_events",
+           "find_events_many", "robust_baseline", "matched_filter"]
 
 
 class AnalysisParameters(Parameters):
@@ -152,27 +154,83 @@ def score_lightcurve(lightcurve: Lightcurve, parameters: AnalysisParameters,
     Scores
         Scores of every epoch (NaN where not good).
     """
-    flux, fluxerr = lightcurve.flux, lightcurve.fluxerr
-    good = lightcurve.good if good is None else good & lightcurve.good
-    baseline, spread = robust_baseline(flux[good], parameters.clip_sigma)
-    scatter = 0.0
-    if parameters.excess_scatter and good.sum() > 2:
-        typical_err = median(fluxerr[good])
-        scatter = float(np.sqrt(max(spread**2 - typical_err**2, 0.0)))
-    sigma = np.sqrt(fluxerr**2 + scatter**2)
+    return score_many([lightcurve], parameters, None if good is None else [good])[0]
+
+
+def score_many(lightcurves: Sequence[Lightcurve], parameters: AnalysisParameters,
+               goods: Sequence[np.ndarray] | None = None) -> list[Scores]:
+    """Score many lightcurves: the same as :func:`score_lightcurve` on each, one numpy call per step for all.
+
+    Parameters
+    ----------
+    lightcurves : sequence of Lightcurve
+        Loaded lightcurves.
+    parameters : AnalysisParameters
+        Analysis parameters.
+    goods : sequence of numpy.ndarray, optional
+        Epochs to use in each lightcurve; default each lightcurve's ``good``.
+
+    Returns
+    -------
+    list of Scores
+        One per lightcurve, in order.
+    """
+    if not lightcurves:
+        return []
+    segments = Segments([lc.mjds.size for lc in lightcurves])
+    flux = np.concatenate([lc.flux for lc in lightcurves]).astype(float, copy=False)
+    fluxerr = np.concatenate([lc.fluxerr for lc in lightcurves]).astype(float, copy=False)
+    good = np.concatenate([lc.good for lc in lightcurves])
+    if goods is not None:
+        good &= np.concatenate(goods)
+    baselines, spreads = _robust_baselines(segments, flux, good, parameters.clip_sigma)
+    num_good = segments.counts(good).tolist()
+    typical_errs = segments.median(fluxerr, good).tolist()
+    scatters = []
+    for spread, typical_err, count in zip(spreads.tolist(), typical_errs, num_good):
+        scatter = 0.0
+        if parameters.excess_scatter and count > 2:
+            # Python floats, as the scores of one lightcurve were always computed (bit for bit the same).
+            scatter = float(np.sqrt(max(spread**2 - typical_err**2, 0.0)))
+        scatters.append(scatter)
+    sigma = np.sqrt(fluxerr**2 + segments.spread([s**2 for s in scatters]))
+    baseline = segments.spread(baselines)
     snr = np.full(flux.shape, np.nan)
     delta_mag = np.full(flux.shape, np.nan)
-    snr[good] = (flux[good] - baseline) / sigma[good]
-    if baseline > 0:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            delta_mag[good] = -2.5 * np.log10(flux[good] / baseline)
-    filtered = {}
-    if good.sum() and parameters.widths_days:
-        for width in parameters.widths_days:
-            values = np.full(flux.shape, np.nan)
-            values[good] = matched_filter(lightcurve.mjds[good], flux[good] - baseline, sigma[good], width)
-            filtered[float(width)] = values
-    return Scores(snr=snr, delta_mag=delta_mag, baseline=baseline, scatter=scatter, good=good, filtered=filtered)
+    snr[good] = (flux[good] - baseline[good]) / sigma[good]
+    positive = good & (baseline > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta_mag[positive] = -2.5 * np.log10(flux[positive] / baseline[positive])
+    filtered = [{} for _ in lightcurves]
+    if parameters.widths_days:
+        # The matched filter's running sums stay per lightcurve: sums over a batch would round differently.
+        for i, (lightcurve, (start, stop)) in enumerate(zip(lightcurves, segments.bounds)):
+            lc_good = good[start:stop]
+            if not num_good[i]:
+                continue
+            lc_flux, lc_sigma = flux[start:stop][lc_good], sigma[start:stop][lc_good]
+            for width in parameters.widths_days:
+                values = np.full(stop - start, np.nan)
+                values[lc_good] = matched_filter(lightcurve.mjds[lc_good], lc_flux - baselines[i], lc_sigma, width)
+                filtered[i][float(width)] = values
+    return [Scores(snr=s, delta_mag=d, baseline=b, scatter=c, good=g, filtered=f)
+            for s, d, b, c, g, f in zip(segments.split(snr), segments.split(delta_mag), baselines.tolist(),
+                                        scatters, segments.split(good), filtered)]
+
+
+def _robust_baselines(segments: Segments, flux: np.ndarray, good: np.ndarray,
+                      clip_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    # robust_baseline of each segment's good epochs.
+    centre, spread = segments.robust_location_scale(flux, good)
+    clipped = np.isfinite(spread) & (spread > 0)
+    if clipped.any():
+        with np.errstate(invalid="ignore"):
+            kept = good & (np.abs(flux - segments.spread(centre)) <= segments.spread(clip_sigma * spread))
+        clipped &= segments.counts(kept) >= 3
+        if clipped.any():
+            centre2, spread2 = segments.robust_location_scale(flux, kept)
+            centre, spread = np.where(clipped, centre2, centre), np.where(clipped, spread2, spread)
+    return centre, spread
 
 
 def find_detections(lightcurve: Lightcurve, scores: Scores, parameters: AnalysisParameters,
@@ -254,5 +312,43 @@ def find_events(lightcurve: Lightcurve, parameters: AnalysisParameters,
     tuple
         (:class:`Scores`, list of :class:`Detection`).
     """
-    scores = score_lightcurve(lightcurve, parameters, None if quality is None else quality.good)
-    return scores, find_detections(lightcurve, scores, parameters, quality)
+    return find_events_many([lightcurve], parameters, None if quality is None else [quality])[0]
+
+
+def find_events_many(lightcurves: Sequence[Lightcurve], parameters: AnalysisParameters,
+                     qualities: Sequence | None = None) -> list[tuple[Scores, list[Detection]]]:
+    """Score many lightcurves and find their detections: the same as :func:`find_events` on each.
+
+    Only lightcurves with enough good epochs and an epoch whose score reaches the threshold
+    (single epoch or any matched-filter width) are searched one by one; no other can hold a
+    detection.
+
+    Parameters
+    ----------
+    lightcurves : sequence of Lightcurve
+        Loaded lightcurves.
+    parameters : AnalysisParameters
+        Analysis parameters.
+    qualities : sequence of QualityResult, optional
+        Results of the QualityChecker, one per lightcurve; their good masks select the epochs searched.
+
+    Returns
+    -------
+    list of tuple
+        (:class:`Scores`, list of :class:`Detection`) per lightcurve, in order.
+    """
+    goods = None if qualities is None else [q.good for q in qualities]
+    all_scores = score_many(lightcurves, parameters, goods)
+    if not all_scores:
+        return []
+    segments = Segments([s.snr.size for s in all_scores])
+    good = np.concatenate([s.good for s in all_scores])
+    with np.errstate(invalid="ignore"):
+        strong = np.abs(np.concatenate([s.snr for s in all_scores])) >= parameters.threshold
+        for width in map(float, parameters.widths_days):
+            values = np.concatenate([s.filtered.get(width, np.full(s.snr.size, np.nan)) for s in all_scores])
+            strong |= np.abs(values) >= parameters.threshold
+    candidates = (segments.counts(good) >= parameters.min_good_epochs) & segments.any(good & strong)
+    return [(scores, find_detections(lc, scores, parameters, None if qualities is None else qualities[i])
+             if candidates[i] else [])
+            for i, (lc, scores) in enumerate(zip(lightcurves, all_scores))]

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
-from domain.statistics import nanmedian, robust_location_scale
+from domain.segments import Segments
 
 __all__ = ["QualityParameters", "QualityResult", "QualityChecker", "CUTS"]
 
 #: Cut names in bit order: bit i of the quality flag is set when cut ``CUTS[i]`` fails.
 CUTS = ("nan", "flag", "offset", "limiting_mag", "chi", "sharp")
 _ARCSEC = 1.0 / 3600.0
+#: Columns the cuts read.
+_CHECKED = ("mjd", "flux", "fluxerr", "flag", "mag", "ra", "dec", "limiting_mag", "chi", "sharp")
 
 
 class QualityParameters(Parameters):
@@ -99,15 +102,45 @@ class QualityChecker:
         QualityResult
             Values, failures, flag and the good-epoch mask.
         """
+        return self.check_many([lightcurve])[0]
+
+    def check_many(self, lightcurves: Sequence[Lightcurve]) -> list[QualityResult]:
+        """Evaluate every cut on every epoch of many lightcurves: the same results as :meth:`check` on each.
+
+        Lightcurves with the same optional columns are checked together, one numpy call per
+        operation for all of them, since per-call overhead dominates short lightcurves.
+
+        Parameters
+        ----------
+        lightcurves : sequence of Lightcurve
+            Loaded lightcurves.
+
+        Returns
+        -------
+        list of QualityResult
+            One per lightcurve, in order.
+        """
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, lightcurve in enumerate(lightcurves):
+            groups.setdefault(tuple(sorted(lightcurve.columns)), []).append(i)
+        results: list[QualityResult | None] = [None] * len(lightcurves)
+        for members in groups.values():
+            for i, result in zip(members, self._check_group([lightcurves[i] for i in members])):
+                results[i] = result
+        return results
+
+    def _check_group(self, lightcurves: Sequence[Lightcurve]) -> list[QualityResult]:
         p = self.parameters
-        c = lightcurve.columns
-        n = c["mjd"].size
+        columns = [lc.columns for lc in lightcurves]
+        segments = Segments([lc["mjd"].size for lc in columns])
+        c = {name: np.concatenate([lc[name] for lc in columns]) for name in _CHECKED if name in columns[0]}
+        n = segments.size
         missing = np.full(n, np.nan)
         values = {
             "nan": (~(np.isfinite(c["mjd"]) & np.isfinite(c["flux"]) & np.isfinite(c["fluxerr"])
                       & (c["fluxerr"] > 0))).astype(float),
             "flag": (c["flag"] & p.bad_flag_mask).astype(float),
-            "offset": self._offset(c) if "ra" in c and "dec" in c else missing,
+            "offset": self._offset(c, segments) if "ra" in c and "dec" in c else missing,
             "limiting_mag": c["mag"] - c["limiting_mag"] if "limiting_mag" in c else missing,
             "chi": c["chi"] if "chi" in c else missing,
             "sharp": np.abs(c["sharp"]) if "sharp" in c else missing,
@@ -125,19 +158,34 @@ class QualityChecker:
         flag = np.zeros(n, dtype=np.int64)
         for bit, name in enumerate(CUTS):
             flag |= failed[name].astype(np.int64) << bit
-        return QualityResult(values=values, failed=failed, flag=flag, good=flag == 0)
+        good = flag == 0
+        # Each lightcurve gets its own copies, so that its result does not keep the batch's arrays alive.
+        split_values = {name: segments.split(v.copy() if v is missing else v) for name, v in values.items()}
+        split_failed = {name: segments.split(v) for name, v in failed.items()}
+        flags, goods = segments.split(flag), segments.split(good)
+        return [QualityResult(values={name: parts[i] for name, parts in split_values.items()},
+                              failed={name: parts[i] for name, parts in split_failed.items()},
+                              flag=flags[i], good=goods[i])
+                for i in range(segments.count)]
 
-    def _offset(self, c: dict) -> np.ndarray:
+    def _offset(self, c: dict, segments: Segments) -> np.ndarray:
         # Offsets from the median position in units of a robust scatter, with a floor so that
         # exquisite astrometry does not turn every tiny excursion into a failed cut.
-        dec0 = nanmedian(c["dec"])
-        finite_ra = c["ra"][np.isfinite(c["ra"])]
-        reference = finite_ra[0] if finite_ra.size else 0.0
+        ra, dec = np.asarray(c["ra"], dtype=float), np.asarray(c["dec"], dtype=float)
+        dec0 = segments.median(dec, ~np.isnan(dec))
+        reference = segments.first(ra, np.isfinite(ra), 0.0)
         # Differences wrapped to [-180, 180) so that a source at ra ~ 0 deg is not split in two.
-        dra = (c["ra"] - reference + 180.0) % 360.0 - 180.0
-        dx = (dra - nanmedian(dra)) * np.cos(np.radians(dec0)) / _ARCSEC
-        dy = (c["dec"] - dec0) / _ARCSEC
+        dra = (ra - segments.spread(reference) + 180.0) % 360.0 - 180.0
+        dx = (dra - segments.spread(segments.median(dra, ~np.isnan(dra)))) * segments.spread(
+            np.cos(np.radians(dec0))) / _ARCSEC
+        dy = (dec - segments.spread(dec0)) / _ARCSEC
         distance = np.hypot(dx, dy)
-        _, scatter = robust_location_scale(np.concatenate([dx, dy]))
-        scatter = max(scatter if np.isfinite(scatter) else 0.0, self.parameters.min_offset_scatter_arcsec)
-        return distance / scatter
+        # Each lightcurve's scatter is over its dx and dy together: one segment of twice its length.
+        within = np.arange(segments.size) - segments.spread(segments.starts)
+        at = segments.spread(2 * segments.starts) + within
+        both = np.empty(2 * segments.size)
+        both[at], both[at + segments.spread(segments.lengths)] = dx, dy
+        _, scatter = Segments(2 * segments.lengths).robust_location_scale(both)
+        floor = self.parameters.min_offset_scatter_arcsec
+        scatter = np.maximum(np.where(np.isfinite(scatter), scatter, 0.0), floor)
+        return distance / segments.spread(scatter)

@@ -1,0 +1,122 @@
+"""Batch analysis: one pass over many lightcurves gives exactly what one lightcurve at a time gives."""
+
+import numpy as np
+import pytest
+
+from domain.analysis.analysis import Analysis, summarise
+from domain.analysis.finder import AnalysisParameters, find_events, find_events_many, robust_baseline
+from domain.analysis.quality import QualityChecker, QualityParameters
+from domain.errors import DataError
+from domain.lightcurve import Lightcurve
+from domain.segments import Segments
+from domain.source import Source
+from domain.statistics import median, robust_location_scale
+
+
+def _equal(a, b) -> bool:
+    return np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float), equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_segment_statistics_equal_the_per_sample_functions(seed):
+    rng = np.random.default_rng(seed)
+    segments = Segments(rng.integers(0, 40, size=rng.integers(1, 15)))
+    values = rng.normal(size=segments.size) * rng.choice([1e-3, 1.0, 1e6])
+    values[rng.random(segments.size) < 0.05 * (seed % 3)] = np.nan
+    values[rng.random(segments.size) < 0.03 * (seed % 2)] = np.inf
+    if seed % 4 == 0:
+        values = np.round(values, 1)  # ties
+    mask = rng.random(segments.size) < 0.7
+    parts, masks = segments.split(values), segments.split(mask)
+    assert _equal(segments.median(values), [median(p) for p in parts])
+    assert _equal(segments.median(values, mask), [median(p[m]) for p, m in zip(parts, masks)])
+    centre, scale = segments.robust_location_scale(values, mask)
+    expected = [robust_location_scale(p[m]) for p, m in zip(parts, masks)]
+    assert _equal(centre, [e[0] for e in expected]) and _equal(scale, [e[1] for e in expected])
+    assert _equal(segments.first(values, np.isfinite(values), -1.0),
+                  [p[np.isfinite(p)][0] if np.isfinite(p).any() else -1.0 for p in parts])
+    assert segments.counts(mask).tolist() == [int(m.sum()) for m in masks]
+
+
+def _lightcurve(rng, n, optional=("ra", "dec", "limiting_mag", "chi", "sharp")) -> Lightcurve:
+    flux = rng.normal(100.0, 1.0, n)
+    if rng.random() < 0.6:  # an event: a few epochs well above or below the baseline
+        start = int(rng.integers(0, n))
+        flux[start:start + int(rng.integers(1, 5))] += rng.choice([-1.0, 1.0]) * rng.uniform(5, 30)
+    if rng.random() < 0.2:
+        flux[rng.random(n) < 0.1] = np.nan
+    columns = {"mjd": np.sort(rng.uniform(0, 100, n)), "flux": flux, "fluxerr": rng.uniform(0.5, 2.0, n),
+               "mag": 25 - 2.5 * np.log10(np.abs(flux) + 1), "magerr": np.full(n, 0.01),
+               "flag": rng.choice([0, 0, 0, 0, 1], n), "exptime": np.full(n, 30.0),
+               "ra": 120 + rng.normal(0, 2e-5, n), "dec": 20 + rng.normal(0, 2e-5, n),
+               "limiting_mag": rng.normal(21, 1, n), "chi": rng.uniform(0, 5, n), "sharp": rng.normal(0, 0.3, n)}
+    keep = set(optional) | {"mjd", "flux", "fluxerr", "mag", "magerr", "flag", "exptime"}
+    return Lightcurve("demo", "g", 0, {k: v for k, v in columns.items() if k in keep})
+
+
+def _batch(seed, count=12):
+    rng = np.random.default_rng(seed)
+    choices = [("ra", "dec", "limiting_mag", "chi", "sharp"), ("ra", "dec"), (), ("chi", "sharp")]
+    return [_lightcurve(rng, int(rng.integers(1, 80)), choices[int(rng.integers(0, 4))]) for _ in range(count)]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_quality_of_a_batch_equals_one_lightcurve_at_a_time(seed):
+    lightcurves = _batch(seed)  # mixed optional columns: checked in groups, returned in order
+    checker = QualityChecker(QualityParameters(max_chi=3.0, max_abs_sharp=0.5))
+    for lc, together in zip(lightcurves, checker.check_many(lightcurves)):
+        alone = checker.check(lc)
+        assert together.values.keys() == alone.values.keys()
+        assert all(_equal(together.values[k], alone.values[k]) for k in alone.values)
+        assert all(np.array_equal(together.failed[k], alone.failed[k]) for k in alone.failed)
+        assert np.array_equal(together.flag, alone.flag) and np.array_equal(together.good, alone.good)
+        assert together.flag.size == lc.mjds.size
+
+
+@pytest.mark.parametrize("widths", [[], [2.0, 8.0]])
+@pytest.mark.parametrize("seed", range(6))
+def test_scores_and_detections_of_a_batch_equal_one_lightcurve_at_a_time(seed, widths):
+    lightcurves = _batch(seed + 100)
+    parameters = AnalysisParameters(widths_days=widths, threshold=4.0, min_good_epochs=3)
+    qualities = QualityChecker().check_many(lightcurves)
+    found = 0
+    for lc, quality, (scores, detections) in zip(lightcurves, qualities,
+                                                 find_events_many(lightcurves, parameters, qualities)):
+        alone, alone_detections = find_events(lc, parameters, quality)
+        assert _equal(scores.snr, alone.snr) and _equal(scores.delta_mag, alone.delta_mag)
+        assert scores.filtered.keys() == alone.filtered.keys()
+        assert all(_equal(scores.filtered[w], alone.filtered[w]) for w in alone.filtered)
+        assert [repr(d) for d in detections] == [repr(d) for d in alone_detections]
+        found += len(detections)
+        # The definition, written per lightcurve with the scalar statistics.
+        good = quality.good & lc.good
+        if good.sum() > 2:
+            baseline, spread = robust_baseline(lc.flux[good], parameters.clip_sigma)
+            scatter = float(np.sqrt(max(spread**2 - median(lc.fluxerr[good]) ** 2, 0.0)))
+            expected = (lc.flux[good] - baseline) / np.sqrt(lc.fluxerr[good] ** 2 + scatter**2)
+            assert _equal(scores.baseline, baseline) and _equal(scores.scatter, scatter)
+            assert _equal(scores.snr[good], expected) and np.isnan(scores.snr[~good]).all()
+    assert found > 0  # the batches hold events, so the detection path is exercised
+
+
+def test_analysing_many_sources_equals_one_at_a_time_and_isolates_a_failure():
+    lightcurves = _batch(7, count=9)
+    sources = [Source(name=f"s{i}", ra=1.0, dec=2.0) for i in range(5)]
+    for i, source in enumerate(sources):
+        source.id = i + 1
+    unloaded = Lightcurve("demo", "r", 0)  # no columns: cannot be analysed
+    grouped = [(sources[0], lightcurves[:3]), (sources[1], []), (sources[2], lightcurves[3:4] + [unloaded]),
+               (sources[3], lightcurves[4:8]), (sources[4], lightcurves[8:])]
+    analysis = Analysis(AnalysisParameters(threshold=4.0))
+    outcomes = analysis.analyse_sources(grouped, "demo", "v1")
+    assert isinstance(outcomes[2], DataError) and "not loaded" in str(outcomes[2])
+    for (source, mine), outcome in zip(grouped, outcomes):
+        if source is sources[2]:
+            continue
+        results, summary = outcome
+        alone_results, alone_summary = analysis.analyse_source(source, mine, "demo", "v1")
+        assert summary == alone_summary == summarise(source, alone_results, "demo", "v1")
+        assert [repr(d) for r in results for d in r.detections] == [repr(d) for r in alone_results
+                                                                    for d in r.detections]
+    empty = outcomes[1][1]
+    assert (empty.num_lightcurves, empty.num_epochs, empty.mag_median, empty.best_snr) == (0, 0, None, None)
