@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import xarray as xr
 
 from domain.errors import DataError
 
-__all__ = ["Axis", "Histograms", "OTHER"]
+__all__ = ["Axis", "HistogramArrays", "Histograms", "OTHER"]
 
 OTHER = "other"
 """Label of the extra bin of a categorical axis that collects every unknown value."""
 
 _KIND_ATTR = "axis_kind"
+_DESCRIPTION = ("virtualobserver Histograms: numeric axes have an underflow bin first, "
+                "then overflow, then a NaN bin; categorical axes end with an 'other' bin")
 
 
 @dataclass(frozen=True)
@@ -352,14 +354,34 @@ class Histograms:
         np.divide(rec.values, inj.values, out=ratio, where=inj.values > 0)
         return rec.copy(data=ratio).rename("efficiency")
 
+    def to_arrays(self) -> "HistogramArrays":
+        """Return the counts, bin coordinates and attributes of :meth:`to_dataset` as plain numpy arrays.
+
+        For writers that do not go through xarray: the layout is that of :meth:`to_dataset`
+        (the same names, dimensions, values and attributes, in the same order), and
+        :meth:`from_arrays` inverts it.
+
+        Returns
+        -------
+        HistogramArrays
+            Count arrays are read-only views of the counts (no copy): write them out before
+            filling again.
+        """
+        dims = tuple(self._axes)
+        variables = {}
+        for v in self._variables:
+            view = self._counts[v].view()
+            view.flags.writeable = False
+            variables[v] = (dims, view)
+        return HistogramArrays(variables, self._coords(dims), {"description": _DESCRIPTION})
+
     def to_dataset(self) -> xr.Dataset:
         """Return counts as ``int64`` data variables with bin coordinates; :meth:`from_dataset` inverts it."""
-        dims = list(self._axes)
+        arrays = self.to_arrays()
         return xr.Dataset(
-            {v: (dims, self._counts[v].copy()) for v in self._variables},
-            coords=self._coords(dims),
-            attrs={"description": "virtualobserver Histograms: numeric axes have an underflow bin first, "
-                                  "then overflow, then a NaN bin; categorical axes end with an 'other' bin"},
+            {v: (dims, counts.copy()) for v, (dims, counts) in arrays.variables.items()},
+            coords=arrays.coords,
+            attrs=arrays.attrs,
         )
 
     @classmethod
@@ -371,25 +393,70 @@ class Histograms:
         DataError
             If the dataset does not describe histograms (missing coordinates, wrong dtypes or shapes).
         """
-        variables = list(ds.data_vars)
-        if not variables:
+        return cls.from_arrays(
+            {v: (ds[v].dims, ds[v].values) for v in ds.data_vars},
+            {name: (c.dims, c.values, c.attrs) for name, c in ds.coords.items()},
+        )
+
+    @classmethod
+    def from_arrays(cls, variables: Mapping[str, tuple[Sequence[str], np.ndarray]],
+                    coords: Mapping[str, tuple[Any, np.ndarray, Mapping[str, Any]]]) -> "Histograms":
+        """Rebuild histograms from :meth:`to_arrays` output, or arrays read from a file without xarray.
+
+        Parameters
+        ----------
+        variables : mapping of str to (dims, array)
+            Count variables in order: dimension names and integer counts.
+        coords : mapping of str to (dims, values, attrs)
+            Bin coordinates (``<axis>``, ``<axis>_lower``, ``<axis>_upper``) with their attributes.
+
+        Returns
+        -------
+        Histograms
+            The histograms, counts copied.
+
+        Raises
+        ------
+        DataError
+            If the arrays do not describe histograms (missing coordinates, wrong dtypes or shapes).
+        """
+        names = list(variables)
+        if not names:
             raise DataError("dataset holds no count variables")
-        dims = ds[variables[0]].dims
+        dims = tuple(variables[names[0]][0])
         axes = {}
         for name in dims:
-            coord = ds.coords.get(name)
-            kind = coord.attrs.get(_KIND_ATTR) if coord is not None else None
-            if kind == "numeric" and f"{name}_upper" in ds.coords:
-                axes[name] = Axis(edges=tuple(np.asarray(ds.coords[f"{name}_upper"].values, dtype=float)[:-2]))
-            elif kind == "categorical" and str(coord.values[-1]) == OTHER:
-                axes[name] = Axis(categories=tuple(str(c) for c in coord.values[:-1]))
+            coord = coords.get(name)
+            kind = coord[2].get(_KIND_ATTR) if coord is not None else None
+            if kind == "numeric" and f"{name}_upper" in coords:
+                axes[name] = Axis(edges=tuple(np.asarray(coords[f"{name}_upper"][1], dtype=float)[:-2]))
+            elif kind == "categorical" and str(coord[1][-1]) == OTHER:
+                axes[name] = Axis(categories=tuple(str(c) for c in coord[1][:-1]))
             else:
                 raise DataError(f"histogram axis {name!r}: missing or malformed bin coordinates")
-        result = cls(axes, variables)
-        for v in variables:
-            da = ds[v]
-            if da.dims != dims or da.dtype.kind not in "iu" or da.shape != result.shape:
+        result = cls(axes, names)
+        for v in names:
+            v_dims, values = tuple(variables[v][0]), np.asarray(variables[v][1])
+            if v_dims != dims or values.dtype.kind not in "iu" or values.shape != result.shape:
                 raise DataError(f"histogram variable {v!r}: expected integer counts over {dims} "
-                                f"with shape {result.shape}, got {da.dtype} over {da.dims} {da.shape}")
-            result._counts[v][...] = da.values
+                                f"with shape {result.shape}, got {values.dtype} over {v_dims} {values.shape}")
+            result._counts[v][...] = values
         return result
+
+
+class HistogramArrays(NamedTuple):
+    """The content of :meth:`Histograms.to_arrays`: what a histogram file holds, as numpy arrays.
+
+    Attributes
+    ----------
+    variables : dict of str to (tuple of str, numpy.ndarray)
+        Count variables in order: dimension names (the axes, in order) and ``int64`` counts.
+    coords : dict of str to (str, numpy.ndarray, dict)
+        Bin coordinates in order: dimension, values and attributes (see :meth:`Axis.coords`).
+    attrs : dict of str to str
+        Global attributes (a ``description`` of the bin layout).
+    """
+
+    variables: dict[str, tuple[tuple[str, ...], np.ndarray]]
+    coords: dict[str, tuple[str, np.ndarray, dict[str, str]]]
+    attrs: dict[str, str]

@@ -4,6 +4,7 @@ import os
 
 import netCDF4
 import numpy as np
+import xarray as xr
 import pytest
 
 from adapters.files.netcdf_store import NetCdfHistogramStore
@@ -118,3 +119,103 @@ def test_missing_and_corrupt_files_are_clear_errors(tmp_path):
     (tmp_path / "broken.nc").write_bytes(b"not a netCDF file")
     with pytest.raises(DataError, match=r"histograms 'broken': cannot read"):
         store.load("broken")
+
+
+def one_numeric_axis():
+    h = Histograms({"snr": Axis.from_edges([-1.0, 0.0, 2.5])}, ("epochs",))
+    h.fill("epochs", snr=[-5.0, 0.0, 1.0, 3.0, np.nan, np.inf, -np.inf])
+    return h
+
+
+def one_categorical_axis():
+    h = Histograms({"kind": Axis.categorical(["flare", "dip"])}, ("injected", "recovered"))
+    h.fill("injected", kind=["flare", "dip", "dip", "comet"])
+    h.fill("recovered", kind=["dip"])
+    return h
+
+
+LAYOUTS = {"three axes": filled, "numeric": one_numeric_axis, "categorical": one_categorical_axis}
+
+
+def write_the_old_way(path, h):
+    """Write a file as NetCdfHistogramStore.save did through xarray (existing projects have these)."""
+    dataset = h.to_dataset()
+    encoding = {name: {"zlib": True, "complevel": 1} for name in dataset.data_vars}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dataset.to_netcdf(path, engine="netcdf4", format="NETCDF4", encoding=encoding)
+
+
+def layout(path):
+    """What a reader sees in a file: every variable's dtype, dimensions, attributes, filters and values."""
+    with netCDF4.Dataset(path) as nc:
+        nc.set_auto_mask(False)
+        variables = {
+            name: (str(var.dtype), var.dimensions, {a: repr(var.getncattr(a)) for a in var.ncattrs()},
+                   var.filters(), var.chunking(), repr(var[...].tolist()))
+            for name, var in nc.variables.items()
+        }
+        return nc.data_model, {a: nc.getncattr(a) for a in nc.ncattrs()}, dict(nc.dimensions.items()).keys(), variables
+
+
+@pytest.mark.parametrize("make", LAYOUTS.values(), ids=LAYOUTS.keys())
+def test_saved_files_open_in_xarray_as_equal_histograms(tmp_path, make):
+    h = make()
+    NetCdfHistogramStore(tmp_path).save(KEY, h)
+    with xr.open_dataset(tmp_path / (KEY + ".nc")) as ds:  # the data folder format is public
+        ds = ds.load()
+    assert list(ds.data_vars) == list(h.variables)
+    assert all(ds[v].dtype == np.int64 for v in h.variables)
+    assert set(ds.coords) == {n for name, axis in h.axes.items() for n in axis.coords(name)}
+    assert Histograms.from_dataset(ds) == h
+    for name, axis in h.axes.items():
+        assert ds[name].attrs["axis_kind"] == ("numeric" if axis.is_numeric else "categorical")
+
+
+@pytest.mark.parametrize("make", LAYOUTS.values(), ids=LAYOUTS.keys())
+def test_files_written_by_xarray_load_and_match_new_files(tmp_path, make):
+    h = make()
+    write_the_old_way(tmp_path / "old" / (KEY + ".nc"), h)
+    assert NetCdfHistogramStore(tmp_path / "old").load(KEY) == h
+    NetCdfHistogramStore(tmp_path / "new").save(KEY, h)
+    # Same variables in the same order, dtypes, dimensions, attributes, compression and values.
+    assert layout(tmp_path / "new" / (KEY + ".nc")) == layout(tmp_path / "old" / (KEY + ".nc"))
+
+
+def test_infinite_and_nan_bounds_are_kept(tmp_path):
+    store = NetCdfHistogramStore(tmp_path)
+    h = one_numeric_axis()
+    store.save(KEY, h)
+    with netCDF4.Dataset(tmp_path / (KEY + ".nc")) as nc:
+        nc.set_auto_mask(False)
+        np.testing.assert_array_equal(nc["snr_lower"][:], [-np.inf, -1.0, 0.0, 2.5, np.nan])
+        np.testing.assert_array_equal(nc["snr_upper"][:], [-1.0, 0.0, 2.5, np.inf, np.nan])
+        np.testing.assert_array_equal(nc["snr"][:], [-np.inf, -0.5, 1.25, np.inf, np.nan])
+        assert nc["snr"].bounds == "snr_lower snr_upper" and np.isnan(nc["snr"]._FillValue)
+    with xr.open_dataset(tmp_path / (KEY + ".nc")) as ds:
+        np.testing.assert_array_equal(ds["snr_upper"].values, [-1.0, 0.0, 2.5, np.inf, np.nan])
+    loaded = store.load(KEY)
+    assert loaded == h and loaded.axes["snr"].edges == (-1.0, 0.0, 2.5)
+    np.testing.assert_array_equal(loaded["epochs"].values, [2, 0, 2, 2, 1])
+
+
+def test_files_edited_by_users_still_load(tmp_path):
+    # Attributes we do not write (units, a _FillValue on counts) are decoded by xarray, as before.
+    store = NetCdfHistogramStore(tmp_path)
+    h = filled(n=500)
+    dataset = h.to_dataset()
+    dataset["mag"].attrs["units"] = "mag"
+    dataset.attrs["history"] = "edited"
+    dataset.to_netcdf(tmp_path / "edited.nc", engine="netcdf4")
+    assert store.load("edited") == h
+    dataset["injected"].encoding["_FillValue"] = -1  # xarray then reads float counts: not histograms
+    dataset.to_netcdf(tmp_path / "masked.nc", engine="netcdf4")
+    with pytest.raises(DataError, match="integer counts"):
+        store.load("masked")
+
+
+def test_a_netcdf_file_of_something_else_is_a_data_error(tmp_path):
+    with netCDF4.Dataset(tmp_path / "other.nc", "w") as nc:
+        nc.createDimension("t", 3)
+        nc.createVariable("flux", "f8", ("t",))[:] = [1.0, 2.0, 3.0]
+    with pytest.raises(DataError, match="histogram axis 't'"):
+        NetCdfHistogramStore(tmp_path).load("other")
