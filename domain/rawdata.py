@@ -35,6 +35,19 @@ class RawData:
         Arrays that are not epoch columns (e.g. a TESS aperture mask per sector).
     """
 
+    id: int | None
+    survey: str
+    source_name: str
+    version: str
+    ra: float
+    dec: float
+    file: str | None
+    key: str | None
+    num_epochs: int
+    meta: dict
+    images: dict[str, np.ndarray]
+    _columns: dict[str, np.ndarray] | None
+
     def __init__(
         self,
         survey: str,
@@ -46,20 +59,15 @@ class RawData:
         meta: Mapping | None = None,
         images: Mapping[str, np.ndarray] | None = None,
     ):
-        self.id: int | None = None
-        self.survey = survey
-        self.source_name = source_name
-        self.version = version
-        self.ra = float(ra)
-        self.dec = float(dec)
-        self.file: str | None = None
-        self.key: str | None = None
-        self._columns: dict[str, np.ndarray] | None = None
-        self.num_epochs = 0
-        self.meta: dict = dict(meta or {})
-        self.images: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in (images or {}).items()}
-        if columns is not None:
-            self.columns = columns
+        values = dict(id=None, survey=survey, source_name=source_name, version=version, ra=float(ra),
+                      dec=float(dec), file=None, key=None, meta=dict(meta or {}),
+                      images={k: np.asarray(v) for k, v in images.items()} if images else {})
+        values["_columns"], values["num_epochs"] = (None, 0) if columns is None else self._checked(
+            columns, source_name)
+        # One update of __dict__ rather than an assignment per attribute: once the ORM maps the class,
+        # every assignment is an attribute event, and a new record has no session to track them (the
+        # repository inserts rows itself). Later assignments, as by the columns setter, stay events.
+        self.__dict__.update(values)
 
     @property
     def columns(self) -> dict[str, np.ndarray]:
@@ -70,12 +78,17 @@ class RawData:
 
     @columns.setter
     def columns(self, columns: Mapping[str, np.ndarray]) -> None:
+        self._columns, self.num_epochs = self._checked(columns, self.source_name)
+
+    @staticmethod
+    def _checked(columns: Mapping[str, np.ndarray], source_name: str) -> tuple[dict[str, np.ndarray], int]:
+        """Return the columns as arrays and their common length, or raise if the lengths differ."""
         arrays = {name: np.asarray(values) for name, values in columns.items()}
-        lengths = {name: len(a) for name, a in arrays.items()}
-        if len(set(lengths.values())) > 1:
-            raise DataError(f"raw data of {self.source_name!r}: columns differ in length {lengths}")
-        self._columns = arrays
-        self.num_epochs = next(iter(lengths.values()), 0)
+        sizes = {len(a) for a in arrays.values()}
+        if len(sizes) > 1:
+            lengths = {name: len(a) for name, a in arrays.items()}
+            raise DataError(f"raw data of {source_name!r}: columns differ in length {lengths}")
+        return arrays, sizes.pop() if sizes else 0
 
     @property
     def is_loaded(self) -> bool:

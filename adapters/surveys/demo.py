@@ -68,6 +68,8 @@ class VirtualDemoObs(SurveyClient):
 
     name = "demo"
     parameters_class = DemoParameters
+    #: What every download with the current parameters shares; rebuilt when ``parameters`` is replaced.
+    _constants: _Constants | None = None
 
     @property
     def waits_on_network(self) -> bool:
@@ -92,47 +94,83 @@ class VirtualDemoObs(SurveyClient):
         SurveyError
             For the sources chosen to fail by ``failure_fraction``.
         """
+        # Every draw below happens in the same order as it always has: the table of a source must not
+        # change. What is skipped is only work whose result is known without it (see _Constants).
         p = self.parameters
+        c = self._constants
+        if c is None or c.parameters is not p:
+            c = self._constants = _Constants(p)
         fault_point("download.source")
-        if p.latency:
-            time.sleep(p.latency)
-        rng = np.random.default_rng(_seed(source.name, p.seed))
-        if rng.random() < p.failure_fraction:
-            raise SurveyError(f"demo survey has no data for {source.name!r} (simulated failure)")
-        mjd = _epochs(rng, p)
+        if c.latency:
+            time.sleep(c.latency)
+        name, ra0, dec0, mag0 = source.name, source.ra, source.dec, source.mag  # mapped: reads cost
+        rng = np.random.Generator(np.random.PCG64(_seed(name, c.seed)))  # what default_rng builds
+        if rng.random() < c.failure_fraction:
+            raise SurveyError(f"demo survey has no data for {name!r} (simulated failure)")
+        mjd = _epochs(rng, p) if c.even_mjd is None else c.even_mjd.copy()
         n = mjd.size
-        band = rng.integers(0, len(p.filters), n)
-        filters = np.array(p.filters)[band]
-        base = (source.mag if source.mag is not None else 18.0) + np.array(
-            [_FILTER_OFFSETS[f] for f in p.filters], dtype=float)[band]
-        flux_ratio = np.ones(n)
-        if rng.random() < p.flare_fraction:
+        if mag0 is None:
+            mag0 = 18.0
+        if c.filter_column is None:
+            band = rng.integers(0, len(c.filters), n)
+            filters = c.filters[band]
+            base = mag0 + c.offsets[band]
+        else:  # one filter: integers(0, 1, n) is all zeros and draws nothing
+            filters = c.filter_column.copy()
+            base = np.full(n, mag0 + c.offsets[0])
+        flux_ratio = None
+        if rng.random() < c.flare_fraction:
+            flux_ratio = np.ones(n)
             flux_ratio += _flare(rng, mjd)
-        if rng.random() < p.dip_fraction:
+        if rng.random() < c.dip_fraction:
+            if flux_ratio is None:
+                flux_ratio = np.ones(n)
             flux_ratio -= _dip(rng, mjd)
         seeing = rng.lognormal(0.0, 0.2, n)
-        magerr = np.sqrt(p.error_floor**2 + (0.2 * seeing * 10 ** (0.4 * (base - p.limiting_mag))) ** 2)
-        if len(p.magerr_range) == 2:
-            magerr = rng.uniform(min(p.magerr_range), max(p.magerr_range), n)
-        flag = np.where(rng.random(n) < p.flag_fraction, BAD_IMAGE_FLAG, 0)
-        scatter = magerr * np.where(flag > 0, 5.0, 1.0)
-        true_mag = base - 2.5 * np.log10(np.clip(flux_ratio, 1e-3, None))
+        if c.magerr_range is None:
+            magerr = np.sqrt(c.error_floor**2 + (0.2 * seeing * 10 ** (0.4 * (base - c.limiting_mag))) ** 2)
+        else:
+            magerr = rng.uniform(c.magerr_range[0], c.magerr_range[1], n)
+        bad = rng.random(n) < c.flag_fraction
+        # Without bad epochs the np.where terms below are 0 or 1.0 or 0.0, and x * 1.0, x - 0.0 and (for
+        # the values here, never -0.0) x + 0.0 are exactly x: skip them.
+        any_bad = c.flag_fraction > 0.0 and bool(bad.any())
+        flag = np.where(bad, BAD_IMAGE_FLAG, 0) if any_bad else np.zeros(n, dtype=int)
+        scatter = magerr * np.where(bad, 5.0, 1.0) if any_bad else magerr
+        # log10(1.0) is 0.0 exactly, so without an event the true magnitude is the base itself.
+        true_mag = base if flux_ratio is None else base - 2.5 * np.log10(np.clip(flux_ratio, 1e-3, None))
         mag = true_mag + rng.normal(0.0, 1.0, n) * scatter
-        exptime = np.array(p.exptimes, dtype=float)[rng.integers(0, len(p.exptimes), n)]
+        if c.exptime_column is None:
+            exptime = c.exptimes[rng.integers(0, len(c.exptimes), n)]
+        else:  # one exposure time: integers(0, 1, n) is all zeros and draws nothing
+            exptime = c.exptime_column.copy()
         jitter = 0.1 / 3600.0 * seeing
-        bad = flag > 0
         # Like ZTF: a per-epoch 5-sigma limit that worsens with seeing and on bad images, and PSF-fit
         # chi/sharp that are near 1 and 0 for a clean point source but not on bad images.
-        limiting_mag = p.limiting_mag - 2.5 * np.log10(seeing) - np.where(bad, 1.5, 0.0)
-        chi = 1.0 + np.abs(rng.normal(0.0, 0.2, n)) + np.where(bad, rng.uniform(1.0, 5.0, n), 0.0)
-        sharp = rng.normal(0.0, 0.05, n) + np.where(bad, rng.normal(0.0, 0.5, n), 0.0)
+        limiting_mag = c.limiting_mag - 2.5 * np.log10(seeing)
+        chi = np.abs(rng.normal(0.0, 0.2, n))
+        chi += 1.0
+        chi_bad = rng.uniform(1.0, 5.0, n)
+        sharp = rng.normal(0.0, 0.05, n)
+        sharp_bad = rng.normal(0.0, 0.5, n)
+        if any_bad:
+            limiting_mag -= np.where(bad, 1.5, 0.0)
+            chi += np.where(bad, chi_bad, 0.0)
+            sharp += np.where(bad, sharp_bad, 0.0)
+        # normal(0, jitter) is 0.0 + jitter * z per epoch; (0.0 + z) * jitter is the same number,
+        # and the scalar-scale draw is much cheaper than the broadcasting one.
+        ra = rng.normal(0.0, 1.0, n)
+        ra *= jitter
+        ra /= max(np.cos(np.radians(dec0)), 1e-3)
+        ra += ra0
+        dec = rng.normal(0.0, 1.0, n)
+        dec *= jitter
+        dec += dec0
         columns = {
-            "mjd": mjd, "mag": mag, "magerr": magerr, "filter": filters.astype("U8"), "flag": flag,
-            "exptime": exptime, "limiting_mag": limiting_mag, "chi": chi, "sharp": sharp,
-            "ra": source.ra + rng.normal(0, jitter, n) / max(np.cos(np.radians(source.dec)), 1e-3),
-            "dec": source.dec + rng.normal(0, jitter, n),
+            "mjd": mjd, "mag": mag, "magerr": magerr, "filter": filters, "flag": flag,
+            "exptime": exptime, "limiting_mag": limiting_mag, "chi": chi, "sharp": sharp, "ra": ra, "dec": dec,
         }
-        return RawData(self.name, source.name, "", columns, ra=source.ra, dec=source.dec)
+        return RawData(self.name, name, "", columns, ra=ra0, dec=dec0)
 
     def reduce(self, raw: RawData, parameters: ReductionParameters) -> list[Lightcurve]:
         """Split the demo epoch table into lightcurves per filter and season.
@@ -152,13 +190,48 @@ class VirtualDemoObs(SurveyClient):
         return reduce_photometry(raw.columns, parameters, survey=self.name, source_name=raw.source_name)
 
 
+class _Constants:
+    """Values and arrays of one set of parameters that every download reuses.
+
+    Reading a parameter goes through ``Parameters.__getattr__`` and rebuilding a small array costs
+    more than the arithmetic on it, so both are done once. The arrays are read-only: a column built
+    from one is a copy, so no two tables share memory.
+    """
+
+    def __init__(self, p: DemoParameters):
+        self.parameters = p
+        self.latency = p.latency
+        self.seed = p.seed
+        self.failure_fraction = p.failure_fraction
+        self.flare_fraction = p.flare_fraction
+        self.dip_fraction = p.dip_fraction
+        self.flag_fraction = p.flag_fraction
+        self.error_floor = p.error_floor
+        self.limiting_mag = p.limiting_mag
+        self.magerr_range = (min(p.magerr_range), max(p.magerr_range)) if len(p.magerr_range) == 2 else None
+        self.even_mjd = _readonly(_even_epochs(p)) if p.cadence == "even" else None
+        self.filters = _readonly(np.array(p.filters).astype("U8"))
+        self.offsets = _readonly(np.array([_FILTER_OFFSETS[f] for f in p.filters], dtype=float))
+        self.exptimes = _readonly(np.array(p.exptimes, dtype=float))
+        # A random index into one value is always 0 and consumes no draw, so with one filter or one
+        # exposure time the column is a constant, copied per download.
+        self.filter_column = _readonly(np.repeat(self.filters, p.num_points)) if len(p.filters) == 1 else None
+        self.exptime_column = (_readonly(np.repeat(self.exptimes, p.num_points)) if len(p.exptimes) == 1
+                               else None)
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
 def _seed(name: str, seed: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:8], "little")
 
 
 def _epochs(rng: np.random.Generator, p: DemoParameters) -> np.ndarray:
     if p.cadence == "even":
-        return np.linspace(p.mjd_start, p.mjd_start + p.duration_days, p.num_points)
+        return _even_epochs(p)
     # Draw within observable windows (one per year), so seasonal gaps look like a ground survey's.
     years = int(np.ceil(p.duration_days / _YEAR))
     phase = rng.uniform(0, _YEAR - p.season_days) if p.season_days < _YEAR else 0.0
@@ -167,9 +240,22 @@ def _epochs(rng: np.random.Generator, p: DemoParameters) -> np.ndarray:
     end = p.mjd_start + p.duration_days
     windows = [(a, min(b, end)) for a, b in windows if a < end] or [(p.mjd_start, end)]
     lengths = np.array([b - a for a, b in windows])
-    which = rng.choice(len(windows), size=p.num_points, p=lengths / lengths.sum())
+    which = _weighted_choice(rng, lengths / lengths.sum(), p.num_points)
     starts = np.array([a for a, _ in windows])[which]
     return np.sort(starts + rng.uniform(0, 1, p.num_points) * lengths[which])
+
+
+def _weighted_choice(rng: np.random.Generator, probabilities: np.ndarray, size: int) -> np.ndarray:
+    # rng.choice(len(probabilities), size, p=probabilities) without its checks, which cost more
+    # than the draw itself (the window weights here are valid by construction): the same uniform
+    # draws, the same cumulative sums, the same indices. A unit test pins the equality.
+    cdf = probabilities.cumsum()
+    cdf /= cdf[-1]
+    return cdf.searchsorted(rng.random(size), side="right")
+
+
+def _even_epochs(p: DemoParameters) -> np.ndarray:
+    return np.linspace(p.mjd_start, p.mjd_start + p.duration_days, p.num_points)
 
 
 def _flare(rng: np.random.Generator, mjd: np.ndarray) -> np.ndarray:
