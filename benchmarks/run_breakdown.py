@@ -59,9 +59,10 @@ def _instrument() -> None:
     for owner, name, label in (
         (demo.VirtualDemoObs, "download", "survey: demo download"),
         (demo.VirtualDemoObs, "reduce", "science: reduce"),
-        (analysis.Analysis, "analyse_source", "science: analyse"),
+        (analysis.Analysis, "analyse_sources", "science: analyse"),
         (analysis.Analysis, "fill_many", "science: histogram fill"),
-        (simulate, "find_events", "science: search of injected copies"),
+        (simulate, "_search", "science: search of injected copies"),
+        (simulator.Simulator, "prepare", "science: simulator baselines"),
         (simulator.Simulator, "draw", "science: draw events"),
         (simulator, "inject", "science: inject"),
         (hdf5.Hdf5DataStore, "save_raw_many", "files: raw"),

@@ -12,6 +12,7 @@ from domain.errors import ConfigError, DataError
 from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
+from domain.segments import Segments
 from domain.statistics import median, robust_location_scale
 
 __all__ = ["SimulationParameters", "Simulator", "inject", "NOISE_MODELS", "PEAK_TIMES",
@@ -197,6 +198,47 @@ class Simulator:
 
     def __init__(self, parameters: SimulationParameters):
         self.parameters = parameters
+
+    @staticmethod
+    def prepare(lightcurves: Sequence[Lightcurve]) -> None:
+        """Compute, for many lightcurves in one pass, what drawing and injecting needs of each.
+
+        The baseline, noise, cadence and time span of every loaded lightcurve with at least two
+        good epochs and a positive baseline are computed together (one numpy call per step for
+        all) and kept on each lightcurve, exactly as :meth:`draw`, :func:`inject` and
+        :meth:`source_injections` would compute them one lightcurve at a time. Optional: they
+        compute what is missing themselves (and raise for lightcurves they cannot use).
+
+        Parameters
+        ----------
+        lightcurves : sequence of Lightcurve
+            Lightcurves about to get injections; unloaded ones are left alone.
+        """
+        loaded = [lc for lc in lightcurves if lc.is_loaded]
+        if not loaded:
+            return
+        segments = Segments([lc.mjds.size for lc in loaded])
+        good = np.concatenate([lc.good for lc in loaded])
+        flux = np.concatenate([lc.flux for lc in loaded])
+        baselines, spreads = segments.robust_location_scale(flux, good)
+        typical_errs = segments.median(np.concatenate([lc.fluxerr for lc in loaded]), good)
+        # Gaps between consecutive good epochs of the same lightcurve.
+        good_mjd, good_ids = np.concatenate([lc.mjds for lc in loaded])[good], segments.ids[good]
+        same = good_ids[1:] == good_ids[:-1]
+        cadences = Segments(np.bincount(good_ids[1:][same], minlength=segments.count)).median(
+            np.diff(good_mjd)[same])
+        counts = segments.counts(good)
+        last = np.cumsum(counts) - 1
+        for i, lc in enumerate(loaded):
+            baseline = float(baselines[i])
+            if counts[i] < 2 or not baseline > 0:
+                continue  # draw and inject raise their own errors for it
+            cadence = float(cadences[i])
+            # As _compute_baseline_noise_cadence and _compute_span, on Python floats.
+            drawn_from = (baseline, max(float(spreads[i]), float(typical_errs[i])), cadence)
+            span = float(good_mjd[last[i]] - good_mjd[last[i] - counts[i] + 1] + cadence)
+            lc.derived("injection_baseline_noise_cadence", lambda _, value=drawn_from: value)
+            lc.derived("injection_span", lambda _, value=span: value)
 
     def draw(self, lightcurve: Lightcurve, rng: np.random.Generator) -> InjectedEvent:
         """Draw one event for ``lightcurve``.

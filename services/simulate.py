@@ -112,6 +112,7 @@ def simulate_batch(
     efficiency = efficiency_histograms(survey)
     lightcurves, unreadable = batch_lightcurves(uow, store, survey, todo, carry)
     checked = carry.qualities.get(survey.name, {}) if carry is not None else {}
+    simulator.prepare([lc for source in todo if source.id not in unreadable for lc in lightcurves[source.id]])
     drawn, failures = {}, {}
     for source in todo:
         try:

@@ -120,3 +120,26 @@ def test_analysing_many_sources_equals_one_at_a_time_and_isolates_a_failure():
                                                                     for d in r.detections]
     empty = outcomes[1][1]
     assert (empty.num_lightcurves, empty.num_epochs, empty.mag_median, empty.best_snr) == (0, 0, None, None)
+
+
+def test_simulator_prepares_a_batch_exactly_as_each_lightcurve_computes_it():
+    from domain.simulator import Simulator, _compute_baseline_noise_cadence, _compute_span
+
+    lightcurves = _batch(11, count=30)
+    rng = np.random.default_rng(3)
+    flat = _lightcurve(rng, 1)  # one epoch: nothing to inject into
+    negative = _lightcurve(rng, 20)
+    negative.set_columns({**negative.columns, "flux": negative.flux - 1000.0})  # baseline below zero
+    lightcurves += [flat, negative, Lightcurve("demo", "r", 0)]  # and one not loaded
+    Simulator.prepare(lightcurves)
+    prepared = 0
+    for lc in lightcurves[:-1]:
+        try:
+            expected = _compute_baseline_noise_cadence(lc)
+        except DataError:
+            assert "injection_baseline_noise_cadence" not in lc._derived  # left to raise when used
+            continue
+        prepared += 1
+        assert _equal(lc.derived("injection_baseline_noise_cadence", None), expected)
+        assert _equal(lc.derived("injection_span", None), _compute_span(lc))
+    assert prepared >= 25
