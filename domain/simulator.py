@@ -199,8 +199,7 @@ class Simulator:
     def __init__(self, parameters: SimulationParameters):
         self.parameters = parameters
 
-    @staticmethod
-    def prepare(lightcurves: Sequence[Lightcurve]) -> None:
+    def prepare(self, lightcurves: Sequence[Lightcurve]) -> None:
         """Compute, for many lightcurves in one pass, what drawing and injecting needs of each.
 
         The baseline, noise, cadence and time span of every loaded lightcurve with at least two

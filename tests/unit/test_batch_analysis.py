@@ -123,7 +123,7 @@ def test_analysing_many_sources_equals_one_at_a_time_and_isolates_a_failure():
 
 
 def test_simulator_prepares_a_batch_exactly_as_each_lightcurve_computes_it():
-    from domain.simulator import Simulator, _compute_baseline_noise_cadence, _compute_span
+    from domain.simulator import SimulationParameters, Simulator, _compute_baseline_noise_cadence, _compute_span
 
     lightcurves = _batch(11, count=30)
     rng = np.random.default_rng(3)
@@ -131,7 +131,7 @@ def test_simulator_prepares_a_batch_exactly_as_each_lightcurve_computes_it():
     negative = _lightcurve(rng, 20)
     negative.set_columns({**negative.columns, "flux": negative.flux - 1000.0})  # baseline below zero
     lightcurves += [flat, negative, Lightcurve("demo", "r", 0)]  # and one not loaded
-    Simulator.prepare(lightcurves)
+    Simulator(SimulationParameters()).prepare(lightcurves)
     prepared = 0
     for lc in lightcurves[:-1]:
         try:
