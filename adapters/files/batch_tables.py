@@ -14,6 +14,7 @@ committed records point into.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -60,10 +61,25 @@ def _encoded(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind not in "UO":
         return values
     text = values.astype(str) if values.dtype.kind == "O" else values
+    ascii_bytes = _ascii(text)
+    if ascii_bytes is not None:
+        return ascii_bytes
     try:
         return text.astype("S")  # ASCII, the usual case: one C pass, the same bytes as UTF-8
     except UnicodeEncodeError:
         return np.char.encode(text, "utf-8")
+
+
+def _ascii(text: np.ndarray) -> np.ndarray | None:
+    # The bytes of text.astype("S") when all code points are ASCII (None otherwise): numpy's string
+    # cast goes string by string (about 0.1 µs each), narrowing the UCS-4 code points is one pass.
+    width = text.dtype.itemsize // 4
+    if text.ndim != 1 or not width or not text.dtype.isnative:
+        return None
+    codes = np.ascontiguousarray(text).view(np.uint32)
+    if codes.size and codes.max() > 127:
+        return None
+    return codes.astype(np.uint8).view(f"S{width}")
 
 
 def _structured(names: list[str], arrays: list[np.ndarray]) -> np.ndarray:
@@ -84,16 +100,60 @@ def from_table(table: np.ndarray) -> dict[str, np.ndarray]:
     return columns
 
 
-def _layout(columns: Mapping[str, np.ndarray]) -> tuple:
-    # Tables with the same columns and types share a dataset; text of any width joins (widened to the widest).
-    return tuple((name, "text", 0) if values.dtype.kind in "UOS" else (name, values.dtype.kind, values.dtype.itemsize)
-                 for name, values in ((n, np.asarray(v)) for n, v in columns.items()))
+@functools.lru_cache(maxsize=256)
+def _signature_layout(names: tuple[str, ...], dtypes: tuple[np.dtype, ...]) -> tuple[tuple, tuple]:
+    """Return the layout of tables with these column names and types, and their joining key.
+
+    Tables of one layout and one joining key (numeric types exactly, text by kind only) join
+    through :func:`_filled`; a layout mixing keys (rare: ``>f8`` and ``<f8``, or bytes and str
+    text) through the general :func:`_structured` path.
+    """
+    layout = tuple((name, "text", 0) if dtype.kind in "UOS" else (name, dtype.kind, dtype.itemsize)
+                   for name, dtype in zip(names, dtypes))
+    return layout, tuple(dtype.kind if dtype.kind in "UOS" else dtype for dtype in dtypes)
 
 
-def _joined(tables: list[Mapping[str, np.ndarray]]) -> np.ndarray:
-    """Return one structured array of tables of one layout, built column by column (not table by table)."""
+def _grouped(tables: Sequence[Mapping[str, np.ndarray]]) -> dict[tuple, tuple[list[int], set]]:
+    """Return the indices of the tables of each layout, in order of first appearance, and their joining keys."""
+    groups: dict[tuple, tuple[list[int], set]] = {}
+    for i, table in enumerate(tables):
+        layout, key = _signature_layout(tuple(table), tuple([np.asarray(v).dtype for v in table.values()]))
+        group = groups.get(layout)
+        if group is None:
+            group = groups[layout] = ([], set())
+        group[0].append(i)
+        group[1].add(key)
+    return groups
+
+
+def _joined(tables: list[Mapping[str, np.ndarray]], key: tuple | None = None, rows: int | None = None) -> np.ndarray:
+    """Return one structured array of tables of one layout, built column by column (not table by table).
+
+    With the tables' joining key (see :func:`_signature_layout`) and total rows, numeric columns
+    are concatenated straight into the result; the bytes are the same either way.
+    """
     names = list(tables[0])
-    return _structured(names, [_encoded(_column(tables, name)) for name in names])
+    if key is None or rows is None or not names:
+        return _structured(names, [_encoded(_column(tables, name)) for name in names])
+    return _filled(tables, names, key, rows)
+
+
+def _filled(tables: list[Mapping[str, np.ndarray]], names: list[str], key: tuple, rows: int) -> np.ndarray:
+    text = {name: _encoded(_column(tables, name)) for name, kind in zip(names, key) if isinstance(kind, str)}
+    table = np.empty(rows, dtype=[(name, text[name].dtype if name in text else _joined_dtype(kind))
+                                  for name, kind in zip(names, key)])
+    for name in names:
+        if name in text:
+            table[name] = text[name]
+        else:  # no temporary column: np.concatenate writes into the field's strided view
+            np.concatenate([t[name] for t in tables], out=table[name])
+    return table
+
+
+@functools.lru_cache(maxsize=64)
+def _joined_dtype(dtype: np.dtype) -> np.dtype:
+    # What np.concatenate makes of columns of this type (native byte order), as _column would.
+    return np.concatenate([np.empty(0, dtype)]).dtype
 
 
 def _column(tables: list[Mapping[str, np.ndarray]], name: str) -> np.ndarray:
@@ -113,8 +173,17 @@ def content_name(datasets: Mapping[str, np.ndarray], extra: str = "") -> str:
     for name, data in sorted(datasets.items()):
         digest.update(name.encode())
         digest.update(str(data.dtype).encode())
-        digest.update(np.ascontiguousarray(data).tobytes())
+        digest.update(_raw_bytes(data))
     return digest.hexdigest()[:24]
+
+
+def _raw_bytes(data: np.ndarray) -> np.ndarray | bytes:
+    # The bytes of data.tobytes() without copying them (a batch's datasets are megabytes).
+    flat = np.ascontiguousarray(data).reshape(-1)
+    try:
+        return flat.view(np.uint8)
+    except (TypeError, ValueError):  # a type that has no byte view
+        return flat.tobytes()
 
 
 def write_tables(folder: Path, root: Path, tables: Sequence[Mapping[str, np.ndarray]],
@@ -145,18 +214,16 @@ def write_tables(folder: Path, root: Path, tables: Sequence[Mapping[str, np.ndar
     tuple
         The file's path relative to ``root`` and one key per table.
     """
-    layouts: dict[tuple, list[int]] = {}
-    for i, table in enumerate(tables):
-        layouts.setdefault(_layout(table), []).append(i)
     datasets, keys = {}, [""] * len(tables)
-    for number, members in enumerate(layouts.values()):
+    for number, (members, joining) in enumerate(_grouped(tables).values()):
         name = f"t{number}"
-        datasets[name] = _joined([tables[i] for i in members])
         start = 0
         for i in members:
             stop = start + _rows(tables[i])
             keys[i] = f"{name}[{start}:{stop}]"
             start = stop
+        datasets[name] = _joined([tables[i] for i in members], next(iter(joining)) if len(joining) == 1 else None,
+                                 start)
     if index is not None:
         datasets["index"] = to_table({"key": np.array(keys, dtype=str), **{k: np.asarray(v) for k, v in index.items()}})
     for path, image in (images or {}).items():
@@ -166,7 +233,8 @@ def write_tables(folder: Path, root: Path, tables: Sequence[Mapping[str, np.ndar
     target = root / relative
     if not target.is_file():  # same name, same content: a rewrite would change nothing
         with atomic_path(target) as tmp:
-            with h5py_module().File(tmp, "w", track_order=True) as f:
+            # No chunk cache: every chunk is written once, whole, so caching it only adds a copy (~10 %).
+            with h5py_module().File(tmp, "w", track_order=True, rdcc_nbytes=0) as f:
                 for name, data in datasets.items():
                     table = name.startswith("t") and name[1:].isdigit()
                     options = {}
