@@ -12,7 +12,7 @@ from domain.detection import BRIGHTENING, DIMMING, Detection
 from domain.injection import Injection
 
 __all__ = ["EVENT_KINDS", "DIMMING_KINDS", "EDGE_FRACTION", "FLARE_RISE_FRACTION", "OCCULTATION_INGRESS_FRACTION",
-           "flare", "gaussian", "box", "occultation", "paczynski", "InjectedEvent"]
+           "flare", "gaussian", "box", "occultation", "paczynski", "event_factor", "InjectedEvent"]
 
 #: Every event model the Simulator can inject.
 EVENT_KINDS = ("flare", "gaussian_bump", "gaussian_dip", "box_bump", "box_dip", "occultation", "microlensing")
@@ -26,8 +26,9 @@ FLARE_RISE_FRACTION = 0.1
 OCCULTATION_INGRESS_FRACTION = 0.2
 
 
-def _dt(mjd: np.ndarray, peak_mjd: float) -> np.ndarray:
-    return np.asarray(mjd, dtype=float) - float(peak_mjd)
+def _dt(mjd: np.ndarray, peak_mjd: float | np.ndarray) -> np.ndarray:
+    # The shapes also take one parameter per time (arrays as long as mjd): many events at once.
+    return np.asarray(mjd, dtype=float) - np.asarray(peak_mjd, dtype=float)
 
 
 def flare(mjd: np.ndarray, peak_mjd: float, amplitude: float, width: float) -> np.ndarray:
@@ -138,6 +139,33 @@ def paczynski(mjd: np.ndarray, peak_mjd: float, u0: float, width: float) -> np.n
     """
     u = np.hypot(u0, _dt(mjd, peak_mjd) / width)
     return (u**2 + 2.0) / (u * np.sqrt(u**2 + 4.0))
+
+
+_SHAPES = {"flare": flare, "gaussian_bump": gaussian, "gaussian_dip": gaussian,
+           "box_bump": box, "box_dip": box, "occultation": occultation}
+
+
+def event_factor(kind: str, mjd: np.ndarray, *, peak_mjd, width, amplitude=None, u0=None) -> np.ndarray:
+    """Return the flux factor of an event of ``kind`` at ``mjd`` (1 = no change).
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`EVENT_KINDS`.
+    mjd : numpy.ndarray
+        Times (MJD).
+    peak_mjd, amplitude, width, u0 : float or numpy.ndarray
+        The event's parameters (see :class:`InjectedEvent`; ``u0`` for microlensing only, whose
+        amplitude follows from it), or one value per time, to evaluate many events of a kind at once.
+
+    Returns
+    -------
+    numpy.ndarray
+        Flux factor at each time.
+    """
+    if kind == "microlensing":
+        return paczynski(mjd, peak_mjd, u0, width)
+    return _SHAPES[kind](mjd, peak_mjd, amplitude, width)
 
 
 def _magnification(u: float) -> float:
@@ -283,11 +311,8 @@ class InjectedEvent:
         numpy.ndarray
             Flux factor at each time.
         """
-        if self.kind == "microlensing":
-            return paczynski(mjd, self.peak_mjd, self.u0, self.width)
-        shape = {"flare": flare, "gaussian_bump": gaussian, "gaussian_dip": gaussian,
-                 "box_bump": box, "box_dip": box, "occultation": occultation}[self.kind]
-        return shape(mjd, self.peak_mjd, self.amplitude, self.width)
+        return event_factor(self.kind, mjd, peak_mjd=self.peak_mjd, width=self.width, amplitude=self.amplitude,
+                            u0=self.u0)
 
     def as_dict(self) -> dict[str, Any]:
         """Return every field, for storage as JSON; ``InjectedEvent(**d)`` rebuilds the event.

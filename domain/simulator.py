@@ -9,13 +9,13 @@ import numpy as np
 
 from domain.detection import Detection
 from domain.errors import ConfigError, DataError
-from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
+from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent, event_factor
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
 from domain.segments import Segments
 from domain.statistics import median, robust_location_scale
 
-__all__ = ["SimulationParameters", "Simulator", "inject", "NOISE_MODELS", "PEAK_TIMES",
+__all__ = ["SimulationParameters", "Simulator", "inject", "inject_many", "NOISE_MODELS", "PEAK_TIMES",
            "EVENT_KINDS", "InjectedEvent"]
 
 NOISE_MODELS = ("sky", "source")
@@ -167,13 +167,84 @@ def inject(lightcurve: Lightcurve, event: InjectedEvent | Sequence[InjectedEvent
     return lightcurve.with_photometry(**photometry)
 
 
-def _update_magnitudes(columns: dict[str, np.ndarray], old_flux: np.ndarray, changed: np.ndarray) -> None:
+def inject_many(lightcurves: Sequence[Lightcurve], events: Sequence[InjectedEvent],
+                rngs: Sequence[np.random.Generator | None] | None = None,
+                noise_model: str = "sky") -> list[Lightcurve]:
+    """Inject one event into each of many lightcurves: as :func:`inject` on each, one numpy pass for all.
+
+    Parameters
+    ----------
+    lightcurves : sequence of Lightcurve
+        Loaded lightcurves (a lightcurve may appear several times, once per event).
+    events : sequence of InjectedEvent
+        The event for each lightcurve.
+    rngs : sequence of numpy.random.Generator, optional
+        Source of the extra noise of each, required for ``noise_model="source"``.
+    noise_model : {"sky", "source"}
+        As for :func:`inject`.
+
+    Returns
+    -------
+    list of Lightcurve
+        The lightcurves with their events, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``noise_model`` is unknown or ``"source"`` is asked for without generators.
+    DataError
+        If a lightcurve has fewer than 2 good epochs or a non-positive baseline.
+    """
+    if noise_model not in NOISE_MODELS:
+        raise ValueError(f"unknown noise_model {noise_model!r} (known: {', '.join(NOISE_MODELS)})")
+    if noise_model == "source" and (rngs is None or any(rng is None for rng in rngs)):
+        raise ValueError("noise_model 'source' needs an rng")
+    if not lightcurves:
+        return []
+    baselines = [_baseline_noise_cadence(lc)[0] for lc in lightcurves]
+    columns = [lc.columns for lc in lightcurves]
+    segments = Segments([c["mjd"].size for c in columns])
+    mjd = np.concatenate([c["mjd"] for c in columns])
+    factor = np.ones(segments.size)
+    lengths = segments.lengths
+    for kind in dict.fromkeys(e.kind for e in events):
+        members = [i for i, e in enumerate(events) if e.kind == kind]
+        at = np.concatenate([np.arange(segments.starts[i], segments.stops[i]) for i in members])
+        counts = lengths[members]
+        per_epoch = {name: np.repeat([getattr(events[i], name) for i in members], counts)
+                     for name in (("peak_mjd", "width", "u0") if kind == "microlensing"
+                                  else ("peak_mjd", "amplitude", "width"))}
+        factor[at] = event_factor(kind, mjd[at], **per_epoch)
+    old_flux = np.concatenate([c["flux"] for c in columns])
+    flux = old_flux + segments.spread(baselines) * (factor - 1.0)
+    fluxerr = np.concatenate([c["fluxerr"] for c in columns])
+    if noise_model == "source":
+        extra = fluxerr * np.sqrt(np.maximum(factor - 1.0, 0.0))
+        # Every epoch of each lightcurve draws from its own generator, as inject does one at a time.
+        flux += extra * np.concatenate([rng.standard_normal(n) for rng, n in zip(rngs, lengths.tolist())])
+        fluxerr = fluxerr * np.sqrt(np.maximum(factor, 1.0))
+    changed = (flux != old_flux) & np.isfinite(flux)
+    photometry = {"flux": flux, "fluxerr": fluxerr, "mag": np.concatenate([c["mag"] for c in columns]),
+                  "magerr": np.concatenate([c["magerr"] for c in columns])}
+    _update_magnitudes(photometry, old_flux, changed, segments)
+    parts = {name: segments.split(values) for name, values in photometry.items()}
+    return [lc.with_photometry(**{name: split[i] for name, split in parts.items()})
+            for i, lc in enumerate(lightcurves)]
+
+
+def _update_magnitudes(columns: dict[str, np.ndarray], old_flux: np.ndarray, changed: np.ndarray,
+                       segments: Segments | None = None) -> None:
+    # segments: the lightcurves laid end to end in the columns (default: one).
+    segments = segments or Segments([old_flux.size])
     with np.errstate(invalid="ignore", divide="ignore"):
         zero_point = columns["mag"] + _MAG_PER_LN_FLUX * np.log(old_flux)
         known = np.isfinite(zero_point)
-        # Epochs without a usable old magnitude (non-positive flux) take the typical zero point.
-        if known.any() and not known.all():
-            zero_point = np.where(known, zero_point, median(zero_point[known]))
+        # Epochs without a usable old magnitude (non-positive flux) take their lightcurve's typical zero point.
+        if not known.all():
+            mixed = segments.any(known) & segments.any(~known)
+            if mixed.any():
+                typical = segments.spread(segments.median(zero_point, known))
+                zero_point = np.where(known | ~segments.spread(mixed), zero_point, typical)
         flux = columns["flux"][changed]
         positive = flux > 0
         columns["mag"][changed] = np.where(positive, zero_point[changed] - _MAG_PER_LN_FLUX * np.log(flux), np.nan)
@@ -334,11 +405,32 @@ class Simulator:
         tuple of (int, InjectedEvent, Lightcurve)
             Index of the lightcurve, the event, and a new lightcurve containing it.
         """
+        for index, event, noise_rng in self.source_events(lightcurves, seed):
+            yield index, event, inject(lightcurves[index], event, noise_rng, self.parameters.noise_model)
+
+    def source_events(self, lightcurves: Sequence[Lightcurve],
+                      seed: int = 0) -> list[tuple[int, InjectedEvent, np.random.Generator | None]]:
+        """Draw the events of :meth:`source_injections` without injecting them (for :func:`inject_many`).
+
+        Parameters
+        ----------
+        lightcurves : sequence of Lightcurve
+            Loaded lightcurves of the source.
+        seed : int
+            Per-source seed (non-negative).
+
+        Returns
+        -------
+        list of tuple
+            Per injection: index of the lightcurve, the event, and the generator of its noise
+            (None unless ``noise_model`` is ``"source"``).
+        """
         usable = [i for i, lc in enumerate(lightcurves) if lc.good.sum() >= 2]
         if not usable:
-            return
+            return []
         weights = np.array([_span(lightcurves[i]) for i in usable])
         noise = self.parameters.noise_model == "source"
+        events = []
         for number in range(self.parameters.injections_per_source):
             # Streams 0, 1, 2 of each injection choose the lightcurve, draw the event and draw its noise;
             # a stream that is not needed (one usable lightcurve, no noise drawn) is not made.
@@ -347,8 +439,8 @@ class Simulator:
                 choice_rng = _generator(self.parameters.seed, seed, number, 0)
                 index = usable[int(choice_rng.choice(len(usable), p=weights / weights.sum()))]
             event = self.draw(lightcurves[index], _generator(self.parameters.seed, seed, number, 1))
-            noise_rng = _generator(self.parameters.seed, seed, number, 2) if noise else None
-            yield index, event, inject(lightcurves[index], event, noise_rng, self.parameters.noise_model)
+            events.append((index, event, _generator(self.parameters.seed, seed, number, 2) if noise else None))
+        return events
 
     def match(self, event: InjectedEvent, detections: Sequence[Detection]) -> Detection | None:
         """Return the detection that recovers ``event``, or None.

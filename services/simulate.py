@@ -13,7 +13,7 @@ from domain.config import SurveyConfig
 from domain.errors import VOError
 from domain.histograms import Axis, Histograms
 from domain.injection import Injection
-from domain.simulator import Simulator
+from domain.simulator import Simulator, inject_many
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore
 from services.stages import (
@@ -121,12 +121,12 @@ def simulate_batch(
             loaded = lightcurves[source.id]
             qualities = checked.get(source.id) or analysis.checker.check_many(loaded)
             seed = _seed(source.name, survey.simulation.seed)
-            drawn[source.id] = [(event, injected, loaded[index].id, qualities[index])
-                                for index, event, injected in simulator.source_injections(loaded, seed)]
+            drawn[source.id] = [(event, loaded[index], qualities[index], noise_rng)
+                                for index, event, noise_rng in simulator.source_events(loaded, seed)]
         except VOError as exc:
             failures[source.id] = str(exc)
             result.failed[source.name] = str(exc)
-    searched = _search(drawn, survey.analysis)
+    searched = _search(drawn, survey.analysis, survey.simulation.noise_model)
     injections, counts = [], {}
     for source in todo:
         if source.id not in drawn:
@@ -137,8 +137,8 @@ def simulate_batch(
             result.failed[source.name] = str(error)
             continue
         made = [_attach(event.to_injection(sequence, simulator.match(event, detections)), source.id,
-                        lightcurve_id, version)
-                for sequence, ((event, _, lightcurve_id, _), detections)
+                        lightcurve.id, version)
+                for sequence, ((event, lightcurve, _, _), detections)
                 in enumerate(zip(drawn[source.id], searched[source.id]))]
         injections.extend(made)
         counts[source.id] = len(made)
@@ -151,20 +151,20 @@ def simulate_batch(
     return result
 
 
-def _search(drawn: dict, parameters) -> dict:
-    """Search every injected copy of the batch in one pass; per source, the detections of each copy.
+def _search(drawn: dict, parameters, noise_model: str) -> dict:
+    """Inject and search every drawn event of the batch in one pass; per source, the detections of each copy.
 
     A copy that cannot be searched fails its own source only: its detections are the error.
     """
-    copies = [(source_id, injected, quality) for source_id, made in drawn.items()
-              for _, injected, _, quality in made]
+    made = [(source_id, *each) for source_id, events in drawn.items() for each in events]
+    copies = inject_many([m[2] for m in made], [m[1] for m in made], [m[4] for m in made], noise_model)
     try:
-        found = find_events_many([c[1] for c in copies], parameters, [c[2] for c in copies])
+        found = find_events_many(copies, parameters, [m[3] for m in made])
     except VOError:
-        found = [_events_or_error(injected, parameters, quality) for _, injected, quality in copies]
+        found = [_events_or_error(copy, parameters, m[3]) for copy, m in zip(copies, made)]
     searched: dict = {source_id: [] for source_id in drawn}
-    for (source_id, _, _), outcome in zip(copies, found):
-        searched[source_id].append(outcome if isinstance(outcome, VOError) else outcome[1])
+    for m, outcome in zip(made, found):
+        searched[m[0]].append(outcome if isinstance(outcome, VOError) else outcome[1])
     return searched
 
 

@@ -143,3 +143,33 @@ def test_simulator_prepares_a_batch_exactly_as_each_lightcurve_computes_it():
         assert _equal(lc.derived("injection_baseline_noise_cadence", None), expected)
         assert _equal(lc.derived("injection_span", None), _compute_span(lc))
     assert prepared >= 25
+
+
+@pytest.mark.parametrize("noise_model", ["sky", "source"])
+def test_injecting_many_equals_injecting_each(noise_model):
+    from domain.events import EVENT_KINDS
+    from domain.simulator import SimulationParameters, Simulator, _generator, inject, inject_many
+
+    rng = np.random.default_rng(5)
+    lightcurves = []
+    for i in range(24):
+        lc = _lightcurve(rng, int(rng.integers(5, 60)))
+        columns = dict(lc.columns)
+        if i % 4 == 0:  # epochs without a usable magnitude take the lightcurve's typical zero point
+            columns["mag"] = columns["mag"].copy()
+            columns["mag"][:2] = np.nan
+        lc.set_columns(columns)
+        lightcurves.append(lc)
+    simulator = Simulator(SimulationParameters(kinds=list(EVENT_KINDS), noise_model=noise_model))
+    events = [simulator.draw(lc, _generator(0, i, 0, 1)) for i, lc in enumerate(lightcurves)]
+    assert {e.kind for e in events} == set(EVENT_KINDS)  # every shape, evaluated many at once
+    rngs = [_generator(0, i, 0, 2) for i in range(len(lightcurves))] if noise_model == "source" else None
+    together = inject_many(lightcurves, events, rngs, noise_model)
+    changed = 0
+    for i, (lc, event, copy) in enumerate(zip(lightcurves, events, together)):
+        alone = inject(lc, event, _generator(0, i, 0, 2) if rngs else None, noise_model)
+        for name in ("flux", "fluxerr", "mag", "magerr"):
+            assert _equal(copy.columns[name], alone.columns[name]), (event.kind, name)
+        changed += not np.array_equal(copy.flux, lc.flux, equal_nan=True)
+        assert not copy.flux.flags.writeable
+    assert changed >= len(lightcurves) // 2  # most events fall on epochs (a narrow one may fall between)
