@@ -12,7 +12,8 @@ folder times ``Project.run`` (download, reduce, analyse, simulate; ``end_to_end`
 again on the finished project (``resume``), and measures the bytes under the data folder's
 product folders against the raw column bytes (rows x stored row size of the raw tables). Another
 child times the **compute-only floor**: the same reduce + analyse + simulate of the same sources
-on arrays in memory (downloads made beforehand, not timed; histograms filled per batch), no I/O.
+on arrays in memory, batch by batch with the functions the pipeline's steps call (downloads made
+beforehand, not timed), no rows and no files.
 Prints one Markdown row per N for ``benchmarks/results.md``.
 """
 
@@ -95,9 +96,9 @@ from adapters.catalogs.demo import write_demo_catalog
 from adapters.catalogs.files import FileCatalogReader
 from adapters.config_file import load_config
 from adapters.container import SURVEYS
-from domain.analysis.analysis import Analysis
-from domain.analysis.finder import find_events
-from domain.simulator import Simulator
+from domain.analysis.analysis import Analysis, summarise_many
+from domain.analysis.finder import find_events_many
+from domain.simulator import Simulator, inject_many
 work, n, config_text = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 write_demo_catalog(work / "catalog.csv", rows=n, seed=3)
 (work / "p.yaml").write_text(config_text.replace("CATALOG", str(work / "catalog.csv")))
@@ -111,17 +112,26 @@ analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
 simulator = Simulator(survey.simulation)
 histograms = analysis.new_histograms()
 detections = 0
+# The science of the pipeline's steps, batch by batch, as they run it (no rows, no files).
 for first in range(0, n, config.batch_size):
-    scanned = []
-    for raw in raws[first:first + config.batch_size]:
-        lightcurves = client.reduce(raw, survey.reduction)
-        results = [analysis.analyse_lightcurve(lc) for lc in lightcurves]
-        detections += sum(len(r.detections) for r in results)
-        scanned.extend(results)
-        qualities = [r.quality for r in results]
-        for index, event, injected in simulator.source_injections(lightcurves, 1):
-            simulator.match(event, find_events(injected, survey.analysis, qualities[index])[1])
-    analysis.fill_many(histograms, scanned)
+    batch = list(zip(sources[first:first + config.batch_size], raws[first:first + config.batch_size]))
+    reduced = [(source, client.reduce(raw, survey.reduction)) for source, raw in batch]
+    results = analysis.analyse_many([lc for _, lightcurves in reduced for lc in lightcurves])
+    grouped, at = [], 0
+    for source, lightcurves in reduced:
+        grouped.append((source, results[at:at + len(lightcurves)]))
+        at += len(lightcurves)
+    summarise_many(grouped, survey.name, "floor")
+    detections += sum(len(r.detections) for r in results)
+    analysis.fill_many(histograms, results)
+    simulator.prepare([lc for _, lightcurves in reduced for lc in lightcurves])
+    drawn = [(event, lightcurves[index], mine[index].quality, rng)
+             for (_, lightcurves), (_, mine) in zip(reduced, grouped)
+             for index, event, rng in simulator.source_events(lightcurves, 1)]
+    copies = inject_many([d[1] for d in drawn], [d[0] for d in drawn], [d[3] for d in drawn],
+                         survey.simulation.noise_model)
+    for (event, *_), (_, found) in zip(drawn, find_events_many(copies, survey.analysis, [d[2] for d in drawn])):
+        simulator.match(event, found)
 print(json.dumps({"n": n, "floor": time.perf_counter() - start, "detections": detections}))
 """
 
