@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import numpy as np
@@ -126,16 +127,51 @@ class Lightcurve:
         # The arrays are this lightcurve's own copies, made read-only: columns are replaced whole (which
         # updates the summary and the good-epoch mask), never edited in place behind their back.
         for values in arrays.values():
-            values.flags.writeable = False
+            values.setflags(write=False)
         self._install(arrays, summarise)
+
+    @classmethod
+    def _adopt(cls, survey: str, filter: str, season: int, arrays: dict[str, np.ndarray],
+               source_name: str | None = None) -> "Lightcurve":
+        """Return a summarised lightcurve that takes over ``arrays`` without checking or copying them.
+
+        For the reduction, which builds the columns itself: ``arrays`` must hold what
+        :meth:`set_columns` would have made of them (the columns in its order, one-dimensional, of one
+        length, sorted by finite ``mjd``, ``flag`` int64 and the others float64) and must be the new
+        lightcurve's alone: they are made read-only here.
+
+        Parameters
+        ----------
+        survey, filter : str
+            Survey and filter name.
+        season : int
+            Index of the season within this filter.
+        arrays : dict of str to numpy.ndarray
+            The columns, taken over as they are.
+        source_name : str, optional
+            Name of the source, for messages.
+
+        Returns
+        -------
+        Lightcurve
+            With its good-epoch mask and full summary.
+        """
+        lc = cls(survey, filter, season, source_name=source_name)
+        for values in arrays.values():
+            values.setflags(write=False)
+        lc._install(arrays, summarise=True)
+        return lc
 
     def _install(self, arrays: dict[str, np.ndarray], summarise: bool) -> None:
         """Take checked, sorted, read-only arrays as the columns; renew the mask, caches and summary."""
         self._columns = arrays
         # Every step reads the good-epoch mask several times: computed once, with the columns.
-        self._good = ((arrays["flag"] == 0) & np.isfinite(arrays["flux"]) & np.isfinite(arrays["fluxerr"])
-                      & (arrays["fluxerr"] > 0))
-        self._good.flags.writeable = False
+        good = arrays["flag"] == 0
+        good &= np.isfinite(arrays["flux"])
+        good &= np.isfinite(arrays["fluxerr"])
+        good &= arrays["fluxerr"] > 0
+        good.setflags(write=False)
+        self._good = good
         self._derived: dict = {}
         self._update_summary(summarise)
 
@@ -224,7 +260,7 @@ class Lightcurve:
             if values.shape != arrays["mjd"].shape:
                 raise DataError(f"lightcurve {self.label}: {name} has shape {values.shape}, "
                                 f"the epochs {arrays['mjd'].shape}")
-            values.flags.writeable = False
+            values.setflags(write=False)
             arrays[name] = values
         copy = Lightcurve(self.survey, self.filter, self.season, source_name=self.source_name,
                           time_scale=self.time_scale)
@@ -255,15 +291,19 @@ class Lightcurve:
     def _update_summary(self, robust: bool = True) -> None:
         c = self._columns
         good = self._good
-        self.num_epochs = int(c["mjd"].size)
-        self.num_good = int(good.sum())
-        self.mjd_start = float(c["mjd"][0]) if self.num_epochs else None
-        self.mjd_end = float(c["mjd"][-1]) if self.num_epochs else None
+        num_epochs = int(c["mjd"].size)
+        num_good = int(np.count_nonzero(good))
+        self.num_epochs = num_epochs
+        self.num_good = num_good
+        self.mjd_start = float(c["mjd"][0]) if num_epochs else None
+        self.mjd_end = float(c["mjd"][-1]) if num_epochs else None
         if not robust:
             self.flux_median = self.flux_rms = self.mag_median = self.mag_rms = None
             return
-        flux_median, flux_rms = robust_location_scale(c["flux"][good])
-        mag_median, mag_rms = robust_location_scale(c["mag"][good])
+        # With every epoch good the mask would select all of them: the statistics take the columns as they are.
+        flux, mag = (c["flux"], c["mag"]) if num_good == num_epochs else (c["flux"][good], c["mag"][good])
+        flux_median, flux_rms = robust_location_scale(flux)
+        mag_median, mag_rms = robust_location_scale(mag)
         self.flux_median = _none_if_nan(flux_median)
         self.flux_rms = _none_if_nan(flux_rms)
         self.mag_median = _none_if_nan(mag_median)
@@ -292,4 +332,4 @@ class Lightcurve:
 
 
 def _none_if_nan(value: float) -> float | None:
-    return None if not np.isfinite(value) else float(value)
+    return float(value) if math.isfinite(value) else None

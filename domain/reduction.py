@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+import math
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -13,6 +14,8 @@ from domain.parameters import Param, Parameters
 __all__ = ["ReductionParameters", "mag_to_flux", "split_seasons", "reduce_photometry"]
 
 _LN10_OVER_2P5 = np.log(10.0) / 2.5
+_LIGHTCURVE_NAMES = LIGHTCURVE_COLUMNS + OPTIONAL_COLUMNS
+_REQUIRED_NAMES = frozenset(LIGHTCURVE_COLUMNS)
 
 
 class ReductionParameters(Parameters):
@@ -110,27 +113,94 @@ def reduce_photometry(
     if missing:
         raise DataError(f"{survey} data of {source_name!r}: missing columns {missing}")
     mjd = np.asarray(columns["mjd"], dtype=float)
-    order = np.argsort(mjd, kind="stable")
-    table = {name: np.asarray(columns[name])[order] for name in columns}
+    table = {name: np.asarray(columns[name]) for name in columns}
+    # Sorted, one-dimensional columns of one length (the usual table) are used as they are: a stable
+    # sort would leave them in place. Anything else is gathered as before, which also raises (or
+    # truncates) on ragged columns exactly as the gather always did.
+    if not (mjd.ndim == 1 and len({a.shape for a in table.values()}) == 1 and _is_sorted(mjd)):
+        order = np.argsort(mjd, kind="stable")
+        table = {name: a[order] for name, a in table.items()}
     if "flux" not in table:
-        table["flux"], table["fluxerr"] = mag_to_flux(table["mag"], table["magerr"], parameters.zero_point)
+        # Contiguous input as the gathered copies were: the flux is computed by the same loops, bit for bit.
+        table["flux"], table["fluxerr"] = mag_to_flux(np.ascontiguousarray(table["mag"]),
+                                                      np.ascontiguousarray(table["magerr"]), parameters.zero_point)
     filters = table["filter"].astype(str)
-    # Epochs with no time cannot be placed in a season: mark them bad, keep nothing undefined.
-    table["flag"] = np.where(np.isfinite(table["mjd"]), table["flag"], 1 << 30)
+    times = table["mjd"]
+    finite = _finite_times(times)
+    # Epochs with no time cannot be placed in a season: mark them bad, keep nothing undefined. With
+    # every time finite and numeric flags this would change no value, so it is skipped.
+    flag = table["flag"]
+    if finite is not None or flag.dtype.kind not in "biuf" or flag.shape != times.shape:
+        table["flag"] = np.where(np.isfinite(times) if finite is None else finite, flag, 1 << 30)
+    names = [name for name in _LIGHTCURVE_NAMES if name in table]
+    # Columns the lightcurve would check and convert anyway are converted here, once, into its own arrays.
+    # (Times wider than float64 could tie there yet not in their own type, which the lightcurve would re-sort.)
+    trusted = (times.dtype.kind == "f" and times.dtype.itemsize <= 8 and table.keys() >= _REQUIRED_NAMES
+               and {(table[name].ndim, table[name].dtype.kind in "biuf") for name in names} == {(1, True)})
     lightcurves = []
-    for band in sorted(set(filters.tolist())):
-        in_band = filters == band
-        band_mjd = table["mjd"][in_band]
-        finite = np.isfinite(band_mjd)
-        seasons = np.full(band_mjd.size, -1)
-        seasons[finite] = split_seasons(band_mjd[finite], parameters.season_gap_days)
-        for season in np.unique(seasons[finite]):
-            rows = seasons == season
-            if rows.sum() < parameters.min_epochs:
+    for band, positions in _bands(filters):
+        band_times = times if positions is None else times[positions]
+        if finite is None:
+            lo, hi = 0, band_times.size
+        else:
+            # Sorted times put -inf first and +inf, NaN last: the finite ones are one run.
+            kept = np.flatnonzero(finite if positions is None else finite[positions])
+            if kept.size == 0:
                 continue
-            lc_columns = {
-                name: table[name][in_band][rows]
-                for name in LIGHTCURVE_COLUMNS + OPTIONAL_COLUMNS if name in table
-            }
-            lightcurves.append(Lightcurve(survey, band, int(season), lc_columns, source_name=source_name))
+            lo, hi = int(kept[0]), int(kept[-1]) + 1
+        for season, (start, stop) in enumerate(_season_bounds(band_times[lo:hi], parameters.season_gap_days)):
+            if stop - start < parameters.min_epochs:
+                continue
+            rows = slice(lo + start, lo + stop) if positions is None else positions[lo + start:lo + stop]
+            if trusted:
+                # A slice is a view of the caller's array and is copied; a gather is already a copy.
+                whole = positions is None and stop - start == times.size
+                lightcurves.append(Lightcurve._adopt(survey, band, season, {
+                    name: (table[name] if whole else table[name][rows]).astype(
+                        np.int64 if name == "flag" else np.float64, copy=positions is None)
+                    for name in names
+                }, source_name=source_name))
+            else:
+                lightcurves.append(Lightcurve(survey, band, season, {name: table[name][rows] for name in names},
+                                              source_name=source_name))
     return lightcurves
+
+
+def _is_sorted(mjd: np.ndarray) -> bool:
+    """Whether a stable sort would keep ``mjd`` in place (a NaN, which sorts last, fails the test)."""
+    return mjd.size < 2 or np.count_nonzero(np.greater_equal(mjd[1:], mjd[:-1])) == mjd.size - 1
+
+
+def _finite_times(times: np.ndarray) -> np.ndarray | None:
+    """Return the mask of finite times (sorted), or None if all are finite."""
+    if times.dtype.kind in "biu":
+        return None
+    if times.dtype.kind == "f" and times.ndim == 1 and (
+            times.size == 0 or (math.isfinite(times[0]) and math.isfinite(times[-1]))):
+        # Sorted: a non-finite time would be at an end (-inf first; +inf and NaN last).
+        return None
+    finite = np.isfinite(times)
+    return None if finite.all() else finite
+
+
+def _bands(filters: np.ndarray) -> Iterator[tuple[str, np.ndarray | None]]:
+    """Yield ``(band, positions)`` in sorted band order; positions None means every epoch."""
+    if filters.ndim == 1 and filters.size and filters.tobytes() == filters[:1].tobytes() * filters.size:
+        # One filter (the usual case). Equal bytes mean equal strings: same width, zero-padded.
+        yield filters[:1].tolist()[0], None
+        return
+    for band in sorted(set(filters.tolist())):
+        yield band, np.flatnonzero(filters == band)
+
+
+def _season_bounds(mjd: np.ndarray, gap_days: float) -> list[tuple[int, int]]:
+    """Return ``(start, stop)`` of each season of finite, sorted times, as :func:`split_seasons` numbers them."""
+    if mjd.size == 0:
+        return []
+    # What np.diff computes (it compares booleans rather than subtracting them), without its overhead.
+    steps = np.diff(mjd) if mjd.dtype.kind == "b" else mjd[1:] - mjd[:-1]
+    gaps = steps > gap_days
+    if not np.count_nonzero(gaps):
+        return [(0, mjd.size)]
+    edges = (gaps.nonzero()[0] + 1).tolist()
+    return list(zip([0] + edges, edges + [mjd.size]))

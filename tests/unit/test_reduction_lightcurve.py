@@ -115,3 +115,68 @@ def test_other_photometry_at_the_same_epochs_shares_times_and_refuses_other_shap
     assert (copy.num_good, copy.flux_median) == (5, None)
     with pytest.raises(DataError, match="flux has shape"):
         lc.with_photometry(flux[:3], lc.fluxerr, lc.mag, lc.magerr)
+
+
+def _survey_table(n=60, bands=("g", "r"), seed=4):
+    rng = np.random.default_rng(seed)
+    mjd = np.sort(rng.uniform(0.0, 800.0, n))
+    mjd[[5, 6]] = mjd[4]  # equal times keep their order
+    return {
+        "mjd": mjd, "mag": rng.normal(18.0, 0.1, n), "magerr": rng.uniform(0.05, 0.1, n),
+        "filter": np.array(bands)[rng.integers(0, len(bands), n)], "flag": np.where(rng.random(n) < 0.2, 4, 0),
+        "exptime": np.full(n, 30.0), "ra": rng.normal(10.0, 1e-5, n), "chi": rng.uniform(0.8, 1.5, n),
+    }
+
+
+def _state(lcs):
+    """Everything a lightcurve of the reduction carries, bit for bit."""
+    return [(lc.filter, lc.season, lc.source_name, lc.summary(), lc.good.tolist(),
+             [(name, values.dtype.str, values.tobytes()) for name, values in lc.columns.items()]) for lc in lcs]
+
+
+@pytest.mark.parametrize("bands", [("g",), ("g", "r", "i")])
+def test_shuffled_epochs_give_the_lightcurves_of_sorted_ones(bands):
+    sorted_table = _survey_table(bands=bands)
+    del sorted_table["mjd"]
+    # Distinct times (the order of equal ones is not in question), with a gap that starts a second season.
+    sorted_table["mjd"] = np.arange(60.0) * 7.0 + np.where(np.arange(60) >= 30, 300.0, 0.0)
+    order = np.random.default_rng(1).permutation(60)
+    shuffled = {name: values[order] for name, values in sorted_table.items()}
+    p = ReductionParameters(season_gap_days=250.0, min_epochs=2)
+    expected = reduce_photometry(sorted_table, p, survey="s", source_name="x")
+    assert len(expected) == 2 * len(bands)
+    assert _state(reduce_photometry(shuffled, p, survey="s", source_name="x")) == _state(expected)
+
+
+@pytest.mark.parametrize("bands", [("g",), ("g", "r")])
+def test_reduced_lightcurves_equal_ones_built_from_their_columns(bands):
+    given = _survey_table(bands=bands)
+    lcs = reduce_photometry(given, ReductionParameters(season_gap_days=30.0), survey="s", source_name="x")
+    assert lcs
+    rebuilt = [Lightcurve(lc.survey, lc.filter, lc.season, {k: v.copy() for k, v in lc.columns.items()},
+                          source_name="x") for lc in lcs]
+    assert _state(lcs) == _state(rebuilt)
+    for lc in lcs:
+        assert [v.dtype for v in lc.columns.values()] == [np.float64] * 5 + [np.int64] + [np.float64] * 3
+        for values in list(lc.columns.values()) + [lc.good]:
+            # Never a view of the caller's arrays, never writable.
+            assert not values.flags.writeable
+            assert not any(np.shares_memory(values, column) for column in given.values())
+
+
+def test_epochs_without_a_finite_time_are_dropped_and_seasons_counted_among_the_rest():
+    t = _survey_table(n=30, bands=("g",))
+    t["mjd"] = np.concatenate([[-np.inf], np.arange(1.0, 14.0), [500.0 + i for i in range(13)], [np.nan, np.inf, np.nan]])
+    lcs = reduce_photometry(t, ReductionParameters(season_gap_days=50.0), survey="s")
+    assert [(lc.season, lc.num_epochs, lc.mjd_start) for lc in lcs] == [(0, 13, 1.0), (1, 13, 500.0)]
+    assert lcs[0].mag.tolist() == t["mag"][1:14].tolist()
+
+
+def test_lists_and_strided_columns_reduce_like_arrays():
+    t = _survey_table()
+    wide = {name: np.repeat(values, 2)[::2] for name, values in t.items()}
+    as_lists = {name: values.tolist() for name, values in t.items()}
+    p = ReductionParameters(season_gap_days=30.0)
+    expected = _state(reduce_photometry(t, p, survey="s"))
+    assert _state(reduce_photometry(wide, p, survey="s")) == expected
+    assert _state(reduce_photometry(as_lists, p, survey="s")) == expected
