@@ -1,19 +1,101 @@
-"""Bulk rows in one statement per page through psycopg2's ``execute_values``, inside the session's transaction."""
+"""Bulk rows in one statement per page, inside the session's transaction: as column arrays, or ``VALUES`` lists."""
 
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+import functools
+import json
+from typing import Iterator, Sequence
 
 import psycopg2
 from psycopg2.extras import Json
-from sqlalchemy import select, tuple_
-from sqlalchemy.exc import OperationalError
 from psycopg2.extras import execute_values as _execute_values
+from sqlalchemy import Table, select, tuple_
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-__all__ = ["execute_values", "insert_rows", "upsert_ids", "insert_new_ids", "on_conflict_update", "PAGE"]
+from adapters.postgres.orm import metadata
+
+__all__ = [
+    "execute",
+    "execute_values",
+    "array_literal",
+    "insert_rows",
+    "upsert_ids",
+    "insert_new_ids",
+    "on_conflict_update",
+    "PAGE",
+]
 
 #: Rows per statement.
 PAGE = 1000
+
+_NONE = type(None)
+
+
+@contextlib.contextmanager
+def _driver_cursor(session, sql: str, params: Sequence | None = None, *, wrap_errors: bool = False) -> Iterator:
+    """Yield a psycopg2 cursor on the session's connection (so in its transaction), closed afterwards.
+
+    A lost connection raises SQLAlchemy's ``OperationalError``; other driver errors are raised as
+    they are, or (``wrap_errors``) as SQLAlchemy raises them for a statement it ran itself.
+    """
+    connection = session.connection()
+    try:
+        cursor = connection.connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        # Straight from the driver, so SQLAlchemy has not seen it: drop the dead connection from the pool
+        # and raise what SQLAlchemy raises for a lost server, which the unit of work turns into a retry.
+        connection.invalidate(exc)
+        raise OperationalError(sql[:200], None, exc) from exc
+    except psycopg2.Error as exc:
+        if not wrap_errors:
+            raise
+        raise DBAPIError.instance(sql, params, exc, psycopg2.Error) from exc
+
+
+def _run(session, sql: str, params: Sequence, fetch: bool) -> list[tuple]:
+    with _driver_cursor(session, sql) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else []
+
+
+def execute(session, sql: str, params: Sequence = (), *, fetch: bool = False) -> list[tuple]:
+    """Run statements with psycopg2 ``%s`` parameters on the session's connection, in its transaction.
+
+    SQLAlchemy's processing of a statement costs more than the round trip of a small one, and the
+    bookkeeping of every batch sends several. Statements separated by ``;`` go in one round trip.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the unit of work (its transaction is used, so a rollback undoes the statement).
+    sql : str
+        Statement with psycopg2 ``%s`` placeholders (a literal ``%`` written ``%%``).
+    params : sequence
+        Values of the placeholders, adapted by psycopg2.
+    fetch : bool
+        Return the rows of the statement.
+
+    Returns
+    -------
+    list of tuple
+        The rows of the last statement (empty unless ``fetch``).
+
+    Raises
+    ------
+    sqlalchemy.exc.OperationalError
+        If the connection was lost (it is invalidated first).
+    sqlalchemy.exc.DBAPIError
+        For any other error of the driver or server (the subclass SQLAlchemy would raise).
+    """
+    with _driver_cursor(session, sql, params, wrap_errors=True) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else []
 
 
 def execute_values(session, sql: str, rows: Sequence[tuple], *, template: str | None = None,
@@ -43,37 +125,149 @@ def execute_values(session, sql: str, rows: Sequence[tuple], *, template: str | 
     """
     if not rows:
         return []
-    connection = session.connection()
-    try:
-        cursor = connection.connection.cursor()
-        try:
-            return _execute_values(cursor, sql, list(rows), template=template, page_size=PAGE, fetch=fetch) or []
-        finally:
-            cursor.close()
-    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-        # Straight from the driver, so SQLAlchemy has not seen it: drop the dead connection from the pool
-        # and raise what SQLAlchemy raises for a lost server, which the unit of work turns into a retry.
-        connection.invalidate(exc)
-        raise OperationalError(sql[:200], None, exc) from exc
+    with _driver_cursor(session, sql) as cursor:
+        return _execute_values(cursor, sql, list(rows), template=template, page_size=PAGE, fetch=fetch) or []
 
 
-def insert_rows(session, table: str, columns: Sequence[str], rows: Sequence[dict], *, on_conflict: str,
+# -- column arrays ------------------------------------------------------------------------------------
+# A page of rows goes as one array literal per column, unnested by the server: the driver quotes one
+# string per column instead of adapting every value, and the server parses no statement of thousands
+# of constants. Each element is written as the driver writes the value in a VALUES list (floats by
+# repr, non-finite ones as PostgreSQL spells them, JSON by json.dumps), so the stored values are the
+# same: a VALUES list makes each float a numeric constant cast to float8, which reads the same decimal
+# text as an array element does, except that numeric has no negative zero (so -0.0 is written 0). A
+# value of any other type makes the page go as a VALUES list instead, with the driver's own
+# adaptation (and its errors).
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _float_text(value) -> str:
+    if value is None:
+        return "NULL"
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return "0" if value == 0 else repr(value)
+
+
+def _floats(values: Sequence) -> str | None:
+    kinds = set(map(type, values))
+    if kinds <= {float, int}:
+        text = ",".join(map(repr, values))
+        if "n" not in text and ",-0.0," not in f",{text},":  # every value finite, and no negative zero
+            return text
+    elif not kinds <= {float, int, _NONE}:
+        return None
+    return ",".join(map(_float_text, values))
+
+
+def _ints(values: Sequence) -> str | None:
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return ",".join(map(str, values))
+    if not kinds <= {int, _NONE}:
+        return None
+    return ",".join("NULL" if v is None else str(v) for v in values)
+
+
+def _texts(values: Sequence) -> str | None:
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        # Escape the joined text once; the separator is a character no value holds (checked).
+        joined = "\x00".join(values)
+        if joined.count("\x00") == len(values) - 1:
+            return _quoted(joined).replace("\x00", '","')
+    elif not kinds <= {str, _NONE}:
+        return None
+    return ",".join("NULL" if v is None else _quoted(v) for v in values)
+
+
+def _bools(values: Sequence) -> str | None:
+    if not set(map(type, values)) <= {bool, _NONE}:
+        return None
+    return ",".join("NULL" if v is None else ("t" if v else "f") for v in values)
+
+
+def _jsons(values: Sequence) -> str:
+    return ",".join("NULL" if v is None else _quoted(json.dumps(v)) for v in values)
+
+
+_ELEMENTS = {
+    "BIGINT": _ints, "INTEGER": _ints, "SMALLINT": _ints,
+    "FLOAT": _floats, "DOUBLE PRECISION": _floats,
+    "TEXT": _texts, "BOOLEAN": _bools,
+}
+
+
+def array_literal(values: Sequence, sql_type: str, *, as_json: bool = False) -> str | None:
+    """Return the PostgreSQL array literal (``{...}``) of ``values`` for an array of ``sql_type``.
+
+    Parameters
+    ----------
+    values : sequence
+        Python values: int, float, str, bool or None as fits ``sql_type`` (float columns take ints too).
+    sql_type : str
+        Element type as PostgreSQL spells it: ``BIGINT``, ``INTEGER``, ``SMALLINT``, ``FLOAT``,
+        ``DOUBLE PRECISION``, ``TEXT``, ``BOOLEAN``, or any type when ``as_json``.
+    as_json : bool
+        Write each value (other than None) as its JSON text, for a ``JSON`` or ``JSONB`` array.
+
+    Returns
+    -------
+    str or None
+        The literal, or None if a value's type does not fit (send such values through the driver's
+        own adaptation instead).
+
+    Examples
+    --------
+    >>> array_literal([1.5, None, float("nan")], "FLOAT")
+    '{1.5,NULL,NaN}'
+    >>> array_literal(['a "b"', "c"], "TEXT")
+    '{"a \\\\"b\\\\"","c"}'
+    """
+    if as_json:
+        body = _jsons(values)
+    else:
+        elements = _ELEMENTS.get(sql_type.upper())
+        body = None if elements is None else elements(values)
+    return None if body is None else "{" + body + "}"
+
+
+@functools.cache
+def _sql_types(table: Table) -> dict[str, str]:
+    dialect = postgresql.dialect()
+    return {column.name: column.type.compile(dialect=dialect) for column in table.columns}
+
+
+def _as_tuples(columns: Sequence[str], rows: Sequence) -> list[tuple]:
+    if rows and isinstance(rows[0], dict):
+        return [tuple(row[c] for c in columns) for row in rows]
+    return rows if isinstance(rows, list) else list(rows)
+
+
+def insert_rows(session, table: str | Table, columns: Sequence[str], rows: Sequence, *, on_conflict: str,
                 returning: Sequence[str] = (), json_columns: Sequence[str] = ()) -> list[tuple]:
-    """Insert row dicts in one statement per page, returning ``returning`` of each row written.
+    """Insert rows in one statement per page, in their order, returning ``returning`` of each row written.
 
     SQLAlchemy's insert of many rows with ``RETURNING`` processes every parameter of every row in
-    Python; the driver's ``execute_values`` adapts them in C, several times faster for a batch.
+    Python. Here a page goes as one array per column (``unnest ... WITH ORDINALITY ... ORDER BY``,
+    so rows are inserted, and serial ids drawn, in the given order), or as a ``VALUES`` list through
+    ``execute_values`` if a value does not fit an array of its column's type or the table is unknown.
 
     Parameters
     ----------
     session : sqlalchemy.orm.Session
         Session of the unit of work (its transaction is used).
-    table : str
-        Table name.
+    table : str or sqlalchemy.Table
+        Table (by name, of the mapped metadata).
     columns : sequence of str
-        Columns written, in order; each row dict holds them all.
-    rows : sequence of dict
-        Values, of types the driver adapts (JSON columns as plain dicts and lists).
+        Columns written, in order.
+    rows : sequence of dict or sequence of tuple
+        Row dicts holding every column, or tuples of the values in ``columns`` order; values of types
+        the driver adapts (JSON columns as plain dicts and lists).
     on_conflict : str
         The ``ON CONFLICT ...`` clause.
     returning : sequence of str
@@ -88,17 +282,37 @@ def insert_rows(session, table: str, columns: Sequence[str], rows: Sequence[dict
     """
     if not rows:
         return []
-    values = [tuple(Json(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns)
-              for row in rows]
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s {on_conflict}"
-    if returning:
-        sql += f" RETURNING {', '.join(returning)}"
-    return execute_values(session, sql, values, fetch=bool(returning))
+    if isinstance(table, str):
+        name, table = table, metadata.tables.get(table)
+    else:
+        name = table.name
+    types = _sql_types(table) if table is not None else {}
+    arrays_fit = all(c in types for c in columns)
+    tail = f" {on_conflict}" + (f" RETURNING {', '.join(returning)}" if returning else "")
+    values = _as_tuples(columns, rows)
+    out: list[tuple] = []
+    for start in range(0, len(values), PAGE):
+        page = values[start:start + PAGE]
+        arrays = ([array_literal(column, types[c], as_json=c in json_columns) for c, column in zip(columns, zip(*page))]
+                  if arrays_fit else [None])
+        if None not in arrays:
+            aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+            sql = (f"INSERT INTO {name} ({', '.join(columns)}) SELECT {aliases} "
+                   f"FROM unnest({', '.join(f'%s::{types[c]}[]' for c in columns)}) "
+                   f"WITH ORDINALITY AS page ({aliases}, ordinal) ORDER BY ordinal{tail}")
+            out.extend(_run(session, sql, arrays, bool(returning)))
+            continue
+        if json_columns:
+            page = [tuple(Json(v) if c in json_columns and v is not None else v for c, v in zip(columns, row))
+                    for row in page]
+        out.extend(execute_values(session, f"INSERT INTO {name} ({', '.join(columns)}) VALUES %s{tail}", page,
+                                  fetch=bool(returning)))
+    return out
 
 
-def upsert_ids(session, table, columns: Sequence[str], rows: Sequence[dict], *, key: Sequence[str],
+def upsert_ids(session, table, columns: Sequence[str], rows: Sequence, *, key: Sequence[str],
                on_conflict: str, json_columns: Sequence[str] = ()) -> dict[tuple, int]:
-    """Insert row dicts (see :func:`insert_rows`); return the id of each row written, by its ``key`` values.
+    """Insert rows (see :func:`insert_rows`); return the id of each row written, by its ``key`` values.
 
     Parameters
     ----------
@@ -116,12 +330,12 @@ def upsert_ids(session, table, columns: Sequence[str], rows: Sequence[dict], *, 
     dict of tuple to int
         Key values -> id, for the rows inserted (or updated by the conflict clause).
     """
-    returned = insert_rows(session, table.name, columns, rows, on_conflict=on_conflict,
+    returned = insert_rows(session, table, columns, rows, on_conflict=on_conflict,
                            returning=("id", *key), json_columns=json_columns)
     return {tuple(row[1:]): row[0] for row in returned}
 
 
-def insert_new_ids(session, table, columns: Sequence[str], rows: Sequence[dict], *, key: Sequence[str],
+def insert_new_ids(session, table, columns: Sequence[str], rows: Sequence, *, key: Sequence[str],
                    json_columns: Sequence[str] = ()) -> tuple[dict[tuple, int], set[tuple]]:
     """Insert the rows whose ``key`` is not stored yet, leaving stored ones as they are; return every id.
 
@@ -141,10 +355,12 @@ def insert_new_ids(session, table, columns: Sequence[str], rows: Sequence[dict],
     tuple
         Key values -> id for every row given, and the keys that were new.
     """
-    ids = upsert_ids(session, table, columns, rows, key=key,
+    values = _as_tuples(columns, rows)
+    ids = upsert_ids(session, table, columns, values, key=key,
                      on_conflict=f"ON CONFLICT ({', '.join(key)}) DO NOTHING", json_columns=json_columns)
     new = set(ids)
-    stored = [k for k in (tuple(row[c] for c in key) for row in rows) if k not in ids]
+    where = [columns.index(c) for c in key]
+    stored = [k for k in (tuple(row[i] for i in where) for row in values) if k not in ids]
     if stored:  # already there (a batch retried after a crash): their ids
         key_columns = [table.c[c] for c in key]
         ids.update({tuple(row[1:]): row[0] for row in

@@ -6,11 +6,12 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import and_, func, inspect, or_, select, text
+from sqlalchemy import and_, func, inspect, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
-from adapters.postgres.bulk import execute_values, insert_new_ids, on_conflict_update, upsert_ids
+from adapters.postgres.bulk import execute, insert_new_ids, on_conflict_update, upsert_ids
 from adapters.postgres.orm import detections as detections_table
 from adapters.postgres.orm import failures, projects, raw_data, steps
 from adapters.postgres.orm import lightcurves as lightcurves_table
@@ -55,11 +56,19 @@ _DET_VALUES = (
 )
 
 
+_PLAIN_JSON = frozenset({str, int, bool, type(None)})
+
+
 def _json_safe(value: Any) -> Any:
     """Return ``value`` with NumPy scalars and arrays made plain, and NaN or infinity made None.
 
     JSONB accepts neither NumPy types nor the non-standard ``NaN`` and ``Infinity`` tokens.
     """
+    kind = type(value)  # plain scalars first: they are nearly every value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind in _PLAIN_JSON:
+        return value
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -75,20 +84,29 @@ def _optional_int(value) -> int | None:
     return None if value is None else int(value)
 
 
-def _detection_row(det: Detection) -> dict:
-    """Column values of a detection, converted to types the driver adapts."""
-    row = {f: getattr(det, f, None) for f in _DET_KEY + _DET_VALUES}
-    row.update(
-        peak_mjd=float(det.peak_mjd),
-        is_simulated=bool(det.is_simulated),
-        injection_id=_optional_int(row["injection_id"]),
-        num_epochs=_optional_int(row["num_epochs"]),
-        filter_width=float(row["filter_width"] or 0.0),
-        first_epoch=_optional_int(row["first_epoch"]),
-        last_epoch=_optional_int(row["last_epoch"]),
-        quality=_json_safe(dict(row["quality"] or {})),
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+# Rows are tuples in the order of their table's columns below, key columns first, so that a row's key
+# is a slice of it; the bulk functions send such tuples as they are.
+_DET_COLUMNS = _DET_KEY + _DET_VALUES
+_LC_COLUMNS = _LC_KEY + _LC_VALUES
+_SOURCE_COLUMNS = ("project_id", "healpix") + _SOURCE_FIELDS
+
+
+def _detection_row(det: Detection) -> tuple:
+    """Column values of a detection (``_DET_COLUMNS``), converted to types the driver adapts."""
+    return (
+        getattr(det, "lightcurve_id", None), getattr(det, "version", None), float(det.peak_mjd),
+        bool(det.is_simulated), _optional_int(getattr(det, "injection_id", None)),
+        getattr(det, "source_id", None), getattr(det, "kind", None), getattr(det, "start_mjd", None),
+        getattr(det, "end_mjd", None), getattr(det, "snr", None), getattr(det, "peak_flux", None),
+        getattr(det, "delta_mag", None), getattr(det, "baseline_flux", None),
+        _optional_int(getattr(det, "num_epochs", None)), float(getattr(det, "filter_width", None) or 0.0),
+        _optional_int(getattr(det, "first_epoch", None)), _optional_int(getattr(det, "last_epoch", None)),
+        _json_safe(dict(getattr(det, "quality", None) or {})),
     )
-    return row
 
 
 def _source_value(value):
@@ -96,39 +114,43 @@ def _source_value(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _raw_row(raw: RawData) -> dict:
-    """Column values of a raw data record, converted to types the driver adapts."""
-    return dict(survey=raw.survey, source_name=raw.source_name, version=raw.version, ra=_optional_float(raw.ra),
-                dec=_optional_float(raw.dec), num_epochs=int(raw.num_epochs), file=raw.file, key=raw.key)
+def _raw_row(raw: RawData) -> tuple:
+    """Column values of a raw data record (``_RAW_FIELDS``), converted to types the driver adapts."""
+    return (raw.survey, raw.source_name, raw.version, _optional_float(raw.ra), _optional_float(raw.dec),
+            int(raw.num_epochs), raw.file, raw.key)
 
 
 def _lightcurve_key(lc: Lightcurve) -> tuple:
     return (int(lc.source_id), lc.survey, lc.version, lc.filter, int(lc.season))
 
 
-def _lightcurve_row(lc: Lightcurve) -> dict:
-    """Column values of a lightcurve record, converted to types the driver adapts."""
-    row = {f: getattr(lc, f, None) for f in _LC_VALUES}
-    row.update(zip(_LC_KEY, _lightcurve_key(lc)))
-    for name in ("raw_data_id", "num_epochs", "num_good"):
-        row[name] = _optional_int(row[name])
-    for name in ("mjd_start", "mjd_end", "flux_median", "flux_rms", "mag_median", "mag_rms"):
-        row[name] = _optional_float(row[name])
-    return row
-
-
-def _optional_float(value) -> float | None:
-    return None if value is None else float(value)
+def _lightcurve_row(lc: Lightcurve) -> tuple:
+    """Column values of a lightcurve record (``_LC_COLUMNS``), converted to types the driver adapts."""
+    return _lightcurve_key(lc) + (
+        _optional_int(getattr(lc, "raw_data_id", None)), getattr(lc, "file", None), getattr(lc, "key", None),
+        _optional_int(getattr(lc, "num_epochs", None)), _optional_int(getattr(lc, "num_good", None)),
+        _optional_float(getattr(lc, "mjd_start", None)), _optional_float(getattr(lc, "mjd_end", None)),
+        _optional_float(getattr(lc, "flux_median", None)), _optional_float(getattr(lc, "flux_rms", None)),
+        _optional_float(getattr(lc, "mag_median", None)), _optional_float(getattr(lc, "mag_rms", None)),
+        getattr(lc, "time_scale", None),
+    )
 
 
 def _assign(obj, **values) -> None:
     """Set attributes of a domain object, whether it is instrumented by the mapping or not."""
-    if inspect(obj, raiseerr=False) is None:
-        # Created before start_mappers(): it has no ORM state, its __dict__ is its only storage.
+    state = inspect(obj, raiseerr=False)
+    if state is None or state.session_id is None:
+        # Created before start_mappers() (no ORM state), or in no session: its __dict__ is the only
+        # storage and no session tracks its changes, so skip the instrumented attributes' events.
         obj.__dict__.update(values)
     else:
         for name, value in values.items():
             setattr(obj, name, value)
+
+
+def _id_array(ids: Sequence[int]) -> str | None:
+    """Return the array literal of these ints (one parameter the server parses fast), None if there are none."""
+    return "{" + ",".join(map(str, ids)) + "}" if len(ids) else None
 
 
 def _in_project(project: str):
@@ -155,16 +177,19 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
 
         Every given source gets ``id`` and ``project`` set, whether it was new or not.
         """
-        self.session.execute(pg_insert(projects).values(name=project).on_conflict_do_nothing(index_elements=["name"]))
-        project_id = self.session.execute(select(projects.c.id).where(projects.c.name == project)).scalar_one()
+        # Create the project if needed and read its id, in one round trip.
+        found = execute(self.session, "INSERT INTO projects (name) VALUES (%s) ON CONFLICT (name) DO NOTHING; "
+                                      "SELECT id FROM projects WHERE name = %s", (project, project), fetch=True)
+        if len(found) != 1:
+            raise NoResultFound("No row was found when one was required")
+        project_id = found[0][0]
         new = 0
         for batch in batched(sources, BATCH):
             pixels = ang2pix_nested(INDEX_ORDER, [s.ra for s in batch], [s.dec for s in batch])
-            rows = [{"project_id": project_id, "healpix": int(p),
-                     **{f: _source_value(getattr(s, f)) for f in _SOURCE_FIELDS}}
+            rows = [(project_id, int(p), *(_source_value(getattr(s, f)) for f in _SOURCE_FIELDS))
                     for s, p in zip(batch, pixels)]
-            found, fresh = insert_new_ids(self.session, sources_table, ("project_id", "healpix") + _SOURCE_FIELDS,
-                                          rows, key=("project_id", "name"))
+            found, fresh = insert_new_ids(self.session, sources_table, _SOURCE_COLUMNS, rows,
+                                          key=("project_id", "name"))
             new += len(fresh)
             ids = {name: i for (_, name), i in found.items()}
             for source in batch:
@@ -234,12 +259,11 @@ class SqlAlchemyRawDataRepository(_Repository, RawDataRepository):
         """Insert records, leaving existing ones as they are; every given record gets its ``id``."""
         for batch in batched(raws, BATCH):
             rows = [_raw_row(r) for r in batch]
-            keys = [(r.survey, r.source_name, r.version) for r in batch]
             # Existing rows (a batch retried after a crash) are left as they are.
             ids, _ = insert_new_ids(self.session, raw_data, _RAW_FIELDS, rows,
                                     key=("survey", "source_name", "version"))
-            for raw, key in zip(batch, keys):
-                _assign(raw, id=ids[key])
+            for raw, row in zip(batch, rows):
+                _assign(raw, id=ids[row[:3]])
 
     def count_for_project(self, project: str, survey: str, version: str) -> int:
         """Return how many sources of ``project`` have raw data of this version."""
@@ -271,11 +295,13 @@ class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
                 raise ValueError(f"lightcurve {lc.label} needs source_id and version before it is stored")
         for batch in batched(lightcurves, BATCH):
             # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
-            rows = {_lightcurve_key(lc): _lightcurve_row(lc) for lc in batch}
-            ids = upsert_ids(self.session, lightcurves_table, _LC_KEY + _LC_VALUES, list(rows.values()), key=_LC_KEY,
+            rows = [_lightcurve_row(lc) for lc in batch]
+            keys = [row[:len(_LC_KEY)] for row in rows]
+            unique = dict(zip(keys, rows))
+            ids = upsert_ids(self.session, lightcurves_table, _LC_COLUMNS, list(unique.values()), key=_LC_KEY,
                              on_conflict=on_conflict_update("uq_lightcurves_identity", _LC_VALUES))
-            for lc in batch:
-                _assign(lc, id=ids[_lightcurve_key(lc)])
+            for lc, key in zip(batch, keys):
+                _assign(lc, id=ids[key])
 
     def for_sources(self, source_ids: Sequence[int], survey: str, version: str) -> dict[int, list[Lightcurve]]:
         """Return the lightcurves of these sources by source id (an empty list for a source without any)."""
@@ -324,14 +350,15 @@ class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
             if det.source_id is None or det.lightcurve_id is None or det.version is None:
                 raise ValueError(f"{det!r} needs source_id, lightcurve_id and version before it is stored")
         for batch in batched(detections, BATCH):
-            keyed = [(det, _detection_row(det)) for det in batch]
+            rows = [_detection_row(det) for det in batch]
+            keys = [row[:len(_DET_KEY)] for row in rows]
             # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
-            rows = {tuple(row[f] for f in _DET_KEY): row for _, row in keyed}
-            ids = upsert_ids(self.session, detections_table, _DET_KEY + _DET_VALUES, list(rows.values()), key=_DET_KEY,
+            unique = dict(zip(keys, rows))
+            ids = upsert_ids(self.session, detections_table, _DET_COLUMNS, list(unique.values()), key=_DET_KEY,
                              on_conflict=on_conflict_update("uq_detections_identity", _DET_VALUES),
                              json_columns=("quality",))
-            for det, row in keyed:
-                _assign(det, id=ids[tuple(row[f] for f in _DET_KEY)])
+            for det, key in zip(batch, keys):
+                _assign(det, id=ids[key])
 
     def _select(self, what, project: str, version: str | None, include_simulated: bool):
         joined, condition = _in_project(project)
@@ -381,30 +408,28 @@ class SqlAlchemyStepRepository(_Repository, StepRepository):
     def done(self, stage: str, survey: str, version: str, source_ids: Sequence[int]) -> set[int]:
         """Return the ids among ``source_ids`` that finished ``stage`` at ``version``."""
         # One array parameter, not one bound parameter per id: the statement is the same for every batch.
-        ids = [int(i) for i in source_ids]
-        if not ids:
+        ids = _id_array([int(i) for i in source_ids])
+        if ids is None:
             return set()
-        return set(self.session.scalars(
-            text("SELECT source_id FROM steps WHERE stage = :stage AND survey = :survey AND version = :version "
-                 "AND source_id = ANY(:ids)"),
-            {"stage": stage, "survey": survey, "version": version, "ids": ids}))
+        rows = execute(self.session, "SELECT source_id FROM steps WHERE stage = %s AND survey = %s AND version = %s "
+                                     "AND source_id = ANY(%s::bigint[])", (stage, survey, version, ids), fetch=True)
+        return {row[0] for row in rows}
 
     def mark_done(self, stage: str, survey: str, version: str, counts: dict[int, int]) -> None:
         """Record that these sources finished ``stage``; a repeated step updates count and time.
 
-        One statement per batch through ``execute_values``: the driver's row-by-row ``executemany``
-        cost more than the rest of a batch's bookkeeping together.
+        One statement per page of sources, their ids and counts as two arrays: the driver's row-by-row
+        ``executemany`` cost more than the rest of a batch's bookkeeping together.
         """
-        if not counts:
-            return
-        rows = [(int(sid), stage, survey, version, int(n)) for sid, n in counts.items()]
-        execute_values(
-            self.session,
-            "INSERT INTO steps (source_id, stage, survey, version, count) VALUES %s "
-            "ON CONFLICT (source_id, stage, survey, version) "
-            "DO UPDATE SET count = EXCLUDED.count, finished_at = now()",
-            rows,
-        )
+        pairs = [(int(sid), int(n)) for sid, n in counts.items()]
+        for batch in batched(pairs, BATCH):
+            ids, numbers = zip(*batch)
+            execute(self.session,
+                    "INSERT INTO steps (source_id, stage, survey, version, count) SELECT source_id, %s, %s, %s, count "
+                    "FROM unnest(%s::bigint[], %s::integer[]) AS page (source_id, count) "
+                    "ON CONFLICT (source_id, stage, survey, version) "
+                    "DO UPDATE SET count = EXCLUDED.count, finished_at = now()",
+                    (stage, survey, version, _id_array(ids), _id_array(numbers)))
 
     def done_names(self, project: str, stage: str, survey: str, version: str) -> set[str]:
         """Return the names of the sources of ``project`` that finished ``stage`` at ``version``, in one query."""
@@ -447,11 +472,11 @@ class SqlAlchemyStepRepository(_Repository, StepRepository):
 
     def clear_failures(self, stage: str, survey: str, source_ids: Sequence[int]) -> None:
         """Forget failures of these sources at ``stage`` (they succeeded since)."""
-        ids = [int(i) for i in source_ids]
-        if ids:
-            self.session.execute(
-                text("DELETE FROM failures WHERE stage = :stage AND survey = :survey AND source_id = ANY(:ids)"),
-                {"stage": stage, "survey": survey, "ids": ids})
+        ids = _id_array([int(i) for i in source_ids])
+        if ids is not None:
+            execute(self.session,
+                    "DELETE FROM failures WHERE stage = %s AND survey = %s AND source_id = ANY(%s::bigint[])",
+                    (stage, survey, ids))
 
     def failures(self, project: str) -> list[tuple[str, str, str, str, str]]:
         """Return (source name, stage, survey, version, message) of the current failures of ``project``."""

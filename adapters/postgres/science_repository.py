@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from adapters.postgres.orm import detections as detections_table
-from adapters.postgres.bulk import execute_values, insert_new_ids
+from adapters.postgres.bulk import execute, insert_new_ids, insert_rows
 from adapters.postgres.orm import histogram_parts, injections as injections_table, projects, source_summaries
 from adapters.postgres.orm import sources as sources_table
 from adapters.postgres.repository import (
@@ -18,6 +18,7 @@ from adapters.postgres.repository import (
     _assign,
     _in_project,
     _json_safe,
+    _optional_float,
     _Repository,
 )
 from domain.detection import Detection
@@ -40,31 +41,31 @@ _SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(SourceSummary))
 _SUMMARY_KEY = ("source_id", "survey", "version")
 _SUMMARY_INTS = ("source_id", "num_lightcurves", "num_epochs", "num_good", "num_detections")
 _SUMMARY_FLOATS = ("mag_median", "rms", "best_snr")
+_INJ_COLUMNS = _INJ_KEY + _INJ_VALUES
 
 
-def _injection_row(injection: Injection) -> dict:
-    """Column values of an injection, converted to types the driver adapts."""
-    row = {f: getattr(injection, f) for f in _INJ_KEY + _INJ_VALUES}
-    row.update(
-        lightcurve_id=int(row["lightcurve_id"]),
-        source_id=int(row["source_id"]),
-        sequence=int(row["sequence"]),
-        u0=None if row["u0"] is None else float(row["u0"]),
-        params=_json_safe(dict(row["params"] or {})),
-        recovered=bool(row["recovered"]),
+def _same(value):
+    return value
+
+
+_SUMMARY_CONVERT = {**dict.fromkeys(_SUMMARY_INTS, int), **dict.fromkeys(_SUMMARY_FLOATS, _optional_float)}
+
+
+def _injection_row(injection: Injection) -> tuple:
+    """Column values of an injection (key columns first), converted to types the driver adapts."""
+    u0 = injection.u0
+    return (
+        int(injection.lightcurve_id), injection.version, int(injection.sequence),
+        int(injection.source_id), injection.kind, float(injection.peak_mjd), float(injection.start_mjd),
+        float(injection.end_mjd), float(injection.amplitude), float(injection.snr_amplitude), float(injection.width),
+        None if u0 is None else float(u0), _json_safe(dict(injection.params or {})), bool(injection.recovered),
     )
-    for name in ("peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude", "width"):
-        row[name] = float(row[name])
-    return row
 
 
-def _summary_row(summary: SourceSummary) -> dict:
-    row = dataclasses.asdict(summary)
-    for name in _SUMMARY_INTS:
-        row[name] = int(row[name])
-    for name in _SUMMARY_FLOATS:
-        row[name] = None if row[name] is None else float(row[name])
-    return row
+def _summary_row(summary: SourceSummary) -> tuple:
+    """Field values of a summary (``_SUMMARY_FIELDS``), converted to types the driver adapts."""
+    # Not dataclasses.asdict: it deep-copies every value, and the values are scalars.
+    return tuple(_SUMMARY_CONVERT.get(f, _same)(getattr(summary, f)) for f in _SUMMARY_FIELDS)
 
 
 def _project_id(session, project: str, *, create: bool) -> int | None:
@@ -96,16 +97,16 @@ class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
         detections = SqlAlchemyDetectionRepository(self.session)
         for batch in batched(injections, BATCH):
             keyed = [(inj, _injection_row(inj)) for inj in batch]
-            rows: dict[tuple, dict] = {}
+            rows: dict[tuple, tuple] = {}
             for _, row in keyed:
-                rows.setdefault(tuple(row[f] for f in _INJ_KEY), row)  # the first of duplicates wins
-            ids, new = insert_new_ids(self.session, injections_table, _INJ_KEY + _INJ_VALUES, list(rows.values()),
+                rows.setdefault(row[:len(_INJ_KEY)], row)  # the first of duplicates wins
+            ids, new = insert_new_ids(self.session, injections_table, _INJ_COLUMNS, list(rows.values()),
                                       key=_INJ_KEY, json_columns=("params",))
             fresh: list[Detection] = []
             stale: dict[int, list[Detection]] = {}
             first_of_key: set[tuple] = set()
             for inj, row in keyed:
-                key = tuple(row[f] for f in _INJ_KEY)
+                key = row[:len(_INJ_KEY)]
                 _assign(inj, id=ids[key])
                 det = inj.detection
                 if det is None:
@@ -169,18 +170,15 @@ class SqlAlchemySummaryRepository(_Repository, SummaryRepository):
         """Insert summaries, replacing every field of an existing (source_id, survey, version).
 
         ``scores_file`` (the batch file of their per-epoch products) is recorded with each. One
-        statement per page of rows (``execute_values``), not one per row.
+        statement per page of rows (:func:`~adapters.postgres.bulk.insert_rows`), not one per row.
         """
         # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
-        rows = {tuple(row[f] for f in _SUMMARY_KEY): row for row in map(_summary_row, summaries)}
-        columns = list(_SUMMARY_FIELDS) + ["scores_file"]
+        where = [_SUMMARY_FIELDS.index(f) for f in _SUMMARY_KEY]
+        rows = {tuple(row[i] for i in where): row + (scores_file,) for row in map(_summary_row, summaries)}
+        columns = _SUMMARY_FIELDS + ("scores_file",)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in _SUMMARY_KEY)
-        execute_values(
-            self.session,
-            f"INSERT INTO source_summaries ({', '.join(columns)}) VALUES %s "
-            f"ON CONFLICT ({', '.join(_SUMMARY_KEY)}) DO UPDATE SET {updates}",
-            [tuple(row[f] for f in _SUMMARY_FIELDS) + (scores_file,) for row in rows.values()],
-        )
+        insert_rows(self.session, source_summaries, columns, list(rows.values()),
+                    on_conflict=f"ON CONFLICT ({', '.join(_SUMMARY_KEY)}) DO UPDATE SET {updates}")
 
     def scores_file(self, source_id: int, survey: str, version: str) -> str | None:
         """Return the per-epoch products file recorded with a source's summary (None if none)."""
@@ -224,12 +222,12 @@ class SqlAlchemyHistogramPartRepository(_Repository, HistogramPartRepository):
 
     def add(self, project: str, survey: str, version: str, kind: str, key: str) -> None:
         """Record the part ``key`` of (project, survey, version, kind); creates the project on first use."""
-        project_id = _project_id(self.session, project, create=True)
-        self.session.execute(
-            pg_insert(histogram_parts)
-            .values(project_id=project_id, survey=survey, version=version, kind=kind, key=key)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
+        # The statements of _project_id and the insert, in one round trip: every batch records several parts.
+        execute(self.session,
+                "INSERT INTO projects (name) VALUES (%s) ON CONFLICT (name) DO NOTHING; "
+                "INSERT INTO histogram_parts (project_id, survey, version, kind, key) "
+                "VALUES ((SELECT id FROM projects WHERE name = %s), %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+                (project, project, survey, version, kind, key))
 
     def keys(self, project: str, survey: str, version: str, kind: str) -> list[str]:
         """Return the keys of every recorded part, oldest first."""

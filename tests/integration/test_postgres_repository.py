@@ -212,3 +212,35 @@ def test_position_epoch_and_time_scale_round_trip(uow):
     assert loaded["gaia"].epoch == 2016.0 and loaded["plain"].epoch is None
     found = uow.lightcurves.for_sources([s.id for s in sources], "demo", "r1")
     assert found[sources[0].id][0].time_scale == "tdb" and found[sources[1].id][0].time_scale == "utc"
+
+
+@pytest.mark.parametrize("write", ["sources", "steps done", "mark done"])
+def test_a_connection_lost_under_bulk_rows_is_reported_as_lost(write, session_factory, database_url):
+    # Rows go through the driver's cursor, past SQLAlchemy: a lost server must still invalidate the
+    # connection and reach the unit of work as SQLAlchemy's OperationalError (the batch is retried).
+    from sqlalchemy import create_engine, text
+
+    from domain.errors import DatabaseConnectionLost
+
+    calls = {
+        "sources": lambda uow: uow.sources.add_many("p", _sources(3)),
+        "steps done": lambda uow: uow.steps.done("download", "demo", "d1", [1, 2]),
+        "mark done": lambda uow: uow.steps.mark_done("download", "demo", "d1", {1: 1}),
+    }
+    with pytest.raises(DatabaseConnectionLost):
+        with SqlAlchemyUnitOfWork(session_factory) as uow:
+            connection = uow.session.connection()
+            pid = uow.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            admin = create_engine(database_url)
+            try:
+                with admin.connect() as other:
+                    other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            finally:
+                admin.dispose()
+            try:
+                calls[write](uow)
+            finally:
+                invalidated = connection.invalidated
+    assert invalidated
+    with SqlAlchemyUnitOfWork(session_factory) as uow:  # the pool hands out a live connection again
+        assert uow.sources.add_many("p", _sources(3)) == 3
