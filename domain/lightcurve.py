@@ -61,18 +61,12 @@ class Lightcurve:
     ):
         if time_scale not in TIME_SCALES:
             raise DataError(f"lightcurve of {source_name!r}: unknown time scale {time_scale!r} (use {TIME_SCALES})")
-        self.time_scale = time_scale
-        self.id: int | None = None
-        self.source_id: int | None = None
-        self.raw_data_id: int | None = None
-        self.survey = survey
-        self.filter = filter
-        self.season = int(season)
-        self.source_name = source_name
-        self.version = version
-        self.file: str | None = None
-        self.key: str | None = None
-        self._columns: dict[str, np.ndarray] | None = None
+        # One update of __dict__ rather than an assignment per attribute: once the ORM maps the class,
+        # every assignment is an attribute event, and a new lightcurve has no session to track them (the
+        # repository inserts rows itself). Later assignments, as by set_columns, stay events.
+        self.__dict__.update(
+            time_scale=time_scale, id=None, source_id=None, raw_data_id=None, survey=survey, filter=filter,
+            season=int(season), source_name=source_name, version=version, file=None, key=None, _columns=None)
         if columns is not None:
             self.columns = columns
 
@@ -159,11 +153,15 @@ class Lightcurve:
         lc = cls(survey, filter, season, source_name=source_name)
         for values in arrays.values():
             values.setflags(write=False)
-        lc._install(arrays, summarise=True)
+        lc._install(arrays, summarise=True, fresh=True)
         return lc
 
-    def _install(self, arrays: dict[str, np.ndarray], summarise: bool) -> None:
-        """Take checked, sorted, read-only arrays as the columns; renew the mask, caches and summary."""
+    def _install(self, arrays: dict[str, np.ndarray], summarise: bool, fresh: bool = False) -> None:
+        """Take checked, sorted, read-only arrays as the columns; renew the mask, caches and summary.
+
+        ``fresh``: the lightcurve was just constructed here (in no session), so the summary is set in
+        one update of ``__dict__``, as ``__init__`` sets its attributes.
+        """
         self._columns = arrays
         # Every step reads the good-epoch mask several times: computed once, with the columns.
         good = arrays["flag"] == 0
@@ -173,7 +171,7 @@ class Lightcurve:
         good.setflags(write=False)
         self._good = good
         self._derived: dict = {}
-        self._update_summary(summarise)
+        self._update_summary(summarise, fresh)
 
     @property
     def is_loaded(self) -> bool:
@@ -264,7 +262,7 @@ class Lightcurve:
             arrays[name] = values
         copy = Lightcurve(self.survey, self.filter, self.season, source_name=self.source_name,
                           time_scale=self.time_scale)
-        copy._install(arrays, summarise=False)
+        copy._install(arrays, summarise=False, fresh=True)
         return copy
 
     def derived(self, name: str, compute):
@@ -288,26 +286,27 @@ class Lightcurve:
         return self._derived[name]
 
     # -- summary ------------------------------------------------------------
-    def _update_summary(self, robust: bool = True) -> None:
+    def _update_summary(self, robust: bool = True, fresh: bool = False) -> None:
         c = self._columns
         good = self._good
         num_epochs = int(c["mjd"].size)
         num_good = int(np.count_nonzero(good))
-        self.num_epochs = num_epochs
-        self.num_good = num_good
-        self.mjd_start = float(c["mjd"][0]) if num_epochs else None
-        self.mjd_end = float(c["mjd"][-1]) if num_epochs else None
-        if not robust:
-            self.flux_median = self.flux_rms = self.mag_median = self.mag_rms = None
-            return
-        # With every epoch good the mask would select all of them: the statistics take the columns as they are.
-        flux, mag = (c["flux"], c["mag"]) if num_good == num_epochs else (c["flux"][good], c["mag"][good])
-        flux_median, flux_rms = robust_location_scale(flux)
-        mag_median, mag_rms = robust_location_scale(mag)
-        self.flux_median = _none_if_nan(flux_median)
-        self.flux_rms = _none_if_nan(flux_rms)
-        self.mag_median = _none_if_nan(mag_median)
-        self.mag_rms = _none_if_nan(mag_rms)
+        values = {"num_epochs": num_epochs, "num_good": num_good,
+                  "mjd_start": float(c["mjd"][0]) if num_epochs else None,
+                  "mjd_end": float(c["mjd"][-1]) if num_epochs else None,
+                  "flux_median": None, "flux_rms": None, "mag_median": None, "mag_rms": None}
+        if robust:
+            # With every epoch good the mask would select all of them: the statistics take the columns as they are.
+            flux, mag = (c["flux"], c["mag"]) if num_good == num_epochs else (c["flux"][good], c["mag"][good])
+            flux_median, flux_rms = robust_location_scale(flux)
+            mag_median, mag_rms = robust_location_scale(mag)
+            values.update(flux_median=_none_if_nan(flux_median), flux_rms=_none_if_nan(flux_rms),
+                          mag_median=_none_if_nan(mag_median), mag_rms=_none_if_nan(mag_rms))
+        if fresh:
+            self.__dict__.update(values)
+        else:
+            for name, value in values.items():
+                setattr(self, name, value)
 
     def summary(self) -> dict:
         """Return robust summary statistics of the good epochs.

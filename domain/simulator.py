@@ -207,13 +207,13 @@ def inject_many(lightcurves: Sequence[Lightcurve], events: Sequence[InjectedEven
     mjd = np.concatenate([c["mjd"] for c in columns])
     factor = np.ones(segments.size)
     lengths = segments.lengths
-    for kind in dict.fromkeys(e.kind for e in events):
-        members = [i for i, e in enumerate(events) if e.kind == kind]
-        at = np.concatenate([np.arange(segments.starts[i], segments.stops[i]) for i in members])
-        counts = lengths[members]
-        per_epoch = {name: np.repeat([getattr(events[i], name) for i in members], counts)
-                     for name in (("peak_mjd", "width", "u0") if kind == "microlensing"
-                                  else ("peak_mjd", "amplitude", "width"))}
+    kinds = [e.kind for e in events]
+    kind_of_epoch = segments.spread(kinds)
+    for kind in dict.fromkeys(kinds):
+        at = kind_of_epoch == kind
+        names = ("peak_mjd", "width", "u0") if kind == "microlensing" else ("peak_mjd", "amplitude", "width")
+        per_epoch = {name: segments.spread([getattr(e, name) if e.kind == kind else np.nan for e in events])[at]
+                     for name in names}
         factor[at] = event_factor(kind, mjd[at], **per_epoch)
     old_flux = np.concatenate([c["flux"] for c in columns])
     flux = old_flux + segments.spread(baselines) * (factor - 1.0)
