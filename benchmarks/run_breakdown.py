@@ -81,6 +81,25 @@ def _instrument() -> None:
         _timed(owner, name, label)
 
 
+def server_cpu_seconds(folder: str) -> float:
+    """CPU seconds used so far by the PostgreSQL server whose data lies under ``folder`` (its processes alive now).
+
+    Read from ``/proc`` (Linux): the postmaster is the process whose command line names the folder, and
+    its backends are its children. 0 where ``/proc`` is not available.
+    """
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, command)
+    roots = {pid for pid, (_, _, command) in stats.items() if "postgres" in command and folder in command}
+    return sum(cpu for pid, (parent, cpu, _) in stats.items() if pid in roots or parent in roots)
+
+
 def main(n: int, workload: str) -> None:
     from run_scale import WORKLOADS
 
@@ -96,12 +115,15 @@ def main(n: int, workload: str) -> None:
         container, project = open_project(Path(work) / "p.yaml", workers=1)
         try:
             project.status()  # start the server and migrate before timing
-            start = time.perf_counter()
+            server = server_cpu_seconds(work)
+            start, cpu = time.perf_counter(), time.process_time()
             project.run()
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+            server = server_cpu_seconds(work) - server
         finally:
             container.database().close()
-    print(f"{workload}, {n} sources: {elapsed:.2f} s, {n / elapsed:.0f} sources/s")
+    print(f"{workload}, {n} sources: {elapsed:.2f} s, {n / elapsed:.0f} sources/s; CPU time of this process "
+          f"{cpu:.2f} s ({n / cpu:.0f} sources per CPU second), of the PostgreSQL server {server:.2f} s")
     for label, seconds in sorted(TIMES.items()):
         print(f"{label:40s} {seconds:7.2f} s {1e3 * seconds / n:7.3f} ms/source {100 * seconds / elapsed:5.1f} %")
 

@@ -60,25 +60,15 @@ class Detection:
         last_epoch: int | None = None,
         quality: dict | None = None,
     ):
-        self.id: int | None = None
-        self.source_id: int | None = None
-        self.lightcurve_id: int | None = None
-        self.version: str | None = None
-        self.kind = kind
-        self.peak_mjd = float(peak_mjd)
-        self.start_mjd = float(start_mjd)
-        self.end_mjd = float(end_mjd)
-        self.snr = float(snr)
-        self.peak_flux = float(peak_flux)
-        self.delta_mag = float(delta_mag)
-        self.num_epochs = int(num_epochs)
-        self.baseline_flux = float(baseline_flux)
-        self.is_simulated = bool(is_simulated)
-        self.filter_width = float(filter_width)
-        self.first_epoch = first_epoch
-        self.last_epoch = last_epoch
-        self.quality = dict(quality or {})
-        self.injection_id: int | None = None
+        # One update of __dict__ rather than an assignment per attribute: once the ORM maps the class,
+        # every assignment is an attribute event, and a new detection has no session to track them (the
+        # repository inserts rows itself).
+        self.__dict__.update(
+            id=None, source_id=None, lightcurve_id=None, version=None, kind=kind, peak_mjd=float(peak_mjd),
+            start_mjd=float(start_mjd), end_mjd=float(end_mjd), snr=float(snr), peak_flux=float(peak_flux),
+            delta_mag=float(delta_mag), num_epochs=int(num_epochs), baseline_flux=float(baseline_flux),
+            is_simulated=bool(is_simulated), filter_width=float(filter_width), first_epoch=first_epoch,
+            last_epoch=last_epoch, quality=dict(quality or {}), injection_id=None)
 
     def __repr__(self) -> str:
         return (

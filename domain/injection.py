@@ -33,23 +33,15 @@ class Injection:
     def __init__(self, kind: str, peak_mjd: float, start_mjd: float, end_mjd: float, amplitude: float,
                  snr_amplitude: float, width: float, u0: float | None = None, params: dict | None = None,
                  recovered: bool = False, sequence: int = 0):
-        self.id: int | None = None
-        self.source_id: int | None = None
-        self.lightcurve_id: int | None = None
-        self.version: str | None = None
-        self.kind = kind
-        self.peak_mjd = float(peak_mjd)
-        self.start_mjd = float(start_mjd)
-        self.end_mjd = float(end_mjd)
-        self.amplitude = float(amplitude)
-        self.snr_amplitude = float(snr_amplitude)
-        self.width = float(width)
-        self.u0 = None if u0 is None else float(u0)
-        self.params = dict(params or {})
-        self.recovered = bool(recovered)
-        self.sequence = int(sequence)
-        #: The simulated detection that recovered it (persisted with ``is_simulated=True``), if any.
-        self.detection = None
+        # One update of __dict__ rather than an assignment per attribute: once the ORM maps the class,
+        # every assignment is an attribute event, and a new injection has no session to track them (the
+        # repository inserts rows itself). ``detection``: the simulated detection that recovered it
+        # (persisted with ``is_simulated=True``), if any.
+        self.__dict__.update(
+            id=None, source_id=None, lightcurve_id=None, version=None, kind=kind, peak_mjd=float(peak_mjd),
+            start_mjd=float(start_mjd), end_mjd=float(end_mjd), amplitude=float(amplitude),
+            snr_amplitude=float(snr_amplitude), width=float(width), u0=None if u0 is None else float(u0),
+            params=dict(params or {}), recovered=bool(recovered), sequence=int(sequence), detection=None)
 
     def __repr__(self) -> str:
         return (f"Injection({self.kind}, peak={self.peak_mjd:.3f}, A={self.snr_amplitude:.1f} sigma, "

@@ -42,17 +42,13 @@ class Source:
         project: str | None = None,
         epoch: float | None = None,
     ):
-        self.id: int | None = None
-        self.name = str(name)
-        self.ra = float(ra)
-        self.dec = float(dec)
-        self.mag = _optional_float(mag)
-        self.mag_err = _optional_float(mag_err)
-        self.pmra = _optional_float(pmra)
-        self.pmdec = _optional_float(pmdec)
-        self.parallax = _optional_float(parallax)
-        self.project = project
-        self.epoch = _optional_float(epoch)
+        # One update of __dict__ rather than an assignment per attribute: once the ORM maps the class,
+        # every assignment is an attribute event, and a new source has no session to track them (the
+        # repository inserts rows itself).
+        self.__dict__.update(
+            id=None, name=str(name), ra=float(ra), dec=float(dec), mag=_optional_float(mag),
+            mag_err=_optional_float(mag_err), pmra=_optional_float(pmra), pmdec=_optional_float(pmdec),
+            parallax=_optional_float(parallax), project=project, epoch=_optional_float(epoch))
 
     def __repr__(self) -> str:
         return f"Source({self.name!r}, ra={self.ra:.5f}, dec={self.dec:.5f}, mag={self.mag})"

@@ -121,8 +121,12 @@ class BatchRunnerMixin:
         return outcome
 
     def _register(self, uow, batch, outcome: BatchOutcome):
-        outcome.new_sources += uow.sources.add_many(self.name, batch)
+        added = uow.sources.add_many(self.name, batch)
+        outcome.new_sources += added
         uow.commit()
+        if added == len(batch):
+            # Every row is new, so it holds what these sources hold (add_many gave them their ids): no read back.
+            return list(batch)
         persisted = uow.sources.get_many(self.name, [s.name for s in batch])
         return [persisted[s.name] for s in batch]
 

@@ -36,7 +36,10 @@ class SourceRepository(abc.ABC):
 
     @abc.abstractmethod
     def add_many(self, project: str, sources: Sequence[Source]) -> int:
-        """Insert the sources not yet in ``project``; return how many were new."""
+        """Insert the sources not yet in ``project``; return how many were new.
+
+        Every given source gets the ``id`` of its stored row (new or not) and ``project``.
+        """
 
     @abc.abstractmethod
     def get_many(self, project: str, names: Sequence[str]) -> dict[str, Source]:

@@ -54,6 +54,7 @@ class FakeSourceRepository(ports.SourceRepository):
                 stored.project, stored.id = project, next(self.state.ids)
                 self.state.sources[(project, s.name)] = stored
                 new += 1
+            s.project, s.id = project, self.state.sources[(project, s.name)].id
         return new
 
     def get_many(self, project, names):
