@@ -159,14 +159,15 @@ class QualityChecker:
         for bit, name in enumerate(CUTS):
             flag |= failed[name].astype(np.int64) << bit
         good = flag == 0
-        # Each lightcurve gets its own copies, so that its result does not keep the batch's arrays alive.
-        split_values = {name: segments.split(v.copy() if v is missing else v) for name, v in values.items()}
-        split_failed = {name: segments.split(v) for name, v in failed.items()}
-        flags, goods = segments.split(flag), segments.split(good)
-        return [QualityResult(values={name: parts[i] for name, parts in split_values.items()},
-                              failed={name: parts[i] for name, parts in split_failed.items()},
-                              flag=flags[i], good=goods[i])
-                for i in range(segments.count)]
+        # One array per kind of result, a row per cut: each lightcurve's result takes one slice of each
+        # (its rows are views), instead of one slice per cut and lightcurve.
+        names = list(values)
+        all_values = np.stack([values[name] for name in names])
+        all_failed = np.stack([failed[name] for name in names])
+        return [QualityResult(values=dict(zip(names, all_values[:, start:stop])),
+                              failed=dict(zip(names, all_failed[:, start:stop])),
+                              flag=flag[start:stop], good=good[start:stop])
+                for start, stop in segments.bounds]
 
     def _offset(self, c: dict, segments: Segments) -> np.ndarray:
         # Offsets from the median position in units of a robust scatter, with a floor so that
