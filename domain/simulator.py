@@ -465,7 +465,8 @@ class Simulator:
             The matching detection of largest ``|snr|``.
         """
         low, high = event.start_mjd - event.cadence, event.end_mjd + event.cadence
-        found = [d for d in detections if d.kind == event.direction and low <= d.peak_mjd <= high]
+        direction = event.direction
+        found = [d for d in detections if d.kind == direction and low <= d.peak_mjd <= high]
         return max(found, key=lambda d: abs(d.snr), default=None)
 
 
