@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+from operator import itemgetter
 from typing import Iterator, Sequence
 
 import psycopg2
@@ -20,6 +21,7 @@ __all__ = [
     "execute",
     "execute_values",
     "array_literal",
+    "JsonText",
     "insert_rows",
     "upsert_ids",
     "insert_new_ids",
@@ -31,6 +33,20 @@ __all__ = [
 PAGE = 1000
 
 _NONE = type(None)
+
+
+class JsonText(str):
+    """JSON text already encoded, written to a JSON column as it is (any other value is encoded first).
+
+    A caller that must check a value before encoding it (for NaN, say) can encode it in the same pass.
+
+    Examples
+    --------
+    >>> array_literal([JsonText("[1, 2.5]"), [1, 2.5], None], "JSONB", as_json=True)
+    '{"[1, 2.5]","[1, 2.5]",NULL}'
+    """
+
+    __slots__ = ()
 
 
 @contextlib.contextmanager
@@ -133,9 +149,10 @@ def execute_values(session, sql: str, rows: Sequence[tuple], *, template: str | 
 # A page of rows goes as one array literal per column, unnested by the server: the driver quotes one
 # string per column instead of adapting every value, and the server parses no statement of thousands
 # of constants. Each element is written as the driver writes the value in a VALUES list (floats by
-# repr, non-finite ones as PostgreSQL spells them, JSON by json.dumps), so the stored values are the
-# same: a VALUES list makes each float a numeric constant cast to float8, which reads the same decimal
-# text as an array element does, except that numeric has no negative zero (so -0.0 is written 0). A
+# repr, or by 17 significant digits, which name the same double; non-finite ones as PostgreSQL spells
+# them; JSON by json.dumps), so the stored values are the same: a VALUES list makes each float a numeric
+# constant cast to float8, which reads decimal text to the nearest double as an array element does,
+# except that numeric has no negative zero (so -0.0 is written 0). A
 # value of any other type makes the page go as a VALUES list instead, with the driver's own
 # adaptation (and its errors).
 
@@ -155,9 +172,16 @@ def _float_text(value) -> str:
 
 def _floats(values: Sequence) -> str | None:
     kinds = set(map(type, values))
-    if kinds <= {float, int}:
+    if kinds == {float}:
+        # Seventeen significant digits name the same double as repr's shortest text does, and one
+        # formatting of the whole column costs two thirds of a repr per value.
+        text = ("%.17g," * len(values) % tuple(values))[:-1]
+        if "n" not in text and ("-0" not in text or ",-0," not in f",{text},"):  # as below
+            return text
+    elif kinds <= {float, int}:
         text = ",".join(map(repr, values))
-        if "n" not in text and ",-0.0," not in f",{text},":  # every value finite, and no negative zero
+        # Every value finite, and no negative zero (-0.0 is rare: look for it in full only if it may be there).
+        if "n" not in text and ("-0.0" not in text or ",-0.0," not in f",{text},"):
             return text
     elif not kinds <= {float, int, _NONE}:
         return None
@@ -191,8 +215,17 @@ def _bools(values: Sequence) -> str | None:
     return ",".join("NULL" if v is None else ("t" if v else "f") for v in values)
 
 
+def _json(value) -> str:
+    return value if type(value) is JsonText else json.dumps(value)
+
+
 def _jsons(values: Sequence) -> str:
-    return ",".join("NULL" if v is None else _quoted(json.dumps(v)) for v in values)
+    if _NONE not in set(map(type, values)):
+        # Escape the joined texts once, as in _texts (JSON text escapes control characters: no NUL is expected).
+        joined = "\x00".join(map(_json, values))
+        if joined.count("\x00") == len(values) - 1:
+            return _quoted(joined).replace("\x00", '","')
+    return ",".join("NULL" if v is None else _quoted(_json(v)) for v in values)
 
 
 _ELEMENTS = {
@@ -213,7 +246,8 @@ def array_literal(values: Sequence, sql_type: str, *, as_json: bool = False) -> 
         Element type as PostgreSQL spells it: ``BIGINT``, ``INTEGER``, ``SMALLINT``, ``FLOAT``,
         ``DOUBLE PRECISION``, ``TEXT``, ``BOOLEAN``, or any type when ``as_json``.
     as_json : bool
-        Write each value (other than None) as its JSON text, for a ``JSON`` or ``JSONB`` array.
+        Write each value (other than None) as its JSON text (a :class:`JsonText` as it is), for a
+        ``JSON`` or ``JSONB`` array.
 
     Returns
     -------
@@ -242,6 +276,11 @@ def _sql_types(table: Table) -> dict[str, str]:
     return {column.name: column.type.compile(dialect=dialect) for column in table.columns}
 
 
+def _json_param(value):
+    # Encoded text goes as a string literal, which is what the driver makes of Json(value) too.
+    return str(value) if type(value) is JsonText else Json(value)
+
+
 def _as_tuples(columns: Sequence[str], rows: Sequence) -> list[tuple]:
     if rows and isinstance(rows[0], dict):
         return [tuple(row[c] for c in columns) for row in rows]
@@ -267,7 +306,7 @@ def insert_rows(session, table: str | Table, columns: Sequence[str], rows: Seque
         Columns written, in order.
     rows : sequence of dict or sequence of tuple
         Row dicts holding every column, or tuples of the values in ``columns`` order; values of types
-        the driver adapts (JSON columns as plain dicts and lists).
+        the driver adapts (JSON columns as plain dicts and lists, or their :class:`JsonText`).
     on_conflict : str
         The ``ON CONFLICT ...`` clause.
     returning : sequence of str
@@ -287,15 +326,17 @@ def insert_rows(session, table: str | Table, columns: Sequence[str], rows: Seque
     else:
         name = table.name
     types = _sql_types(table) if table is not None else {}
-    arrays_fit = all(c in types for c in columns)
+    # The writer of each column's array elements (see array_literal), or None if a column has none.
+    writers = [(_jsons if c in json_columns else _ELEMENTS.get(types[c].upper())) if c in types else None
+               for c in columns]
     tail = f" {on_conflict}" + (f" RETURNING {', '.join(returning)}" if returning else "")
     values = _as_tuples(columns, rows)
     out: list[tuple] = []
     for start in range(0, len(values), PAGE):
         page = values[start:start + PAGE]
-        arrays = ([array_literal(column, types[c], as_json=c in json_columns) for c, column in zip(columns, zip(*page))]
-                  if arrays_fit else [None])
-        if None not in arrays:
+        bodies = [write(column) for write, column in zip(writers, zip(*page))] if None not in writers else [None]
+        if None not in bodies:
+            arrays = ["{" + body + "}" for body in bodies]
             aliases = ", ".join(f"c{i}" for i in range(len(columns)))
             sql = (f"INSERT INTO {name} ({', '.join(columns)}) SELECT {aliases} "
                    f"FROM unnest({', '.join(f'%s::{types[c]}[]' for c in columns)}) "
@@ -303,7 +344,7 @@ def insert_rows(session, table: str | Table, columns: Sequence[str], rows: Seque
             out.extend(_run(session, sql, arrays, bool(returning)))
             continue
         if json_columns:
-            page = [tuple(Json(v) if c in json_columns and v is not None else v for c, v in zip(columns, row))
+            page = [tuple(_json_param(v) if c in json_columns and v is not None else v for c, v in zip(columns, row))
                     for row in page]
         out.extend(execute_values(session, f"INSERT INTO {name} ({', '.join(columns)}) VALUES %s{tail}", page,
                                   fetch=bool(returning)))
@@ -360,7 +401,8 @@ def insert_new_ids(session, table, columns: Sequence[str], rows: Sequence, *, ke
                      on_conflict=f"ON CONFLICT ({', '.join(key)}) DO NOTHING", json_columns=json_columns)
     new = set(ids)
     where = [columns.index(c) for c in key]
-    stored = [k for k in (tuple(row[i] for i in where) for row in values) if k not in ids]
+    key_of = itemgetter(*where) if len(where) > 1 else lambda row: (row[where[0]],)
+    stored = [k for k in map(key_of, values) if k not in ids]
     if stored:  # already there (a batch retried after a crash): their ids
         key_columns = [table.c[c] for c in key]
         ids.update({tuple(row[1:]): row[0] for row in

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Any, Sequence
+from operator import itemgetter
+from typing import Any, Callable, Sequence
 
 import numpy as np
-from sqlalchemy import and_, func, inspect, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
-from adapters.postgres.bulk import execute, insert_new_ids, on_conflict_update, upsert_ids
+from adapters.postgres.bulk import JsonText, execute, insert_new_ids, on_conflict_update, upsert_ids
 from adapters.postgres.orm import detections as detections_table
 from adapters.postgres.orm import failures, projects, raw_data, steps
 from adapters.postgres.orm import lightcurves as lightcurves_table
@@ -80,6 +83,49 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+_STR = frozenset({str})
+_FLAT_JSON = frozenset({float, str, int, bool, type(None)})
+# json.dumps's own settings, except that NaN and infinity raise instead of being written.
+_STRICT_JSON = json.JSONEncoder(allow_nan=False)
+
+
+def _json_text(value) -> JsonText:
+    """Return the JSON text of ``_json_safe(dict(value or {}))``, for a JSON column.
+
+    Most values are flat dicts of plain floats and strings (an injected event's fields, a detection's
+    worst cut values), which need no conversion: one strict encoding checks and encodes them at once.
+    """
+    value = value if type(value) is dict else dict(value or {})
+    if set(map(type, value)) <= _STR and set(map(type, value.values())) <= _FLAT_JSON:
+        try:
+            return JsonText(_STRICT_JSON.encode(value))
+        except ValueError:  # a NaN or an infinity, which _json_safe makes null
+            pass
+    return JsonText(json.dumps(_json_safe(value)))
+
+
+def _reader(names: Sequence[str], *, lenient: Sequence[str] = ()) -> Callable[[Any], tuple]:
+    """Return a function reading attributes ``names`` of a domain object, as a tuple.
+
+    A missing attribute reads as None if it is one of ``lenient``, and raises AttributeError otherwise.
+    """
+    wanted = frozenset(names)
+    from_dict = itemgetter(*names)
+    defaults = [(name, name in lenient) for name in names]
+
+    def read(obj) -> tuple:
+        state = obj.__dict__
+        if state.keys() >= wanted:
+            # Every attribute is loaded, as in any object built by __init__: the mapping's instrumented
+            # attributes would return these same entries of __dict__, at several times the cost. An
+            # unloaded or expired attribute (of an object loaded, or committed by an expiring session)
+            # is missing from __dict__, and getattr loads it.
+            return from_dict(state)
+        return tuple(getattr(obj, name, None) if soft else getattr(obj, name) for name, soft in defaults)
+
+    return read
+
+
 def _optional_int(value) -> int | None:
     return None if value is None else int(value)
 
@@ -95,17 +141,21 @@ _LC_COLUMNS = _LC_KEY + _LC_VALUES
 _SOURCE_COLUMNS = ("project_id", "healpix") + _SOURCE_FIELDS
 
 
-def _detection_row(det: Detection) -> tuple:
-    """Column values of a detection (``_DET_COLUMNS``), converted to types the driver adapts."""
+# add_many refuses a detection without these (read strictly, as its check read them).
+_DET_REQUIRED = ("source_id", "lightcurve_id", "version")
+_read_detection = _reader(_DET_COLUMNS, lenient=set(_DET_COLUMNS) - {"peak_mjd", "is_simulated", *_DET_REQUIRED})
+_det_required = itemgetter(*(_DET_COLUMNS.index(c) for c in _DET_REQUIRED))
+
+
+def _detection_row(values: tuple) -> tuple:
+    """Column values of a detection (``_DET_COLUMNS``), from ``_read_detection``, in types the driver adapts."""
+    (lightcurve_id, version, peak_mjd, is_simulated, injection_id, source_id, kind, start_mjd, end_mjd, snr,
+     peak_flux, delta_mag, baseline_flux, num_epochs, filter_width, first_epoch, last_epoch, quality) = values
     return (
-        getattr(det, "lightcurve_id", None), getattr(det, "version", None), float(det.peak_mjd),
-        bool(det.is_simulated), _optional_int(getattr(det, "injection_id", None)),
-        getattr(det, "source_id", None), getattr(det, "kind", None), getattr(det, "start_mjd", None),
-        getattr(det, "end_mjd", None), getattr(det, "snr", None), getattr(det, "peak_flux", None),
-        getattr(det, "delta_mag", None), getattr(det, "baseline_flux", None),
-        _optional_int(getattr(det, "num_epochs", None)), float(getattr(det, "filter_width", None) or 0.0),
-        _optional_int(getattr(det, "first_epoch", None)), _optional_int(getattr(det, "last_epoch", None)),
-        _json_safe(dict(getattr(det, "quality", None) or {})),
+        lightcurve_id, version, float(peak_mjd), bool(is_simulated), _optional_int(injection_id),
+        source_id, kind, start_mjd, end_mjd, snr, peak_flux, delta_mag, baseline_flux,
+        _optional_int(num_epochs), float(filter_width or 0.0), _optional_int(first_epoch), _optional_int(last_epoch),
+        _json_text(quality),
     )
 
 
@@ -114,31 +164,46 @@ def _source_value(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+_PLAIN_SOURCE = frozenset({float, int, str, type(None)})
+_read_source = _reader(_SOURCE_FIELDS)
+
+
+def _source_values(values: tuple) -> tuple:
+    """Values of ``_SOURCE_FIELDS`` (from ``_read_source``) in types the driver adapts."""
+    # Plain values (nearly always) are no NumPy scalars: check their types at once.
+    return values if set(map(type, values)) <= _PLAIN_SOURCE else tuple(map(_source_value, values))
+
+
+_read_raw = _reader(_RAW_FIELDS)
+
+
 def _raw_row(raw: RawData) -> tuple:
     """Column values of a raw data record (``_RAW_FIELDS``), converted to types the driver adapts."""
-    return (raw.survey, raw.source_name, raw.version, _optional_float(raw.ra), _optional_float(raw.dec),
-            int(raw.num_epochs), raw.file, raw.key)
+    survey, source_name, version, ra, dec, num_epochs, file, key = _read_raw(raw)
+    return (survey, source_name, version, _optional_float(ra), _optional_float(dec), int(num_epochs), file, key)
 
 
-def _lightcurve_key(lc: Lightcurve) -> tuple:
-    return (int(lc.source_id), lc.survey, lc.version, lc.filter, int(lc.season))
+_read_lightcurve = _reader(_LC_COLUMNS, lenient=_LC_VALUES)
 
 
-def _lightcurve_row(lc: Lightcurve) -> tuple:
-    """Column values of a lightcurve record (``_LC_COLUMNS``), converted to types the driver adapts."""
-    return _lightcurve_key(lc) + (
-        _optional_int(getattr(lc, "raw_data_id", None)), getattr(lc, "file", None), getattr(lc, "key", None),
-        _optional_int(getattr(lc, "num_epochs", None)), _optional_int(getattr(lc, "num_good", None)),
-        _optional_float(getattr(lc, "mjd_start", None)), _optional_float(getattr(lc, "mjd_end", None)),
-        _optional_float(getattr(lc, "flux_median", None)), _optional_float(getattr(lc, "flux_rms", None)),
-        _optional_float(getattr(lc, "mag_median", None)), _optional_float(getattr(lc, "mag_rms", None)),
-        getattr(lc, "time_scale", None),
+def _lightcurve_row(values: tuple) -> tuple:
+    """Column values of a lightcurve record (``_LC_COLUMNS``), from ``_read_lightcurve``, in types the driver adapts."""
+    (source_id, survey, version, filter_, season, raw_data_id, file, key, num_epochs, num_good, mjd_start, mjd_end,
+     flux_median, flux_rms, mag_median, mag_rms, time_scale) = values
+    return (
+        int(source_id), survey, version, filter_, int(season),
+        _optional_int(raw_data_id), file, key, _optional_int(num_epochs), _optional_int(num_good),
+        _optional_float(mjd_start), _optional_float(mjd_end), _optional_float(flux_median),
+        _optional_float(flux_rms), _optional_float(mag_median), _optional_float(mag_rms), time_scale,
     )
 
 
 def _assign(obj, **values) -> None:
     """Set attributes of a domain object, whether it is instrumented by the mapping or not."""
-    state = inspect(obj, raiseerr=False)
+    try:
+        state = instance_state(obj)
+    except AttributeError:  # created before start_mappers(): no ORM state
+        state = None
     if state is None or state.session_id is None:
         # Created before start_mappers() (no ORM state), or in no session: its __dict__ is the only
         # storage and no session tracks its changes, so skip the instrumented attributes' events.
@@ -185,9 +250,9 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
         project_id = found[0][0]
         new = 0
         for batch in batched(sources, BATCH):
-            pixels = ang2pix_nested(INDEX_ORDER, [s.ra for s in batch], [s.dec for s in batch])
-            rows = [(project_id, int(p), *(_source_value(getattr(s, f)) for f in _SOURCE_FIELDS))
-                    for s, p in zip(batch, pixels)]
+            fields = [_read_source(s) for s in batch]
+            pixels = ang2pix_nested(INDEX_ORDER, [f[1] for f in fields], [f[2] for f in fields])  # ra, dec
+            rows = [(project_id, int(p)) + _source_values(f) for f, p in zip(fields, pixels.tolist())]
             found, fresh = insert_new_ids(self.session, sources_table, _SOURCE_COLUMNS, rows,
                                           key=("project_id", "name"))
             new += len(fresh)
@@ -290,12 +355,13 @@ class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
 
     def add_many(self, lightcurves: Sequence[Lightcurve]) -> None:
         """Insert or update records; every given lightcurve gets its ``id``."""
-        for lc in lightcurves:
-            if lc.source_id is None or lc.version is None:
+        values = [_read_lightcurve(lc) for lc in lightcurves]
+        for lc, (source_id, _, version, *_) in zip(lightcurves, values):  # _LC_KEY first
+            if source_id is None or version is None:
                 raise ValueError(f"lightcurve {lc.label} needs source_id and version before it is stored")
-        for batch in batched(lightcurves, BATCH):
+        for batch, batch_values in zip(batched(lightcurves, BATCH), batched(values, BATCH)):
             # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
-            rows = [_lightcurve_row(lc) for lc in batch]
+            rows = [_lightcurve_row(v) for v in batch_values]
             keys = [row[:len(_LC_KEY)] for row in rows]
             unique = dict(zip(keys, rows))
             ids = upsert_ids(self.session, lightcurves_table, _LC_COLUMNS, list(unique.values()), key=_LC_KEY,
@@ -346,11 +412,12 @@ class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
         A detection is identified by (lightcurve, version, peak time, simulated, injection):
         adding it again updates the other columns.
         """
-        for det in detections:
-            if det.source_id is None or det.lightcurve_id is None or det.version is None:
+        values = [_read_detection(det) for det in detections]
+        for det, v in zip(detections, values):
+            if None in _det_required(v):
                 raise ValueError(f"{det!r} needs source_id, lightcurve_id and version before it is stored")
-        for batch in batched(detections, BATCH):
-            rows = [_detection_row(det) for det in batch]
+        for batch, batch_values in zip(batched(detections, BATCH), batched(values, BATCH)):
+            rows = [_detection_row(v) for v in batch_values]
             keys = [row[:len(_DET_KEY)] for row in rows]
             # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
             unique = dict(zip(keys, rows))

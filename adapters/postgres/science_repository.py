@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from operator import attrgetter, itemgetter
 from typing import Sequence
 
 from sqlalchemy import delete, func, select
@@ -17,8 +18,9 @@ from adapters.postgres.repository import (
     SqlAlchemyDetectionRepository,
     _assign,
     _in_project,
-    _json_safe,
+    _json_text,
     _optional_float,
+    _reader,
     _Repository,
 )
 from domain.detection import Detection
@@ -51,21 +53,29 @@ def _same(value):
 _SUMMARY_CONVERT = {**dict.fromkeys(_SUMMARY_INTS, int), **dict.fromkeys(_SUMMARY_FLOATS, _optional_float)}
 
 
-def _injection_row(injection: Injection) -> tuple:
-    """Column values of an injection (key columns first), converted to types the driver adapts."""
-    u0 = injection.u0
+_read_injection = _reader(_INJ_COLUMNS)
+_inj_required = itemgetter(*(_INJ_COLUMNS.index(c) for c in ("source_id", "lightcurve_id", "version")))
+
+
+def _injection_row(values: tuple) -> tuple:
+    """Column values of an injection (key columns first), from ``_read_injection``, in types the driver adapts."""
+    (lightcurve_id, version, sequence, source_id, kind, peak_mjd, start_mjd, end_mjd, amplitude, snr_amplitude,
+     width, u0, params, recovered) = values
     return (
-        int(injection.lightcurve_id), injection.version, int(injection.sequence),
-        int(injection.source_id), injection.kind, float(injection.peak_mjd), float(injection.start_mjd),
-        float(injection.end_mjd), float(injection.amplitude), float(injection.snr_amplitude), float(injection.width),
-        None if u0 is None else float(u0), _json_safe(dict(injection.params or {})), bool(injection.recovered),
+        int(lightcurve_id), version, int(sequence), int(source_id), kind, float(peak_mjd), float(start_mjd),
+        float(end_mjd), float(amplitude), float(snr_amplitude), float(width), None if u0 is None else float(u0),
+        _json_text(params), bool(recovered),
     )
+
+
+_read_summary = attrgetter(*_SUMMARY_FIELDS)
+_SUMMARY_CONVERTERS = tuple(_SUMMARY_CONVERT.get(f, _same) for f in _SUMMARY_FIELDS)
 
 
 def _summary_row(summary: SourceSummary) -> tuple:
     """Field values of a summary (``_SUMMARY_FIELDS``), converted to types the driver adapts."""
     # Not dataclasses.asdict: it deep-copies every value, and the values are scalars.
-    return tuple(_SUMMARY_CONVERT.get(f, _same)(getattr(summary, f)) for f in _SUMMARY_FIELDS)
+    return tuple([convert(value) for convert, value in zip(_SUMMARY_CONVERTERS, _read_summary(summary))])
 
 
 def _project_id(session, project: str, *, create: bool) -> int | None:
@@ -91,12 +101,13 @@ class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
         ``version`` default to the injection's) and gets its ``id``; for an injection already
         stored, the detection gets the id of the stored one instead, and nothing is written.
         """
-        for inj in injections:
-            if inj.source_id is None or inj.lightcurve_id is None or inj.version is None:
+        values = [_read_injection(inj) for inj in injections]
+        for inj, v in zip(injections, values):
+            if None in _inj_required(v):
                 raise ValueError(f"{inj!r} needs source_id, lightcurve_id and version before it is stored")
         detections = SqlAlchemyDetectionRepository(self.session)
-        for batch in batched(injections, BATCH):
-            keyed = [(inj, _injection_row(inj)) for inj in batch]
+        for batch, batch_values in zip(batched(injections, BATCH), batched(values, BATCH)):
+            keyed = [(inj, _injection_row(v)) for inj, v in zip(batch, batch_values)]
             rows: dict[tuple, tuple] = {}
             for _, row in keyed:
                 rows.setdefault(row[:len(_INJ_KEY)], row)  # the first of duplicates wins
@@ -173,8 +184,8 @@ class SqlAlchemySummaryRepository(_Repository, SummaryRepository):
         statement per page of rows (:func:`~adapters.postgres.bulk.insert_rows`), not one per row.
         """
         # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the last of duplicates.
-        where = [_SUMMARY_FIELDS.index(f) for f in _SUMMARY_KEY]
-        rows = {tuple(row[i] for i in where): row + (scores_file,) for row in map(_summary_row, summaries)}
+        key_of = itemgetter(*(_SUMMARY_FIELDS.index(f) for f in _SUMMARY_KEY))
+        rows = {key_of(row): row + (scores_file,) for row in map(_summary_row, summaries)}
         columns = _SUMMARY_FIELDS + ("scores_file",)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in _SUMMARY_KEY)
         insert_rows(self.session, source_summaries, columns, list(rows.values()),

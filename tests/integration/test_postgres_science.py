@@ -1,5 +1,8 @@
 """Science-core persistence on a real PostgreSQL: injections, simulated detections, summaries, histogram parts."""
 
+import json
+import types
+
 import numpy as np
 import pytest
 from alembic import command
@@ -327,3 +330,44 @@ def test_detections_for_sources_by_version_hide_simulated(session_factory):
         assert {k: len(v) for k, v in uow.detections.for_sources([a, b], "v1").items()} == {a: 1}
         assert len(uow.detections.for_sources([a], "v1", include_simulated=True)[a]) == 2
         assert uow.detections.for_sources([a, b], "v2")[b][0].lightcurve_id == lcs[1].id
+
+
+@pytest.mark.parametrize("value", [
+    {}, None, {"kind": "flare", "peak": 59010.25, "u0": None, "n": 3, "ok": True, "name": 'say "hi" ü'},
+    {"bad": float("nan")}, {"big": float("-inf"), "x": 1.0}, {"rise": np.float64(0.25), "n": np.int64(3)},
+    {"grid": [1, 2.5, None], "nested": {"k": (1, 2)}}, {2: "two", True: "t", None: "n", 1.5: "f"},
+    {1: "int key", "1": "str key"}, types.MappingProxyType({"a": 1.0}), {"flag": np.bool_(False)},
+])
+def test_json_of_a_column_is_that_of_its_safe_value(value):
+    from adapters.postgres.bulk import JsonText
+    from adapters.postgres.repository import _json_safe, _json_text
+
+    text = _json_text(value)
+    assert type(text) is JsonText and text == json.dumps(_json_safe(dict(value or {})))
+
+
+def test_expired_objects_are_read_through_the_mapping(uow):
+    # Rows are read from __dict__ only when every attribute is loaded; expired ones load as usual.
+    sources, lcs = _setup(uow, 1)
+    uow.detections.add_many([_detection(lcs[0], 59005.0, quality={"seeing": 1.2})])
+    uow.injections.add_many([_injection(lcs[0], 0)])
+    uow.commit()
+    uow.session.expunge_all()
+    source = uow.sources.get_many("p", ["s0"])["s0"]
+    lc = uow.lightcurves.for_sources([source.id], "demo", "r1")[source.id][0]
+    det = uow.detections.list("p")[0]
+    injected = uow.injections.list("p", "a1")[0]
+    ids = (source.id, lc.id, det.id, injected.id)
+    uow.session.expire_all()
+    det.peak_flux = 131.0  # changed in the session, its other attributes expired
+    uow.sources.add_many("p", [source])
+    uow.lightcurves.add_many([lc])
+    uow.injections.add_many([injected])
+    uow.detections.add_many([det])
+    uow.commit()
+    assert (source.id, lc.id, det.id, injected.id) == ids
+    uow.session.expunge_all()
+    stored = uow.detections.list("p")
+    assert [(d.id, d.peak_flux, d.snr, d.quality) for d in stored] == [(ids[2], 131.0, 7.5, {"seeing": 1.2})]
+    assert uow.lightcurves.count("p") == 1 and uow.sources.count("p") == 1
+    assert uow.injections.count("p", "a1") == 1

@@ -1,5 +1,7 @@
 """Scale features on a real PostgreSQL: cone search by HEALPix index, bulk step rows, done names, scores files."""
 
+import json
+
 import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
@@ -230,3 +232,38 @@ def test_a_large_batch_stores_the_same_ids_and_rows_as_values_lists(new_database
     assert ids == values_ids and tables == values_tables
     assert ids[:1201] == list(range(1, 1201)) + [8]  # in input order; the repeated name got the first one's id
     assert len(tables["sources"]) == 1200 and len(tables["injections"]) == 1200
+
+
+def test_encoded_json_is_stored_as_the_value_it_encodes(uow):
+    from adapters.postgres.bulk import JsonText, insert_rows
+
+    meta, (arrays, values) = _edge_tables()
+    meta.create_all(uow.session.connection())
+    plain = [v for v in _EDGE_JSON if v is not None]
+    encoded = [JsonText(json.dumps(v)) for v in plain]
+    # A whole column without NULL, and one with, as arrays and as VALUES lists.
+    for column in (plain, encoded, encoded[:3] + [None]):
+        for table in (arrays, values):
+            insert_rows(uow.session, table if table is arrays else "by_values", ("j",), [(v,) for v in column],
+                        on_conflict="", json_columns=("j",))
+    stored = [uow.session.execute(text(f"SELECT j::text FROM {t} ORDER BY id")).scalars().all()
+              for t in ("by_arrays", "by_values")]
+    n = len(plain)
+    assert stored[0] == stored[1] and stored[0][:n] == stored[0][n:2 * n] and stored[0][-1] is None
+
+
+def test_float_columns_store_the_doubles_values_lists_store(uow):
+    from adapters.postgres.bulk import insert_rows
+
+    meta, (arrays, values) = _edge_tables()
+    meta.create_all(uow.session.connection())
+    rng = np.random.default_rng(5)
+    finite = [f for f in _EDGE_FLOATS if type(f) is float and np.isfinite(f)]
+    spread = (rng.normal(size=300) * 10.0 ** rng.integers(-300, 300, 300)).tolist()
+    # Columns of floats only (finite, then with -0.0 alone and NaN), then mixed with ints.
+    for column in (finite + spread, [-0.0, 1.0], [2.5, float("nan")], [1, 0.5]):
+        for table in (arrays, "by_values"):
+            insert_rows(uow.session, table, ("f",), [(v,) for v in column], on_conflict="")
+    dump = "SELECT encode(float8send(f), 'hex') FROM {} ORDER BY id"
+    stored = [uow.session.execute(text(dump.format(t))).scalars().all() for t in ("by_arrays", "by_values")]
+    assert stored[0] == stored[1] and len(stored[0]) == len(finite) + 306
