@@ -13,16 +13,8 @@ from adapters.postgres.orm import detections as detections_table
 from adapters.postgres.bulk import execute, insert_new_ids, insert_rows
 from adapters.postgres.orm import histogram_parts, injections as injections_table, projects, source_summaries
 from adapters.postgres.orm import sources as sources_table
-from adapters.postgres.repository import (
-    BATCH,
-    SqlAlchemyDetectionRepository,
-    _assign,
-    _in_project,
-    _json_text,
-    _optional_float,
-    _reader,
-    _Repository,
-)
+from adapters.postgres.repository import SqlAlchemyDetectionRepository, _in_project, _Repository
+from adapters.postgres.rows import BATCH, _assign, _json_text, _optional_float, _reader
 from domain.detection import Detection
 from domain.injection import Injection
 from domain.summary import SourceSummary

@@ -9,7 +9,8 @@ from sqlalchemy import func, select, update
 from adapters.postgres.orm import detections as detections_table
 from adapters.postgres.orm import lightcurves as lightcurves_table
 from adapters.postgres.orm import sources as sources_table
-from adapters.postgres.repository import BATCH, _in_project, _Repository
+from adapters.postgres.repository import _in_project, _Repository
+from adapters.postgres.rows import BATCH
 from domain.detection import Detection
 from services.ports import TriageRepository, batched
 

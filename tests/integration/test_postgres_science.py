@@ -340,7 +340,7 @@ def test_detections_for_sources_by_version_hide_simulated(session_factory):
 ])
 def test_json_of_a_column_is_that_of_its_safe_value(value):
     from adapters.postgres.bulk import JsonText
-    from adapters.postgres.repository import _json_safe, _json_text
+    from adapters.postgres.rows import _json_safe, _json_text
 
     text = _json_text(value)
     assert type(text) is JsonText and text == json.dumps(_json_safe(dict(value or {})))
