@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 from typing import Callable, Iterable, Iterator
@@ -77,9 +78,16 @@ class DaskExecutor(BatchExecutor):
 
                 # The workers' statistical profiler samples the task thread every 10 ms, taking the GIL
                 # from it: measured 12 % of a batch's time. Nannies hand this configuration to workers.
-                with dask.config.set({"distributed.worker.profile.enabled": False}):
+                # Nannies also set MALLOC_TRIM_THRESHOLD_=65536 in workers, which turns off glibc's
+                # adaptive mmap threshold: every array over 128 KiB is then mapped and unmapped anew,
+                # measured 1.25x the time of a batch (also in one process given that variable).
+                # None leaves the variable unset.
+                with dask.config.set({"distributed.worker.profile.enabled": False,
+                                      "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                    # A frozen copy for the nannies: they keep dask's configuration by reference, so a
+                    # worker restarted after this block (one that died) would otherwise profile again.
                     self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                 dashboard_address=None)
+                                                 dashboard_address=None, config=copy.deepcopy(dask.config.config))
                 self._client = Client(self._cluster)
         return self._client
 

@@ -75,3 +75,15 @@ def test_two_workers_end_as_one_and_survive_a_killed_worker(monkeypatch, tmp_pat
     assert killed_pid not in dask_executor.worker_pids().values(), "the fault never fired"
     assert report["analyse"]["done"] == LIMIT
     assert_same(reference, snapshot(killed_url, tmp_path / "killed"))
+
+
+def test_local_workers_keep_the_allocator_adaptive_and_do_not_profile(dask_executor):
+    # Dask's nannies would set MALLOC_TRIM_THRESHOLD_, which fixes glibc's mmap threshold: every large
+    # array is then mapped and unmapped anew (a batch 1.25x slower); and its profiler takes the GIL.
+    import dask
+
+    def worker_settings():
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
+
+    expected = (os.environ.get("MALLOC_TRIM_THRESHOLD_"), False)  # a value set by the user is kept
+    assert set(dask_executor.client.run(worker_settings).values()) == {expected}
