@@ -18,6 +18,9 @@ from domain.statistics import MAD_TO_SIGMA
 
 __all__ = ["Segments"]
 
+#: Largest ratio of padded to actual elements before medians are taken by classes of lengths.
+_MAX_PADDING = 4
+
 
 class Segments:
     """Consecutive runs of given lengths in a concatenated array (segment ``i`` is one lightcurve).
@@ -93,6 +96,8 @@ class Segments:
             One median per segment.
         """
         values = np.asarray(values, dtype=float)
+        if self.count > 1 and self.count * self.width > _MAX_PADDING * self.size:
+            return self._median_by_length(values, mask)
         if mask is None:
             lengths, has_nan = self.lengths, self.any(np.isnan(values))
         else:
@@ -112,6 +117,21 @@ class Segments:
         result[odd] = padded[rows[odd], half[odd]]
         result[even] = (padded[rows[even], half[even] - 1] + padded[rows[even], half[even]]) / 2.0
         result[has_nan] = np.nan
+        return result
+
+    def _median_by_length(self, values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        # Segments of very different lengths (a long season among short ones) would be padded to the
+        # longest: take them by classes of lengths within a factor of two, each padded on its own.
+        # Lengths in (2**(c-1), 2**c] make class c, so no class is padded more than twofold; empty
+        # segments (class -1) have no median.
+        classes = np.where(self.lengths > 0, np.ceil(np.log2(np.maximum(self.lengths, 1))), -1).astype(np.intp)
+        of_element = classes[self.ids]
+        result = np.full(self.count, np.nan)
+        for length_class in np.unique(classes[classes >= 0]):
+            members = np.flatnonzero(classes == length_class)
+            take = np.flatnonzero(of_element == length_class)
+            result[members] = Segments(self.lengths[members]).median(
+                values[take], None if mask is None else mask[take])
         return result
 
     def _padded(self, values: np.ndarray) -> np.ndarray:

@@ -173,3 +173,27 @@ def test_injecting_many_equals_injecting_each(noise_model):
         changed += not np.array_equal(copy.flux, lc.flux, equal_nan=True)
         assert not copy.flux.flags.writeable
     assert changed >= len(lightcurves) // 2  # most events fall on epochs (a narrow one may fall between)
+
+
+def test_medians_of_very_different_lengths_are_exact_and_not_padded_to_the_longest(monkeypatch):
+    rng = np.random.default_rng(8)
+    lengths = [5000] + [int(n) for n in rng.integers(1, 12, size=400)] + [0, 700]
+    segments = Segments(lengths)
+    values = rng.normal(size=segments.size)
+    mask = rng.random(segments.size) < 0.8
+    widest = []
+    padded = Segments._padded
+    monkeypatch.setattr(Segments, "_padded", lambda self, v: widest.append(self.count * self.width) or padded(self, v))
+    parts, masks = segments.split(values), segments.split(mask)
+    assert _equal(segments.median(values, mask), [median(p[m]) for p, m in zip(parts, masks)])
+    assert _equal(segments.median(values), [median(p) for p in parts])
+    # Padding all 403 segments to 5000 would be 2 million elements for 12 thousand values.
+    assert max(widest) <= 4 * segments.size
+
+
+def test_medians_of_many_empty_segments():
+    segments = Segments([0] * 50 + [1, 0, 3])
+    values = np.array([2.0, 5.0, 1.0, 3.0])
+    expected = [np.nan] * 50 + [2.0, np.nan, 3.0]
+    assert _equal(segments.median(values), expected)
+    assert _equal(segments.median(values, np.array([True, False, True, True])), [np.nan] * 50 + [2.0, np.nan, 2.0])
