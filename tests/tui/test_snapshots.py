@@ -1,5 +1,7 @@
 """Snapshots (SVG) of every screen at 80x24, built over fakes (`pytest --snapshot-update` after a deliberate change)."""
 
+import time
+
 import pytest
 from textual.widgets import DataTable
 
@@ -8,8 +10,10 @@ from tests.tui.snapshot_app import SCREEN_KEYS, build_app
 
 def _tables_pending(app) -> bool:
     # A DataTable measures new rows and widens its columns only on its next idle; under load that idle can
-    # lag behind two identical renders, which then show the columns at header width.
-    return any(t._require_update_dimensions or t._new_rows or t._updated_cells for t in app.screen.query(DataTable))
+    # lag behind two identical renders, which then show the columns at header width. Every screen of the
+    # stack counts: a modal (help) shows the table of the screen below it.
+    return any(t._require_update_dimensions or t._new_rows or t._updated_cells
+               for screen in app.screen_stack for t in screen.query(DataTable))
 
 
 async def _settle(pilot):
@@ -17,7 +21,8 @@ async def _settle(pilot):
     # machine either can come after any fixed pause. So wait until no table has work pending and two
     # renders in a row are the same, then photograph.
     previous = None
-    for _ in range(100):
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.pause(0.05)
@@ -25,6 +30,7 @@ async def _settle(pilot):
         if current == previous and not _tables_pending(pilot.app):
             return
         previous = current
+    raise AssertionError("the screen did not settle within 60 s (a table kept pending work or renders kept changing)")
 
 
 def _keys(keys):
