@@ -20,16 +20,19 @@ async def _settle(pilot):
     # Workers post their results as messages, and a table sizes its columns on a later idle; on a loaded
     # machine either can come after any fixed pause. So wait until no table has work pending and two
     # renders in a row are the same, then photograph.
-    previous = None
+    # A table that has just measured its rows repaints on a later frame: the photograph is taken only
+    # when nothing was pending at the previous render either, and the two renders are the same.
+    previous, was_pending = None, True
     deadline = time.monotonic() + 60.0
     while time.monotonic() < deadline:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        await pilot.pause(0.05)
+        await pilot.pause(0.1)
+        pending = _tables_pending(pilot.app)
         current = pilot.app.export_screenshot()
-        if current == previous and not _tables_pending(pilot.app):
+        if current == previous and not pending and not was_pending:
             return
-        previous = current
+        previous, was_pending = current, pending
     raise AssertionError("the screen did not settle within 60 s (a table kept pending work or renders kept changing)")
 
 

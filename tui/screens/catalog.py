@@ -14,6 +14,7 @@ from services.catalog_browser import FLAGS, parse_cone
 from tui.format import count, fmt
 from tui.messages import CatalogLoaded, LoadFailed
 from tui.screens.base import VOScreen
+from tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["CatalogScreen", "PAGE"]
 
@@ -56,7 +57,7 @@ class CatalogScreen(VOScreen):
             yield Input(placeholder="selection, e.g. mag < 17 and dec > 0", id="selection")
             yield Input(placeholder="cone: RA DEC RADIUS", id="cone")
         yield Static("", id="catalog-hint")
-        yield DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
+        yield MeasuredDataTable(id="catalog", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:  # noqa: D102
         super().on_mount()

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 from domain.errors import VOError
 from tui.messages import DetectionsLoaded, LabelSaved
 from tui.screens.base import VOScreen
+from tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["DetectionsScreen", "ORDERS", "LABEL_FILTERS"]
 
@@ -59,7 +60,7 @@ class DetectionsScreen(VOScreen):
 
     def compose_body(self) -> ComposeResult:  # noqa: D102
         yield Static("", id="detections-hint")
-        yield DataTable(id="detections", cursor_type="row", zebra_stripes=True)
+        yield MeasuredDataTable(id="detections", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:  # noqa: D102
         super().on_mount()

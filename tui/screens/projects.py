@@ -14,6 +14,7 @@ from domain.errors import VOError
 from tui.format import count, short_version
 from tui.messages import LoadFailed, ProjectsLoaded
 from tui.screens.base import VOScreen
+from tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["ProjectsScreen"]
 
@@ -38,8 +39,8 @@ class ProjectsScreen(VOScreen):
         self.records: list = []
 
     def compose_body(self) -> ComposeResult:  # noqa: D102
-        yield DataTable(id="configs", cursor_type="row")
-        yield DataTable(id="database", cursor_type="row", zebra_stripes=True)
+        yield MeasuredDataTable(id="configs", cursor_type="row")
+        yield MeasuredDataTable(id="database", cursor_type="row", zebra_stripes=True)
         yield Static("enter opens the highlighted project · tab moves between the tables", id="projects-hint")
 
     def on_mount(self) -> None:  # noqa: D102

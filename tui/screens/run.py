@@ -24,6 +24,7 @@ from tui.messages import (
 from tui.progress import MessageProgress
 from tui.screens.base import VOScreen
 from tui.widgets.stage_pane import StagePane
+from tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["RunScreen", "STATUS_KEYS"]
 
@@ -60,12 +61,12 @@ class RunScreen(VOScreen):
         self.last_status: dict = {}
 
     def compose_body(self) -> ComposeResult:  # noqa: D102
-        yield DataTable(id="status", cursor_type="none", zebra_stripes=True)
+        yield MeasuredDataTable(id="status", cursor_type="none", zebra_stripes=True)
         yield Static("", id="run-state")
         yield VerticalScroll(id="stages")
         with Horizontal(id="run-bottom"):
             yield RichLog(id="log", wrap=True, markup=False, max_lines=5000, min_width=20)
-            yield DataTable(id="errors", cursor_type="row")
+            yield MeasuredDataTable(id="errors", cursor_type="row")
 
     def on_mount(self) -> None:  # noqa: D102
         super().on_mount()

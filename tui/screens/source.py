@@ -12,6 +12,7 @@ from tui.format import fmt
 from tui.messages import SourceLoaded
 from tui.screens.base import VOScreen
 from tui.widgets.lightcurve_plot import LightcurvePlot, flagged_epochs
+from tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["SourceScreen"]
 
@@ -61,8 +62,8 @@ class SourceScreen(VOScreen):
         yield Static("no source: open one from the catalog (2) or the detections (5)", id="source-meta")
         with ContentSwitcher(initial="plot", id="source-views"):
             yield LightcurvePlot(id="plot")
-            yield DataTable(id="epochs", cursor_type="row", zebra_stripes=True)
-        yield DataTable(id="source-detections", cursor_type="row")
+            yield MeasuredDataTable(id="epochs", cursor_type="row", zebra_stripes=True)
+        yield MeasuredDataTable(id="source-detections", cursor_type="row")
 
     def on_mount(self) -> None:  # noqa: D102
         super().on_mount()
