@@ -8,7 +8,7 @@ import hashlib
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from domain.errors import ProjectBusyError
+from domain.errors import DatabaseConnectionLost, ProjectBusyError
 from services.ports import RunLock
 
 __all__ = ["PostgresRunLock"]
@@ -41,15 +41,23 @@ class PostgresRunLock(RunLock):
         ------
         ProjectBusyError
             If another session holds it and ``wait`` is false.
+        DatabaseConnectionLost
+            If the server cannot be reached or the connection is cut while taking the lock.
         """
         key = int.from_bytes(hashlib.sha256(f"vo-run:{name}".encode()).digest()[:8], "big", signed=True)
-        with self.engine.connect() as connection:
-            if wait:
-                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-                got = True
-            else:
-                got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
-            connection.commit()
+        with contextlib.ExitStack() as stack:
+            try:
+                connection = stack.enter_context(self.engine.connect())
+                if wait:
+                    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                    got = True
+                else:
+                    got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+                connection.commit()
+            except OperationalError as exc:
+                # The server went away (restarted, or the connection was cut) before the lock was held:
+                # the same transient loss as in a unit of work, which the batch runner retries.
+                raise DatabaseConnectionLost(" ".join(str(exc.orig or exc).split())) from exc
             if not got:
                 raise ProjectBusyError(f"project {name!r} is being run by another process; "
                                        "wait for it to finish (its progress is kept) or stop it")

@@ -185,7 +185,8 @@ def test_concurrent_run_of_the_same_project_is_refused(tmp_path, empty_database_
 
     config = write_project(tmp_path / "p", rows=40, batch_size=5, latency=0.25)  # ~10 s of downloads
     data = tmp_path / "data"
-    first = subprocess.Popen(vo_command("run", str(config), "--workers", "1"), cwd=REPO,
+    # One download at a time: the ~10 s of latency must not be spread over parallel requests.
+    first = subprocess.Popen(vo_command("run", str(config), "--workers", "1", "--download-threads", "1"), cwd=REPO,
                              env=vo_env(data, empty_database_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     try:

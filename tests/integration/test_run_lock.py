@@ -44,3 +44,28 @@ def test_lock_of_a_killed_process_is_released(database_url):
             pass
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_server_gone_while_taking_the_lock_is_a_lost_connection(tmp_path, wait):
+    # The batch runner retries a batch after DatabaseConnectionLost; a bare driver error ended the run
+    # (a server restarted while a batch took its lease).
+    from adapters.postgres.embedded import EmbeddedPostgres
+    from domain.errors import DatabaseConnectionLost
+
+    server = EmbeddedPostgres(tmp_path / "server")
+    server.start()
+    engine = make_engine(server.url())
+    try:
+        with PostgresRunLock(engine).hold("demo", wait=wait):
+            pass  # a pooled connection now exists, and goes stale with the server
+        server.stop()
+        with pytest.raises(DatabaseConnectionLost):
+            with PostgresRunLock(engine).hold("demo:batch:a:b", wait=wait):
+                pass
+        server.start()
+        with PostgresRunLock(engine).hold("demo:batch:a:b", wait=wait):
+            pass  # the retry gets a working connection
+    finally:
+        engine.dispose()
+        server.stop()
