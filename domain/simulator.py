@@ -140,31 +140,13 @@ def inject(lightcurve: Lightcurve, event: InjectedEvent | Sequence[InjectedEvent
     DataError
         If the lightcurve has fewer than 2 good epochs or a non-positive baseline.
     """
-    if noise_model not in NOISE_MODELS:
-        raise ValueError(f"unknown noise_model {noise_model!r} (known: {', '.join(NOISE_MODELS)})")
-    if noise_model == "source" and rng is None:
-        raise ValueError("noise_model 'source' needs an rng")
+    _check_noise_model(noise_model, [rng])
     events = [event] if isinstance(event, InjectedEvent) else list(event)
-    baseline, _, _ = _baseline_noise_cadence(lightcurve)
-    columns = lightcurve.columns
-    factor = np.ones(columns["mjd"].size)
+    mjd = lightcurve.columns["mjd"]
+    factor = np.ones(mjd.size)
     for each in events:
-        factor *= each.factor(columns["mjd"])
-    old_flux = columns["flux"]
-    flux = old_flux + baseline * (factor - 1.0)
-    fluxerr = columns["fluxerr"]
-    if noise_model == "source":
-        extra = fluxerr * np.sqrt(np.maximum(factor - 1.0, 0.0))
-        # Draw for every epoch (not only brightened ones) so the stream does not depend on the event.
-        flux += extra * rng.standard_normal(factor.size)
-        fluxerr = fluxerr * np.sqrt(np.maximum(factor, 1.0))
-    # NaN fluxes stay NaN and keep their magnitudes; so do epochs the event leaves unchanged.
-    changed = (flux != old_flux) & np.isfinite(flux)
-    photometry = {"flux": flux, "fluxerr": fluxerr, "mag": columns["mag"].copy(), "magerr": columns["magerr"].copy()}
-    _update_magnitudes(photometry, old_flux, changed)
-    # Times, flags and the rest are shared (read-only); the copy is searched and dropped, so it has no
-    # robust summary.
-    return lightcurve.with_photometry(**photometry)
+        factor *= each.factor(mjd)
+    return _with_factors([lightcurve], factor, [rng], noise_model)[0]
 
 
 def inject_many(lightcurves: Sequence[Lightcurve], events: Sequence[InjectedEvent],
@@ -195,18 +177,12 @@ def inject_many(lightcurves: Sequence[Lightcurve], events: Sequence[InjectedEven
     DataError
         If a lightcurve has fewer than 2 good epochs or a non-positive baseline.
     """
-    if noise_model not in NOISE_MODELS:
-        raise ValueError(f"unknown noise_model {noise_model!r} (known: {', '.join(NOISE_MODELS)})")
-    if noise_model == "source" and (rngs is None or any(rng is None for rng in rngs)):
-        raise ValueError("noise_model 'source' needs an rng")
+    _check_noise_model(noise_model, rngs)
     if not lightcurves:
         return []
-    baselines = [_baseline_noise_cadence(lc)[0] for lc in lightcurves]
-    columns = [lc.columns for lc in lightcurves]
-    segments = Segments([c["mjd"].size for c in columns])
-    mjd = np.concatenate([c["mjd"] for c in columns])
+    segments = Segments([lc.columns["mjd"].size for lc in lightcurves])
+    mjd = np.concatenate([lc.columns["mjd"] for lc in lightcurves])
     factor = np.ones(segments.size)
-    lengths = segments.lengths
     kinds = [e.kind for e in events]
     kind_of_epoch = segments.spread(kinds)
     for kind in dict.fromkeys(kinds):
@@ -215,18 +191,40 @@ def inject_many(lightcurves: Sequence[Lightcurve], events: Sequence[InjectedEven
         per_epoch = {name: segments.spread([getattr(e, name) if e.kind == kind else np.nan for e in events])[at]
                      for name in names}
         factor[at] = event_factor(kind, mjd[at], **per_epoch)
+    return _with_factors(lightcurves, factor, rngs, noise_model, segments)
+
+
+def _check_noise_model(noise_model: str, rngs: Sequence[np.random.Generator | None] | None) -> None:
+    if noise_model not in NOISE_MODELS:
+        raise ValueError(f"unknown noise_model {noise_model!r} (known: {', '.join(NOISE_MODELS)})")
+    if noise_model == "source" and (rngs is None or any(rng is None for rng in rngs)):
+        raise ValueError("noise_model 'source' needs an rng")
+
+
+def _with_factors(lightcurves: Sequence[Lightcurve], factor: np.ndarray,
+                  rngs: Sequence[np.random.Generator | None] | None, noise_model: str,
+                  segments: Segments | None = None) -> list[Lightcurve]:
+    # The lightcurves (laid end to end as ``segments``) with their flux multiplied by ``factor``
+    # relative to each one's baseline: the common part of inject and inject_many.
+    segments = segments or Segments([lc.columns["mjd"].size for lc in lightcurves])
+    columns = [lc.columns for lc in lightcurves]
+    baselines = [_baseline_noise_cadence(lc)[0] for lc in lightcurves]
     old_flux = np.concatenate([c["flux"] for c in columns])
     flux = old_flux + segments.spread(baselines) * (factor - 1.0)
     fluxerr = np.concatenate([c["fluxerr"] for c in columns])
     if noise_model == "source":
         extra = fluxerr * np.sqrt(np.maximum(factor - 1.0, 0.0))
-        # Every epoch of each lightcurve draws from its own generator, as inject does one at a time.
-        flux += extra * np.concatenate([rng.standard_normal(n) for rng, n in zip(rngs, lengths.tolist())])
+        # Draw for every epoch (not only brightened ones) so the stream does not depend on the event;
+        # each lightcurve from its own generator.
+        flux += extra * np.concatenate([rng.standard_normal(n) for rng, n in zip(rngs, segments.lengths.tolist())])
         fluxerr = fluxerr * np.sqrt(np.maximum(factor, 1.0))
+    # NaN fluxes stay NaN and keep their magnitudes; so do epochs the event leaves unchanged.
     changed = (flux != old_flux) & np.isfinite(flux)
     photometry = {"flux": flux, "fluxerr": fluxerr, "mag": np.concatenate([c["mag"] for c in columns]),
                   "magerr": np.concatenate([c["magerr"] for c in columns])}
     _update_magnitudes(photometry, old_flux, changed, segments)
+    # Times, flags and the rest are shared (read-only); the copies are searched and dropped, so they have
+    # no robust summary.
     parts = {name: segments.split(values) for name, values in photometry.items()}
     return [lc.with_photometry(**{name: split[i] for name, split in parts.items()})
             for i, lc in enumerate(lightcurves)]
