@@ -1,10 +1,8 @@
 """Read a project's products lazily from Python and as tables to export (the Python API).
 
 Sources come in batches (one short transaction per batch), lightcurves as records whose
-arrays are read from the data store only when asked, detections with their triage labels::
-
-    from adapters.container import open_project
-    from services.products import Products
+arrays are read from the data store only when asked, detections with their triage labels. With a
+project wired by ``open_project`` of the ``adapters.container`` module (this layer knows only ports)::
 
     container, project = open_project("configs/demo.yaml")
     products = Products.of(project)
