@@ -175,8 +175,12 @@ def score_many(lightcurves: Sequence[Lightcurve], parameters: AnalysisParameters
     list of Scores
         One per lightcurve, in order.
     """
-    if not lightcurves:
-        return []
+    return _score_batch(lightcurves, parameters, goods)[0] if lightcurves else []
+
+
+def _score_batch(lightcurves: Sequence[Lightcurve], parameters: AnalysisParameters,
+                 goods: Sequence[np.ndarray] | None) -> tuple[list[Scores], Segments, np.ndarray, np.ndarray]:
+    # score_many of a non-empty batch, with the batch's segments, good mask and S/N laid end to end.
     segments = Segments([lc.mjds.size for lc in lightcurves])
     flux = np.concatenate([lc.flux for lc in lightcurves]).astype(float, copy=False)
     fluxerr = np.concatenate([lc.fluxerr for lc in lightcurves]).astype(float, copy=False)
@@ -213,9 +217,10 @@ def score_many(lightcurves: Sequence[Lightcurve], parameters: AnalysisParameters
                 values = np.full(stop - start, np.nan)
                 values[lc_good] = matched_filter(lightcurve.mjds[lc_good], lc_flux - baselines[i], lc_sigma, width)
                 filtered[i][float(width)] = values
-    return [Scores(snr=s, delta_mag=d, baseline=b, scatter=c, good=g, filtered=f)
-            for s, d, b, c, g, f in zip(segments.split(snr), segments.split(delta_mag), baselines.tolist(),
-                                        scatters, segments.split(good), filtered)]
+    scores = [Scores(snr=s, delta_mag=d, baseline=b, scatter=c, good=g, filtered=f)
+              for s, d, b, c, g, f in zip(segments.split(snr), segments.split(delta_mag), baselines.tolist(),
+                                          scatters, segments.split(good), filtered)]
+    return scores, segments, good, snr
 
 
 def _robust_baselines(segments: Segments, flux: np.ndarray, good: np.ndarray,
@@ -337,14 +342,12 @@ def find_events_many(lightcurves: Sequence[Lightcurve], parameters: AnalysisPara
     list of tuple
         (:class:`Scores`, list of :class:`Detection`) per lightcurve, in order.
     """
-    goods = None if qualities is None else [q.good for q in qualities]
-    all_scores = score_many(lightcurves, parameters, goods)
-    if not all_scores:
+    if not lightcurves:
         return []
-    segments = Segments([s.snr.size for s in all_scores])
-    good = np.concatenate([s.good for s in all_scores])
+    goods = None if qualities is None else [q.good for q in qualities]
+    all_scores, segments, good, snr = _score_batch(lightcurves, parameters, goods)
     with np.errstate(invalid="ignore"):
-        strong = np.abs(np.concatenate([s.snr for s in all_scores])) >= parameters.threshold
+        strong = np.abs(snr) >= parameters.threshold
         for width in map(float, parameters.widths_days):
             values = np.concatenate([s.filtered.get(width, np.full(s.snr.size, np.nan)) for s in all_scores])
             strong |= np.abs(values) >= parameters.threshold
