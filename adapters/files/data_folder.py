@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 from adapters.files.atomic import is_temporary
+from adapters.files.batch_tables import h5py_module
 from adapters.files.hdf5_store import Hdf5DataStore
 from adapters.files.netcdf_store import NetCdfHistogramStore
 from domain.errors import DataError
@@ -102,7 +103,7 @@ class ProductFolder(DataFolder):
 
     @staticmethod
     def _read_hdf5(full: Path, keys: Sequence[str] | None) -> None:
-        import h5py
+        h5py = h5py_module()
 
         with h5py.File(full, "r") as f:
             if keys is None:
@@ -131,7 +132,7 @@ class ProductFolder(DataFolder):
         file (``raw/<survey>/<version>/batches/...``) names its sources in its index, and its
         survey and version come from its folder (the survey as its safe name: the caller maps it).
         """
-        import h5py
+        h5py = h5py_module()
 
         try:
             with h5py.File(self.root / path, "r") as f:
@@ -165,7 +166,7 @@ class ProductFolder(DataFolder):
         Batch files without a survey in their index give lightcurves with ``survey`` empty
         (the caller knows it from the version).
         """
-        import h5py
+        h5py = h5py_module()
 
         found = []
         try:

@@ -32,9 +32,10 @@ class Hdf5DataStore(DataStore):
 
     Tables of the same layout are concatenated into one compound dataset and addressed by
     ``t<i>[start:stop]`` keys (see :mod:`adapters.files.batch_tables`). Raw data and epoch scores are
-    compressed (LZF after byte shuffling, lossless: about 0.55x the bytes for about 0.5 µs per row
-    written); lightcurves are not, because they are read far more often. ``<hash>`` is a hash of
-    the content, so a rewrite after a crash gives the same file. Records point at file and key.
+    compressed (Blosc's LZ4 after byte shuffling, lossless: about 0.5x the bytes for about 0.1 µs per
+    row written; files of earlier versions used LZF, which still reads); lightcurves are not,
+    because they are read far more often. ``<hash>`` is a hash of the content, so a rewrite after a
+    crash gives the same file. Records point at file and key.
     The per-source methods (``save_raw``, ``save_lightcurves``, ``save_epoch_scores``) write the
     earlier one-file-per-source layout, ``raw/<survey>/<version>/<xx>/<key>.h5`` and so on with
     ``<key>`` from :func:`domain.naming.safe_key` (a name never becomes a path); both layouts are
@@ -205,7 +206,7 @@ class Hdf5DataStore(DataStore):
         folder = Path("projects") / safe_key(project, max_length=32) / version / "batches"
         index = {"source_name": [name for name, _ in lightcurves], "filter": [lc.filter for _, lc in lightcurves],
                  "season": np.array([lc.season for _, lc in lightcurves], dtype=np.int64)}
-        # Uncompressed: lightcurves compress least (0.62x with LZF) and are the level read most (every
+        # Uncompressed: lightcurves compress least (0.61x) and are the level read most (every
         # new analysis version, plots, exports); raw data and scores compressed are enough to keep
         # a run's bytes on disk within 2.5x of the raw columns (benchmarks/run_scale.py).
         file, keys = write_tables(folder, self.root, [lc.columns for _, lc in lightcurves], index=index,
