@@ -33,26 +33,24 @@ _SLICE = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<start>\d+):(?P<stop>\d+)\]$")
 #: Bytes per compressed chunk: large enough to compress well (larger chunks gain under 2 %), small
 #: enough that reading one source's table decompresses a fraction of a millisecond's worth.
 CHUNK_BYTES = 128 * 1024
-#: Filter of table datasets (lossless): Blosc's LZ4 after byte shuffling (which puts the same byte of
-#: every row together, so the slowly varying high bytes of times, magnitudes and flags run together),
-#: level 5, one thread. ``hdf5plugin`` registers it when :func:`h5py_module` imports h5py; other HDF5
-#: tools read the files with ``import hdf5plugin`` (Python) or ``HDF5_PLUGIN_PATH`` set to its
-#: plugins. On reference-workload batches of 100-epoch tables (50 000 rows): 0.46-0.51x the bytes
-#: for 5.6-7.1 ms per table written, against 27-40 ms for LZF with shuffling (0.51-0.53x, h5py's
-#: built-in filter, which earlier files use and which still reads) and 2-7 ms uncompressed; zstd
-#: level 1 keeps 0.46-0.52x for 10-12 ms, bitshuffle with LZ4 0.50-0.56x for 8-10 ms.
-# Filter 32001 is Blosc; its options are four slots the filter fills itself, the level, the shuffle
-# (1: bytes) and the compressor (1: LZ4), what hdf5plugin.Blosc("lz4", 5, Blosc.SHUFFLE) gives.
-BLOSC_LZ4_SHUFFLE = {"compression": 32001, "compression_opts": (0, 0, 0, 0, 5, 1, 1)}
-#: The filter of compressed tables (see :data:`BLOSC_LZ4_SHUFFLE`).
-COMPRESSION = BLOSC_LZ4_SHUFFLE
+#: Filters of table datasets (lossless): HDF5's byte shuffle (which puts the same byte of every row
+#: together, so the slowly varying high bytes of times, magnitudes and flags run together), then LZ4
+#: (filter 32004, one block per chunk). ``hdf5plugin`` registers LZ4 when :func:`h5py_module`
+#: imports h5py; other HDF5 tools read the files after ``import hdf5plugin`` (Python) or with
+#: ``HDF5_PLUGIN_PATH`` set to its plugins. On reference-workload batches of 100-epoch tables (50 000
+#: rows): 0.45-0.51x the bytes for 9-11 ms per table written, against 27-31 ms for LZF after shuffling
+#: (0.51-0.53x: h5py's built-in filter, which earlier files use and which still reads), 2-7 ms
+#: uncompressed, 12-15 ms for zstd level 1 (0.44-0.50x) and 9-10 ms for bitshuffle with LZ4
+#: (0.50-0.56x). Blosc's LZ4 writes in 6-7 ms but fails once netCDF4 (which bundles its own HDF5
+#: library) is imported before hdf5plugin, as it is in a Dask worker.
+COMPRESSION = {"shuffle": True, "compression": 32004, "compression_opts": (0,)}
 
 
 def h5py_module():
     """Return h5py with the filters of ``hdf5plugin`` registered, or raise a DataError that says what to install."""
     try:
         import h5py
-        import hdf5plugin  # noqa: F401 - registers Blosc (and other filters) with HDF5 on import
+        import hdf5plugin  # noqa: F401 - registers LZ4 (and other filters) with HDF5 on import
     except ImportError as exc:  # pragma: no cover - both are dependencies
         raise DataError(f"h5py and hdf5plugin are required for the HDF5 data store (pip install h5py hdf5plugin): "
                         f"{exc}") from exc
@@ -214,7 +212,7 @@ def write_tables(folder: Path, root: Path, tables: Sequence[Mapping[str, np.ndar
         Extra datasets by path inside the file.
     compress : bool
         Compress tables with :data:`COMPRESSION` (lossless): about 0.5x the bytes on disk for
-        about 0.1 µs more per row written. False writes them contiguous and
+        about 0.15 µs more per row written. False writes them contiguous and
         uncompressed, for tables read far more often than written.
 
     Returns

@@ -32,7 +32,7 @@ class Hdf5DataStore(DataStore):
 
     Tables of the same layout are concatenated into one compound dataset and addressed by
     ``t<i>[start:stop]`` keys (see :mod:`adapters.files.batch_tables`). Raw data and epoch scores are
-    compressed (Blosc's LZ4 after byte shuffling, lossless: about 0.5x the bytes for about 0.1 µs per
+    compressed (LZ4 after byte shuffling, lossless: about 0.5x the bytes for about 0.2 µs per
     row written; files of earlier versions used LZF, which still reads); lightcurves are not,
     because they are read far more often. ``<hash>`` is a hash of the content, so a rewrite after a
     crash gives the same file. Records point at file and key.
