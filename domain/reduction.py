@@ -16,6 +16,7 @@ __all__ = ["ReductionParameters", "mag_to_flux", "split_seasons", "reduce_photom
 _LN10_OVER_2P5 = np.log(10.0) / 2.5
 _LIGHTCURVE_NAMES = LIGHTCURVE_COLUMNS + OPTIONAL_COLUMNS
 _REQUIRED_NAMES = frozenset(LIGHTCURVE_COLUMNS)
+_NUMERIC_KINDS = frozenset("biuf")
 
 
 class ReductionParameters(Parameters):
@@ -112,18 +113,21 @@ def reduce_photometry(
     missing = [c for c in required if c not in columns]
     if missing:
         raise DataError(f"{survey} data of {source_name!r}: missing columns {missing}")
+    # Each read of a parameter goes through Parameters.__getattr__; the dictionary of all of them is cheaper.
+    settings = parameters.as_dict()
     mjd = np.asarray(columns["mjd"], dtype=float)
     table = {name: np.asarray(columns[name]) for name in columns}
     # Sorted, one-dimensional columns of one length (the usual table) are used as they are: a stable
     # sort would leave them in place. Anything else is gathered as before, which also raises (or
     # truncates) on ragged columns exactly as the gather always did.
-    if not (mjd.ndim == 1 and len({a.shape for a in table.values()}) == 1 and _is_sorted(mjd)):
+    uniform = mjd.ndim == 1 and len({a.shape for a in table.values()}) == 1
+    if not (uniform and _is_sorted(mjd)):
         order = np.argsort(mjd, kind="stable")
         table = {name: a[order] for name, a in table.items()}
     if "flux" not in table:
         # Contiguous input as the gathered copies were: the flux is computed by the same loops, bit for bit.
         table["flux"], table["fluxerr"] = mag_to_flux(np.ascontiguousarray(table["mag"]),
-                                                      np.ascontiguousarray(table["magerr"]), parameters.zero_point)
+                                                      np.ascontiguousarray(table["magerr"]), settings["zero_point"])
     filters = table["filter"].astype(str)
     times = table["mjd"]
     finite = _finite_times(times)
@@ -135,8 +139,11 @@ def reduce_photometry(
     names = [name for name in _LIGHTCURVE_NAMES if name in table]
     # Columns the lightcurve would check and convert anyway are converted here, once, into its own arrays.
     # (Times wider than float64 could tie there yet not in their own type, which the lightcurve would re-sort.)
-    trusted = (times.dtype.kind == "f" and times.dtype.itemsize <= 8 and table.keys() >= _REQUIRED_NAMES
-               and {(table[name].ndim, table[name].dtype.kind in "biuf") for name in names} == {(1, True)})
+    # Uniform columns stay one-dimensional and of one length through the gather and the flux; a table
+    # that was not (ragged columns the gather truncated) takes the checked path, to the same lightcurves.
+    trusted = (uniform and times.dtype.kind == "f" and times.dtype.itemsize <= 8
+               and table.keys() >= _REQUIRED_NAMES and {table[name].dtype.kind for name in names} <= _NUMERIC_KINDS)
+    gap_days, min_epochs = settings["season_gap_days"], settings["min_epochs"]
     lightcurves = []
     for band, positions in _bands(filters):
         band_times = times if positions is None else times[positions]
@@ -148,8 +155,8 @@ def reduce_photometry(
             if kept.size == 0:
                 continue
             lo, hi = int(kept[0]), int(kept[-1]) + 1
-        for season, (start, stop) in enumerate(_season_bounds(band_times[lo:hi], parameters.season_gap_days)):
-            if stop - start < parameters.min_epochs:
+        for season, (start, stop) in enumerate(_season_bounds(band_times[lo:hi], gap_days)):
+            if stop - start < min_epochs:
                 continue
             rows = slice(lo + start, lo + stop) if positions is None else positions[lo + start:lo + stop]
             if trusted:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent, event_facto
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
 from domain.segments import Segments
+from domain.seeding import generator_from_state, stream_states
 from domain.statistics import median, robust_location_scale
 
 __all__ = ["SimulationParameters", "Simulator", "inject", "inject_many", "NOISE_MODELS", "PEAK_TIMES",
@@ -183,15 +184,28 @@ def inject_many(lightcurves: Sequence[Lightcurve], events: Sequence[InjectedEven
     segments = Segments([lc.columns["mjd"].size for lc in lightcurves])
     mjd = np.concatenate([lc.columns["mjd"] for lc in lightcurves])
     factor = np.ones(segments.size)
-    kinds = [e.kind for e in events]
-    kind_of_epoch = segments.spread(kinds)
-    for kind in dict.fromkeys(kinds):
-        at = kind_of_epoch == kind
+    codes = {kind: code for code, kind in enumerate(dict.fromkeys(e.kind for e in events))}
+    code_of_epoch = segments.spread([codes[e.kind] for e in events])
+    # One row of parameters per event (u0 NaN where there is none), read at the epochs of each kind.
+    values = np.array([(e.peak_mjd, e.amplitude, e.width, np.nan if e.u0 is None else e.u0) for e in events])
+    columns = dict(zip(("peak_mjd", "amplitude", "width", "u0"), values.T))
+    for kind, code in codes.items():
+        at = code_of_epoch == code
+        of_epoch = segments.ids[at]
         names = ("peak_mjd", "width", "u0") if kind == "microlensing" else ("peak_mjd", "amplitude", "width")
-        per_epoch = {name: segments.spread([getattr(e, name) if e.kind == kind else np.nan for e in events])[at]
-                     for name in names}
-        factor[at] = event_factor(kind, mjd[at], **per_epoch)
+        factor[at] = event_factor(kind, mjd[at], **{name: columns[name][of_epoch] for name in names})
     return _with_factors(lightcurves, factor, rngs, noise_model, segments)
+
+
+def _robust_fluxes(lightcurves: Sequence[Lightcurve], segments: Segments, flux: np.ndarray,
+                   good: np.ndarray) -> tuple[list[float], list[float]]:
+    # robust_location_scale of each lightcurve's good fluxes. Each lightcurve's summary holds them, bit for
+    # bit, unless it was not summarised (or the statistic is NaN): then they are computed for all.
+    summaries = [(lc.flux_median, lc.flux_rms) for lc in lightcurves]
+    if all(median is not None and rms is not None for median, rms in summaries):
+        return [float(median) for median, _ in summaries], [float(rms) for _, rms in summaries]
+    baselines, spreads = segments.robust_location_scale(flux, good)
+    return baselines.tolist(), spreads.tolist()
 
 
 def _check_noise_model(noise_model: str, rngs: Sequence[np.random.Generator | None] | None) -> None:
@@ -225,9 +239,9 @@ def _with_factors(lightcurves: Sequence[Lightcurve], factor: np.ndarray,
     _update_magnitudes(photometry, old_flux, changed, segments)
     # Times, flags and the rest are shared (read-only); the copies are searched and dropped, so they have
     # no robust summary.
-    parts = {name: segments.split(values) for name, values in photometry.items()}
-    return [lc.with_photometry(**{name: split[i] for name, split in parts.items()})
-            for i, lc in enumerate(lightcurves)]
+    flux, fluxerr, mag, magerr = (segments.split(photometry[name]) for name in ("flux", "fluxerr", "mag", "magerr"))
+    return [lc.with_photometry(flux=f, fluxerr=e, mag=m, magerr=me)
+            for lc, f, e, m, me in zip(lightcurves, flux, fluxerr, mag, magerr)]
 
 
 def _update_magnitudes(columns: dict[str, np.ndarray], old_flux: np.ndarray, changed: np.ndarray,
@@ -250,10 +264,21 @@ def _update_magnitudes(columns: dict[str, np.ndarray], old_flux: np.ndarray, cha
                                               np.nan)
 
 
-def _uniform(rng: np.random.Generator, low: float, high: float, scale: str) -> float:
-    if scale == "log":
-        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
-    return float(rng.uniform(low, high))
+class _Range(NamedTuple):
+    # A range to draw a value from uniformly, in log (the bounds kept as their logs) or in linear.
+    low: float
+    high: float
+    log: bool
+
+    @classmethod
+    def of(cls, low: float, high: float, scale: str) -> "_Range":
+        if scale == "log":
+            return cls(np.log(low), np.log(high), True)
+        return cls(low, high, False)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        value = rng.uniform(self.low, self.high)
+        return float(np.exp(value)) if self.log else float(value)
 
 
 class Simulator:
@@ -268,12 +293,29 @@ class Simulator:
     def __init__(self, parameters: SimulationParameters):
         self.parameters = parameters
 
+    @property
+    def parameters(self) -> SimulationParameters:
+        """What to draw and how to add noise."""
+        return self._parameters
+
+    @parameters.setter
+    def parameters(self, parameters: SimulationParameters) -> None:
+        self._parameters = parameters
+        # Every draw reads these: kept as plain values, the logs of the ranges taken once.
+        self._kinds = list(parameters.kinds)
+        self._widths = _Range.of(parameters.width_min, parameters.width_max, parameters.width_scale)
+        self._amplitudes = _Range.of(parameters.amplitude_min, parameters.amplitude_max,
+                                     parameters.amplitude_scale)
+        self._u0s = _Range(parameters.u0_min, parameters.u0_max, False)
+        self._states: dict = {}
+
     def prepare(self, lightcurves: Sequence[Lightcurve]) -> None:
         """Compute, for many lightcurves in one pass, what drawing and injecting needs of each.
 
-        The baseline, noise, cadence and time span of every loaded lightcurve with at least two
-        good epochs and a positive baseline are computed together (one numpy call per step for
-        all) and kept on each lightcurve, exactly as :meth:`draw`, :func:`inject` and
+        The baseline, noise, cadence, time span and good epoch times of every loaded lightcurve
+        with at least two good epochs and a positive baseline are computed together (one numpy
+        call per step for all; the baselines are read from the lightcurves' robust summaries when
+        they all have one) and kept on each lightcurve, exactly as :meth:`draw`, :func:`inject` and
         :meth:`source_injections` would compute them one lightcurve at a time. Optional: they
         compute what is missing themselves (and raise for lightcurves they cannot use).
 
@@ -285,28 +327,49 @@ class Simulator:
         loaded = [lc for lc in lightcurves if lc.is_loaded]
         if not loaded:
             return
-        segments = Segments([lc.mjds.size for lc in loaded])
+        columns = [lc.columns for lc in loaded]
+        segments = Segments([c["mjd"].size for c in columns])
         good = np.concatenate([lc.good for lc in loaded])
-        flux = np.concatenate([lc.flux for lc in loaded])
-        baselines, spreads = segments.robust_location_scale(flux, good)
-        typical_errs = segments.median(np.concatenate([lc.fluxerr for lc in loaded]), good)
+        baselines, spreads = _robust_fluxes(loaded, segments, np.concatenate([c["flux"] for c in columns]), good)
+        typical_errs = segments.median(np.concatenate([c["fluxerr"] for c in columns]), good)
         # Gaps between consecutive good epochs of the same lightcurve.
-        good_mjd, good_ids = np.concatenate([lc.mjds for lc in loaded])[good], segments.ids[good]
+        good_mjd, good_ids = np.concatenate([c["mjd"] for c in columns])[good], segments.ids[good]
         same = good_ids[1:] == good_ids[:-1]
         cadences = Segments(np.bincount(good_ids[1:][same], minlength=segments.count)).median(
             np.diff(good_mjd)[same])
-        counts = segments.counts(good)
-        last = np.cumsum(counts) - 1
-        for i, lc in enumerate(loaded):
-            baseline = float(baselines[i])
-            if counts[i] < 2 or not baseline > 0:
+        good_mjds = Segments(segments.counts(good)).split(good_mjd)
+        # As _compute_baseline_noise_cadence and _compute_span, on Python floats.
+        for lc, mjd, baseline, spread, typical_err, cadence in zip(
+                loaded, good_mjds, baselines, spreads, typical_errs.tolist(), cadences.tolist()):
+            if mjd.size < 2 or not baseline > 0:
                 continue  # draw and inject raise their own errors for it
-            cadence = float(cadences[i])
-            # As _compute_baseline_noise_cadence and _compute_span, on Python floats.
-            drawn_from = (baseline, max(float(spreads[i]), float(typical_errs[i])), cadence)
-            span = float(good_mjd[last[i]] - good_mjd[last[i] - counts[i] + 1] + cadence)
+            drawn_from = (baseline, max(spread, typical_err), cadence)
+            span = float(mjd[-1] - mjd[0] + cadence)
             lc.derived("injection_baseline_noise_cadence", lambda _, value=drawn_from: value)
             lc.derived("injection_span", lambda _, value=span: value)
+            lc.derived("injection_good_mjds", lambda _, value=mjd: value)
+
+    def prepare_seeds(self, seeds: Iterable[int]) -> None:
+        """Seed, in one pass, the generators :meth:`source_events` makes for many per-source seeds.
+
+        Optional, like :meth:`prepare`: the generators are the same, made one at a time when not
+        prepared. Replaces the seeds of an earlier call.
+
+        Parameters
+        ----------
+        seeds : iterable of int
+            Per-source seeds (non-negative) about to be drawn for.
+        """
+        seeds = list(dict.fromkeys(seeds))
+        streams = (0, 1, 2) if self.parameters.noise_model == "source" else (0, 1)
+        keys = [(number, stream) for number in range(self.parameters.injections_per_source) for stream in streams]
+        self._states = stream_states(self.parameters.seed, seeds[:_MAX_PREPARED_STREAMS // len(keys)], keys)
+
+    def _generator(self, seed: int, number: int, stream: int) -> np.random.Generator:
+        state = self._states.get((seed, number, stream))
+        if state is None:
+            return _generator(self.parameters.seed, seed, number, stream)
+        return generator_from_state(state)
 
     def draw(self, lightcurve: Lightcurve, rng: np.random.Generator) -> InjectedEvent:
         """Draw one event for ``lightcurve``.
@@ -333,16 +396,15 @@ class Simulator:
         DataError
             If the lightcurve has fewer than 2 good epochs or a non-positive baseline.
         """
-        p = self.parameters
         baseline, noise, cadence = _baseline_noise_cadence(lightcurve)
-        kind = str(p.kinds[rng.integers(len(p.kinds))])
+        kind = str(self._kinds[rng.integers(len(self._kinds))])
         peak_mjd = self._draw_peak(lightcurve, rng, cadence)
-        width = _uniform(rng, p.width_min, p.width_max, p.width_scale)
+        width = self._widths.draw(rng)
         if kind == "microlensing":
-            u0 = float(rng.uniform(p.u0_min, p.u0_max))
+            u0 = self._u0s.draw(rng)
             event = InjectedEvent.create(kind, peak_mjd, width, u0=u0, cadence=cadence)
             return replace(event, snr_amplitude=event.amplitude * baseline / noise)
-        snr = _uniform(rng, p.amplitude_min, p.amplitude_max, p.amplitude_scale)
+        snr = self._amplitudes.draw(rng)
         amplitude = snr * noise / baseline
         if kind in DIMMING_KINDS:
             amplitude = -min(amplitude, 1.0)
@@ -350,7 +412,7 @@ class Simulator:
                                     snr_amplitude=amplitude * baseline / noise)
 
     def _draw_peak(self, lightcurve: Lightcurve, rng: np.random.Generator, cadence: float) -> float:
-        mjd = lightcurve.mjds[lightcurve.good]
+        mjd = _good_mjds(lightcurve)
         if self.parameters.peak_time == "span":
             return float(rng.uniform(mjd[0], mjd[-1]))
         return float(mjd[rng.integers(mjd.size)] + rng.uniform(-0.5, 0.5) * cadence)
@@ -423,10 +485,12 @@ class Simulator:
             Per injection: index of the lightcurve, the event, and the generator of its noise
             (None unless ``noise_model`` is ``"source"``).
         """
-        usable = [i for i, lc in enumerate(lightcurves) if lc.good.sum() >= 2]
+        usable = [i for i, lc in enumerate(lightcurves) if np.count_nonzero(lc.good) >= 2]
         if not usable:
             return []
-        weights = np.array([_span(lightcurves[i]) for i in usable])
+        if len(usable) > 1:
+            weights = np.array([_span(lightcurves[i]) for i in usable])
+            chances = weights / weights.sum()
         noise = self.parameters.noise_model == "source"
         events = []
         for number in range(self.parameters.injections_per_source):
@@ -434,10 +498,9 @@ class Simulator:
             # a stream that is not needed (one usable lightcurve, no noise drawn) is not made.
             index = usable[0]
             if len(usable) > 1:
-                choice_rng = _generator(self.parameters.seed, seed, number, 0)
-                index = usable[int(choice_rng.choice(len(usable), p=weights / weights.sum()))]
-            event = self.draw(lightcurves[index], _generator(self.parameters.seed, seed, number, 1))
-            events.append((index, event, _generator(self.parameters.seed, seed, number, 2) if noise else None))
+                index = usable[int(self._generator(seed, number, 0).choice(len(usable), p=chances))]
+            event = self.draw(lightcurves[index], self._generator(seed, number, 1))
+            events.append((index, event, self._generator(seed, number, 2) if noise else None))
         return events
 
     def match(self, event: InjectedEvent, detections: Sequence[Detection]) -> Detection | None:
@@ -472,6 +535,14 @@ def _generator(base_seed: int, seed: int, number: int, stream: int) -> np.random
     # Equal to SeedSequence([base_seed, seed]).spawn(n)[number].spawn(k)[stream], built from its spawn key
     # without making the siblings (spawning costs several times a generator).
     return np.random.default_rng(np.random.SeedSequence([base_seed, seed], spawn_key=(number, stream)))
+
+
+#: Most streams :meth:`Simulator.prepare_seeds` computes at once (their states stay in memory).
+_MAX_PREPARED_STREAMS = 1 << 17
+
+
+def _good_mjds(lightcurve: Lightcurve) -> np.ndarray:
+    return lightcurve.derived("injection_good_mjds", lambda lc: lc.mjds[lc.good])
 
 
 def _span(lightcurve: Lightcurve) -> float:

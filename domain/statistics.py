@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["MAD_TO_SIGMA", "median", "nanmedian", "robust_std", "robust_location_scale"]
@@ -99,8 +101,55 @@ def robust_location_scale(values: np.ndarray) -> tuple[float, float]:
         Median and MAD-based standard deviation; NaNs for an empty sample.
     """
     values = np.asarray(values, dtype=float)
+    ordered = _ordered_location_scale(values)
+    if ordered is not None:
+        return ordered
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return float("nan"), float("nan")
     centre = median(finite)
     return centre, float(MAD_TO_SIGMA * median(np.abs(finite - centre)))
+
+
+#: Largest sample whose order statistics are read from a full sort; a partition is cheaper for longer ones.
+_SORT_MAX = 256
+
+
+def _ordered_location_scale(values: np.ndarray) -> tuple[float, float] | None:
+    # robust_location_scale of a 1-D float sample with fewer numpy calls, or None where that might differ.
+    # Every new lightcurve is summarised, and on a season's epochs the general path spends most of its
+    # time on call overhead. The median and the median deviation are order statistics: read from one
+    # ordered copy each, they are the same values bit for bit. Not where an element is not finite (the
+    # general path drops it) or the median is zero (its sign could depend on where ordering puts +0.0
+    # and -0.0): None sends those to the general path.
+    if values.ndim != 1 or values.size == 0:
+        return None
+    ordered = values.copy()
+    _order(ordered)
+    # Ordering puts -inf first and +inf and NaN last: the ends tell whether every element is finite.
+    if not (math.isfinite(ordered[0]) and math.isfinite(ordered[-1])):
+        return None
+    centre = _middle(ordered)
+    if centre == 0.0:
+        return None
+    deviations = np.abs(ordered - centre)
+    _order(deviations)
+    return centre, float(MAD_TO_SIGMA * _middle(deviations))
+
+
+def _order(values: np.ndarray) -> None:
+    # Put the ends and the middle pair of values in their sorted places, in place.
+    n = values.size
+    if n <= _SORT_MAX:
+        values.sort()
+    else:
+        values.partition((0, (n - 1) // 2, n // 2, n - 1))
+
+
+def _middle(ordered: np.ndarray) -> float:
+    # The median of values ordered by _order, as median() computes it.
+    n = ordered.size
+    half = n // 2
+    if n % 2:
+        return float(ordered[half])
+    return float((ordered[half - 1] + ordered[half]) / 2.0)

@@ -112,7 +112,10 @@ def simulate_batch(
     efficiency = efficiency_histograms(survey)
     lightcurves, unreadable = batch_lightcurves(uow, store, survey, todo, carry)
     checked = carry.qualities.get(survey.name, {}) if carry is not None else {}
-    simulator.prepare([lc for source in todo if source.id not in unreadable for lc in lightcurves[source.id]])
+    readable = [source for source in todo if source.id not in unreadable]
+    simulator.prepare([lc for source in readable for lc in lightcurves[source.id]])
+    seeds = {source.id: _seed(source.name, survey.simulation.seed) for source in readable}
+    simulator.prepare_seeds(seeds.values())
     drawn, failures = {}, {}
     for source in todo:
         try:
@@ -120,9 +123,8 @@ def simulate_batch(
                 raise unreadable[source.id]
             loaded = lightcurves[source.id]
             qualities = checked.get(source.id) or analysis.checker.check_many(loaded)
-            seed = _seed(source.name, survey.simulation.seed)
             drawn[source.id] = [(event, loaded[index], qualities[index], noise_rng)
-                                for index, event, noise_rng in simulator.source_events(loaded, seed)]
+                                for index, event, noise_rng in simulator.source_events(loaded, seeds[source.id])]
         except VOError as exc:
             failures[source.id] = str(exc)
             result.failed[source.name] = str(exc)

@@ -180,3 +180,12 @@ def test_lists_and_strided_columns_reduce_like_arrays():
     expected = _state(reduce_photometry(t, p, survey="s"))
     assert _state(reduce_photometry(wide, p, survey="s")) == expected
     assert _state(reduce_photometry(as_lists, p, survey="s")) == expected
+
+
+def test_a_longer_column_is_cut_to_the_epochs_as_the_gather_always_did():
+    t = _survey_table()
+    order = np.random.default_rng(2).permutation(60)
+    shuffled = {name: values[order] for name, values in t.items()}
+    longer = dict(shuffled, chi=np.concatenate([shuffled["chi"], [9.0, 9.0]]))
+    p = ReductionParameters(season_gap_days=30.0)
+    assert _state(reduce_photometry(longer, p, survey="s")) == _state(reduce_photometry(shuffled, p, survey="s"))

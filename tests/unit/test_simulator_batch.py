@@ -1,0 +1,83 @@
+"""Simulator work done for a whole batch: seeded streams and prepared lightcurves equal the one-at-a-time results."""
+
+import numpy as np
+import pytest
+
+from domain.seeding import _GeneratedState, stream_states
+from domain.simulator import (SimulationParameters, Simulator, _compute_baseline_noise_cadence, _compute_span,
+                              _generator, inject_many)
+from tests.factories import flat_lightcurve
+
+
+def _state(rng: np.random.Generator) -> dict:
+    return rng.bit_generator.state
+
+
+@pytest.mark.parametrize("base_seed", [0, 1, 2**32 - 1, 2**32, 2**63 - 1])
+def test_streams_seeded_together_are_those_of_seed_sequence(base_seed):
+    rng = np.random.default_rng(base_seed % 1000)
+    seeds = [0, 1, 2**31, 2**32 - 1, 2**32, 2**64 - 1] + [int(s) for s in rng.integers(0, 2**63, 30, dtype=np.int64)]
+    keys = [(0, 0), (0, 1), (3, 2), (999_999, 1)]
+    states = stream_states(base_seed, seeds, keys)
+    assert len(states) == len(seeds) * len(keys)  # seeds below 2**64 fit the pool: all computed here
+    for (seed, number, stream), state in states.items():
+        made = np.random.Generator(np.random.PCG64(_GeneratedState(state)))
+        assert _state(made) == _state(_generator(base_seed, seed, number, stream))
+
+
+def test_seeds_too_long_for_the_pool_are_left_to_seed_sequence():
+    assert stream_states(2**40, [2**64 + 3], [(0, 1)]) == {}
+    simulator = Simulator(SimulationParameters(seed=2**40))
+    simulator.prepare_seeds([2**64 + 3])
+    events = simulator.source_events([flat_lightcurve(n=50)], 2**64 + 3)
+    again = Simulator(SimulationParameters(seed=2**40)).source_events([flat_lightcurve(n=50)], 2**64 + 3)
+    assert [e for _, e, _ in events] == [e for _, e, _ in again]
+
+
+def test_generated_state_holds_one_pcg64_state_only():
+    state = stream_states(0, [5], [(0, 1)])[(5, 0, 1)]
+    with pytest.raises(ValueError):
+        _GeneratedState(state).generate_state(8)
+
+
+@pytest.mark.parametrize("noise_model", ["sky", "source"])
+def test_prepared_seeds_draw_and_inject_what_unprepared_ones_do(noise_model):
+    parameters = SimulationParameters(injections_per_source=4, noise_model=noise_model, seed=7)
+    sources = [[flat_lightcurve(n=60 + 10 * i, seed=i), flat_lightcurve(n=30, seed=100 + i)][:1 + i % 2]
+               for i in range(6)]
+    seeds = [11, 2**40 + 3, 0, 12345, 2**63 + 9, 77]
+    prepared, alone = Simulator(parameters), Simulator(parameters)
+    prepared.prepare([lc for lightcurves in sources for lc in lightcurves])
+    prepared.prepare_seeds(seeds)
+    assert len(prepared._states) == len(seeds) * 4 * (3 if noise_model == "source" else 2)
+    for lightcurves, seed in zip(sources, seeds):
+        ours = prepared.source_events(lightcurves, seed)
+        theirs = alone.source_events(lightcurves, seed)
+        assert [(i, e) for i, e, _ in ours] == [(i, e) for i, e, _ in theirs]
+        if noise_model == "source":
+            assert [_state(r) for _, _, r in ours] == [_state(r) for _, _, r in theirs]
+            copies = [inject_many([lightcurves[i] for i, _, _ in made], [e for _, e, _ in made],
+                                  [r for _, _, r in made], noise_model) for made in (ours, theirs)]
+            for a, b in zip(*copies):
+                np.testing.assert_array_equal(a.flux, b.flux)
+
+
+def test_new_parameters_drop_the_prepared_seeds():
+    simulator = Simulator(SimulationParameters(seed=1))
+    simulator.prepare_seeds([5])
+    simulator.parameters = SimulationParameters(seed=2)
+    lc = flat_lightcurve(n=40)
+    assert simulator.source_events([lc], 5) == Simulator(SimulationParameters(seed=2)).source_events([lc], 5)
+
+
+def test_prepare_computes_baselines_of_unsummarised_lightcurves():
+    summarised = flat_lightcurve(n=80, seed=4)
+    unsummarised = flat_lightcurve(n=90, seed=5)
+    unsummarised.set_columns(dict(unsummarised.columns), summarise=False)
+    assert unsummarised.flux_median is None
+    lightcurves = [summarised, unsummarised]
+    Simulator(SimulationParameters()).prepare(lightcurves)
+    for lc in lightcurves:
+        assert lc.derived("injection_baseline_noise_cadence", None) == _compute_baseline_noise_cadence(lc)
+        assert lc.derived("injection_span", None) == _compute_span(lc)
+        np.testing.assert_array_equal(lc.derived("injection_good_mjds", None), lc.mjds[lc.good])
