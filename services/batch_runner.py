@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from domain.analysis.analysis import HISTOGRAM_NAMES
 from domain.errors import DatabaseConnectionLost
 from services.batch_carry import BatchCarry
+from services.collector import fewer_collections
 from services.executor import BatchOutcome, pack_batch, run_batch_task
 from services.histograms import compact_histograms
 from services.ports import AbstractUnitOfWork
@@ -46,7 +47,7 @@ class BatchRunnerMixin:
         # The project lock keeps a second driver out; each batch also takes its own lease (run_batch),
         # so the workers of one driver never serialise on the project lock.
         lock = self.run_lock.hold(self.name) if self.run_lock is not None else contextlib.nullcontext()
-        with lock:
+        with lock, fewer_collections():
             self._run_batches(batches, total, mode, report)
             # After every batch, in the driver: parts are per batch, so merging them later is exact.
             self.compact()

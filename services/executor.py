@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from domain.source import Source
+from services.collector import fewer_collections
 from services.stages import StageResult
 
 __all__ = ["BatchExecutor", "BatchOutcome", "InProcessExecutor", "pack_batch", "run_batch_task", "unpack_batch",
@@ -108,7 +109,8 @@ def run_batch_task(make_project: Callable, mode: str, batch) -> BatchOutcome:
     BatchOutcome
         What the batch did.
     """
-    return worker_project(make_project).run_batch(unpack_batch(batch), mode)
+    with fewer_collections():
+        return worker_project(make_project).run_batch(unpack_batch(batch), mode)
 
 
 def worker_project(make_project: Callable):
