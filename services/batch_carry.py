@@ -24,11 +24,15 @@ class BatchCarry:
         Survey name -> source id -> lightcurves (loaded) made by the reduce step.
     qualities : dict
         Survey name -> source id -> the QualityResult of each of those lightcurves, from the analyse step.
+    parts : list
+        ``(survey, version, name, key, histograms)`` of every histogram part the batch's steps wrote and
+        recorded (committed once the batch's last step has).
     """
 
     raws: dict[str, dict] = field(default_factory=dict)
     lightcurves: dict[str, dict] = field(default_factory=dict)
     qualities: dict[str, dict] = field(default_factory=dict)
+    parts: list[tuple] = field(default_factory=list)
 
     def lightcurves_for(self, survey: str, source_ids) -> dict[int, list] | None:
         """Return the carried lightcurves of every one of ``source_ids``, or None if any is missing.

@@ -33,7 +33,7 @@ class BatchRunnerMixin:
     """The batch loop of :class:`services.project.Project`: steps per batch, leases, executors, compaction.
 
     Expects the project's ``config``, ``name``, ``uow_factory``, ``store``, ``histogram_store``, ``clients``,
-    ``mapper``, ``run_lock``, ``executor``, ``worker_recipe`` and ``progress``.
+    ``mapper``, ``run_lock``, ``executor``, ``worker_recipe``, ``progress`` and ``_part_sums`` (a dict).
     """
 
     def _stages(self, mode: str) -> dict[str, list[str]]:
@@ -119,7 +119,22 @@ class BatchRunnerMixin:
             for survey in self.config.surveys:
                 for stage in stages[survey.name]:
                     outcome.results[(survey.name, stage)] = self._step(stage, uow, survey, persisted, carry)
+        self._add_parts(carry.parts)
         return outcome
+
+    def _add_parts(self, parts: list[tuple]) -> None:
+        # Every step of the batch committed: its parts are on record. Their sums by product let the
+        # compaction after the run skip reading back what this process wrote (parts a worker wrote elsewhere
+        # are read as before). A part already counted (its batch done again) is not added twice.
+        sums = self._part_sums
+        for survey, version, name, key, histograms in parts:
+            keys, total = sums.get((survey, version, name), (frozenset(), None))
+            if key not in keys:
+                if total is None:
+                    total = histograms.copy()
+                else:
+                    total += histograms
+                sums[(survey, version, name)] = (keys | {key}, total)
 
     def _register(self, uow, batch, outcome: BatchOutcome):
         added = uow.sources.add_many(self.name, batch)
@@ -149,9 +164,13 @@ class BatchRunnerMixin:
             products = [(survey.analysis_version, name) for name in HISTOGRAM_NAMES]
             products.append((survey.simulation_version, EFFICIENCY))
             for version, name in products:
+                product = (survey.name, version, name)
                 with self.uow_factory() as uow:
-                    merged += compact_histograms(uow, self.histogram_store, self.name, survey.name, version, name,
-                                                 min_parts=min_parts)
+                    done = compact_histograms(uow, self.histogram_store, self.name, survey.name, version, name,
+                                              min_parts=min_parts, known=self._part_sums.get(product))
+                if done:  # the merged part replaced those keys
+                    self._part_sums.pop(product, None)
+                merged += done
         return merged
 
     def _step(self, stage: str, uow: AbstractUnitOfWork, survey, sources, carry: BatchCarry) -> StageResult:

@@ -42,7 +42,8 @@ def merged_histograms(uow: AbstractUnitOfWork, store: HistogramStore, project: s
 
 
 def compact_histograms(uow: AbstractUnitOfWork, store: HistogramStore, project: str, survey: str,
-                       version: str, name: str, *, min_parts: int = 20) -> int:
+                       version: str, name: str, *, min_parts: int = 20,
+                       known: tuple[frozenset[str], Histograms] | None = None) -> int:
     """Merge the parts of histogram ``name`` into one when there are at least ``min_parts``; commit.
 
     The merged part is written first, then one transaction swaps the part
@@ -60,6 +61,9 @@ def compact_histograms(uow: AbstractUnitOfWork, store: HistogramStore, project: 
         The product.
     min_parts : int
         Compact only from this many parts on.
+    known : tuple, optional
+        Keys of parts and the sum of their histograms, already in memory (the parts this process just
+        wrote): used instead of reading those parts back when every one of them is still on record.
 
     Returns
     -------
@@ -69,7 +73,11 @@ def compact_histograms(uow: AbstractUnitOfWork, store: HistogramStore, project: 
     keys = uow.histogram_parts.keys(project, survey, version, name)
     if len(keys) < max(min_parts, 2):
         return 0
-    merged = Histograms.merge(store.load(key) for key in keys)
+    if known is not None and known[0] <= set(keys):
+        # Integer counts: the sum in memory plus the other parts is the sum of every part, bit for bit.
+        merged = Histograms.merge([known[1], *(store.load(key) for key in keys if key not in known[0])])
+    else:
+        merged = Histograms.merge(store.load(key) for key in keys)
     digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
     prefix = keys[0].rsplit("/", 1)[0]
     new_key = f"{prefix}/merged-{digest}"

@@ -146,7 +146,7 @@ def simulate_batch(
         counts[source.id] = len(made)
     fill_efficiency(efficiency, injections)  # once per batch: the same counts, one binning pass
     save_histogram_parts(uow, histogram_store, {EFFICIENCY: efficiency}, project, survey.name, version,
-                         list(counts))
+                         list(counts), carry)
     uow.injections.add_many(injections)
     finish(uow, SIMULATE, survey.name, version, counts, failures)
     result.done, result.products = len(counts), len(injections)

@@ -400,7 +400,7 @@ def analyse_batch(
         qualities[source.id] = [r.quality for r in results]
     analysis.fill_many(histograms, scanned)
     scores_file = store.save_epoch_scores_many(project, version, scores) if scores else None
-    save_histogram_parts(uow, histogram_store, histograms, project, survey.name, version, list(counts))
+    save_histogram_parts(uow, histogram_store, histograms, project, survey.name, version, list(counts), carry)
     uow.detections.add_many(found)
     uow.summaries.upsert_many(summaries, scores_file=scores_file)
     finish(uow, ANALYSE, survey.name, version, counts, failures)
@@ -411,7 +411,8 @@ def analyse_batch(
 
 
 def save_histogram_parts(uow: AbstractUnitOfWork, histogram_store: HistogramStore, histograms: dict,
-                         project: str, survey: str, version: str, source_ids: Sequence[int]) -> None:
+                         project: str, survey: str, version: str, source_ids: Sequence[int],
+                         carry: BatchCarry | None = None) -> None:
     """Write one part file per histogram for a batch and record them (the caller commits).
 
     The part's name is a hash of the sources it covers: a rerun of the same
@@ -430,6 +431,8 @@ def save_histogram_parts(uow: AbstractUnitOfWork, histogram_store: HistogramStor
         What they belong to.
     source_ids : sequence of int
         Sources the batch covered.
+    carry : BatchCarry, optional
+        Receives each part's key and histograms (the run merges them without reading them back).
     """
     if not source_ids:
         return
@@ -438,3 +441,5 @@ def save_histogram_parts(uow: AbstractUnitOfWork, histogram_store: HistogramStor
         key = f"histograms/{safe_key(project, max_length=32)}/{survey}/{version}/{name}/part-{part}"
         histogram_store.save(key, histogram)
         uow.histogram_parts.add(project, survey, version, name, key)
+        if carry is not None:
+            carry.parts.append((survey, version, name, key, histogram))

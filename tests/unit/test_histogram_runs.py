@@ -76,3 +76,36 @@ def test_compaction_keeps_the_sums_and_deletes_old_parts():
     assert {name: p.histograms(name) for name in before} == before
     assert len(histogram_store.files) == len(before)  # one merged part each, old files deleted
     assert all(k.split("/")[-1].startswith("merged-") for k in histogram_store.files)
+
+
+class _CountingStore(FakeHistogramStore):
+    def __init__(self):
+        super().__init__()
+        self.loaded = []
+
+    def load(self, key):
+        self.loaded.append(key)
+        return super().load(key)
+
+
+def test_compaction_after_a_run_reads_back_only_the_parts_other_runs_wrote():
+    state, store, histogram_store = FakeState(), FakeDataStore(), _CountingStore()
+    project("p", "mag < 16.5", state, store, histogram_store, simulation=True).run()
+    earlier = set(histogram_store.files)
+    later = project("p", "", state, store, histogram_store, simulation=True)
+    later.run()  # the rest of the catalog, in this process
+    expected = {name: project("p", "", state, store, histogram_store).histograms(name) for name in NAMES + ("efficiency",)}
+    histogram_store.loaded.clear()
+    assert later.compact(min_parts=2) > 0
+    assert set(histogram_store.loaded) == earlier  # its own parts came from memory
+    assert {name: later.histograms(name) for name in expected} == expected
+    assert later._part_sums == {}  # merged away: the keys they covered are gone
+
+
+def test_sums_of_a_run_are_kept_until_a_compaction_merges_them():
+    state, store, histogram_store = FakeState(), FakeDataStore(), _CountingStore()
+    p = project("p", "", state, store, histogram_store, simulation=True)
+    p.run()  # 4 parts per histogram: below the threshold of the run's own compaction
+    assert len(p._part_sums) == len(NAMES) + 1
+    histogram_store.loaded.clear()
+    assert p.compact(min_parts=2) > 0 and histogram_store.loaded == []
