@@ -27,12 +27,19 @@ class BatchCarry:
     parts : list
         ``(survey, version, name, key, histograms)`` of every histogram part the batch's steps wrote and
         recorded (committed once the batch's last step has).
+    fresh : bool
+        Every source of the batch was new when this attempt registered it, so none has a step done or
+        failed on record but those this attempt's steps record (in ``done``).
+    done : dict
+        ``(stage, survey, version)`` -> ids of the sources this attempt's steps marked done.
     """
 
     raws: dict[str, dict] = field(default_factory=dict)
     lightcurves: dict[str, dict] = field(default_factory=dict)
     qualities: dict[str, dict] = field(default_factory=dict)
     parts: list[tuple] = field(default_factory=list)
+    fresh: bool = False
+    done: dict[tuple[str, str, str], set[int]] = field(default_factory=dict)
 
     def lightcurves_for(self, survey: str, source_ids) -> dict[int, list] | None:
         """Return the carried lightcurves of every one of ``source_ids``, or None if any is missing.

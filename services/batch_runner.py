@@ -116,6 +116,7 @@ class BatchRunnerMixin:
         carry = BatchCarry()
         with self.uow_factory() as uow:
             persisted = self._register(uow, batch, outcome) if mode == RUN else batch
+            carry.fresh = mode == RUN and outcome.new_sources == len(batch)
             for survey in self.config.surveys:
                 for stage in stages[survey.name]:
                     outcome.results[(survey.name, stage)] = self._step(stage, uow, survey, persisted, carry)

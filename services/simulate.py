@@ -104,7 +104,7 @@ def simulate_batch(
     result = StageResult()
     version = survey.simulation_version
     todo, result.skipped = pending(uow, SIMULATE, survey.name, version, sources,
-                                   after=(ANALYSE, survey.analysis_version))
+                                   after=(ANALYSE, survey.analysis_version), carry=carry)
     if not todo:
         return result
     analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
@@ -148,7 +148,7 @@ def simulate_batch(
     save_histogram_parts(uow, histogram_store, {EFFICIENCY: efficiency}, project, survey.name, version,
                          list(counts), carry)
     uow.injections.add_many(injections)
-    finish(uow, SIMULATE, survey.name, version, counts, failures)
+    finish(uow, SIMULATE, survey.name, version, counts, failures, carry)
     result.done, result.products = len(counts), len(injections)
     return result
 

@@ -51,7 +51,7 @@ class StageResult:
 
 
 def pending(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, sources: Sequence[Source],
-            after: tuple[str, str] | None = None) -> tuple[list[Source], int]:
+            after: tuple[str, str] | None = None, carry: BatchCarry | None = None) -> tuple[list[Source], int]:
     """Return the sources still to do at ``stage`` (and done at the prerequisite ``after``), and how many are done.
 
     Parameters
@@ -64,6 +64,9 @@ def pending(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, sour
         Persisted sources of the batch.
     after : tuple of str, optional
         (stage, version) a source must have finished first.
+    carry : BatchCarry, optional
+        The batch's carry: for a batch of new sources, what its steps did so far is all there is on
+        record, so nothing is queried.
 
     Returns
     -------
@@ -71,8 +74,12 @@ def pending(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, sour
         Sources to process, and the number already done (skipped).
     """
     ids = [s.id for s in sources]
-    done = uow.steps.done(stage, survey, version, ids)
-    ready = uow.steps.done(after[0], survey, after[1], ids) if after else set(ids)
+    if carry is not None and carry.fresh:
+        done = carry.done.get((stage, survey, version), set()).intersection(ids)
+        ready = carry.done.get((after[0], survey, after[1]), set()) if after else set(ids)
+    else:
+        done = uow.steps.done(stage, survey, version, ids)
+        ready = uow.steps.done(after[0], survey, after[1], ids) if after else set(ids)
     return [s for s in sources if s.id in ready and s.id not in done], len(done)
 
 
@@ -105,7 +112,7 @@ def lightcurves_of(uow: AbstractUnitOfWork, survey: SurveyConfig, sources: Seque
 
 
 def finish(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, counts: dict[int, int],
-           failures: dict[int, str]) -> None:
+           failures: dict[int, str], carry: BatchCarry | None = None) -> None:
     """Mark the batch's successes done, record its failures, and commit everything written for it.
 
     Parameters
@@ -118,11 +125,16 @@ def finish(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, count
         Source id -> products made, for the sources that succeeded.
     failures : dict of int to str
         Source id -> one-line reason, for the sources that failed.
+    carry : BatchCarry, optional
+        The batch's carry: records what was marked done (see :func:`pending`).
     """
     uow.steps.mark_done(stage, survey, version, counts)
-    uow.steps.clear_failures(stage, survey, list(counts))
+    if carry is None or not carry.fresh:  # new sources have no failures of this step to clear
+        uow.steps.clear_failures(stage, survey, list(counts))
     uow.steps.record_failures(stage, survey, version, failures)
     uow.commit()
+    if carry is not None:
+        carry.done.setdefault((stage, survey, version), set()).update(counts)
 
 
 def download_batch(
@@ -182,7 +194,8 @@ def download_batch(
     # One file for the whole batch, written (and fsynced) before the records that point into it commit.
     store.save_raw_many(new)
     uow.raw_data.add_many(new)
-    uow.steps.clear_failures(DOWNLOAD, survey.name, [s.id for s in todo if s.id not in failures])
+    if carry is None or not carry.fresh:  # new sources have no failures to clear
+        uow.steps.clear_failures(DOWNLOAD, survey.name, [s.id for s in todo if s.id not in failures])
     uow.steps.record_failures(DOWNLOAD, survey.name, version, failures)
     uow.commit()
     if carry is not None:
@@ -227,7 +240,7 @@ def reduce_batch(
     """
     result = StageResult()
     version = survey.reduction_version
-    candidates, result.skipped = pending(uow, REDUCE, survey.name, version, sources)
+    candidates, result.skipped = pending(uow, REDUCE, survey.name, version, sources, carry=carry)
     carried = carry.raws.get(survey.name, {}) if carry is not None else {}
     raws = {s.name: carried[s.name] for s in candidates if s.name in carried}
     missing = [s.name for s in candidates if s.name not in raws]
@@ -247,13 +260,14 @@ def reduce_batch(
             result.failed[source.name] = str(exc)
             continue
         for lc in lightcurves:
-            lc.source_id, lc.raw_data_id, lc.version, lc.source_name = source.id, raw.id, version, source.name
+            # Made just now and in no session: one dict update, not four attribute events of a mapped class.
+            lc.__dict__.update(source_id=source.id, raw_data_id=raw.id, version=version, source_name=source.name)
         by_source[source.name] = lightcurves
         counts[source.id] = len(lightcurves)
     store.save_lightcurves_many(project, version, by_source)
     made = [lc for lightcurves in by_source.values() for lc in lightcurves]
     uow.lightcurves.add_many(made)
-    finish(uow, REDUCE, survey.name, version, counts, failures)
+    finish(uow, REDUCE, survey.name, version, counts, failures, carry)
     if carry is not None:
         carry.lightcurves[survey.name] = {source.id: in_canonical_order(by_source[source.name])
                                           for source in todo if source.name in by_source}
@@ -368,7 +382,7 @@ def analyse_batch(
     result = StageResult()
     version = survey.analysis_version
     todo, result.skipped = pending(uow, ANALYSE, survey.name, version, sources,
-                                   after=(REDUCE, survey.reduction_version))
+                                   after=(REDUCE, survey.reduction_version), carry=carry)
     if not todo:
         return result
     analysis = Analysis(survey.analysis, survey.quality, survey.histograms)
@@ -403,7 +417,7 @@ def analyse_batch(
     save_histogram_parts(uow, histogram_store, histograms, project, survey.name, version, list(counts), carry)
     uow.detections.add_many(found)
     uow.summaries.upsert_many(summaries, scores_file=scores_file)
-    finish(uow, ANALYSE, survey.name, version, counts, failures)
+    finish(uow, ANALYSE, survey.name, version, counts, failures, carry)
     if carry is not None:
         carry.qualities[survey.name] = qualities
     result.done, result.products = len(counts), len(found)

@@ -11,6 +11,7 @@ from tests.fakes import (
     FakeDataStore,
     FakeHistogramStore,
     FakeState,
+    FakeStepRepository,
     FakeSurveyClient,
     FakeUnitOfWork,
 )
@@ -89,6 +90,24 @@ def test_download_failures_recorded_and_retried():
     make_project(state)[0].run()
     status = project.status()
     assert status["failed"] == 0 and status["analysed"] == 10
+
+
+def test_a_batch_of_new_sources_asks_nothing_of_its_steps_and_a_resumed_one_asks(monkeypatch):
+    # New sources have no steps on record: the batch knows what its own steps did. Failed downloads
+    # must still keep their sources out of every later step.
+    asked = []
+    done = FakeStepRepository.done
+    monkeypatch.setattr(FakeStepRepository, "done", lambda self, *a: asked.append(a[0]) or done(self, *a))
+    FakeSurveyClient.failing = {"S002"}
+    project, state = make_project(overrides={"observatories.simulation.enabled": True})
+    report = project.run()
+    assert asked == [] and report.stages["simulate"].done == 9 and "S002" in report.stages["download"].failed
+    assert project.status()["analysed"] == 9 and len(state.steps) == 3 * 9
+    FakeSurveyClient.failing = set()
+    again = make_project(state, overrides={"observatories.simulation.enabled": True})[0].run()
+    assert set(asked) == {"reduce", "analyse", "simulate"}
+    assert again.stages["simulate"].done == 1 and again.stages["reduce"].skipped == 9
+    assert len(state.steps) == 3 * 10
 
 
 def test_batches_commit_separately():
