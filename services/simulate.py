@@ -198,9 +198,9 @@ def fill_efficiency(efficiency: Histograms, injections: Sequence[Injection]) -> 
 
 
 def _attach(injection: Injection, source_id: int, lightcurve_id: int, version: str) -> Injection:
-    injection.source_id, injection.lightcurve_id, injection.version = source_id, lightcurve_id, version
+    # Both were made just now and are in no session: one dict update each, not an attribute event per field.
+    injection.__dict__.update(source_id=source_id, lightcurve_id=lightcurve_id, version=version)
     if injection.detection is not None:
-        detection = injection.detection
-        detection.is_simulated = True
-        detection.source_id, detection.lightcurve_id, detection.version = source_id, lightcurve_id, version
+        injection.detection.__dict__.update(is_simulated=True, source_id=source_id, lightcurve_id=lightcurve_id,
+                                            version=version)
     return injection
