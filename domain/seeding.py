@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
 
-__all__ = ["stream_states", "generator_from_state"]
+__all__ = ["stream_states", "seed_states", "generator_from_state"]
 
 # SeedSequence's constants (numpy/random/bit_generator.pyx).
 _MASK32 = 0xFFFFFFFF
@@ -110,6 +110,30 @@ def _generate_states(entropy: np.ndarray) -> np.ndarray:
         words.append(value ^ (value >> 16))
     # Pairs of 32-bit words, little-endian, make the 64-bit words.
     return np.stack(words, axis=1).astype("<u4").view("<u8").astype(np.uint64)
+
+
+def seed_states(seeds: Sequence[int]) -> np.ndarray:
+    """Return ``SeedSequence(seed).generate_state(4, np.uint64)`` of each seed, one row per seed.
+
+    What ``numpy.random.PCG64(seed)`` starts from, for seeds below 2**64: their entropy is their two
+    32-bit words (least significant first; a seed below 2**32 has a zero second word, the same padding
+    SeedSequence adds) and zeros to the size of the pool.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        Seeds, each in [0, 2**64).
+
+    Returns
+    -------
+    numpy.ndarray
+        One row of four 64-bit words per seed (see :func:`generator_from_state`).
+    """
+    values = np.asarray(seeds, dtype=np.uint64).reshape(-1)
+    entropy = np.zeros((values.size, _POOL_SIZE), dtype=np.uint32)
+    entropy[:, 0] = values & np.uint64(_MASK32)
+    entropy[:, 1] = values >> np.uint64(32)
+    return _generate_states(entropy)
 
 
 def generator_from_state(state: np.ndarray) -> np.random.Generator:

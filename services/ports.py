@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ContextManager
 import numpy as np
 
 from domain.catalog import Catalog, CatalogSpec
-from domain.errors import SurveyError
+from domain.errors import SurveyError, VOError
 from domain.lightcurve import Lightcurve
 from domain.parameters import Parameters
 from domain.rawdata import RawData
@@ -75,6 +75,30 @@ class SurveyClient(abc.ABC):
         SurveyError
             If the survey cannot deliver data for this source.
         """
+
+    def download_many(self, sources: Sequence[Source]) -> list:
+        """Download several sources, each as :meth:`download` would; a failed source does not stop the rest.
+
+        The default calls :meth:`download` per source. A survey that can do the work of many sources
+        at once (a generator, a bulk query) overrides it, with the same result per source.
+
+        Parameters
+        ----------
+        sources : sequence of Source
+            Targets to download.
+
+        Returns
+        -------
+        list
+            Per source, in order: its RawData (version set by the caller), or the VOError that stopped it.
+        """
+        results = []
+        for source in sources:
+            try:
+                results.append(self.download(source))
+            except VOError as exc:
+                results.append(exc)
+        return results
 
     @abc.abstractmethod
     def reduce(self, raw: RawData, parameters: Parameters) -> list[Lightcurve]:

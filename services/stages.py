@@ -178,19 +178,22 @@ def download_batch(
 
     def fetch(source: Source):
         try:
-            raw = client.download(source)
-            raw.version = version
-            return source, raw, None
+            return source, client.download(source)
         except VOError as exc:
-            return source, None, str(exc)
+            return source, exc
 
+    # Threads only overlap waiting; a survey that computes its data does the whole batch in one call.
+    if client.waits_on_network:
+        outcomes = mapper(fetch, todo)
+    else:
+        outcomes = zip(todo, client.download_many(todo))
     new, failures = [], {}
-    for source, raw, error in (mapper if client.waits_on_network else map)(fetch, todo):
-        if error is None:
-            new.append(raw)
+    for source, outcome in outcomes:
+        if isinstance(outcome, VOError):
+            failures[source.id] = result.failed[source.name] = str(outcome)
         else:
-            failures[source.id] = error
-            result.failed[source.name] = error
+            outcome.version = version
+            new.append(outcome)
     # One file for the whole batch, written (and fsynced) before the records that point into it commit.
     store.save_raw_many(new)
     uow.raw_data.add_many(new)

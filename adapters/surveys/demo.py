@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Sequence
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
 from domain.rawdata import RawData
 from domain.reduction import ReductionParameters, reduce_photometry
+# The private mixer because the public stream_states always appends a spawn key, and a PCG64 seeded
+# with a plain integer mixes none.
+from domain.seeding import generator_from_state, seed_states
 from domain.source import Source
 from services.ports import SurveyClient
 
@@ -97,9 +101,7 @@ class VirtualDemoObs(SurveyClient):
         # Every draw below happens in the same order as it always has: the table of a source must not
         # change. What is skipped is only work whose result is known without it (see _Constants).
         p = self.parameters
-        c = self._constants
-        if c is None or c.parameters is not p:
-            c = self._constants = _Constants(p)
+        c = self._current_constants()
         fault_point("download.source")
         if c.latency:
             time.sleep(c.latency)
@@ -118,14 +120,7 @@ class VirtualDemoObs(SurveyClient):
         else:  # one filter: integers(0, 1, n) is all zeros and draws nothing
             filters = c.filter_column.copy()
             base = np.full(n, mag0 + c.offsets[0])
-        flux_ratio = None
-        if rng.random() < c.flare_fraction:
-            flux_ratio = np.ones(n)
-            flux_ratio += _flare(rng, mjd)
-        if rng.random() < c.dip_fraction:
-            if flux_ratio is None:
-                flux_ratio = np.ones(n)
-            flux_ratio -= _dip(rng, mjd)
+        flux_ratio = _event_ratio(rng, c, mjd)
         seeing = rng.lognormal(0.0, 0.2, n)
         if c.magerr_range is None:
             magerr = np.sqrt(c.error_floor**2 + (0.2 * seeing * 10 ** (0.4 * (base - c.limiting_mag))) ** 2)
@@ -171,6 +166,39 @@ class VirtualDemoObs(SurveyClient):
             "exptime": exptime, "limiting_mag": limiting_mag, "chi": chi, "sharp": sharp, "ra": ra, "dec": dec,
         }
         return RawData(self.name, name, "", columns, ra=ra0, dec=dec0)
+
+    def download_many(self, sources: Sequence[Source]) -> list:
+        """Return what :meth:`download` returns (or raises) for each source, computed for many at once.
+
+        With evenly spaced epochs every source has the same number of them, so each source's numbers
+        are drawn from its own generator, in :meth:`download`'s order, into a row of a block, and the
+        arithmetic is done once per block. Every table is bit for bit the one :meth:`download` gives.
+
+        Parameters
+        ----------
+        sources : sequence of Source
+            Targets; see :meth:`download`.
+
+        Returns
+        -------
+        list
+            Per source, in order: its RawData, or the SurveyError of a source chosen to fail.
+        """
+        c = self._current_constants()
+        if c.even_mjd is None or c.latency:  # epochs differ per source, or a download is mostly waiting
+            return super().download_many(sources)
+        sources = list(sources)
+        rows = max(1, _BLOCK_EPOCHS // c.even_mjd.size)
+        results = []
+        for start in range(0, len(sources), rows):
+            results += _download_block(self.name, c, sources[start:start + rows])
+        return results
+
+    def _current_constants(self) -> _Constants:
+        c = self._constants
+        if c is None or c.parameters is not self.parameters:
+            c = self._constants = _Constants(self.parameters)
+        return c
 
     def reduce(self, raw: RawData, parameters: ReductionParameters) -> list[Lightcurve]:
         """Split the demo epoch table into lightcurves per filter and season.
@@ -220,6 +248,156 @@ class _Constants:
                                else None)
 
 
+#: Epochs per block of a batched download: enough sources to share each numpy call's fixed cost,
+#: few enough that the block's arrays stay in cache.
+_BLOCK_EPOCHS = 1 << 14
+_COLUMNS = ("mjd", "mag", "magerr", "filter", "flag", "exptime", "limiting_mag", "chi", "sharp", "ra", "dec")
+
+
+def _download_block(survey: str, c: _Constants, sources: list[Source]) -> list:
+    draws = _BlockDraws(c, len(sources))
+    results, drawn = [], []
+    for source, state in zip(sources, _seed_states(c.seed, [s.name for s in sources])):
+        fault_point("download.source")
+        rng = generator_from_state(state)
+        if rng.random() < c.failure_fraction:
+            results.append(SurveyError(f"demo survey has no data for {source.name!r} (simulated failure)"))
+        else:
+            draws.draw(rng)
+            results.append(None)
+            drawn.append(source)
+    if not drawn:
+        return results
+    tables = iter(_block_tables(survey, c, draws, drawn))
+    return [next(tables) if result is None else result for result in results]
+
+
+def _seed_states(seed: int, names: list[str]) -> np.ndarray:
+    # The states PCG64(_seed(name, seed)) starts from, for the whole block in one pass.
+    return seed_states([_seed(name, seed) for name in names])
+
+
+class _BlockDraws:
+    """The random numbers of a block of sources: one row per source, drawn in :meth:`download`'s order.
+
+    Only draws that give the numbers of the original call are made into a row: ``random`` and
+    ``standard_normal`` fill it, and the block arithmetic then does what ``uniform(a, b)`` (a + (b - a) *
+    u) and ``normal(0.0, s)`` (0.0 + s * z) do to each draw. The others (lognormal, whose exp is not
+    numpy's, and integers) are copied. Consecutive draws of one kind share a call: a generator's
+    ``k * n`` numbers are its next ``n``, then the ``n`` after. A unit test pins the equality.
+    """
+
+    def __init__(self, c: _Constants, size: int):
+        n = c.even_mjd.size
+        self.c, self.rows = c, 0
+        #: Rows of the sources with a flare or dip, and their flux ratio.
+        self.events: dict[int, np.ndarray] = {}
+        self.band = np.empty((size, n), dtype=np.int64) if c.filter_column is None else None
+        self.which_exptime = np.empty((size, n), dtype=np.int64) if c.exptime_column is None else None
+        self.seeing, self.chi_bad = np.empty((2, size, n))
+        # Per row, the columns of one call side by side: row r of uniforms is magerr's draws then bad's.
+        self.uniforms, self.normals, self.tail = (np.empty((size, k, n)) for k in (2, 2, 4))
+        self.magerr, self.bad = self.uniforms.transpose(1, 0, 2)
+        self.noise, self.chi = self.normals.transpose(1, 0, 2)
+        self.sharp, self.sharp_bad, self.ra, self.dec = self.tail.transpose(1, 0, 2)
+
+    def draw(self, rng: np.random.Generator) -> None:
+        """Draw the numbers of one source (after its failure draw) into the next row."""
+        c, row = self.c, self.rows
+        self.rows += 1
+        if self.band is not None:
+            self.band[row] = rng.integers(0, len(c.filters), c.even_mjd.size)
+        ratio = _event_ratio(rng, c, c.even_mjd)
+        if ratio is not None:
+            self.events[row] = ratio
+        self.seeing[row] = rng.lognormal(0.0, 0.2, c.even_mjd.size)
+        rng.random(out=self.uniforms[row] if c.magerr_range is not None else self.bad[row])
+        if self.which_exptime is None:
+            rng.standard_normal(out=self.normals[row])
+        else:
+            rng.standard_normal(out=self.noise[row])
+            self.which_exptime[row] = rng.integers(0, len(c.exptimes), c.even_mjd.size)
+            rng.standard_normal(out=self.chi[row])
+        rng.random(out=self.chi_bad[row])
+        rng.standard_normal(out=self.tail[row])
+
+
+def _block_tables(survey: str, c: _Constants, d: _BlockDraws, sources: list[Source]) -> list[RawData]:
+    # download's arithmetic on the rows of a block: each row's numbers are those of its source.
+    m, n = d.rows, c.even_mjd.size
+    bad = d.bad[:m] < c.flag_fraction if c.flag_fraction > 0.0 else None
+    magerr, flag, mag = _block_photometry(c, d, sources, bad)
+    exptime = (c.exptimes[d.which_exptime[:m]] if d.which_exptime is not None
+               else np.broadcast_to(c.exptime_column, (m, n)).copy())
+    filters = c.filters[d.band[:m]] if d.band is not None else np.broadcast_to(c.filter_column, (m, n)).copy()
+    blocks = (np.broadcast_to(c.even_mjd, (m, n)).copy(), mag, magerr, filters, flag, exptime,
+              *_block_psf(c, d, bad), *_block_positions(d, sources))
+    return [RawData(survey, s.name, "", dict(zip(_COLUMNS, columns)), ra=s.ra, dec=s.dec)
+            for s, *columns in zip(sources, *blocks)]
+
+
+def _block_photometry(c: _Constants, d: _BlockDraws, sources: list[Source], bad: np.ndarray | None) -> tuple:
+    m, n = d.rows, c.even_mjd.size
+    mag0 = np.array([18.0 if s.mag is None else s.mag for s in sources], dtype=float)[:, None]
+    base = mag0 + (c.offsets[0] if d.band is None else c.offsets[d.band[:m]])
+    if c.magerr_range is None:
+        magerr = np.sqrt(c.error_floor**2 + (0.2 * d.seeing[:m] * 10 ** (0.4 * (base - c.limiting_mag))) ** 2)
+    else:
+        magerr = d.magerr[:m]
+        magerr *= c.magerr_range[1] - c.magerr_range[0]
+        magerr += c.magerr_range[0]
+    # A row without bad epochs gets flag 0 and scatter magerr * 1.0, exactly what download gives it.
+    flag = np.zeros((m, n), dtype=int) if bad is None else np.where(bad, BAD_IMAGE_FLAG, 0)
+    scatter = magerr if bad is None else magerr * np.where(bad, 5.0, 1.0)
+    true_mag = base
+    if d.events:
+        true_mag = np.broadcast_to(base, (m, n)).copy()
+        for row, ratio in d.events.items():
+            true_mag[row] -= 2.5 * np.log10(np.clip(ratio, 1e-3, None))
+    noise = d.noise[:m]
+    noise += 0.0  # normal(0.0, 1.0) turns a -0.0 draw into 0.0
+    return magerr, flag, true_mag + noise * scatter
+
+
+def _block_psf(c: _Constants, d: _BlockDraws, bad: np.ndarray | None) -> tuple:
+    m = d.rows
+    limiting_mag = c.limiting_mag - 2.5 * np.log10(d.seeing[:m])
+    chi, sharp = _scaled_normal(d.chi[:m], 0.2), _scaled_normal(d.sharp[:m], 0.05)
+    np.abs(chi, out=chi)
+    chi += 1.0
+    if bad is not None:
+        # On a row without bad epochs these subtract or add 0.0, which leaves every value here as it is
+        # (chi >= 1 and 0.0 + x is never -0.0): the rows download left alone stay equal.
+        chi_bad = d.chi_bad[:m]
+        chi_bad *= 4.0
+        chi_bad += 1.0
+        limiting_mag -= np.where(bad, 1.5, 0.0)
+        chi += np.where(bad, chi_bad, 0.0)
+        sharp += np.where(bad, _scaled_normal(d.sharp_bad[:m], 0.5), 0.0)
+    return limiting_mag, chi, sharp
+
+
+def _block_positions(d: _BlockDraws, sources: list[Source]) -> tuple:
+    m = d.rows
+    ra0 = np.array([s.ra for s in sources], dtype=float)[:, None]
+    dec0 = np.array([s.dec for s in sources], dtype=float)
+    jitter = 0.1 / 3600.0 * d.seeing[:m]
+    ra, dec = _scaled_normal(d.ra[:m], 1.0), _scaled_normal(d.dec[:m], 1.0)
+    ra *= jitter
+    ra /= np.maximum(np.cos(np.radians(dec0)), 1e-3)[:, None]
+    ra += ra0
+    dec *= jitter
+    dec += dec0[:, None]
+    return ra, dec
+
+
+def _scaled_normal(z: np.ndarray, scale: float) -> np.ndarray:
+    # normal(0.0, scale) from standard normal draws, in place: 0.0 + scale * z, as numpy computes it.
+    z *= scale
+    z += 0.0
+    return z
+
+
 def _readonly(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
@@ -243,6 +421,19 @@ def _epochs(rng: np.random.Generator, p: DemoParameters) -> np.ndarray:
     which = _weighted_choice(rng, lengths / lengths.sum(), p.num_points)
     starts = np.array([a for a, _ in windows])[which]
     return np.sort(starts + rng.uniform(0, 1, p.num_points) * lengths[which])
+
+
+def _event_ratio(rng: np.random.Generator, c: _Constants, mjd: np.ndarray) -> np.ndarray | None:
+    # The flux ratio of a flare and/or a dip, or None without either; both chances are drawn always.
+    flux_ratio = None
+    if rng.random() < c.flare_fraction:
+        flux_ratio = np.ones(mjd.size)
+        flux_ratio += _flare(rng, mjd)
+    if rng.random() < c.dip_fraction:
+        if flux_ratio is None:
+            flux_ratio = np.ones(mjd.size)
+        flux_ratio -= _dip(rng, mjd)
+    return flux_ratio
 
 
 def _weighted_choice(rng: np.random.Generator, probabilities: np.ndarray, size: int) -> np.ndarray:

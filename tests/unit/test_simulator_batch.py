@@ -81,3 +81,14 @@ def test_prepare_computes_baselines_of_unsummarised_lightcurves():
         assert lc.derived("injection_baseline_noise_cadence", None) == _compute_baseline_noise_cadence(lc)
         assert lc.derived("injection_span", None) == _compute_span(lc)
         np.testing.assert_array_equal(lc.derived("injection_good_mjds", None), lc.mjds[lc.good])
+
+
+def test_seed_states_are_those_pcg64_of_an_integer_starts_from():
+    from domain.seeding import generator_from_state, seed_states
+
+    seeds = [0, 1, 2**32 - 1, 2**32, 2**32 + 7, 2**63, 2**64 - 1, 123456789012345]
+    states = seed_states(seeds)
+    for seed, state in zip(seeds, states):
+        assert state.tolist() == np.random.SeedSequence(seed).generate_state(4, np.uint64).tolist()
+        ours, theirs = generator_from_state(state), np.random.Generator(np.random.PCG64(seed))
+        assert ours.random(5).tolist() == theirs.random(5).tolist()
