@@ -2,146 +2,18 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import xarray as xr
 
 from domain.errors import DataError
+from domain.histogram_axes import KIND_ATTR, OTHER, Axis, Binned
 
-__all__ = ["Axis", "HistogramArrays", "Histograms", "OTHER"]
+__all__ = ["Axis", "Binned", "HistogramArrays", "Histograms", "OTHER"]
 
-OTHER = "other"
-"""Label of the extra bin of a categorical axis that collects every unknown value."""
-
-_KIND_ATTR = "axis_kind"
 _DESCRIPTION = ("virtualobserver Histograms: numeric axes have an underflow bin first, "
                 "then overflow, then a NaN bin; categorical axes end with an 'other' bin")
-
-
-@dataclass(frozen=True)
-class Axis:
-    """Binning of one histogram axis: numeric bin edges or category names (exactly one of them).
-
-    A numeric axis with ``n + 1`` increasing finite edges has ``n + 3`` bins:
-    index 0 is the underflow ``(-inf, edges[0])``, indices ``1..n`` are the bins
-    ``[edges[i-1], edges[i])`` (a value equal to an edge goes to the upper bin),
-    index ``n + 1`` is the overflow ``[edges[-1], +inf]`` and the last index counts
-    NaN values, so every value lands in exactly one bin and totals stay exact.
-    A categorical axis has one bin per category plus a last :data:`OTHER` bin for
-    unknown values. Tuples (not arrays) keep the dataclass hashable and ``==`` exact.
-
-    Parameters
-    ----------
-    edges : tuple of float, optional
-        Bin edges of a numeric axis.
-    categories : tuple of str, optional
-        Category names of a categorical axis.
-    """
-
-    edges: tuple[float, ...] | None = None
-    categories: tuple[str, ...] | None = None
-
-    def __post_init__(self):
-        if (self.edges is None) == (self.categories is None):
-            raise ValueError("an Axis needs either edges or categories (exactly one)")
-        if self.edges is not None:
-            edges = np.asarray(self.edges, dtype=float)
-            if edges.ndim != 1 or edges.size < 2:
-                raise ValueError(f"edges must be a 1-D sequence of at least 2 values, got {self.edges!r}")
-            if not np.all(np.isfinite(edges)) or not np.all(np.diff(edges) > 0):
-                raise ValueError(f"edges must be finite and strictly increasing, got {self.edges!r}")
-            object.__setattr__(self, "edges", tuple(float(e) for e in edges))
-        else:
-            categories = tuple(str(c) for c in self.categories)
-            if not categories or len(set(categories)) != len(categories) or OTHER in categories:
-                raise ValueError(f"categories must be unique, non-empty and not {OTHER!r}, got {categories!r}")
-            object.__setattr__(self, "categories", categories)
-
-    @classmethod
-    def numeric(cls, start: float, stop: float, step: float) -> "Axis":
-        """Build regular edges ``start, start + step, ..., stop`` from configuration values.
-
-        Edges are rounded to 12 digits below the step's leading digit, so that decimal
-        configuration values (``0.1`` steps) give decimal edges and a value equal to one
-        of them lands in the upper bin as written.
-
-        Parameters
-        ----------
-        start, stop, step : float
-            First edge, last edge and bin width; ``stop - start`` must be a multiple of ``step``.
-
-        Returns
-        -------
-        Axis
-            A numeric axis.
-
-        Examples
-        --------
-        >>> Axis.numeric(0, 1, 0.25).edges
-        (0.0, 0.25, 0.5, 0.75, 1.0)
-        """
-        if not step > 0 or not stop > start:
-            raise ValueError(f"need start < stop and step > 0, got {start}, {stop}, {step}")
-        n = (stop - start) / step
-        if abs(n - round(n)) > 1e-6:
-            raise ValueError(f"(stop - start) = {stop - start} is not a multiple of step = {step}")
-        decimals = max(0, 12 - math.floor(math.log10(step)))
-        return cls(edges=tuple(np.round(np.linspace(start, stop, round(n) + 1), decimals)))
-
-    @classmethod
-    def from_edges(cls, edges: Sequence[float]) -> "Axis":
-        """Build a numeric axis from explicit, strictly increasing ``edges``."""
-        return cls(edges=tuple(edges))
-
-    @classmethod
-    def categorical(cls, categories: Iterable[Any]) -> "Axis":
-        """Build a categorical axis (an :data:`OTHER` bin is added for unknown values)."""
-        return cls(categories=tuple(categories))
-
-    @property
-    def is_numeric(self) -> bool:
-        """Whether the axis is binned by edges."""
-        return self.edges is not None
-
-    @property
-    def size(self) -> int:
-        """Number of bins, including the underflow/overflow/NaN or other bins."""
-        return len(self.edges) + 2 if self.is_numeric else len(self.categories) + 1
-
-    def index(self, values: Any) -> np.ndarray:
-        """Return the bin index of each value (same shape as ``values``)."""
-        values = np.asarray(values)
-        if self.is_numeric:
-            x = values.astype(float, copy=False)
-            # side="right" puts a value equal to an edge in the upper bin, -inf in the
-            # underflow (0) and +inf in the overflow (len(edges)); NaN gets its own bin.
-            idx = np.asarray(np.searchsorted(np.asarray(self.edges), x, side="right"), dtype=np.intp)
-            idx[np.isnan(x)] = self.size - 1
-            return idx
-        if values.dtype.kind != "U":
-            values = values.astype(str)
-        idx = np.full(values.shape, self.size - 1, dtype=np.intp)
-        for i, category in enumerate(self.categories):  # few categories: one vectorised pass each
-            idx[values == category] = i
-        return idx
-
-    def coords(self, name: str) -> dict[str, tuple[str, np.ndarray, dict[str, str]]]:
-        """Return xarray coordinates of the bins (centres and bounds, or labels) for an axis ``name``."""
-        if not self.is_numeric:
-            labels = np.array([*self.categories, OTHER])
-            return {name: (name, labels, {_KIND_ATTR: "categorical"})}
-        edges = np.asarray(self.edges)
-        lower = np.concatenate([[-np.inf], edges, [np.nan]])
-        upper = np.concatenate([edges, [np.inf, np.nan]])
-        centre = np.concatenate([[-np.inf], (edges[:-1] + edges[1:]) / 2, [np.inf, np.nan]])
-        return {
-            name: (name, centre, {_KIND_ATTR: "numeric", "bounds": f"{name}_lower {name}_upper"}),
-            f"{name}_lower": (name, lower, {}),
-            f"{name}_upper": (name, upper, {}),
-        }
 
 
 class Histograms:
@@ -205,21 +77,24 @@ class Histograms:
             Count variable to increment.
         weights : array_like of int, optional
             Non-negative integer weight per value (default 1 each).
-        **values : array_like
-            Values for every axis, by axis name; 1-D arrays of equal length or scalars.
+        **values : array_like or Binned
+            Values for every axis, by axis name; 1-D arrays of equal length or scalars. A
+            :class:`Binned` stands for the values it was binned from (on an equal axis).
 
         Raises
         ------
         ValueError
-            On an unknown variable, missing or unknown axes, unequal lengths or bad weights.
+            On an unknown variable, missing or unknown axes, unequal lengths, bad weights,
+            or bin indices of another axis or out of its range.
         """
         counts = self._counts_of(variable)
         if set(values) != set(self._axes):
             raise ValueError(f"fill needs values for axes {list(self._axes)}, got {sorted(values)}")
-        indices = [self._axes[name].index(values[name]) for name in self._axes]
+        indices = [self._index(name, values[name]) for name in self._axes]
         if any(i.ndim > 1 for i in indices) or len({i.size for i in indices if i.ndim == 1}) > 1:
             raise ValueError(f"values must be 1-D arrays of equal length or scalars, got shapes "
-                             f"{ {n: np.shape(values[n]) for n in self._axes} }")
+                             f"{ {n: np.shape(i) for n, i in zip(self._axes, indices)} }")
+        # ravel_multi_index raises ValueError on an index outside its axis (pre-binned values).
         flat = np.ravel_multi_index(np.broadcast_arrays(*indices), self.shape).ravel()
         if weights is None:
             binned = np.bincount(flat, minlength=counts.size)
@@ -233,6 +108,14 @@ class Histograms:
             np.add.at(binned, flat, w.astype(np.int64))  # int64 throughout: exact, unlike bincount's float weights
         # Validation is done before this point, so a failed fill leaves the counts untouched.
         counts += binned.reshape(counts.shape)
+
+    def _index(self, name: str, values: Any) -> np.ndarray:
+        axis = self._axes[name]
+        if not isinstance(values, Binned):
+            return axis.index(values)
+        if values.axis is not axis and values.axis != axis:
+            raise ValueError(f"axis {name!r}: values were binned on another axis ({values.axis})")
+        return values.indices
 
     def _counts_of(self, variable: str) -> np.ndarray:
         if variable not in self._counts:
@@ -427,7 +310,7 @@ class Histograms:
         axes = {}
         for name in dims:
             coord = coords.get(name)
-            kind = coord[2].get(_KIND_ATTR) if coord is not None else None
+            kind = coord[2].get(KIND_ATTR) if coord is not None else None
             if kind == "numeric" and f"{name}_upper" in coords:
                 axes[name] = Axis(edges=tuple(np.asarray(coords[f"{name}_upper"][1], dtype=float)[:-2]))
             elif kind == "categorical" and str(coord[1][-1]) == OTHER:

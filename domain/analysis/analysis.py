@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -11,7 +12,7 @@ from domain.analysis.finder import AnalysisParameters, Scores, find_events_many
 from domain.analysis.quality import QualityChecker, QualityParameters, QualityResult
 from domain.detection import Detection
 from domain.errors import VOError
-from domain.histograms import Axis, Histograms
+from domain.histograms import Axis, Binned, Histograms
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
 from domain.segments import Segments
@@ -224,19 +225,40 @@ class Analysis:
         """
         if not results:
             return
-        good = np.concatenate([r.quality.good for r in results])
         sizes = [r.lightcurve.mjds.size for r in results]
-        mag = np.repeat([r.lightcurve.mag_median if r.lightcurve.mag_median is not None else np.nan
-                         for r in results], sizes).astype(float)
-        band = np.repeat(np.array([str(r.lightcurve.filter) for r in results]), sizes)
+        good = np.concatenate([r.quality.good for r in results])
+        mag = [r.lightcurve.mag_median if r.lightcurve.mag_median is not None else np.nan for r in results]
+        bands = [str(r.lightcurve.filter) for r in results]
         exptime = np.concatenate([r.lightcurve.exptime for r in results])
         snr = np.concatenate([r.scores.snr for r in results])
-        histograms[SCANNED].fill("epochs", mag=mag[good], filter=band[good], exptime=exptime[good], snr=snr[good])
+        scanned = histograms[SCANNED]
+        # Magnitude and filter are per lightcurve: binned once per lightcurve, not once per epoch.
+        epoch_mag = scanned.axes["mag"].bin(np.asarray(mag, dtype=float)).repeat(sizes)
+        epoch_band = _PerEpoch(bands, sizes)
+        scanned.fill("epochs", mag=epoch_mag[good], filter=epoch_band.on(scanned.axes["filter"])[good],
+                     exptime=exptime[good], snr=snr[good])
         for cut in _HISTOGRAM_CUTS:
-            values = np.concatenate([r.quality.values[cut] for r in results])
+            histogram = histograms[f"cut_{cut}"]
+            axes = histogram.axes
+            # Binned once for both variables: the failed epochs are a subset of all of them.
+            values = axes[cut].bin(np.concatenate([r.quality.values[cut] for r in results]))
+            band = epoch_band.on(axes["filter"])
             failed = np.concatenate([r.quality.failed[cut] for r in results])
-            histograms[f"cut_{cut}"].fill("epochs", **{cut: values, "filter": band})
-            histograms[f"cut_{cut}"].fill("failed", **{cut: values[failed], "filter": band[failed]})
+            histogram.fill("epochs", **{cut: values, "filter": band})
+            histogram.fill("failed", **{cut: values[failed], "filter": band[failed]})
+
+
+class _PerEpoch:
+    # Per-lightcurve values repeated to every epoch, binned on each axis asked for once per batch.
+
+    def __init__(self, values: list, sizes: list[int]):
+        self.values, self.sizes = values, sizes
+        self._binned: dict[Axis, Binned] = {}
+
+    def on(self, axis: Axis) -> Binned:
+        if axis not in self._binned:
+            self._binned[axis] = axis.bin(self.values).repeat(self.sizes)
+        return self._binned[axis]
 
 
 def summarise(source: Source, results: Sequence[LightcurveResult], survey: str, version: str) -> SourceSummary:
@@ -276,38 +298,65 @@ def summarise_many(sources: Sequence[tuple[Source, Sequence[LightcurveResult]]],
         One per source, in order.
     """
     results = [r for _, mine in sources for r in mine]
-    lengths = [r.lightcurve.mjds.size for r in results]
     per_source = [len(mine) for _, mine in sources]
-    epochs_of_source, start = [], 0
-    for count in per_source:
-        epochs_of_source.append(sum(lengths[start:start + count]))
-        start += count
-    by_source = Segments(epochs_of_source)
-    by_lightcurve = Segments(lengths)
+    by_lightcurve = Segments([r.lightcurve.mjds.size for r in results])
+    by_source = _group(by_lightcurve, per_source)
     good = np.concatenate([r.quality.good for r in results]) if results else np.zeros(0, bool)
     mag = np.concatenate([r.lightcurve.mag for r in results]).astype(float, copy=False) if results else np.zeros(0)
     mag_medians = by_source.median(mag, good & np.isfinite(mag)).tolist()
-    num_good = by_lightcurve.counts(good).tolist()
+    num_good = by_source.counts(good).tolist()
     abs_snr = np.abs(np.concatenate([r.scores.snr for r in results])) if results else np.zeros(0)
     scored = by_lightcurve.any(np.isfinite(abs_snr)).tolist()
-    best = _nanmax_each(abs_snr, by_lightcurve)
+    # Per lightcurve, None where it has no value: a source's summary combines its lightcurves' values.
+    best_snrs = [best if known else None for best, known in zip(_nanmax_each(abs_snr, by_lightcurve), scored)]
+    rms = [_relative_rms(r) for r in results]
+    num_epochs = [r.lightcurve.num_epochs for r in results]
+    num_detections = [len(r.detections) for r in results]
     summaries, start = [], 0
-    for i, ((source, mine), count) in enumerate(zip(sources, per_source)):
-        span = range(start, start + count)
-        start += count
-        rms = [r.lightcurve.flux_rms / r.scores.baseline for r in mine
-               if r.lightcurve.flux_rms is not None and r.scores.baseline and np.isfinite(r.scores.baseline)]
-        snrs = [best[j] for j in span if scored[j]]
+    for (source, _), count, mag_median, good_count in zip(sources, per_source, mag_medians, num_good):
+        stop = start + count
         summaries.append(SourceSummary(
-            source_id=source.id, survey=survey, version=version, num_lightcurves=len(mine),
-            num_epochs=int(sum(r.lightcurve.num_epochs for r in mine)),
-            num_good=int(sum(num_good[j] for j in span)),
-            mag_median=None if np.isnan(mag_medians[i]) else mag_medians[i],  # NaN: no finite good epoch
-            rms=median(rms) if rms else None,
-            best_snr=float(max(snrs)) if snrs else None,
-            num_detections=int(sum(len(r.detections) for r in mine)),
+            source_id=source.id, survey=survey, version=version, num_lightcurves=count,
+            num_epochs=int(sum(num_epochs[start:stop])),
+            num_good=good_count,
+            mag_median=None if math.isnan(mag_median) else mag_median,  # NaN: no finite good epoch
+            rms=_median_of_known(rms[start:stop]),
+            best_snr=_max_of_known(best_snrs[start:stop]),
+            num_detections=sum(num_detections[start:stop]),
         ))
+        start = stop
     return summaries
+
+
+def _group(segments: Segments, per_group: list[int]) -> Segments:
+    # Segments of consecutive runs of ``per_group`` segments each (the lightcurves of each source).
+    if all(count == 1 for count in per_group):
+        return segments
+    running = np.concatenate([[0], segments.stops])
+    bounds = np.concatenate([[0], np.cumsum(per_group, dtype=np.intp)])
+    return Segments(running[bounds[1:]] - running[bounds[:-1]])
+
+
+def _relative_rms(result: LightcurveResult) -> float | None:
+    # A lightcurve's robust flux scatter relative to its baseline, None where either is unknown.
+    rms, baseline = result.lightcurve.flux_rms, result.scores.baseline
+    if rms is None or not baseline or not math.isfinite(baseline):
+        return None
+    return rms / baseline
+
+
+def _median_of_known(values: list[float | None]) -> float | None:
+    # statistics.median of the values that are not None (None if none is), without numpy for a single one.
+    known = [v for v in values if v is not None]
+    if len(known) == 1 and not math.isnan(known[0]):
+        return float(known[0])
+    return median(known) if known else None
+
+
+def _max_of_known(values: list[float | None]) -> float | None:
+    # The largest of the values that are not None, None if none is.
+    known = [v for v in values if v is not None]
+    return float(max(known)) if known else None
 
 
 def _nanmax_each(values: np.ndarray, segments: Segments) -> list[float]:

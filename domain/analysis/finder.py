@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -194,8 +195,9 @@ def _score_batch(lightcurves: Sequence[Lightcurve], parameters: AnalysisParamete
     for spread, typical_err, count in zip(spreads.tolist(), typical_errs, num_good):
         scatter = 0.0
         if parameters.excess_scatter and count > 2:
-            # Python floats, as the scores of one lightcurve were always computed (bit for bit the same).
-            scatter = float(np.sqrt(max(spread**2 - typical_err**2, 0.0)))
+            # Python floats, as the scores of one lightcurve were always computed (bit for bit the same:
+            # math.sqrt and numpy.sqrt are both the correctly rounded square root).
+            scatter = math.sqrt(max(spread**2 - typical_err**2, 0.0))
         scatters.append(scatter)
     sigma = np.sqrt(fluxerr**2 + segments.spread([s**2 for s in scatters]))
     baseline = segments.spread(baselines)
