@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import h5py
+import hdf5plugin  # noqa: F401 - registers LZ4, the filter of batch tables
 
 from adapters.config_file import load_config
 from adapters.container import SURVEYS
