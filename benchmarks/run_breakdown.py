@@ -57,7 +57,7 @@ def _instrument() -> None:
     _timed(simulate, "simulate_batch", "step: simulate_batch")
     runner.simulate_batch = simulate.simulate_batch
     for owner, name, label in (
-        (demo.VirtualDemoObs, "download", "survey: demo download"),
+        (demo.VirtualDemoObs, "download_many", "survey: demo download"),
         (demo.VirtualDemoObs, "reduce", "science: reduce"),
         (analysis.Analysis, "analyse_sources", "science: analyse"),
         (analysis.Analysis, "fill_many", "science: histogram fill"),

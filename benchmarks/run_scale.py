@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 WORKLOADS = {
     "reference": """
-project: {name: bench, batch_size: 500}
+project: {name: bench, batch_size: 1000}
 catalog: {path: CATALOG}
 observatories:
   simulation: {enabled: true, injections_per_source: 1}
