@@ -67,6 +67,8 @@ class BatchRunnerMixin:
         for outcome in outcomes:
             # Progress is reported where the outcomes arrive (the driver), whichever process did the work.
             report.new_sources += outcome.new_sources
+            self._add_parts(outcome.parts)
+            outcome.parts = []
             for (survey, stage), result in outcome.results.items():
                 report.stages.setdefault(stage, StageResult()).add(result)
                 self.progress.advance(f"{survey}:{stage}", result.done + len(result.failed),
@@ -120,13 +122,14 @@ class BatchRunnerMixin:
             for survey in self.config.surveys:
                 for stage in stages[survey.name]:
                     outcome.results[(survey.name, stage)] = self._step(stage, uow, survey, persisted, carry)
-        self._add_parts(carry.parts)
+        outcome.parts = carry.parts
         return outcome
 
     def _add_parts(self, parts: list[tuple]) -> None:
         # Every step of the batch committed: its parts are on record. Their sums by product let the
-        # compaction after the run skip reading back what this process wrote (parts a worker wrote elsewhere
-        # are read as before). A part already counted (its batch done again) is not added twice.
+        # compaction after the run skip reading back what this run's batches wrote, in this process or a
+        # worker (parts of earlier runs are read). A part already counted (its batch done again) is not
+        # added twice.
         sums = self._part_sums
         for survey, version, name, key, histograms in parts:
             keys, total = sums.get((survey, version, name), (frozenset(), None))

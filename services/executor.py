@@ -26,10 +26,14 @@ class BatchOutcome:
         ``(survey, stage)`` -> :class:`StageResult` of the batch.
     new_sources : int
         Sources the batch added to the project.
+    parts : list
+        ``(survey, version, name, key, histograms)`` of the histogram parts the batch committed, so that
+        the driver merges them later without reading them back (see ``BatchCarry.parts``).
     """
 
     results: dict[tuple[str, str], StageResult] = field(default_factory=dict)
     new_sources: int = 0
+    parts: list[tuple] = field(default_factory=list)
 
 
 class BatchExecutor(abc.ABC):

@@ -1,6 +1,10 @@
 """Histograms of disjoint runs add up to the histograms of one run over the union, bin for bin."""
 
+import functools
+import pickle
+
 from domain.config import build_config
+from services.executor import BatchExecutor
 from services.project import Project
 from tests.factories import small_catalog
 from tests.fakes import (
@@ -109,3 +113,30 @@ def test_sums_of_a_run_are_kept_until_a_compaction_merges_them():
     assert len(p._part_sums) == len(NAMES) + 1
     histogram_store.loaded.clear()
     assert p.compact(min_parts=2) > 0 and histogram_store.loaded == []
+
+
+class _PicklingExecutor(BatchExecutor):
+    """Runs each batch as a worker would: the task and its outcome go through pickle."""
+
+    in_process = False
+
+    def map_batches(self, fn, batches):
+        for batch in batches:
+            yield pickle.loads(pickle.dumps(fn(pickle.loads(pickle.dumps(batch)))))
+
+
+def test_parts_a_worker_wrote_come_back_with_its_outcome_and_are_not_read_back():
+    state, store, histogram_store = FakeState(), FakeDataStore(), _CountingStore()
+    worker = project("p", "", state, store, histogram_store, simulation=True)
+    driver = project("p", "", state, store, histogram_store, simulation=True)
+    driver.executor, driver.worker_recipe = _PicklingExecutor(), functools.partial(_same_project, worker)
+    driver.run()
+    assert len(worker._part_sums) == 0 and len(driver._part_sums) == len(NAMES) + 1
+    expected = {name: project("p", "", state, store, histogram_store).histograms(name) for name in NAMES}
+    histogram_store.loaded.clear()
+    assert driver.compact(min_parts=2) > 0 and histogram_store.loaded == []
+    assert {name: driver.histograms(name) for name in NAMES} == expected
+
+
+def _same_project(project):
+    return project
