@@ -123,7 +123,8 @@ def test_analysing_many_sources_equals_one_at_a_time_and_isolates_a_failure():
 
 
 def test_simulator_prepares_a_batch_exactly_as_each_lightcurve_computes_it():
-    from domain.simulator import SimulationParameters, Simulator, _compute_baseline_noise_cadence, _compute_span
+    from domain.injecting import _compute_baseline_noise_cadence
+    from domain.simulator import SimulationParameters, Simulator, _compute_span
 
     lightcurves = _batch(11, count=30)
     rng = np.random.default_rng(3)

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from domain.injecting import _compute_baseline_noise_cadence
 from domain.seeding import _GeneratedState, stream_states
-from domain.simulator import (SimulationParameters, Simulator, _compute_baseline_noise_cadence, _compute_span,
+from domain.simulator import (SimulationParameters, Simulator, _compute_span,
                               _generator, inject_many)
 from tests.factories import flat_lightcurve
 
