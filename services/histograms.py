@@ -62,8 +62,8 @@ def compact_histograms(uow: AbstractUnitOfWork, store: HistogramStore, project: 
     min_parts : int
         Compact only from this many parts on.
     known : tuple, optional
-        Keys of parts and the sum of their histograms, already in memory (the parts this process just
-        wrote): used instead of reading those parts back when every one of them is still on record.
+        Keys of parts and the sum of their histograms, already in memory (the parts the run's batches
+        just wrote): used instead of reading those parts back when every one of them is still on record.
 
     Returns
     -------

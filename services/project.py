@@ -143,7 +143,7 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         self.executor = executor or InProcessExecutor()
         self.worker_recipe = worker_recipe
         self._browser = None
-        # (survey, version, histogram name) -> keys and sum of the parts this process wrote (BatchRunnerMixin).
+        # (survey, version, histogram name) -> keys and sum of the parts this run's batches wrote (BatchRunnerMixin).
         self._part_sums: dict[tuple[str, str, str], tuple[frozenset[str], object]] = {}
 
     @property

@@ -74,13 +74,18 @@ def pending(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, sour
         Sources to process, and the number already done (skipped).
     """
     ids = [s.id for s in sources]
-    if carry is not None and carry.fresh:
+    if _fresh(carry):
         done = carry.done.get((stage, survey, version), set()).intersection(ids)
         ready = carry.done.get((after[0], survey, after[1]), set()) if after else set(ids)
     else:
         done = uow.steps.done(stage, survey, version, ids)
         ready = uow.steps.done(after[0], survey, after[1], ids) if after else set(ids)
     return [s for s in sources if s.id in ready and s.id not in done], len(done)
+
+
+def _fresh(carry: BatchCarry | None) -> bool:
+    # Whether the batch's sources were all new: nothing on record of their steps but what the carry holds.
+    return carry is not None and carry.fresh
 
 
 def lightcurves_of(uow: AbstractUnitOfWork, survey: SurveyConfig, sources: Sequence[Source]) -> dict[int, list]:
@@ -129,7 +134,7 @@ def finish(uow: AbstractUnitOfWork, stage: str, survey: str, version: str, count
         The batch's carry: records what was marked done (see :func:`pending`).
     """
     uow.steps.mark_done(stage, survey, version, counts)
-    if carry is None or not carry.fresh:  # new sources have no failures of this step to clear
+    if not _fresh(carry):  # new sources have no failures of this step to clear
         uow.steps.clear_failures(stage, survey, list(counts))
     uow.steps.record_failures(stage, survey, version, failures)
     uow.commit()
@@ -197,7 +202,7 @@ def download_batch(
     # One file for the whole batch, written (and fsynced) before the records that point into it commit.
     store.save_raw_many(new)
     uow.raw_data.add_many(new)
-    if carry is None or not carry.fresh:  # new sources have no failures to clear
+    if not _fresh(carry):  # new sources have no failures to clear
         uow.steps.clear_failures(DOWNLOAD, survey.name, [s.id for s in todo if s.id not in failures])
     uow.steps.record_failures(DOWNLOAD, survey.name, version, failures)
     uow.commit()

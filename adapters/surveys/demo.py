@@ -14,8 +14,6 @@ from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
 from domain.rawdata import RawData
 from domain.reduction import ReductionParameters, reduce_photometry
-# The private mixer because the public stream_states always appends a spawn key, and a PCG64 seeded
-# with a plain integer mixes none.
 from domain.seeding import generator_from_state, seed_states
 from domain.source import Source
 from services.ports import SurveyClient
