@@ -21,6 +21,7 @@ from adapters.postgres.lock import PostgresRunLock
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.settings import data_dir, database_url_from_env
 from adapters.surveys.demo import VirtualDemoObs
+from adapters.surveys.kepler import VirtualK2, VirtualKepler
 from adapters.surveys.tess import VirtualTESS
 from adapters.surveys.ztf import VirtualZTF
 from services.executor import InProcessExecutor
@@ -31,7 +32,7 @@ from services.workspace import Workspace
 __all__ = ["Container", "SURVEYS", "WorkerRecipe", "open_project", "close_container", "build_container", "find_project_files"]
 
 #: Survey clients by configuration name; a new survey plugs in here.
-SURVEYS = {cls.name: cls for cls in (VirtualDemoObs, VirtualZTF, VirtualTESS)}
+SURVEYS = {cls.name: cls for cls in (VirtualDemoObs, VirtualZTF, VirtualTESS, VirtualKepler, VirtualK2)}
 
 
 def _survey_factories(cache: RawCache) -> dict:

@@ -56,7 +56,7 @@ class CatalogParameters(Parameters):
 #: Versions of the science code of each step. Bump one when a change to the code changes its
 #: products for the same parameters: every product downstream then gets a new version, so results
 #: of old and new code never mix (the same rule as for a changed threshold).
-ALGORITHMS = {"reduction": "1", "analysis": "2", "simulation": "2"}
+ALGORITHMS = {"reduction": "1", "analysis": "3", "simulation": "3"}
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,8 @@ def build_config(
 ) -> ProjectConfig:
     """Validate a configuration document and build a :class:`ProjectConfig`.
 
-    Precedence, lowest to highest: defaults, the general ``observatories``
+    Precedence, lowest to highest: defaults, the survey's defaults (its download block's
+    ``section_defaults``, e.g. its filters and detrending window), the general ``observatories``
     blocks (``reduction``, ``analysis``), the per-survey blocks
     (``observatories.<survey>.<section>``), then explicit ``overrides``.
 
@@ -204,14 +205,19 @@ def build_config(
                 raise ConfigError(f"unknown key (allowed: {', '.join(sorted(allowed_sections))})",
                                   key=f"observatories.{survey}.{key}", source=source)
         blocks = {}
+        survey_defaults: dict[str, dict] = {}
         for section, cls in {"download": survey_parameters[survey], **SECTIONS}.items():
             prefix = f"observatories.{survey}.{section}"
             own = _mapping(survey_block.get(section), prefix, source)
             cls.from_mapping(own, source=source, prefix=prefix)
-            merged = {**general.get(section, {}), **own}
+            merged = {**survey_defaults.get(section, {}), **general.get(section, {}), **own}
             merged.update(general_overrides.get(section, {}))
             merged.update(survey_overrides.get((survey, section), {}))
             blocks[section] = cls.from_mapping(merged, source=source, prefix=prefix)
+            if section == "download":
+                # The survey's own defaults of the other blocks (its filters, its detrending window)
+                # follow from its download block and rank below every block of the file.
+                survey_defaults = blocks[section].section_defaults()
         surveys.append(SurveyConfig(survey, **blocks))
 
     return ProjectConfig(name=project.name, catalog=catalog, surveys=tuple(surveys),

@@ -41,6 +41,14 @@ class Detection:
         lightcurve's file and key they link the detection to the data needed to judge it.
     quality : dict, optional
         Worst value of each quality cut over the event's epochs.
+    peak_snr : float, optional
+        Single-epoch S/N of the peak epoch (``snr`` is the event's strongest score, of any width).
+    amplitude : float, optional
+        Fractional flux change at the peak against the local baseline, ``peak_flux / baseline_flux - 1``:
+        positive for brightenings, negative for dips (the depth is ``-amplitude``).
+    equivalent_duration, equivalent_duration_err : float, optional
+        Time integral of the fractional flux change over the event's epochs and its one-sigma error,
+        in seconds (AltaiPony's definition; negative for dips).
     """
 
     def __init__(
@@ -59,6 +67,10 @@ class Detection:
         first_epoch: int | None = None,
         last_epoch: int | None = None,
         quality: dict | None = None,
+        peak_snr: float | None = None,
+        amplitude: float | None = None,
+        equivalent_duration: float | None = None,
+        equivalent_duration_err: float | None = None,
     ):
         # One update of __dict__ rather than an assignment per attribute: once the ORM maps the class,
         # every assignment is an attribute event, and a new detection has no session to track them (the
@@ -68,10 +80,21 @@ class Detection:
             start_mjd=float(start_mjd), end_mjd=float(end_mjd), snr=float(snr), peak_flux=float(peak_flux),
             delta_mag=float(delta_mag), num_epochs=int(num_epochs), baseline_flux=float(baseline_flux),
             is_simulated=bool(is_simulated), filter_width=float(filter_width), first_epoch=first_epoch,
-            last_epoch=last_epoch, quality=dict(quality or {}), injection_id=None)
+            last_epoch=last_epoch, quality=dict(quality or {}), injection_id=None, peak_snr=_float(peak_snr),
+            amplitude=_float(amplitude), equivalent_duration=_float(equivalent_duration),
+            equivalent_duration_err=_float(equivalent_duration_err))
+
+    @property
+    def duration(self) -> float:
+        """Time from the event's first to its last epoch (days)."""
+        return self.end_mjd - self.start_mjd
 
     def __repr__(self) -> str:
         return (
             f"Detection({self.kind}, peak={self.peak_mjd:.4f}, S/N={self.snr:.1f}, "
             f"[{self.start_mjd:.4f}, {self.end_mjd:.4f}], n={self.num_epochs})"
         )
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)

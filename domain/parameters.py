@@ -217,6 +217,20 @@ class Parameters:
         """Return the hash of the science-relevant values."""
         return version_hash(type(self).__name__, self.science_dict())
 
+    def section_defaults(self) -> dict[str, dict[str, Any]]:
+        """Return defaults of other parameter blocks that follow from these values (none here).
+
+        A survey's ``download`` block overrides this to give the survey's own defaults, e.g. its
+        filters as the histograms' categories or its detrending window; the project's general blocks,
+        the survey's blocks and explicit overrides all take precedence over them.
+
+        Returns
+        -------
+        dict of str to dict
+            Section name (``analysis``, ``histograms``, ...) to default values.
+        """
+        return {}
+
     def replace(self, **changes: Any) -> "Parameters":
         """Return a copy with some values changed (validated like the originals)."""
         return type(self)(**{**self._values, **changes})

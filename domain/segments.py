@@ -144,6 +144,78 @@ class Segments:
         padded[self._flat] = values
         return padded.reshape(self.count, self.width)
 
+    def leave_one_out_median(self, values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return, per element, the median of its segment's masked elements other than itself.
+
+        For an element where ``mask`` holds, the median of the segment's other masked elements; for
+        any other element, the median of all of them (it is not among them). The medians are order
+        statistics of one sort per segment: removing the element of rank ``p`` from ``n`` ordered
+        values leaves the middle one or pair at ranks next to ``n // 2``, chosen by ``p``.
+
+        Parameters
+        ----------
+        values : numpy.ndarray
+            Concatenated values (float, finite where ``mask`` holds).
+        mask : numpy.ndarray of bool
+            Elements that make up each segment's sample.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            Per element: the median (NaN where the sample without it is empty), and the number of
+            values it is the median of.
+
+        Examples
+        --------
+        >>> s = Segments([4])
+        >>> s.leave_one_out_median(np.array([1.0, 2.0, 3.0, 10.0]), np.ones(4, bool))[0].tolist()
+        [3.0, 3.0, 2.0, 2.0]
+        """
+        values = np.asarray(values, dtype=float)
+        medians = np.full(self.size, np.nan)
+        counts = np.zeros(self.size, dtype=np.intp)
+        if self.count == 0:
+            return medians, counts
+        classes = np.where(self.lengths > 0, np.ceil(np.log2(np.maximum(self.lengths, 1))), -1).astype(np.intp)
+        if self.count > 1 and self.count * self.width > _MAX_PADDING * self.size:
+            # As _median_by_length: segments of similar lengths together, so that none is padded much.
+            of_element = classes[self.ids]
+            for length_class in np.unique(classes[classes >= 0]):
+                take = np.flatnonzero(of_element == length_class)
+                part = Segments(self.lengths[classes == length_class])
+                medians[take], counts[take] = part._leave_one_out_median(values[take], mask[take])
+            return medians, counts
+        return self._leave_one_out_median(values, mask)
+
+    def _leave_one_out_median(self, values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = self.counts(mask)
+        padded = self._padded(np.where(mask, values, np.inf))
+        order = np.argsort(padded, axis=1, kind="stable")
+        ordered = np.take_along_axis(padded, order, axis=1)
+        rank_padded = np.empty_like(order)
+        np.put_along_axis(rank_padded, order, np.broadcast_to(np.arange(self.width), order.shape), axis=1)
+        flat = self._flat if not self.uniform else None
+        rank = rank_padded.ravel()[flat] if flat is not None else rank_padded.ravel()
+        rows = self.ids
+        n_el, half = n[rows], (n // 2)[rows]
+
+        def at(r):
+            return ordered[rows, np.clip(r, 0, self.width - 1)]
+
+        odd = n_el % 2 == 1
+        # The whole sample's median, for the elements not in it.
+        whole = np.where(odd, at(half), (at(half - 1) + at(half)) / 2.0)
+        # Without the element of rank p: n odd (= 2h + 1) leaves an even sample, whose middle pair is
+        # (h, h + 1) for p < h, (h - 1, h + 1) for p = h and (h - 1, h) for p > h; n even (= 2h) leaves
+        # an odd one, whose middle is h for p < h and h - 1 otherwise.
+        lo = np.where(odd, np.where(rank < half, half, half - 1), np.where(rank < half, half, half - 1))
+        hi = np.where(odd, np.where(rank > half, half, half + 1), lo)
+        without = np.where(odd, (at(lo) + at(hi)) / 2.0, at(lo))
+        medians = np.where(mask, without, whole)
+        counts = np.where(mask, n_el - 1, n_el)
+        medians[counts == 0] = np.nan
+        return medians, counts
+
     def robust_location_scale(self, values: np.ndarray, mask: np.ndarray | None = None
                               ) -> tuple[np.ndarray, np.ndarray]:
         """Return (median, MAD-based standard deviation) of each segment's finite elements.

@@ -25,7 +25,8 @@ PRODUCTS = ("lightcurves", "detections", "sources", "histograms", "injections")
 _DETECTION_FIELDS = ("kind", "peak_mjd", "start_mjd", "end_mjd", "snr", "peak_flux", "delta_mag", "baseline_flux",
                      "num_epochs", "filter_width", "first_epoch", "last_epoch")
 _SOURCE_FIELDS = ("ra", "dec", "mag", "mag_err", "pmra", "pmdec", "parallax", "epoch")
-_SUMMARY_FIELDS = ("num_lightcurves", "num_epochs", "num_good", "mag_median", "rms", "best_snr", "num_detections")
+_SUMMARY_FIELDS = ("num_lightcurves", "num_epochs", "num_good", "mag_median", "rms", "best_snr", "best_kind",
+                   "best_peak_mjd", "num_detections", "detections_dropped")
 
 
 class TablesMixin:

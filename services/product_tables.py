@@ -25,12 +25,12 @@ __all__ = ["flux_unit", "lightcurve_table", "lightcurves_table", "to_timeseries"
            "detection_units", "SOURCE_UNITS", "histogram_table", "table_histograms", "HISTOGRAM_UNITS"]
 
 #: Flux units of surveys whose flux is physical; every other survey's flux is on the zero-point scale.
-FLUX_UNITS = {"tess": u.electron / u.s}
+FLUX_UNITS = {"tess": u.electron / u.s, "kepler": u.electron / u.s, "k2": u.electron / u.s}
 #: Units of the histogram axes (axes not listed are dimensionless or categorical).
 HISTOGRAM_UNITS = {"mag": u.mag, "exptime": u.s, "limiting_mag": u.mag, "width": u.d}
 #: Units of the source table's columns.
 SOURCE_UNITS = {"ra": u.deg, "dec": u.deg, "mag": u.mag, "mag_err": u.mag, "pmra": u.mas / u.yr,
-                "pmdec": u.mas / u.yr, "parallax": u.mas, "mag_median": u.mag}
+                "pmdec": u.mas / u.yr, "parallax": u.mas, "mag_median": u.mag, "best_peak_mjd": u.d}
 
 
 def flux_unit(survey: str) -> u.UnitBase | None:

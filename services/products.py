@@ -240,6 +240,28 @@ class Products(TablesMixin):
         """
         return next(iter(self.sources(survey, names=[name], include_simulated=include_simulated)), None)
 
+    def epoch_scores(self, item: SourceProducts) -> dict[str, dict]:
+        """Return the per-epoch analysis products of a source at the analysis version, by lightcurve key.
+
+        Parameters
+        ----------
+        item : SourceProducts
+            The source (and its survey), as from :meth:`source`.
+
+        Returns
+        -------
+        dict
+            Lightcurve key -> columns (``mjd``, ``snr``, ``delta_mag``, ``best_score``, ``best_width``,
+            ``quality_flag``, ``cut_<name>`` and, from analyses that record it, ``trend``); empty if
+            not analysed or not saved (``analysis.save_epoch_scores``).
+        """
+        config = self.survey(item.survey)
+        with self.uow_factory() as uow:
+            file = uow.summaries.scores_file(item.source.id, config.name, config.analysis_version)
+        if file:  # a batch file of the run's layout
+            return self.store.load_epoch_scores_from(file, item.source.name)
+        return self.store.load_epoch_scores(self.name, item.source.name, config.analysis_version)
+
     def load(self, lightcurves: Sequence[Lightcurve]) -> list[Lightcurve]:
         """Read the arrays of lightcurve records (each file once) and return them.
 

@@ -270,7 +270,7 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         survey : str, optional
             Survey name (default: the first of the project).
         order_by : str
-            Summary field to sort by (descending).
+            Summary field to sort by (descending; the signed ``best_snr`` by its absolute value).
         limit : int, optional
             Most rows returned.
 

@@ -191,7 +191,11 @@ class SummaryRepository(abc.ABC):
     @abc.abstractmethod
     def list(self, project: str, survey: str, version: str, *, order_by: str = "best_snr",
              limit: int | None = None) -> list[tuple[str, SourceSummary]]:
-        """Return (source name, summary) pairs, best first by ``order_by`` (a summary field)."""
+        """Return (source name, summary) pairs, best first by ``order_by`` (a summary field).
+
+        Largest first, missing values last, ties by name; the signed ``best_snr`` ranks by its absolute
+        value (the strongest event first, brightening or dimming).
+        """
 
 
 class HistogramPartRepository(abc.ABC):

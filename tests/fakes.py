@@ -249,8 +249,9 @@ class FakeSummaryRepository(ports.SummaryRepository):
                  if i in names and (su, v) == (survey, version)]
         found.sort(key=lambda pair: pair[0])  # ties by name
         # Descending with NULLs last: a stable sort of the present values, then the missing ones.
+        size = abs if order_by == "best_snr" else (lambda value: value)  # the signed S/N ranks by |S/N|
         present = sorted((p for p in found if getattr(p[1], order_by) is not None),
-                         key=lambda p: getattr(p[1], order_by), reverse=True)
+                         key=lambda p: size(getattr(p[1], order_by)), reverse=True)
         ranked = present + [p for p in found if getattr(p[1], order_by) is None]
         return ranked if limit is None else ranked[:limit]
 

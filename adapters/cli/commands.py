@@ -107,10 +107,14 @@ def top(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"source": name, **summary.as_dict()} for name, summary in rows], indent=2))
         return 0
-    print(f"{'source':<24} {'best S/N':>9} {'detections':>10} {'good/epochs':>12} {'mag':>7} {'rms':>7}")
+    # best S/N is signed (negative: dimming); kind is that of its detection ('-': the strongest epoch, no
+    # detection) and peak MJD its time.
+    print(f"{'source':<24} {'best S/N':>9} {'kind':<11} {'peak MJD':>12} {'detections':>10} {'good/epochs':>12} "
+          f"{'mag':>7} {'rms':>7}")
     for name, s in rows:
-        print(f"{name:<24} {_fmt(s.best_snr, '.1f'):>9} {s.num_detections:>10} "
-              f"{f'{s.num_good}/{s.num_epochs}':>12} {_fmt(s.mag_median, '.2f'):>7} {_fmt(s.rms, '.3f'):>7}")
+        print(f"{name:<24} {_fmt(s.best_snr, '+.1f'):>9} {s.best_kind or '-':<11} {_fmt(s.best_peak_mjd, '.4f'):>12} "
+              f"{s.num_detections:>10} {f'{s.num_good}/{s.num_epochs}':>12} {_fmt(s.mag_median, '.2f'):>7} "
+              f"{_fmt(s.rms, '.3f'):>7}")
     return 0
 
 

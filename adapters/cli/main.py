@@ -48,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest distance from a file's position to its source (default 5)")
     top = project_command("top", "sources ranked by a per-source summary statistic, to prioritise follow-up")
     top.add_argument("--by", default="best_snr",
-                     choices=["best_snr", "num_detections", "rms", "num_good", "num_epochs", "mag_median"],
-                     help="summary field to rank by, largest first (default best_snr)")
+                     choices=["best_snr", "num_detections", "rms", "num_good", "num_epochs", "mag_median",
+                              "detections_dropped"],
+                     help="summary field to rank by, largest first; best_snr (signed) by its size, the strongest "
+                          "brightening or dimming first (default best_snr)")
     top.add_argument("--limit", type=int, default=20, help="how many sources (default 20)")
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: migrate the schema to the latest revision")

@@ -141,6 +141,12 @@ detections = Table(
     Column("first_epoch", Integer),
     Column("last_epoch", Integer),
     Column("quality", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    # Event measures (migration 0006): single-epoch S/N of the peak epoch, fractional amplitude at the peak
+    # against the local baseline (negative for dips), equivalent duration and its error in seconds.
+    Column("peak_snr", Float),
+    Column("amplitude", Float),
+    Column("equivalent_duration", Float),
+    Column("equivalent_duration_err", Float),
     # Set only for simulated detections: the injected event they recovered.
     Column("injection_id", BigInteger, ForeignKey("injections.id", ondelete="CASCADE")),
     # Triage by a person (migration 0004): not part of the domain Detection, read and written by the
@@ -198,6 +204,12 @@ source_summaries = Table(
     Column("num_detections", Integer, nullable=False, server_default="0"),
     # The batch file of the source's per-epoch products (migration 0005); NULL in the one-file-per-source layout.
     Column("scores_file", Text),
+    # Migration 0006: the strongest detection's kind and peak time (best_snr is its signed S/N), the
+    # statistics of each filter, and detections a per-lightcurve cap left out.
+    Column("best_kind", Text),
+    Column("best_peak_mjd", Float),
+    Column("per_filter", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("detections_dropped", Integer, nullable=False, server_default="0"),
 )
 
 # Which histogram files (one per committed batch, or one merged by compaction) make up a product.

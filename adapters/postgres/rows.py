@@ -27,7 +27,8 @@ _LC_VALUES = (
 _DET_KEY = ("lightcurve_id", "version", "peak_mjd", "is_simulated", "injection_id")
 _DET_VALUES = (
     "source_id", "kind", "start_mjd", "end_mjd", "snr", "peak_flux", "delta_mag", "baseline_flux", "num_epochs",
-    "filter_width", "first_epoch", "last_epoch", "quality",
+    "filter_width", "first_epoch", "last_epoch", "quality", "peak_snr", "amplitude", "equivalent_duration",
+    "equivalent_duration_err",
 )
 
 
@@ -122,12 +123,14 @@ _det_required = itemgetter(*(_DET_COLUMNS.index(c) for c in _DET_REQUIRED))
 def _detection_row(values: tuple) -> tuple:
     """Column values of a detection (``_DET_COLUMNS``), from ``_read_detection``, in types the driver adapts."""
     (lightcurve_id, version, peak_mjd, is_simulated, injection_id, source_id, kind, start_mjd, end_mjd, snr,
-     peak_flux, delta_mag, baseline_flux, num_epochs, filter_width, first_epoch, last_epoch, quality) = values
+     peak_flux, delta_mag, baseline_flux, num_epochs, filter_width, first_epoch, last_epoch, quality, peak_snr,
+     amplitude, equivalent_duration, equivalent_duration_err) = values
     return (
         lightcurve_id, version, float(peak_mjd), bool(is_simulated), _optional_int(injection_id),
         source_id, kind, start_mjd, end_mjd, snr, peak_flux, delta_mag, baseline_flux,
         _optional_int(num_epochs), float(filter_width or 0.0), _optional_int(first_epoch), _optional_int(last_epoch),
-        _json_text(quality),
+        _json_text(quality), _optional_float(peak_snr), _optional_float(amplitude),
+        _optional_float(equivalent_duration), _optional_float(equivalent_duration_err),
     )
 
 

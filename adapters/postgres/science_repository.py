@@ -17,7 +17,7 @@ from adapters.postgres.repository import SqlAlchemyDetectionRepository, _in_proj
 from adapters.postgres.rows import BATCH, _assign, _json_text, _optional_float, _reader
 from domain.detection import Detection
 from domain.injection import Injection
-from domain.summary import SourceSummary
+from domain.summary import FILTER_FIELDS, SourceSummary
 from services.ports import HistogramPartRepository, InjectionRepository, SummaryRepository, batched
 
 __all__ = [
@@ -33,8 +33,10 @@ _INJ_VALUES = (
 )
 _SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(SourceSummary))
 _SUMMARY_KEY = ("source_id", "survey", "version")
-_SUMMARY_INTS = ("source_id", "num_lightcurves", "num_epochs", "num_good", "num_detections")
-_SUMMARY_FLOATS = ("mag_median", "rms", "best_snr")
+_SUMMARY_INTS = ("source_id", "num_lightcurves", "num_epochs", "num_good", "num_detections", "detections_dropped")
+_SUMMARY_FLOATS = ("mag_median", "rms", "best_snr", "best_peak_mjd")
+#: Summary fields ranked by their size rather than their value: the strongest event first, whatever its sign.
+_BY_SIZE = ("best_snr",)
 _INJ_COLUMNS = _INJ_KEY + _INJ_VALUES
 
 
@@ -42,7 +44,8 @@ def _same(value):
     return value
 
 
-_SUMMARY_CONVERT = {**dict.fromkeys(_SUMMARY_INTS, int), **dict.fromkeys(_SUMMARY_FLOATS, _optional_float)}
+_SUMMARY_CONVERT = {**dict.fromkeys(_SUMMARY_INTS, int), **dict.fromkeys(_SUMMARY_FLOATS, _optional_float),
+                    "per_filter": _json_text}
 
 
 _read_injection = _reader(_INJ_COLUMNS)
@@ -181,7 +184,8 @@ class SqlAlchemySummaryRepository(_Repository, SummaryRepository):
         columns = _SUMMARY_FIELDS + ("scores_file",)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in _SUMMARY_KEY)
         insert_rows(self.session, source_summaries, columns, list(rows.values()),
-                    on_conflict=f"ON CONFLICT ({', '.join(_SUMMARY_KEY)}) DO UPDATE SET {updates}")
+                    on_conflict=f"ON CONFLICT ({', '.join(_SUMMARY_KEY)}) DO UPDATE SET {updates}",
+                    json_columns=("per_filter",))
 
     def scores_file(self, source_id: int, survey: str, version: str) -> str | None:
         """Return the per-epoch products file recorded with a source's summary (None if none)."""
@@ -193,6 +197,9 @@ class SqlAlchemySummaryRepository(_Repository, SummaryRepository):
     def list(self, project: str, survey: str, version: str, *, order_by: str = "best_snr",
              limit: int | None = None) -> list[tuple[str, SourceSummary]]:
         """Return (source name, summary) pairs by ``order_by`` descending, NULLs last, then by name.
+
+        ``best_snr`` is signed, and ranks by its absolute value: the strongest event first, brightening
+        or dimming.
 
         Raises
         ------
@@ -207,11 +214,23 @@ class SqlAlchemySummaryRepository(_Repository, SummaryRepository):
             select(sources_table.c.name, *(source_summaries.c[f] for f in _SUMMARY_FIELDS))
             .select_from(joined)
             .where(condition, source_summaries.c.survey == survey, source_summaries.c.version == version)
-            .order_by(source_summaries.c[order_by].desc().nulls_last(), sources_table.c.name)
+            .order_by(_ranked(source_summaries.c[order_by], order_by).desc().nulls_last(), sources_table.c.name)
         )
         if limit is not None:
             stmt = stmt.limit(limit)
-        return [(row[0], SourceSummary(*row[1:])) for row in self.session.execute(stmt)]
+        per_filter = _SUMMARY_FIELDS.index("per_filter") + 1
+        return [(row[0], SourceSummary(*row[1:per_filter], _in_field_order(row[per_filter]), *row[per_filter + 1:]))
+                for row in self.session.execute(stmt)]
+
+
+def _in_field_order(per_filter: dict) -> dict:
+    # JSONB keeps an object's keys in its own order (shortest first): give each filter's in FILTER_FIELDS order.
+    return {band: {**{k: values[k] for k in FILTER_FIELDS if k in values}, **values}
+            for band, values in per_filter.items()}
+
+
+def _ranked(column, name: str):
+    return func.abs(column) if name in _BY_SIZE else column
 
 
 class SqlAlchemyHistogramPartRepository(_Repository, HistogramPartRepository):

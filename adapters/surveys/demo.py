@@ -25,6 +25,11 @@ _YEAR = 365.25
 _FILTER_OFFSETS = {"g": 0.35, "r": 0.0, "i": -0.2, "z": -0.3, "V": 0.2, "B": 0.6, "TESS": -0.5}
 #: Flag bit of an epoch from a bad image (as ZTF catflags bit 15).
 BAD_IMAGE_FLAG = 32768
+#: Magnitude of unit flux in the demo's ``flux`` column (the reduction's default zero point).
+DEMO_ZERO_POINT = 25.0
+#: d(flux)/flux per magnitude, and magnitudes per d(flux)/flux: magerr = 1.0857 fluxerr / flux.
+_LN10_OVER_2P5 = np.log(10.0) / 2.5
+_MAG_PER_RELATIVE_FLUX = 2.5 / np.log(10.0)
 
 
 class DemoParameters(Parameters):
@@ -49,7 +54,11 @@ class DemoParameters(Parameters):
                          "evenly spaced over the whole span (the scale benchmark's reference workload).",
                          choices=("seasons", "even")),
         "magerr_range": Param([], list, "If two values [min, max]: magnitude errors drawn uniformly in this "
-                              "range instead of the sky-limited noise model.", item_kind=float),
+                              "range (at the epoch's true flux) instead of the sky-limited noise model.", item_kind=float),
+        "noise": Param("flux", str, "'flux': Gaussian noise in flux with the flux error the survey reports (as a "
+                       "detector measures; magnitudes derived, NaN where the flux is <= 0); 'mag': Gaussian in "
+                       "magnitude (the demo before flux noise; its flux S/N is lopsided for faint sources).",
+                       choices=("flux", "mag")),
         "seed": Param(0, int, "Survey-wide seed mixed with each source name.", minimum=0, maximum=2**31),
         "latency": Param(0.0, float, "Simulated download latency per source (s).", minimum=0.0, maximum=60.0,
                          science=False),
@@ -57,15 +66,40 @@ class DemoParameters(Parameters):
                                   minimum=0.0, maximum=1.0, science=False),
     }
 
+    def section_defaults(self) -> dict[str, dict]:
+        """Return the histograms' filter categories: the filters this survey observes.
+
+        Returns
+        -------
+        dict
+            ``{"histograms": {"filters": [...]}}``.
+        """
+        return {"histograms": {"filters": list(self.filters)}}
+
 
 class VirtualDemoObs(SurveyClient):
     """Synthetic survey: deterministic per source (seeded by name), with seasons, noise and events.
 
     Each source gets ``num_points`` epochs spread over the observable part of
-    each year, in random filters; magnitude errors grow with magnitude (a
-    sky-limited noise model) and vary with a per-epoch seeing factor; a
-    fraction of epochs come from bad images and are flagged; a fraction of
-    sources have one flare (fast rise, exponential decay) or one dip.
+    each year, in random filters; errors grow with magnitude (a sky-limited
+    noise model) and vary with a per-epoch seeing factor; a fraction of epochs
+    come from bad images and are flagged; a fraction of sources have one flare
+    (fast rise, exponential decay) or one dip.
+
+    The noise is Gaussian in flux (``noise: flux``), as a detector measures:
+    ``flux`` is the epoch's true flux plus a normal draw of the ``fluxerr``
+    reported (five times that on bad images, whose errors are understated),
+    on the scale ``flux = 10**(-0.4 (mag - 25))``. The flux error is the
+    magnitude-error model at the epoch's true magnitude converted to flux:
+    ``fluxerr = sqrt((error_floor F)**2 + (0.2 seeing F_lim)**2) / 1.0857``
+    with ``F`` the true flux and ``F_lim`` that of ``limiting_mag`` (or
+    ``magerr_range``'s draw times ``F / 1.0857``). Magnitudes follow from the
+    measured flux, ``mag = 25 - 2.5 log10(flux)`` and ``magerr = 1.0857
+    fluxerr / flux``; where the measured flux is <= 0 both are NaN, as for
+    TESS and as surveys report no magnitude for a non-positive flux. Such an
+    epoch is not flagged: it is a valid measurement (its flux and error are
+    searched), and cutting it would remove exactly the downward fluctuations
+    and make the false alarms of faint sources lopsided again.
     """
 
     name = "demo"
@@ -89,7 +123,8 @@ class VirtualDemoObs(SurveyClient):
         Returns
         -------
         RawData
-            Columns mjd, mag, magerr, filter, flag, exptime, limiting_mag, chi, sharp, ra, dec.
+            Columns mjd, mag, magerr, flux, fluxerr (with ``noise: flux``), filter, flag, exptime,
+            limiting_mag, chi, sharp, ra, dec.
 
         Raises
         ------
@@ -120,19 +155,27 @@ class VirtualDemoObs(SurveyClient):
             base = np.full(n, mag0 + c.offsets[0])
         flux_ratio = _event_ratio(rng, c, mjd)
         seeing = rng.lognormal(0.0, 0.2, n)
-        if c.magerr_range is None:
-            magerr = np.sqrt(c.error_floor**2 + (0.2 * seeing * 10 ** (0.4 * (base - c.limiting_mag))) ** 2)
-        else:
+        if c.magerr_range is not None:
             magerr = rng.uniform(c.magerr_range[0], c.magerr_range[1], n)
+        elif not c.flux_noise:  # with flux noise the model is evaluated in flux, below
+            magerr = np.sqrt(c.error_floor**2 + (0.2 * seeing * 10 ** (0.4 * (base - c.limiting_mag))) ** 2)
         bad = rng.random(n) < c.flag_fraction
         # Without bad epochs the np.where terms below are 0 or 1.0 or 0.0, and x * 1.0, x - 0.0 and (for
         # the values here, never -0.0) x + 0.0 are exactly x: skip them.
         any_bad = c.flag_fraction > 0.0 and bool(bad.any())
         flag = np.where(bad, BAD_IMAGE_FLAG, 0) if any_bad else np.zeros(n, dtype=int)
-        scatter = magerr * np.where(bad, 5.0, 1.0) if any_bad else magerr
-        # log10(1.0) is 0.0 exactly, so without an event the true magnitude is the base itself.
-        true_mag = base if flux_ratio is None else base - 2.5 * np.log10(np.clip(flux_ratio, 1e-3, None))
-        mag = true_mag + rng.normal(0.0, 1.0, n) * scatter
+        noise = rng.normal(0.0, 1.0, n)
+        if c.flux_noise:
+            true_flux = 10.0 ** (-0.4 * (base - DEMO_ZERO_POINT))
+            if flux_ratio is not None:
+                true_flux = true_flux * np.clip(flux_ratio, 1e-3, None)
+            photometry = _flux_photometry(c, true_flux, seeing, None if c.magerr_range is None else magerr, noise,
+                                          bad if any_bad else None)
+        else:
+            scatter = magerr * np.where(bad, 5.0, 1.0) if any_bad else magerr
+            # log10(1.0) is 0.0 exactly, so without an event the true magnitude is the base itself.
+            true_mag = base if flux_ratio is None else base - 2.5 * np.log10(np.clip(flux_ratio, 1e-3, None))
+            photometry = {"mag": true_mag + noise * scatter, "magerr": magerr}
         if c.exptime_column is None:
             exptime = c.exptimes[rng.integers(0, len(c.exptimes), n)]
         else:  # one exposure time: integers(0, 1, n) is all zeros and draws nothing
@@ -160,7 +203,7 @@ class VirtualDemoObs(SurveyClient):
         dec *= jitter
         dec += dec0
         columns = {
-            "mjd": mjd, "mag": mag, "magerr": magerr, "filter": filters, "flag": flag,
+            "mjd": mjd, **photometry, "filter": filters, "flag": flag,
             "exptime": exptime, "limiting_mag": limiting_mag, "chi": chi, "sharp": sharp, "ra": ra, "dec": dec,
         }
         return RawData(self.name, name, "", columns, ra=ra0, dec=dec0)
@@ -201,6 +244,9 @@ class VirtualDemoObs(SurveyClient):
     def reduce(self, raw: RawData, parameters: ReductionParameters) -> list[Lightcurve]:
         """Split the demo epoch table into lightcurves per filter and season.
 
+        The flux (and its error) is rescaled from the demo's zero point to the reduction's
+        ``zero_point``; tables without a flux (``noise: mag``) get theirs from the magnitudes.
+
         Parameters
         ----------
         raw : RawData
@@ -213,7 +259,11 @@ class VirtualDemoObs(SurveyClient):
         list of Lightcurve
             One per filter and season.
         """
-        return reduce_photometry(raw.columns, parameters, survey=self.name, source_name=raw.source_name)
+        columns = raw.columns
+        if "flux" in columns and parameters.zero_point != DEMO_ZERO_POINT:
+            scale = 10.0 ** (0.4 * (parameters.zero_point - DEMO_ZERO_POINT))
+            columns = {**columns, "flux": columns["flux"] * scale, "fluxerr": columns["fluxerr"] * scale}
+        return reduce_photometry(columns, parameters, survey=self.name, source_name=raw.source_name)
 
 
 class _Constants:
@@ -234,6 +284,9 @@ class _Constants:
         self.flag_fraction = p.flag_fraction
         self.error_floor = p.error_floor
         self.limiting_mag = p.limiting_mag
+        self.flux_noise = p.noise == "flux"
+        #: The sky-limited flux error at seeing 1: a source at the limiting magnitude has magerr 0.2.
+        self.sky_flux_error = 0.2 * 10.0 ** (-0.4 * (p.limiting_mag - DEMO_ZERO_POINT))
         self.magerr_range = (min(p.magerr_range), max(p.magerr_range)) if len(p.magerr_range) == 2 else None
         self.even_mjd = _readonly(_even_epochs(p)) if p.cadence == "even" else None
         self.filters = _readonly(np.array(p.filters).astype("U8"))
@@ -249,7 +302,7 @@ class _Constants:
 #: Epochs per block of a batched download: enough sources to share each numpy call's fixed cost,
 #: few enough that the block's arrays stay in cache.
 _BLOCK_EPOCHS = 1 << 14
-_COLUMNS = ("mjd", "mag", "magerr", "filter", "flag", "exptime", "limiting_mag", "chi", "sharp", "ra", "dec")
+_COLUMNS = ("mjd", "filter", "flag", "exptime", "limiting_mag", "chi", "sharp", "ra", "dec")
 
 
 def _download_block(survey: str, c: _Constants, sources: list[Source]) -> list:
@@ -324,13 +377,14 @@ def _block_tables(survey: str, c: _Constants, d: _BlockDraws, sources: list[Sour
     # download's arithmetic on the rows of a block: each row's numbers are those of its source.
     m, n = d.rows, c.even_mjd.size
     bad = d.bad[:m] < c.flag_fraction if c.flag_fraction > 0.0 else None
-    magerr, flag, mag = _block_photometry(c, d, sources, bad)
+    flag, photometry = _block_photometry(c, d, sources, bad)
     exptime = (c.exptimes[d.which_exptime[:m]] if d.which_exptime is not None
                else np.broadcast_to(c.exptime_column, (m, n)).copy())
     filters = c.filters[d.band[:m]] if d.band is not None else np.broadcast_to(c.filter_column, (m, n)).copy()
-    blocks = (np.broadcast_to(c.even_mjd, (m, n)).copy(), mag, magerr, filters, flag, exptime,
+    names = ("mjd", *photometry, *_COLUMNS[1:])
+    blocks = (np.broadcast_to(c.even_mjd, (m, n)).copy(), *photometry.values(), filters, flag, exptime,
               *_block_psf(c, d, bad), *_block_positions(d, sources))
-    return [RawData(survey, s.name, "", dict(zip(_COLUMNS, columns)), ra=s.ra, dec=s.dec)
+    return [RawData(survey, s.name, "", dict(zip(names, columns)), ra=s.ra, dec=s.dec)
             for s, *columns in zip(sources, *blocks)]
 
 
@@ -339,22 +393,49 @@ def _block_photometry(c: _Constants, d: _BlockDraws, sources: list[Source], bad:
     mag0 = np.array([18.0 if s.mag is None else s.mag for s in sources], dtype=float)[:, None]
     base = mag0 + (c.offsets[0] if d.band is None else c.offsets[d.band[:m]])
     if c.magerr_range is None:
-        magerr = np.sqrt(c.error_floor**2 + (0.2 * d.seeing[:m] * 10 ** (0.4 * (base - c.limiting_mag))) ** 2)
+        magerr = (None if c.flux_noise else
+                  np.sqrt(c.error_floor**2 + (0.2 * d.seeing[:m] * 10 ** (0.4 * (base - c.limiting_mag))) ** 2))
     else:
         magerr = d.magerr[:m]
         magerr *= c.magerr_range[1] - c.magerr_range[0]
         magerr += c.magerr_range[0]
     # A row without bad epochs gets flag 0 and scatter magerr * 1.0, exactly what download gives it.
     flag = np.zeros((m, n), dtype=int) if bad is None else np.where(bad, BAD_IMAGE_FLAG, 0)
+    noise = d.noise[:m]
+    noise += 0.0  # normal(0.0, 1.0) turns a -0.0 draw into 0.0
+    if c.flux_noise:
+        true_flux = 10.0 ** (-0.4 * (base - DEMO_ZERO_POINT))
+        if d.events:
+            true_flux = np.broadcast_to(true_flux, (m, n)).copy()
+            for row, ratio in d.events.items():
+                true_flux[row] = true_flux[row] * np.clip(ratio, 1e-3, None)
+        return flag, _flux_photometry(c, true_flux, d.seeing[:m], magerr, noise, bad)
     scatter = magerr if bad is None else magerr * np.where(bad, 5.0, 1.0)
     true_mag = base
     if d.events:
         true_mag = np.broadcast_to(base, (m, n)).copy()
         for row, ratio in d.events.items():
             true_mag[row] -= 2.5 * np.log10(np.clip(ratio, 1e-3, None))
-    noise = d.noise[:m]
-    noise += 0.0  # normal(0.0, 1.0) turns a -0.0 draw into 0.0
-    return magerr, flag, true_mag + noise * scatter
+    return flag, {"mag": true_mag + noise * scatter, "magerr": magerr}
+
+
+def _flux_photometry(c: _Constants, true_flux: np.ndarray, seeing: np.ndarray, magerr: np.ndarray | None,
+                     noise: np.ndarray, bad: np.ndarray | None) -> dict[str, np.ndarray]:
+    # Gaussian noise in flux, for the epochs of one source (1-D) or the rows of a block (2-D): the same
+    # element-wise operations in the same order, so both give the same numbers. ``magerr`` is the drawn
+    # magnitude error of magerr_range (None: the sky-limited model); ``bad`` None means no bad epoch.
+    if magerr is None:
+        fluxerr = np.sqrt((c.error_floor * true_flux) ** 2 + (c.sky_flux_error * seeing) ** 2)
+    else:
+        fluxerr = magerr * true_flux
+    fluxerr *= _LN10_OVER_2P5
+    scatter = fluxerr if bad is None else fluxerr * np.where(bad, 5.0, 1.0)
+    flux = true_flux + noise * scatter
+    positive = flux > 0.0
+    safe = np.where(positive, flux, 1.0)
+    return {"mag": np.where(positive, DEMO_ZERO_POINT - 2.5 * np.log10(safe), np.nan),
+            "magerr": np.where(positive, _MAG_PER_RELATIVE_FLUX * fluxerr / safe, np.nan),
+            "flux": flux, "fluxerr": fluxerr}
 
 
 def _block_psf(c: _Constants, d: _BlockDraws, bad: np.ndarray | None) -> tuple:

@@ -6,9 +6,10 @@ from typing import Sequence
 
 import numpy as np
 
+from adapters.surveys.spoc_format import json_number
 from adapters.surveys.tess_format import sector_from_filename
 
-__all__ = ["PRODUCT_GROUPS", "choose_tic", "json_number", "select_products"]
+__all__ = ["PRODUCT_GROUPS", "choose_tic", "json_number", "select_products", "separation_arcsec"]
 
 #: MAST ``productSubGroupDescription`` of the SPOC lightcurve of each cadence (seconds, as configured).
 PRODUCT_GROUPS = {"120": "LC", "20": "FAST-LC"}
@@ -50,7 +51,7 @@ def choose_tic(rows: Sequence[dict], ra: float, dec: float, radius_arcsec: float
             continue
         if str(row.get("disposition") or "").upper() in _NOT_A_STAR:
             continue
-        distance = _separation_arcsec(ra, dec, float(row["ra"]), float(row["dec"]))
+        distance = separation_arcsec(ra, dec, float(row["ra"]), float(row["dec"]))
         if distance <= radius_arcsec:
             candidates.append((distance, row))
     if not candidates:
@@ -99,13 +100,25 @@ def select_products(rows: Sequence[dict], cadences: Sequence[str], sectors: Sequ
     return [chosen[name] for name in sorted(chosen)]
 
 
-def _separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+def separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Return the angular distance between two positions (degrees in) in arcseconds.
+
+    Parameters
+    ----------
+    ra1, dec1, ra2, dec2 : float
+        Positions in degrees.
+
+    Returns
+    -------
+    float
+        Separation in arcseconds.
+
+    Examples
+    --------
+    >>> round(separation_arcsec(10.0, 0.0, 10.0, 1 / 3600), 6)
+    1.0
+    """
     # Haversine form: accurate for the arcsecond separations compared here.
     r1, d1, r2, d2 = map(np.radians, (ra1, dec1, ra2, dec2))
     h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r2 - r1) / 2) ** 2
     return float(np.degrees(2 * np.arcsin(np.sqrt(min(h, 1.0)))) * 3600.0)
-
-
-def json_number(value) -> float | None:
-    """Return ``value`` as a float if it is a finite number, else None (JSON has no NaN)."""
-    return float(value) if isinstance(value, (int, float)) and np.isfinite(value) else None

@@ -48,6 +48,8 @@ MAX_RADIUS_DEG = 600.0 / 3600.0
 CREDENTIALS_ENV = "VO_CREDENTIALS"
 DEFAULT_CREDENTIALS = "~/.config/virtualobserver/credentials"
 _PROPRIETARY = "ztf"
+#: ZTF's filter codes (g, r and i), the filters of its lightcurves.
+ZTF_FILTERS = ("zg", "zr", "zi")
 
 
 class ZtfParameters(Parameters):
@@ -72,6 +74,16 @@ class ZtfParameters(Parameters):
         "survey_epoch": Param(2020.0, float, "Julian year the catalog position is moved to for the query.",
                               minimum=1900.0, maximum=2100.0),
     }
+
+    def section_defaults(self) -> dict[str, dict]:
+        """Return the histograms' filter categories: ZTF's filter codes ``zg``, ``zr``, ``zi``.
+
+        Returns
+        -------
+        dict
+            ``{"histograms": {"filters": ["zg", "zr", "zi"]}}``.
+        """
+        return {"histograms": {"filters": list(ZTF_FILTERS)}}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -10,14 +9,13 @@ import numpy as np
 
 from domain.analysis.finder import AnalysisParameters, Scores, find_events_many
 from domain.analysis.quality import QualityChecker, QualityParameters, QualityResult
+from domain.analysis.summaries import summarise, summarise_many
 from domain.detection import Detection
 from domain.errors import VOError
 from domain.histograms import Axis, Binned, Histograms
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
-from domain.segments import Segments
 from domain.source import Source
-from domain.statistics import median
 from domain.summary import SourceSummary
 
 __all__ = ["HistogramParameters", "Analysis", "LightcurveResult", "SCANNED", "HISTOGRAM_NAMES"]
@@ -41,10 +39,12 @@ class HistogramParameters(Parameters):
         "snr": _range([-10.0, 10.0, 0.5], "single-epoch S/N"),
         "exptime": Param([0.0, 15.0, 45.0, 100.0, 300.0, 1000.0], list, "Edges of exposure time (s).",
                          item_kind=float),
-        "filters": Param(["g", "r", "i"], list, "Filter categories (others go to an 'other' bin).",
+        "filters": Param(["g", "r", "i"], list, "Filter categories (others go to an 'other' bin); a survey that "
+                         "names its filters sets them instead (demo: its download filters; ztf: zg, zr, zi).",
                          item_kind=str),
         "offset": _range([0.0, 10.0, 0.5], "the position-offset cut (robust sigmas)"),
-        "limiting_mag": _range([-6.0, 2.0, 0.25], "mag minus the epoch's limiting magnitude"),
+        "limiting_mag": _range([-6.0, 2.0, 0.25], "the lightcurve's baseline mag minus the epoch's limiting "
+                               "magnitude"),
         "chi": _range([0.0, 10.0, 0.5], "PSF-fit chi"),
         "sharp": _range([0.0, 1.0, 0.05], "|PSF-fit sharpness|"),
     }
@@ -64,6 +64,8 @@ class LightcurveResult:
     quality: QualityResult
     scores: Scores
     detections: list[Detection] = field(default_factory=list)
+    #: Detections found but left out by the per-lightcurve cap ``max_detections`` (the weakest ones).
+    detections_dropped: int = 0
 
     def epoch_table(self) -> dict[str, np.ndarray]:
         """Return the per-epoch products: scores, the quality flag and the value of every cut.
@@ -72,12 +74,15 @@ class LightcurveResult:
         -------
         dict of str to numpy.ndarray
             ``mjd``, ``snr``, ``delta_mag``, ``best_score`` and ``best_width`` (the strongest of the
-            single-epoch and matched-filter scores, and its width in days), ``quality_flag`` (bit i
+            single-epoch and matched-filter scores, and its width in days), ``trend`` (the baseline flux
+            each epoch was measured against), ``quality_flag`` (bit i
             for cut i of ``domain.analysis.quality.CUTS``) and ``cut_<name>`` for each cut.
         """
         best, width = self.scores.best
         table = {"mjd": self.lightcurve.mjds, "snr": self.scores.snr, "delta_mag": self.scores.delta_mag,
                  "best_score": best, "best_width": width, "quality_flag": self.quality.flag}
+        if self.scores.trend is not None:
+            table["trend"] = self.scores.trend
         table.update({f"cut_{name}": values for name, values in self.quality.values.items()})
         return table
 
@@ -143,7 +148,7 @@ class Analysis:
         """
         qualities = self.checker.check_many(lightcurves)
         found = find_events_many(lightcurves, self.parameters, qualities)
-        return [LightcurveResult(lc, quality, scores, detections)
+        return [LightcurveResult(lc, quality, scores, detections, scores.detections_dropped)
                 for lc, quality, (scores, detections) in zip(lightcurves, qualities, found)]
 
     def analyse_source(self, source: Source, lightcurves: Sequence[Lightcurve], survey: str, version: str,
@@ -259,113 +264,6 @@ class _PerEpoch:
         if axis not in self._binned:
             self._binned[axis] = axis.bin(self.values).repeat(self.sizes)
         return self._binned[axis]
-
-
-def summarise(source: Source, results: Sequence[LightcurveResult], survey: str, version: str) -> SourceSummary:
-    """Return the per-source summary of an analysis.
-
-    Parameters
-    ----------
-    source : Source
-        The source.
-    results : sequence of LightcurveResult
-        Results of its lightcurves.
-    survey, version : str
-        Survey and analysis version.
-
-    Returns
-    -------
-    SourceSummary
-        Epoch counts, median magnitude, typical relative scatter, best S/N and number of detections.
-    """
-    return summarise_many([(source, results)], survey, version)[0]
-
-
-def summarise_many(sources: Sequence[tuple[Source, Sequence[LightcurveResult]]], survey: str,
-                   version: str) -> list[SourceSummary]:
-    """Return the summaries of many sources: as :func:`summarise` on each, one numpy call per step for all.
-
-    Parameters
-    ----------
-    sources : sequence of (Source, sequence of LightcurveResult)
-        Each source with the results of its lightcurves.
-    survey, version : str
-        Survey and analysis version.
-
-    Returns
-    -------
-    list of SourceSummary
-        One per source, in order.
-    """
-    results = [r for _, mine in sources for r in mine]
-    per_source = [len(mine) for _, mine in sources]
-    by_lightcurve = Segments([r.lightcurve.mjds.size for r in results])
-    by_source = _group(by_lightcurve, per_source)
-    good = np.concatenate([r.quality.good for r in results]) if results else np.zeros(0, bool)
-    mag = np.concatenate([r.lightcurve.mag for r in results]).astype(float, copy=False) if results else np.zeros(0)
-    mag_medians = by_source.median(mag, good & np.isfinite(mag)).tolist()
-    num_good = by_source.counts(good).tolist()
-    abs_snr = np.abs(np.concatenate([r.scores.snr for r in results])) if results else np.zeros(0)
-    scored = by_lightcurve.any(np.isfinite(abs_snr)).tolist()
-    # Per lightcurve, None where it has no value: a source's summary combines its lightcurves' values.
-    best_snrs = [best if known else None for best, known in zip(_nanmax_each(abs_snr, by_lightcurve), scored)]
-    rms = [_relative_rms(r) for r in results]
-    num_epochs = [r.lightcurve.num_epochs for r in results]
-    num_detections = [len(r.detections) for r in results]
-    summaries, start = [], 0
-    for (source, _), count, mag_median, good_count in zip(sources, per_source, mag_medians, num_good):
-        stop = start + count
-        summaries.append(SourceSummary(
-            source_id=source.id, survey=survey, version=version, num_lightcurves=count,
-            num_epochs=int(sum(num_epochs[start:stop])),
-            num_good=good_count,
-            mag_median=None if math.isnan(mag_median) else mag_median,  # NaN: no finite good epoch
-            rms=_median_of_known(rms[start:stop]),
-            best_snr=_max_of_known(best_snrs[start:stop]),
-            num_detections=sum(num_detections[start:stop]),
-        ))
-        start = stop
-    return summaries
-
-
-def _group(segments: Segments, per_group: list[int]) -> Segments:
-    # Segments of consecutive runs of ``per_group`` segments each (the lightcurves of each source).
-    if all(count == 1 for count in per_group):
-        return segments
-    running = np.concatenate([[0], segments.stops])
-    bounds = np.concatenate([[0], np.cumsum(per_group, dtype=np.intp)])
-    return Segments(running[bounds[1:]] - running[bounds[:-1]])
-
-
-def _relative_rms(result: LightcurveResult) -> float | None:
-    # A lightcurve's robust flux scatter relative to its baseline, None where either is unknown.
-    rms, baseline = result.lightcurve.flux_rms, result.scores.baseline
-    if rms is None or not baseline or not math.isfinite(baseline):
-        return None
-    return rms / baseline
-
-
-def _median_of_known(values: list[float | None]) -> float | None:
-    # statistics.median of the values that are not None (None if none is), without numpy for a single one.
-    known = [v for v in values if v is not None]
-    if len(known) == 1 and not math.isnan(known[0]):
-        return float(known[0])
-    return median(known) if known else None
-
-
-def _max_of_known(values: list[float | None]) -> float | None:
-    # The largest of the values that are not None, None if none is.
-    known = [v for v in values if v is not None]
-    return float(max(known)) if known else None
-
-
-def _nanmax_each(values: np.ndarray, segments: Segments) -> list[float]:
-    # The largest non-NaN value of each segment (NaN if none), as numpy.nanmax of each.
-    if not segments.count:
-        return []
-    if (segments.lengths > 0).all():
-        return np.fmax.reduceat(values, segments.starts).tolist()
-    return [float(np.fmax.reduce(part)) if part.size else float("nan") for part in segments.split(values)]
 
 
 def _or_error(function, *args):

@@ -32,8 +32,11 @@ class QualityParameters(Parameters):
         "min_offset_scatter_arcsec": Param(0.1, float, "Floor of the positional scatter (arcsec), so that "
                                            "sub-milliarcsecond scatter does not flag everything.",
                                            minimum=0.0, maximum=3600.0),
-        "limiting_mag_margin": Param(0.0, float, "Epochs fainter than their limiting magnitude minus this margin "
-                                     "are bad (needs a limiting_mag column).", minimum=-10.0, maximum=10.0),
+        "limiting_mag_margin": Param(0.0, float, "Epochs whose limiting magnitude is brighter than the source's "
+                                     "baseline magnitude plus this margin are bad: the image could not show the "
+                                     "source as it usually is (needs a limiting_mag column). The epoch's own "
+                                     "magnitude is not compared: a deep dip below the limit is an event, not a "
+                                     "bad epoch.", minimum=-10.0, maximum=10.0),
         "use_limiting_mag": Param(True, bool, "Apply the limiting-magnitude cut where the survey provides it."),
         "max_chi": Param(0.0, float, "Largest PSF-fit chi (0 = off; ZTF: ~4).", minimum=0.0, maximum=1e6),
         "max_abs_sharp": Param(0.0, float, "Largest |sharpness| of the PSF fit (0 = off; ZTF: ~0.25).",
@@ -50,7 +53,8 @@ class QualityResult:
     values : dict of str to numpy.ndarray
         Value of each cut per epoch (NaN where the survey lacks the column):
         ``nan`` 1/0, ``flag`` the masked flag bits, ``offset`` in robust sigmas,
-        ``limiting_mag`` = mag - limiting magnitude, ``chi``, ``sharp`` = abs(sharpness).
+        ``limiting_mag`` = the lightcurve's baseline magnitude (median of the epochs that pass the
+        ``nan`` and ``flag`` cuts) - the epoch's limiting magnitude, ``chi``, ``sharp`` = abs(sharpness).
     failed : dict of str to numpy.ndarray
         Whether each cut failed, per epoch.
     flag : numpy.ndarray
@@ -141,7 +145,7 @@ class QualityChecker:
                       & (c["fluxerr"] > 0))).astype(float),
             "flag": (c["flag"] & p.bad_flag_mask).astype(float),
             "offset": self._offset(c, segments) if "ra" in c and "dec" in c else missing,
-            "limiting_mag": c["mag"] - c["limiting_mag"] if "limiting_mag" in c else missing,
+            "limiting_mag": self._baseline_mag(c, segments) - c["limiting_mag"] if "limiting_mag" in c else missing,
             "chi": c["chi"] if "chi" in c else missing,
             "sharp": np.abs(c["sharp"]) if "sharp" in c else missing,
         }
@@ -168,6 +172,14 @@ class QualityChecker:
                               failed=dict(zip(names, all_failed[:, start:stop])),
                               flag=flag[start:stop], good=good[start:stop])
                 for start, stop in segments.bounds]
+
+    def _baseline_mag(self, c: dict, segments: Segments) -> np.ndarray:
+        # The magnitude the source usually has in each lightcurve, per epoch: the cut asks whether the
+        # image was deep enough to show the source at that brightness, so an event fainter than the
+        # limit (a deep dip) is kept, not censored by the cut meant to find it.
+        usable = (np.isfinite(c["mjd"]) & np.isfinite(c["flux"]) & np.isfinite(c["fluxerr"]) & (c["fluxerr"] > 0)
+                  & ((c["flag"] & self.parameters.bad_flag_mask) == 0) & np.isfinite(c["mag"]))
+        return segments.spread(segments.median(c["mag"], usable))
 
     def _offset(self, c: dict, segments: Segments) -> np.ndarray:
         # Offsets from the median position in units of a robust scatter, with a floor so that

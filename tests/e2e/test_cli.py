@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from astropy.table import Table
 
 from tests.e2e.helpers import vo, vo_json, write_project
 
@@ -111,12 +112,40 @@ def test_top_ranks_sources_by_summary(tmp_path, empty_database_url):
     vo_json("run", str(config), data_dir=data, database_url=empty_database_url)
     rows = vo_json("top", str(config), "--limit", "7", data_dir=data, database_url=empty_database_url)
     assert len(rows) == 7
-    snrs = [r["best_snr"] for r in rows]
-    assert snrs == sorted(snrs, reverse=True) and all(r["num_epochs"] >= r["num_good"] > 0 for r in rows)
-    by_detections = vo_json("top", str(config), "--by", "num_detections", "--limit", "25",
-                            data_dir=data, database_url=empty_database_url)
+    sizes = [abs(r["best_snr"]) for r in rows]  # signed, ranked by size: the strongest event first
+    assert sizes == sorted(sizes, reverse=True) and all(r["num_epochs"] >= r["num_good"] > 0 for r in rows)
+    everyone = vo_json("top", str(config), "--by", "num_detections", "--limit", "25",
+                       data_dir=data, database_url=empty_database_url)
     status = vo_json("status", str(config), data_dir=data, database_url=empty_database_url)
-    assert sum(r["num_detections"] for r in by_detections) == status["detections"]
+    assert sum(r["num_detections"] for r in everyone) == status["detections"]
+    # The best S/N is the signed S/N of the source's strongest detection, with its kind and peak time.
+    detections = tmp_path / "detections.ecsv"
+    assert vo("export", str(config), "--what", "detections", "--out", str(detections), data_dir=data,
+              database_url=empty_database_url).returncode == 0
+    strongest = {}
+    for row in Table.read(detections, format="ascii.ecsv"):
+        if abs(row["snr"]) > abs(strongest.get(row["source"], {"snr": 0.0})["snr"]):
+            strongest[row["source"]] = {"snr": float(row["snr"]), "kind": str(row["kind"]),
+                                        "peak_mjd": float(row["peak_mjd"])}
+    detected = [r for r in everyone if r["num_detections"]]
+    assert detected and {r["best_kind"] for r in detected} == {"brightening", "dimming"}
+    for r in detected:
+        best = strongest[r["source"]]
+        assert (r["best_snr"], r["best_kind"]) == (pytest.approx(best["snr"]), best["kind"])
+        assert r["best_peak_mjd"] == pytest.approx(best["peak_mjd"])
+    for r in everyone:  # --json is complete: the per-filter statistics add up to the source's
+        assert r["best_snr"] is not None and r["best_peak_mjd"] is not None and r["detections_dropped"] >= 0
+        assert r["num_detections"] or r["best_kind"] is None
+        assert set(r["per_filter"]) <= {"g", "r"}
+        for key in ("num_lightcurves", "num_epochs", "num_good", "num_detections"):
+            assert sum(f[key] for f in r["per_filter"].values()) == r[key]
+        assert r["mag_median"] in [f["mag_median"] for f in r["per_filter"].values()]
+    # The table shows the signed S/N, the kind and the peak time of the strongest source.
+    text = vo("top", str(config), "--limit", "3", data_dir=data, database_url=empty_database_url).stdout
+    header, first = text.splitlines()[:2]
+    assert header.split()[:5] == ["source", "best", "S/N", "kind", "peak"]
+    assert first.split()[:4] == [rows[0]["source"], f"{rows[0]['best_snr']:+.1f}", rows[0]["best_kind"] or "-",
+                                 f"{rows[0]['best_peak_mjd']:.4f}"]
 
 
 def test_compacted_histograms_equal_uncompacted(tmp_path, new_database, monkeypatch):

@@ -1,5 +1,6 @@
 """``vo export`` and ``vo plot`` end to end on PostgreSQL: every product, each format, figures, clear errors."""
 
+import re
 import uuid
 
 import pytest
@@ -92,6 +93,10 @@ def test_plots_and_one_line_errors(project, tmp_path):
     run("plot", "--source", source, "--flux", "--out", str(tmp_path / "lc.pdf"), "--simulated")
     run("plot", "--what", "efficiency", "--out", str(tmp_path / "eff.png"))
     assert (tmp_path / "lc.pdf").read_bytes().startswith(b"%PDF")
+    # The figure is drawn from the saved per-epoch products: the trend, and the demo's bad images (2 %) as cut.
+    run("plot", "--source", source, "--out", str(tmp_path / "lc.svg"))
+    drawn = set(re.findall(r'id="((?:cut:|trend|flagged)[a-z_]*)"', (tmp_path / "lc.svg").read_text()))
+    assert "trend" in drawn and "cut:flag" in drawn and "flagged" not in drawn, drawn
     assert (tmp_path / "eff.png").read_bytes().startswith(b"\x89PNG")
 
     # Argument errors are checked in process (tests/integration/test_product_commands.py); this one needs the database.

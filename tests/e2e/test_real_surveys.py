@@ -60,7 +60,7 @@ def test_ztf_project_downloads_through_failures_then_resumes_and_reuses_the_cach
     assert not list(data.rglob("*.part*")), "a temporary download file was left behind"
 
     again = vo_json("run", str(config), data_dir=data, database_url=empty_database_url)
-    assert again["nothing_to_do"] and len(fake_archive.requests) == len(asked)
+    assert again["nothing_to_do"] and len(fake_archive.requests) == len(asked), again
 
     # A new download version (another catflags mask) re-reads the shared raw-answer cache, offline.
     changed = vo_json("run", str(config), "--set", "observatories.ztf.download.bad_catflags_mask=0",

@@ -98,6 +98,8 @@ def test_units_and_provenance_say_what_the_numbers_are(products):
     assert detections["peak_mjd"].unit == u.d and detections["delta_mag"].unit == u.mag
     sources = products.table("sources")
     assert sources["ra"].unit == u.deg and len(sources) == 16 and sources["analysed"].all()
+    assert sources["best_peak_mjd"].unit == u.d and {"best_snr", "best_kind", "detections_dropped"} <= set(
+        sources.colnames)
 
 
 def test_detections_carry_their_triage_label(products, tmp_path):

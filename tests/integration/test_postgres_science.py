@@ -243,6 +243,46 @@ def test_summaries_upsert_and_list_best_first(uow):
         uow.summaries.list("p", "demo", "a1", order_by="name; DROP TABLE sources")
 
 
+def test_summaries_keep_the_signed_event_and_per_filter_statistics(uow):
+    sources = _sources(4)
+    uow.sources.add_many("p", sources)
+    ids = [s.id for s in sources]
+    per_filter = {"zg": {"num_lightcurves": 2, "num_epochs": 300, "num_good": 280, "mag_median": 18.123456789012345,
+                         "rms": 0.0123, "best_snr": -497.2, "num_detections": 2},
+                  "zr": {"num_lightcurves": 1, "num_epochs": 10, "num_good": 0, "mag_median": None, "rms": None,
+                         "best_snr": None, "num_detections": 0}}
+    written = [
+        SourceSummary(ids[0], "demo", "a1", 3, 310, 280, 18.123456789012345, 0.0123, -497.2, 2, best_kind="dimming",
+                      best_peak_mjd=np.float64(59012.625), per_filter=per_filter, detections_dropped=np.int64(3)),
+        SourceSummary(ids[1], "demo", "a1", 1, 50, 50, 17.0, 0.01, 287.9, 1, "brightening", 59001.5,
+                      {"g": {"best_snr": 287.9}}),
+        SourceSummary(ids[2], "demo", "a1", 1, 50, 50, 16.0, 0.01, -3.5, 0, None, 59003.25),  # no detection
+        SourceSummary(ids[3], "demo", "a1", 0, 0, 0),
+    ]
+    uow.summaries.upsert_many(written)
+    uow.commit()
+    ranked = uow.summaries.list("p", "demo", "a1")
+    # Strongest first whatever the sign: |-497.2| > 287.9 > |-3.5|; no S/N last.
+    assert [name for name, _ in ranked] == ["s0", "s1", "s2", "s3"]
+    assert [s for _, s in ranked] == written  # every field, the JSON included, read back as written
+    first = ranked[0][1]
+    assert (first.best_snr, first.best_kind, first.best_peak_mjd, first.detections_dropped) == (
+        -497.2, "dimming", 59012.625, 3)
+    assert first.per_filter["zg"]["mag_median"] == 18.123456789012345 and first.per_filter["zr"]["rms"] is None
+    assert [list(values) for values in first.per_filter.values()] == [list(per_filter["zg"])] * 2  # in order
+    assert ranked[3][1].per_filter == {} and ranked[3][1].best_kind is None
+    # Other fields still rank by value, largest first.
+    assert [n for n, _ in uow.summaries.list("p", "demo", "a1", order_by="detections_dropped")][0] == "s0"
+    # An update replaces the new columns too.
+    uow.summaries.upsert_many([SourceSummary(ids[0], "demo", "a1", 3, 310, 280, 18.1, 0.01, 9.0, 1, "brightening",
+                                             59020.0, {"zg": {"best_snr": 9.0}}, 0)])
+    uow.commit()
+    first = dict(uow.summaries.list("p", "demo", "a1"))["s0"]
+    assert (first.best_snr, first.best_kind, first.best_peak_mjd, first.per_filter, first.detections_dropped) == (
+        9.0, "brightening", 59020.0, {"zg": {"best_snr": 9.0}}, 0)
+    assert [n for n, _ in uow.summaries.list("p", "demo", "a1")] == ["s1", "s0", "s2", "s3"]
+
+
 def test_histogram_parts_add_keys_replace(session_factory):
     with SqlAlchemyUnitOfWork(session_factory) as uow:
         for key in ("h/a1/epochs/part-1", "h/a1/epochs/part-2", "h/a1/epochs/part-3"):

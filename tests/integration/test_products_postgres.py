@@ -69,3 +69,17 @@ def test_detections_come_with_their_labels_and_lightcurves(project):
     table = products.table("detections")
     assert dict(zip(table["id"], table["label"]))[rows[0].id] == "artifact"
     assert set(table["file"]) <= {lc.file for i in products.sources() for lc in i.lightcurves}
+
+
+def test_epoch_products_of_a_source_are_those_the_analysis_saved(project):
+    products = Products.of(project)
+    name = project.detections()[0].source
+    item = products.source(name)
+    scores = products.epoch_scores(item)
+    saved = project.epoch_scores(name)  # the run's batch file, found through the source's summary
+    assert set(scores) == set(saved) == {lc.key for lc in item.lightcurves}
+    for lc in products.load(item.lightcurves):
+        table = scores[lc.key]
+        np.testing.assert_array_equal(table["quality_flag"], saved[lc.key]["quality_flag"])
+        np.testing.assert_array_equal(table["mjd"], lc.mjds)
+        assert table["trend"].shape == lc.mjds.shape and np.isfinite(table["trend"]).any()

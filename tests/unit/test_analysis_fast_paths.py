@@ -123,18 +123,60 @@ def test_filling_many_equals_filling_every_epoch(seed):
     assert fast == slow
 
 
-def _summary_fields(source, results):
-    # The straightforward summary of one source.
-    good = [r.quality.good for r in results]
-    mags = [r.lightcurve.mag[g & np.isfinite(r.lightcurve.mag)] for r, g in zip(results, good)]
-    mag_median = median(np.concatenate(mags)) if results else float("nan")
+def _strongest(items, snr_of):
+    # The item of largest |S/N|, the first of ties (max keeps the first maximum); None if there is none.
+    return max(items, key=lambda item: abs(snr_of(item)), default=None)
+
+
+def _filter_fields(results):
+    # The straightforward statistics of one filter of a source, epoch by epoch, and its strongest event and epoch.
+    mags, epochs = [], []
+    for r in results:
+        for mag, flux, snr, mjd, good in zip(r.lightcurve.mag, r.lightcurve.flux, r.scores.snr, r.lightcurve.mjds,
+                                             r.quality.good):
+            if good and not np.isnan(mag):
+                mags.append(float(mag))
+            elif good and flux <= 0:
+                mags.append(np.inf)  # no magnitude: fainter than every epoch with one
+            if good and not np.isnan(snr):
+                epochs.append((float(snr), float(mjd)))
+    mag_median = median(mags) if mags else float("nan")
     rms = [r.lightcurve.flux_rms / r.scores.baseline for r in results
            if r.lightcurve.flux_rms is not None and r.scores.baseline and np.isfinite(r.scores.baseline)]
-    snrs = [float(np.nanmax(np.abs(r.scores.snr))) for r in results if np.isfinite(r.scores.snr).any()]
+    event = _strongest([d for r in results for d in r.detections], lambda d: d.snr)
+    epoch = _strongest(epochs, lambda e: e[0])
+    fields = dict(num_lightcurves=len(results), num_epochs=sum(r.lightcurve.num_epochs for r in results),
+                  num_good=int(sum(r.quality.good.sum() for r in results)),
+                  mag_median=float(mag_median) if np.isfinite(mag_median) else None,
+                  rms=median(rms) if rms else None,
+                  best_snr=event.snr if event else (epoch[0] if epoch else None),
+                  num_detections=sum(len(r.detections) for r in results))
+    return fields, event, epoch
+
+
+def _summary_fields(source, results):
+    # The straightforward summary of one source: each filter's, then the source's from its filters.
+    bands = sorted({str(r.lightcurve.filter) for r in results})
+    per_filter, events, epochs = {}, [], []
+    for band in bands:
+        fields, event, epoch = _filter_fields([r for r in results if str(r.lightcurve.filter) == band])
+        per_filter[band] = fields
+        events += [event] if event else []
+        epochs += [epoch] if epoch else []
+    with_mag = [(-f["num_good"], band) for band, f in per_filter.items() if f["mag_median"] is not None]
+    event, epoch = _strongest(events, lambda d: d.snr), _strongest(epochs, lambda e: e[0])
+    rms = [r.lightcurve.flux_rms / r.scores.baseline for r in results
+           if r.lightcurve.flux_rms is not None and r.scores.baseline and np.isfinite(r.scores.baseline)]
     return dict(source_id=source.id, num_lightcurves=len(results),
-                num_epochs=sum(r.lightcurve.num_epochs for r in results), num_good=int(sum(g.sum() for g in good)),
-                mag_median=None if np.isnan(mag_median) else mag_median, rms=median(rms) if rms else None,
-                best_snr=max(snrs) if snrs else None, num_detections=sum(len(r.detections) for r in results))
+                num_epochs=sum(r.lightcurve.num_epochs for r in results),
+                num_good=int(sum(r.quality.good.sum() for r in results)),
+                mag_median=per_filter[min(with_mag)[1]]["mag_median"] if with_mag else None,
+                rms=median(rms) if rms else None,
+                best_snr=event.snr if event else (epoch[0] if epoch else None),
+                num_detections=sum(len(r.detections) for r in results),
+                best_kind=event.kind if event else None,
+                best_peak_mjd=event.peak_mjd if event else (epoch[1] if epoch else None),
+                per_filter=per_filter, detections_dropped=sum(r.detections_dropped for r in results))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -142,21 +184,34 @@ def test_summaries_of_many_sources_equal_the_straightforward_summary(seed):
     rng = np.random.default_rng(seed)
     analysis = Analysis(AnalysisParameters())
     results = analysis.analyse_many(_batch(seed, count=30))
-    for r in results:  # missing values: no scatter, no usable baseline
+    for r in results:
+        lc = r.lightcurve
+        lc.filter = str(rng.choice(["g", "r", "zg", "i"]))
+        if rng.random() < 0.2:  # a faint source: fluxes <= 0 have no magnitude
+            columns = {name: values.copy() for name, values in lc.columns.items()}
+            columns["flux"] -= 100.0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                columns["mag"] = np.where(columns["flux"] > 0, 25 - 2.5 * np.log10(columns["flux"]), np.nan)
+            lc.columns = columns
+        # Missing values: no scatter, no usable baseline; detections a cap left out.
         if rng.random() < 0.15:
-            r.lightcurve.flux_rms = None
+            lc.flux_rms = None
         if rng.random() < 0.15:
             r.scores.baseline = float(rng.choice([np.nan, 0.0, np.inf]))
+        r.detections_dropped = int(rng.choice([0, 0, 0, 2]))
     sources, start = [], 0
     for i in range(12):
-        count = int(rng.choice([0, 1, 1, 2, 3])) if seed % 2 else 1
+        count = int(rng.choice([0, 1, 1, 2, 3, 5])) if seed % 2 else 1
         source = Source(name=f"s{i}", ra=0.0, dec=0.0)
         source.id = i
         sources.append((source, results[start:start + count]))
         start += count
     summaries = summarise_many(sources, "demo", "v1")
+    assert any(s.best_kind for s in summaries) and any(s.best_snr and not s.best_kind for s in summaries)
     for (source, mine), summary in zip(sources, summaries):
         expected = _summary_fields(source, mine)
         got = {k: v for k, v in summary.as_dict().items() if k in expected}
         assert got == expected
         assert all(type(got[k]) is type(expected[k]) for k in expected)
+        for band, fields in expected["per_filter"].items():
+            assert all(type(got["per_filter"][band][k]) is type(v) for k, v in fields.items())

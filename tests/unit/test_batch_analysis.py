@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from domain.analysis.analysis import Analysis, summarise
-from domain.analysis.finder import AnalysisParameters, find_events, find_events_many, robust_baseline
+from domain.analysis.finder import AnalysisParameters, find_events, find_events_many
 from domain.analysis.quality import QualityChecker, QualityParameters
 from domain.errors import DataError
 from domain.lightcurve import Lightcurve
 from domain.segments import Segments
 from domain.source import Source
 from domain.statistics import median, robust_location_scale
+from tests.reference_scores import reference_scores
 
 
 def _equal(a, b) -> bool:
@@ -39,7 +40,7 @@ def test_segment_statistics_equal_the_per_sample_functions(seed):
 
 
 def _lightcurve(rng, n, optional=("ra", "dec", "limiting_mag", "chi", "sharp")) -> Lightcurve:
-    flux = rng.normal(100.0, 1.0, n)
+    flux = rng.normal(100.0, rng.choice([1.0, 3.0]), n)  # errors below are 0.5-2: some lightcurves have more scatter
     if rng.random() < 0.6:  # an event: a few epochs well above or below the baseline
         start = int(rng.integers(0, n))
         flux[start:start + int(rng.integers(1, 5))] += rng.choice([-1.0, 1.0]) * rng.uniform(5, 30)
@@ -73,13 +74,16 @@ def test_quality_of_a_batch_equals_one_lightcurve_at_a_time(seed):
         assert together.flag.size == lc.mjds.size
 
 
+@pytest.mark.parametrize("detrend", ["none", "biweight"])
 @pytest.mark.parametrize("widths", [[], [2.0, 8.0]])
-@pytest.mark.parametrize("seed", range(6))
-def test_scores_and_detections_of_a_batch_equal_one_lightcurve_at_a_time(seed, widths):
+@pytest.mark.parametrize("seed", range(4))
+def test_scores_and_detections_of_a_batch_equal_one_lightcurve_at_a_time(seed, widths, detrend):
     lightcurves = _batch(seed + 100)
-    parameters = AnalysisParameters(widths_days=widths, threshold=4.0, min_good_epochs=3)
+    # A low significance for the excess scatter, so that both of its paths are taken.
+    parameters = AnalysisParameters(widths_days=widths, threshold=4.0, min_good_epochs=3, detrend=detrend,
+                                    detrend_window_days=30.0, excess_scatter_sigma=1.0)
     qualities = QualityChecker().check_many(lightcurves)
-    found = 0
+    found = excess = 0
     for lc, quality, (scores, detections) in zip(lightcurves, qualities,
                                                  find_events_many(lightcurves, parameters, qualities)):
         alone, alone_detections = find_events(lc, parameters, quality)
@@ -88,15 +92,15 @@ def test_scores_and_detections_of_a_batch_equal_one_lightcurve_at_a_time(seed, w
         assert all(_equal(scores.filtered[w], alone.filtered[w]) for w in alone.filtered)
         assert [repr(d) for d in detections] == [repr(d) for d in alone_detections]
         found += len(detections)
-        # The definition, written per lightcurve with the scalar statistics.
-        good = quality.good & lc.good
-        if good.sum() > 2:
-            baseline, spread = robust_baseline(lc.flux[good], parameters.clip_sigma)
-            scatter = float(np.sqrt(max(spread**2 - median(lc.fluxerr[good]) ** 2, 0.0)))
-            expected = (lc.flux[good] - baseline) / np.sqrt(lc.fluxerr[good] ** 2 + scatter**2)
-            assert _equal(scores.baseline, baseline) and _equal(scores.scatter, scatter)
-            assert _equal(scores.snr[good], expected) and np.isnan(scores.snr[~good]).all()
+        # The definitions, written out one epoch and one window at a time (tests/reference_scores.py).
+        snr, filtered, scatter = reference_scores(lc, parameters, quality.good)
+        assert np.allclose(scores.snr, snr, rtol=1e-9, atol=1e-9, equal_nan=True)
+        assert all(np.allclose(scores.filtered[w], filtered[w], rtol=1e-9, atol=1e-9, equal_nan=True)
+                   for w in filtered)
+        assert scores.scatter == pytest.approx(scatter, rel=1e-9, abs=1e-12)
+        excess += scatter > 0
     assert found > 0  # the batches hold events, so the detection path is exercised
+    assert excess > 0  # and lightcurves with a significant excess scatter
 
 
 def test_analysing_many_sources_equals_one_at_a_time_and_isolates_a_failure():

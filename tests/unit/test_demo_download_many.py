@@ -23,6 +23,10 @@ PARAMETER_SETS = {
     "blocks of few sources": dict(cadence="even", num_points=7000, filters=["r", "V"], flag_fraction=0.01),
     "one epoch": dict(cadence="even", num_points=1, filters=["B"], flare_fraction=0.5, dip_fraction=0.5),
     "everything fails": {**REFERENCE, "failure_fraction": 1.0},
+    "magnitude noise, flags and events": dict(cadence="even", num_points=150, noise="mag", flag_fraction=0.2,
+                                              flare_fraction=0.4, dip_fraction=0.4, filters=["g", "i"]),
+    "faint: fluxes below zero": dict(cadence="even", num_points=300, limiting_mag=15.0, flag_fraction=0.1,
+                                     dip_fraction=0.5),
     "seasons (per-source path)": dict(cadence="seasons", num_points=120, filters=["g", "r"], flag_fraction=0.1,
                                       flare_fraction=0.3, failure_fraction=0.2),
 }

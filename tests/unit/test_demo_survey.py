@@ -75,7 +75,9 @@ def test_reference_workload_is_even_single_filter_with_bounded_errors():
                    magerr_range=[0.09, 0.11], mag=18.0, flag_fraction=0.0)
     np.testing.assert_allclose(np.diff(raw.columns["mjd"]), 1000.0 / 99)
     assert raw.columns["mjd"][0] == 57000.0 and raw.columns["mjd"][-1] == 58000.0
-    assert raw.columns["magerr"].min() >= 0.09 and raw.columns["magerr"].max() <= 0.11
+    # The drawn magnitude error is that of the true flux (g: 18.35 mag); the noise is Gaussian in flux.
+    relative = raw.columns["fluxerr"] / 10 ** (-0.4 * (18.35 - 25.0)) * 2.5 / np.log(10)
+    assert relative.min() >= 0.09 - 1e-12 and relative.max() <= 0.11 + 1e-12
     assert set(raw.columns["exptime"]) == {30.0}
 
 

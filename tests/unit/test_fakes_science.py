@@ -67,6 +67,9 @@ def test_summaries_and_histogram_parts_follow_the_transaction(state):
         assert uow.histogram_parts.keys("p", "demo", "a1", "epochs") == ["k3", "m1"]
         with pytest.raises(ValueError, match="cannot order"):
             uow.summaries.list("p", "demo", "a1", order_by="nope")
+        # The signed best S/N ranks by its size, as in PostgreSQL.
+        uow.summaries.upsert_many([SourceSummary(ids[1], "demo", "a1", best_snr=-12.0)])
+        assert [n for n, _ in uow.summaries.list("p", "demo", "a1")] == ["s1", "s0", "s2"]
 
 
 def test_histogram_store_keeps_copies():

@@ -74,3 +74,23 @@ def test_finder_skips_epochs_failing_cuts_and_reports_worst_values():
     _, detections = find_events(lc, AnalysisParameters(threshold=5.0), quality)
     assert len(detections) == 1 and detections[0].peak_mjd == lc.mjds[101]
     assert detections[0].quality["chi"] == 3.0 and detections[0].quality["flag"] == 0.0
+
+
+def test_limiting_magnitude_cut_compares_the_baseline_not_the_event():
+    # A 1.5-mag dip whose epochs fall below the survey limit (21.0, the source at 20.0) is an event:
+    # the cut asks whether the image could show the source at its baseline magnitude, so none of the
+    # dip's epochs is cut, and the finder finds the dip. A shallow image (limit 19.5) is still cut.
+    lc = lightcurve(200)
+    columns = {k: v.copy() for k, v in lc.columns.items()}
+    columns["flux"][100:104] = 100.0 * 10 ** (-0.4 * 1.5)  # 25 % of the flux: 1.5 mag fainter
+    columns["mag"] = 25.0 - 2.5 * np.log10(columns["flux"])  # baseline 20.0, dip 21.5 (below the limit)
+    columns["limiting_mag"][150] = 19.5
+    lc.columns = columns
+    result = QualityChecker().check(lc)
+    baseline = float(np.median(columns["mag"]))
+    assert result.values["limiting_mag"][100] == pytest.approx(baseline - 21.0)
+    assert (columns["mag"][100:104] > columns["limiting_mag"][100:104]).all()  # the epochs are below the limit
+    assert result.good[100:104].all() and np.flatnonzero(~result.good).tolist() == [150]
+    _, detections = find_events(lc, AnalysisParameters(), result)
+    assert [d.kind for d in detections] == ["dimming"] and detections[0].peak_mjd in lc.mjds[100:104]
+    assert detections[0].amplitude == pytest.approx(10 ** (-0.4 * 1.5) - 1, abs=0.03)
