@@ -98,7 +98,8 @@ from adapters.config_file import load_config
 from adapters.container import SURVEYS
 from domain.analysis.analysis import Analysis, summarise_many
 from domain.analysis.finder import find_events_many
-from domain.simulator import Simulator, inject_many
+from domain.recovery import reference_of
+from domain.simulator import Simulator
 work, n, config_text = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 write_demo_catalog(work / "catalog.csv", rows=n, seed=3)
 (work / "p.yaml").write_text(config_text.replace("CATALOG", str(work / "catalog.csv")))
@@ -124,14 +125,17 @@ for first in range(0, n, config.batch_size):
     summarise_many(grouped, survey.name, "floor")
     detections += sum(len(r.detections) for r in results)
     analysis.fill_many(histograms, results)
-    simulator.prepare([lc for _, lightcurves in reduced for lc in lightcurves])
-    drawn = [(event, lightcurves[index], mine[index].quality, rng)
-             for (_, lightcurves), (_, mine) in zip(reduced, grouped)
-             for index, event, rng in simulator.source_events(lightcurves, 1)]
-    copies = inject_many([d[1] for d in drawn], [d[0] for d in drawn], [d[3] for d in drawn],
-                         survey.simulation.noise_model)
-    for (event, *_), (_, found) in zip(drawn, find_events_many(copies, survey.analysis, [d[2] for d in drawn])):
-        simulator.match(event, found)
+    # Simulation as the simulate step runs it: the un-injected results are the reference.
+    for (_, lightcurves), (_, mine) in zip(reduced, grouped):
+        refs = [reference_of(r.lightcurve.mjds, r.scores, r.detections, r.lightcurve.exptime) for r in mine]
+        plans = simulator.plan(lightcurves, refs, 1)
+        copies = simulator.copies(lightcurves, refs, plans)
+        found = find_events_many([c for *_, c in copies], survey.analysis, [mine[i].quality for _, i, _ in copies])
+        by_plan = {}
+        for (p, i, _), (_, dets) in zip(copies, found):
+            by_plan.setdefault(p, {})[i] = dets
+        for p, plan in enumerate(plans):
+            simulator.outcome(plan, by_plan.get(p, {}), refs)
 print(json.dumps({"n": n, "floor": time.perf_counter() - start, "detections": detections}))
 """
 

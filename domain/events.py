@@ -1,4 +1,10 @@
-"""Event models for the Simulator: multiplicative flux factors of flares, bumps, dips and microlensing."""
+"""Event models for the Simulator: multiplicative flux factors of flares, bumps, dips and microlensing.
+
+Every model is a factor on the flux (1 = no change) with a peak time, an amplitude (or, for
+microlensing, an impact parameter) and a ``width`` in days whose meaning depends on the kind, as
+:data:`WIDTH_MEANINGS` states; sampled at an instant, or averaged over each epoch's exposure, as a
+survey's photometry is. The shapes themselves are in :mod:`domain.event_shapes`.
+"""
 
 from __future__ import annotations
 
@@ -8,145 +14,50 @@ from typing import Any
 
 import numpy as np
 
+from domain import event_shapes, flare_template
 from domain.detection import BRIGHTENING, DIMMING, Detection
+from domain.event_shapes import OCCULTATION_INGRESS_FRACTION, box, flare, gaussian, occultation, paczynski
 from domain.injection import Injection
 
-__all__ = ["EVENT_KINDS", "DIMMING_KINDS", "EDGE_FRACTION", "FLARE_RISE_FRACTION", "OCCULTATION_INGRESS_FRACTION",
-           "flare", "gaussian", "box", "occultation", "paczynski", "event_factor", "InjectedEvent"]
+__all__ = ["EVENT_KINDS", "DIMMING_KINDS", "WIDTH_MEANINGS", "EDGE_FRACTION", "FLARE_SPAN",
+           "OCCULTATION_INGRESS_FRACTION", "SECONDS_PER_DAY", "flare", "gaussian", "box", "occultation", "paczynski",
+           "event_factor", "InjectedEvent"]
 
 #: Every event model the Simulator can inject.
 EVENT_KINDS = ("flare", "gaussian_bump", "gaussian_dip", "box_bump", "box_dip", "occultation", "microlensing")
 #: Models that make the source fainter; all others brighten it.
 DIMMING_KINDS = frozenset({"gaussian_dip", "box_dip", "occultation"})
+#: What ``width`` (days) means for each kind: the one place that says it (the configuration reference quotes it).
+WIDTH_MEANINGS = ("t_half for flare (the time unit of the Davenport et al. 2014 template, which the paper calls its "
+                  "full width at half maximum; the template's own is 0.913 t_half, and AltaiPony's 'dur' is 2 t_half), "
+                  "sigma for gaussian_bump and gaussian_dip, full duration for box_bump, box_dip and occultation "
+                  "(first to last contact), tE (Einstein radius crossing time) for microlensing.")
 #: An event spans the times where the model deviates from 1 by more than this fraction of its peak deviation.
 EDGE_FRACTION = 0.01
-#: Rise e-folding time of a flare as a fraction of its decay time (its ``width``).
-FLARE_RISE_FRACTION = 0.1
-#: Duration of each of ingress and egress of an occultation as a fraction of its total duration.
-OCCULTATION_INGRESS_FRACTION = 0.2
+#: Where the flare template rises above and falls below ``EDGE_FRACTION`` of its peak, in units of
+#: ``t_half`` from the peak: (-0.91151, 12.2559).
+FLARE_SPAN = flare_template.crossings(EDGE_FRACTION)
+#: Exposure times are in seconds, event times in days.
+SECONDS_PER_DAY = 86400.0
+
+_SHAPES = {"flare": flare, "gaussian_bump": gaussian, "gaussian_dip": gaussian, "box_bump": box, "box_dip": box,
+           "occultation": occultation, "microlensing": paczynski}
+_EXPOSURE_MEANS = {"flare": event_shapes.flare_mean, "gaussian_bump": event_shapes.gaussian_mean,
+                   "gaussian_dip": event_shapes.gaussian_mean, "box_bump": event_shapes.box_mean,
+                   "box_dip": event_shapes.box_mean, "occultation": event_shapes.occultation_mean,
+                   "microlensing": event_shapes.paczynski_mean}
 
 
-def _dt(mjd: np.ndarray, peak_mjd: float | np.ndarray) -> np.ndarray:
-    # The shapes also take one parameter per time (arrays as long as mjd): many events at once.
-    return np.asarray(mjd, dtype=float) - np.asarray(peak_mjd, dtype=float)
+def event_factor(kind: str, mjd: np.ndarray, *, peak_mjd, width, amplitude=None, u0=None,
+                 exptime=None) -> np.ndarray:
+    """Return the flux factor of an event of ``kind`` at ``mjd`` (1 = no change), or its mean over each exposure.
 
-
-def flare(mjd: np.ndarray, peak_mjd: float, amplitude: float, width: float) -> np.ndarray:
-    """Fast-rise exponential-decay (FRED) flare.
-
-    Parameters
-    ----------
-    mjd : numpy.ndarray
-        Times (MJD).
-    peak_mjd, amplitude : float
-        Time of the peak and fractional flux change there (positive).
-    width : float
-        Decay e-folding time in days; the rise e-folds ``FLARE_RISE_FRACTION`` times faster.
-
-    Returns
-    -------
-    numpy.ndarray
-        Flux factor, ``1 + amplitude`` at the peak and 1 far from it.
-    """
-    dt = _dt(mjd, peak_mjd)
-    # Both exponents are clipped to <= 0 so that neither branch of np.where overflows.
-    rise = np.exp(np.minimum(dt, 0.0) / (FLARE_RISE_FRACTION * width))
-    decay = np.exp(-np.maximum(dt, 0.0) / width)
-    return 1.0 + amplitude * np.where(dt < 0, rise, decay)
-
-
-def gaussian(mjd: np.ndarray, peak_mjd: float, amplitude: float, width: float) -> np.ndarray:
-    """Gaussian bump (``amplitude > 0``) or dip (``amplitude < 0``).
-
-    Parameters
-    ----------
-    mjd : numpy.ndarray
-        Times (MJD).
-    peak_mjd, amplitude : float
-        Time of the extremum and fractional flux change there.
-    width : float
-        Standard deviation in days.
-
-    Returns
-    -------
-    numpy.ndarray
-        Flux factor.
-    """
-    return 1.0 + amplitude * np.exp(-0.5 * (_dt(mjd, peak_mjd) / width) ** 2)
-
-
-def box(mjd: np.ndarray, peak_mjd: float, amplitude: float, width: float) -> np.ndarray:
-    """Box-shaped bump or dip: a constant change for ``width`` days centred on ``peak_mjd`` (edges included).
-
-    Parameters
-    ----------
-    mjd : numpy.ndarray
-        Times (MJD).
-    peak_mjd, amplitude : float
-        Centre of the box and fractional flux change inside it.
-    width : float
-        Full duration in days.
-
-    Returns
-    -------
-    numpy.ndarray
-        Flux factor.
-    """
-    return 1.0 + amplitude * (np.abs(_dt(mjd, peak_mjd)) <= width / 2.0)
-
-
-def occultation(mjd: np.ndarray, peak_mjd: float, amplitude: float, width: float) -> np.ndarray:
-    """Occultation-like trapezoidal dip: linear ingress and egress around a flat bottom.
-
-    Parameters
-    ----------
-    mjd : numpy.ndarray
-        Times (MJD).
-    peak_mjd, amplitude : float
-        Mid-occultation time and fractional flux change at the bottom (negative; -1 is total).
-    width : float
-        Full duration (first to last contact) in days; ingress and egress each take
-        ``OCCULTATION_INGRESS_FRACTION * width``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Flux factor.
-    """
-    ingress = OCCULTATION_INGRESS_FRACTION * width
-    depth = np.clip((width / 2.0 - np.abs(_dt(mjd, peak_mjd))) / ingress, 0.0, 1.0)
-    return 1.0 + amplitude * depth
-
-
-def paczynski(mjd: np.ndarray, peak_mjd: float, u0: float, width: float) -> np.ndarray:
-    """Point-source point-lens (Paczyński) magnification.
-
-    ``A(u) = (u² + 2) / (u sqrt(u² + 4))`` with ``u = sqrt(u0² + ((t - t0) / tE)²)``.
-
-    Parameters
-    ----------
-    mjd : numpy.ndarray
-        Times (MJD).
-    peak_mjd, u0 : float
-        Time of closest approach ``t0`` and impact parameter in Einstein radii (positive).
-    width : float
-        Einstein crossing time ``tE`` in days.
-
-    Returns
-    -------
-    numpy.ndarray
-        Magnification (flux factor), ``A(u0)`` at ``t0``.
-    """
-    u = np.hypot(u0, _dt(mjd, peak_mjd) / width)
-    return (u**2 + 2.0) / (u * np.sqrt(u**2 + 4.0))
-
-
-_SHAPES = {"flare": flare, "gaussian_bump": gaussian, "gaussian_dip": gaussian,
-           "box_bump": box, "box_dip": box, "occultation": occultation}
-
-
-def event_factor(kind: str, mjd: np.ndarray, *, peak_mjd, width, amplitude=None, u0=None) -> np.ndarray:
-    """Return the flux factor of an event of ``kind`` at ``mjd`` (1 = no change).
+    With ``exptime``, the factor of an epoch is its mean over ``[t - exptime / 2, t + exptime / 2]``
+    (``mjd`` taken as mid-exposure), as the survey integrates it: exact for the flare
+    (polynomial and exponentials), the boxes (overlap fraction), the occultation (piecewise
+    linear) and the Gaussians (erf); for microlensing, Gauss-Legendre quadrature in
+    ``asinh((t - t0) / (u0 tE))`` with as many nodes as the exposure spans in that variable
+    (relative error below 1e-13). See the ``*_mean`` functions of :mod:`domain.event_shapes`.
 
     Parameters
     ----------
@@ -157,15 +68,40 @@ def event_factor(kind: str, mjd: np.ndarray, *, peak_mjd, width, amplitude=None,
     peak_mjd, amplitude, width, u0 : float or numpy.ndarray
         The event's parameters (see :class:`InjectedEvent`; ``u0`` for microlensing only, whose
         amplitude follows from it), or one value per time, to evaluate many events of a kind at once.
+    exptime : float or numpy.ndarray, optional
+        Exposure time in seconds, one for all or one per time. None, 0 or NaN (unknown) give
+        the factor at the instant ``mjd``, bit for bit.
 
     Returns
     -------
     numpy.ndarray
         Flux factor at each time.
+
+    Raises
+    ------
+    ValueError
+        If an exposure time is negative or infinite.
     """
-    if kind == "microlensing":
-        return paczynski(mjd, peak_mjd, u0, width)
-    return _SHAPES[kind](mjd, peak_mjd, amplitude, width)
+    main = u0 if kind == "microlensing" else amplitude
+    if exptime is None:
+        return _SHAPES[kind](mjd, peak_mjd, main, width)
+    exptime = np.asarray(exptime, dtype=float)
+    if np.any(exptime < 0) or np.any(np.isinf(exptime)):
+        raise ValueError("exposure times must be non-negative and finite (NaN for unknown)")
+    mjd, peak_mjd, main, width, exptime = np.broadcast_arrays(
+        *(np.asarray(value, dtype=float) for value in (mjd, peak_mjd, main, width)), exptime)
+    exposed = exptime > 0  # NaN compares False: unknown is instantaneous
+    if exposed.all():
+        return _EXPOSURE_MEANS[kind](mjd - peak_mjd, exptime / (2.0 * SECONDS_PER_DAY), main, width)
+    # The shapes and means work element by element, so each part is what it would be on its own.
+    factor = np.empty(mjd.shape)
+    instant = ~exposed
+    factor[instant] = _SHAPES[kind](mjd[instant], peak_mjd[instant], main[instant], width[instant])
+    if exposed.any():
+        factor[exposed] = _EXPOSURE_MEANS[kind](mjd[exposed] - peak_mjd[exposed],
+                                                exptime[exposed] / (2.0 * SECONDS_PER_DAY), main[exposed],
+                                                width[exposed])
+    return factor
 
 
 def _magnification(u: float) -> float:
@@ -176,7 +112,7 @@ def _half_extents(kind: str, amplitude: float, width: float, u0: float | None) -
     """Return how far before and after the peak the model deviates by more than ``EDGE_FRACTION`` of its peak."""
     edge = EDGE_FRACTION
     if kind == "flare":
-        return FLARE_RISE_FRACTION * width * math.log(1 / edge), width * math.log(1 / edge)
+        return -FLARE_SPAN[0] * width, FLARE_SPAN[1] * width
     if kind in ("gaussian_bump", "gaussian_dip"):
         half = width * math.sqrt(2 * math.log(1 / edge))
     elif kind in ("box_bump", "box_dip"):
@@ -211,7 +147,8 @@ class InjectedEvent:
     snr_amplitude : float or None
         ``amplitude`` in units of the lightcurve's noise (signed like ``amplitude``).
     width : float
-        Width in days: decay time (flare), sigma (Gaussian), duration (box, occultation), tE (microlensing).
+        Width in days: ``t_half`` (flare), sigma (Gaussian), full duration (box, occultation),
+        tE (microlensing), as :data:`WIDTH_MEANINGS` says.
     u0 : float or None
         Impact parameter (microlensing only).
     start_mjd, end_mjd : float
@@ -298,13 +235,16 @@ class InjectedEvent:
         """Sign of the flux change as the finder names it: ``"brightening"`` or ``"dimming"``."""
         return DIMMING if self.kind in DIMMING_KINDS else BRIGHTENING
 
-    def factor(self, mjd: np.ndarray) -> np.ndarray:
+    def factor(self, mjd: np.ndarray, exptime: float | np.ndarray | None = None) -> np.ndarray:
         """Return the multiplicative flux factor of the event at ``mjd`` (1 = no change).
 
         Parameters
         ----------
         mjd : numpy.ndarray
-            Times (MJD).
+            Times (MJD), mid-exposure.
+        exptime : float or numpy.ndarray, optional
+            Exposure times in seconds (one for all or one per time): the factor is then its mean
+            over each exposure, as :func:`event_factor` computes it. None, 0 or NaN: at the instant.
 
         Returns
         -------
@@ -312,7 +252,7 @@ class InjectedEvent:
             Flux factor at each time.
         """
         return event_factor(self.kind, mjd, peak_mjd=self.peak_mjd, width=self.width, amplitude=self.amplitude,
-                            u0=self.u0)
+                            u0=self.u0, exptime=exptime)
 
     def as_dict(self) -> dict[str, Any]:
         """Return every field, for storage as JSON; ``InjectedEvent(**d)`` rebuilds the event.

@@ -10,7 +10,7 @@ from domain.errors import DataError
 from domain.events import InjectedEvent, event_factor
 from domain.lightcurve import Lightcurve
 from domain.segments import Segments
-from domain.statistics import median, robust_location_scale
+from domain.statistics import median
 
 __all__ = ["inject", "inject_many", "NOISE_MODELS"]
 
@@ -18,24 +18,20 @@ NOISE_MODELS = ("sky", "source")
 _MAG_PER_LN_FLUX = 2.5 / np.log(10.0)
 
 
-def _baseline_noise_cadence(lightcurve: Lightcurve) -> tuple[float, float, float]:
-    """Return the robust baseline flux, the noise per epoch and the median epoch spacing of good epochs."""
-    return lightcurve.derived("injection_baseline_noise_cadence", _compute_baseline_noise_cadence)
+def _median_baseline(lightcurve: Lightcurve) -> float:
+    """Return the robust median flux of the good epochs (cached with the columns)."""
+    return lightcurve.derived("injection_median_baseline", _compute_median_baseline)
 
 
-def _compute_baseline_noise_cadence(lightcurve: Lightcurve) -> tuple[float, float, float]:
+def _compute_median_baseline(lightcurve: Lightcurve) -> float:
     good = lightcurve.good
     if good.sum() < 2:
         raise DataError(f"lightcurve {lightcurve.label}: fewer than 2 good epochs, nothing to inject into")
-    baseline, spread = robust_location_scale(lightcurve.flux[good])
-    # max(spread, typical error) is the finder's per-epoch sigma with excess scatter:
-    # sqrt(err² + max(spread² - err², 0)); so the drawn S/N is the S/N the finder sees.
-    noise = max(spread, median(lightcurve.fluxerr[good]))
+    baseline = lightcurve.flux_median if lightcurve.flux_median is not None else median(lightcurve.flux[good])
     if not baseline > 0:
         raise DataError(f"lightcurve {lightcurve.label}: baseline flux {baseline} is not positive, "
                         "so a fractional flux change is undefined")
-    cadence = median(np.diff(lightcurve.mjds[good]))
-    return baseline, noise, cadence
+    return float(baseline)
 
 
 def inject(lightcurve: Lightcurve, event: InjectedEvent | Sequence[InjectedEvent],
@@ -43,8 +39,8 @@ def inject(lightcurve: Lightcurve, event: InjectedEvent | Sequence[InjectedEvent
     """Return a new lightcurve with events added at its own epochs; the input is not modified.
 
     ``flux += baseline * (factor - 1)`` where ``baseline`` is the median flux of good
-    epochs and ``factor`` the product of the events' factors (identical to their sum
-    for events that do not overlap). Magnitudes of changed epochs are recomputed on
+    epochs and ``factor`` the product of the events' factors, each averaged over the epoch's
+    exposure (identical to their sum for events that do not overlap). Magnitudes of changed epochs are recomputed on
     each epoch's own zero point (``mag + 2.5 log10(flux)``); ``magerr`` follows from
     ``fluxerr / flux``, as in reduction. Flags, times and exposure times are copied.
 
@@ -75,16 +71,17 @@ def inject(lightcurve: Lightcurve, event: InjectedEvent | Sequence[InjectedEvent
     """
     _check_noise_model(noise_model, [rng])
     events = [event] if isinstance(event, InjectedEvent) else list(event)
-    mjd = lightcurve.columns["mjd"]
+    mjd, exptime = lightcurve.columns["mjd"], lightcurve.columns["exptime"]
     factor = np.ones(mjd.size)
     for each in events:
-        factor *= each.factor(mjd)
+        factor *= each.factor(mjd, exptime=exptime)
     return _with_factors([lightcurve], factor, [rng], noise_model)[0]
 
 
 def inject_many(lightcurves: Sequence[Lightcurve], events: Sequence[InjectedEvent],
                 rngs: Sequence[np.random.Generator | None] | None = None,
-                noise_model: str = "sky") -> list[Lightcurve]:
+                noise_model: str = "sky", *, scales: Sequence[float] | None = None,
+                baselines: Sequence[np.ndarray] | None = None) -> list[Lightcurve]:
     """Inject one event into each of many lightcurves: as :func:`inject` on each, one numpy pass for all.
 
     Parameters
@@ -97,6 +94,11 @@ def inject_many(lightcurves: Sequence[Lightcurve], events: Sequence[InjectedEven
         Source of the extra noise of each, required for ``noise_model="source"``.
     noise_model : {"sky", "source"}
         As for :func:`inject`.
+    scales : sequence of float, optional
+        Per copy, the scale of the event's fractional change (its colour in that filter); default 1.
+    baselines : sequence of numpy.ndarray, optional
+        Per copy, the baseline flux of each epoch the change multiplies (the finder's trend, NaN where
+        the epoch was not searched, which then takes the lightcurve's median); default the median.
 
     Returns
     -------
@@ -121,23 +123,17 @@ def inject_many(lightcurves: Sequence[Lightcurve], events: Sequence[InjectedEven
     # One row of parameters per event (u0 NaN where there is none), read at the epochs of each kind.
     values = np.array([(e.peak_mjd, e.amplitude, e.width, np.nan if e.u0 is None else e.u0) for e in events])
     columns = dict(zip(("peak_mjd", "amplitude", "width", "u0"), values.T))
+    exptime = np.concatenate([lc.columns["exptime"] for lc in lightcurves])
     for kind, code in codes.items():
         at = code_of_epoch == code
         of_epoch = segments.ids[at]
         names = ("peak_mjd", "width", "u0") if kind == "microlensing" else ("peak_mjd", "amplitude", "width")
-        factor[at] = event_factor(kind, mjd[at], **{name: columns[name][of_epoch] for name in names})
-    return _with_factors(lightcurves, factor, rngs, noise_model, segments)
-
-
-def _robust_fluxes(lightcurves: Sequence[Lightcurve], segments: Segments, flux: np.ndarray,
-                   good: np.ndarray) -> tuple[list[float], list[float]]:
-    # robust_location_scale of each lightcurve's good fluxes. Each lightcurve's summary holds them, bit for
-    # bit, unless it was not summarised (or the statistic is NaN): then they are computed for all.
-    summaries = [(lc.flux_median, lc.flux_rms) for lc in lightcurves]
-    if all(median is not None and rms is not None for median, rms in summaries):
-        return [float(median) for median, _ in summaries], [float(rms) for _, rms in summaries]
-    baselines, spreads = segments.robust_location_scale(flux, good)
-    return baselines.tolist(), spreads.tolist()
+        # Each epoch is the mean over its exposure, as the detector integrates it.
+        factor[at] = event_factor(kind, mjd[at], exptime=exptime[at],
+                                  **{name: columns[name][of_epoch] for name in names})
+    if scales is not None:
+        factor = 1.0 + (factor - 1.0) * segments.spread(np.asarray(scales, dtype=float))
+    return _with_factors(lightcurves, factor, rngs, noise_model, segments, baselines)
 
 
 def _check_noise_model(noise_model: str, rngs: Sequence[np.random.Generator | None] | None) -> None:
@@ -149,14 +145,21 @@ def _check_noise_model(noise_model: str, rngs: Sequence[np.random.Generator | No
 
 def _with_factors(lightcurves: Sequence[Lightcurve], factor: np.ndarray,
                   rngs: Sequence[np.random.Generator | None] | None, noise_model: str,
-                  segments: Segments | None = None) -> list[Lightcurve]:
+                  segments: Segments | None = None,
+                  baselines: Sequence[np.ndarray] | None = None) -> list[Lightcurve]:
     # The lightcurves (laid end to end as ``segments``) with their flux multiplied by ``factor``
-    # relative to each one's baseline: the common part of inject and inject_many.
+    # relative to their baseline (per epoch where given, else each one's median): the common part
+    # of inject and inject_many.
     segments = segments or Segments([lc.columns["mjd"].size for lc in lightcurves])
     columns = [lc.columns for lc in lightcurves]
-    baselines = [_baseline_noise_cadence(lc)[0] for lc in lightcurves]
+    medians = segments.spread([_median_baseline(lc) for lc in lightcurves])
+    if baselines is None:
+        baseline = medians
+    else:
+        baseline = np.concatenate([np.asarray(b, dtype=float) for b in baselines])
+        baseline = np.where(np.isfinite(baseline), baseline, medians)
     old_flux = np.concatenate([c["flux"] for c in columns])
-    flux = old_flux + segments.spread(baselines) * (factor - 1.0)
+    flux = old_flux + baseline * (factor - 1.0)
     fluxerr = np.concatenate([c["fluxerr"] for c in columns])
     if noise_model == "source":
         extra = fluxerr * np.sqrt(np.maximum(factor - 1.0, 0.0))

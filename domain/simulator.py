@@ -1,23 +1,40 @@
-"""Simulator: draw events, inject them into real lightcurves, and match the finder's detections to them."""
+"""Simulator: events placed over a source's whole observed span, injected into every lightcurve they cover.
+
+For rates the efficiency must be that of the survey as it observed: an event happens at any time, in
+a season or in a gap, and in every filter at once. So, per source (all of its lightcurves in a survey):
+
+* the peak is drawn uniformly over the source's observed span, from its first to its last searched
+  epoch, gaps between seasons included (``peak_time: span``; the efficiency then includes the duty
+  cycle), or within half a cadence of a random searched epoch (``epochs``: the efficiency given the
+  event was observed);
+* the amplitude is drawn in units of the finder's single-epoch uncertainty in a **reference
+  lightcurve**: among those observing at the peak (first to last epoch), the one with the smallest
+  uncertainty relative to its baseline; for a peak in a gap, the one nearest in time;
+* the event goes into **every lightcurve with a searched epoch in its span**, its fractional change
+  scaled per filter by ``colours`` (achromatic by default for every kind), averaged over each epoch's
+  exposure, multiplying the finder's own baseline (the trend) of that epoch;
+* it is **recovered** when a detection it caused (:mod:`domain.recovery`) is found in at least
+  ``recovery_filters`` of the lightcurves it covers (0: in all of them); an event in a gap covers none
+  and is not recovered.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from dataclasses import dataclass, replace
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from domain.detection import Detection
 from domain.errors import ConfigError
-from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
-from domain.injecting import NOISE_MODELS, _baseline_noise_cadence, _robust_fluxes, inject, inject_many
+from domain.events import DIMMING_KINDS, EVENT_KINDS, WIDTH_MEANINGS, InjectedEvent
+from domain.injecting import NOISE_MODELS, inject, inject_many
+from domain.injection import Injection
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
-from domain.segments import Segments
+from domain.recovery import Reference, new_detection, overlapping
 from domain.seeding import generator_from_state, stream_states
-from domain.statistics import median
 
-__all__ = ["SimulationParameters", "Simulator", "inject", "inject_many", "NOISE_MODELS", "PEAK_TIMES",
+__all__ = ["SimulationParameters", "Simulator", "Planned", "inject", "inject_many", "NOISE_MODELS", "PEAK_TIMES",
            "EVENT_KINDS", "InjectedEvent"]
 
 PEAK_TIMES = ("span", "epochs")
@@ -26,8 +43,8 @@ PEAK_TIMES = ("span", "epochs")
 class SimulationParameters(Parameters):
     """Parameters of simulation mode: which events to inject, how many and how strong.
 
-    Invariants: every ``*_min`` is at most its ``*_max`` and ``kinds`` is a
-    non-empty list without repeats; a violation raises ``ConfigError``.
+    Invariants: every ``*_min`` is at most its ``*_max``, ``kinds`` is a non-empty list without
+    repeats and ``colours`` entries read ``KIND:FILTER=FACTOR``; a violation raises ``ConfigError``.
 
     Parameters
     ----------
@@ -42,19 +59,19 @@ class SimulationParameters(Parameters):
     SPECS = {
         "enabled": Param(False, bool, "Inject simulated events and record their (hidden) detections.",
                          science=False),
-        "injections_per_source": Param(10, int, "Events injected per source, one at a time, each into one of "
-                                       "its lightcurves (chosen in proportion to time span).",
-                                       minimum=1, maximum=10**6),
+        "injections_per_source": Param(10, int, "Events injected per source, one at a time, each into every "
+                                       "lightcurve (filter) it covers.", minimum=1, maximum=10**6),
         "kinds": Param(list(EVENT_KINDS), list, "Event models to draw from (uniformly).",
                        item_kind=str, choices=EVENT_KINDS),
-        "amplitude_min": Param(3.0, float, "Smallest peak amplitude in units of the lightcurve's robust "
-                               "noise (the peak S/N); not used by microlensing.", minimum=0.01, maximum=1e6),
-        "amplitude_max": Param(20.0, float, "Largest peak amplitude in noise units.", minimum=0.01, maximum=1e6),
+        "amplitude_min": Param(3.0, float, "Smallest peak amplitude in units of the finder's single-epoch "
+                               "uncertainty in the reference lightcurve (the peak S/N); not used by "
+                               "microlensing.", minimum=0.01, maximum=1e6),
+        "amplitude_max": Param(20.0, float, "Largest peak amplitude in those units.", minimum=0.01, maximum=1e6),
         "amplitude_scale": Param("log", str, "Draw amplitudes uniformly in log or in linear.",
                                  choices=("log", "linear")),
-        "width_min": Param(0.01, float, "Shortest width or timescale in days (decay time, sigma, duration, tE).",
-                           minimum=1e-6, maximum=1e5),
-        "width_max": Param(10.0, float, "Longest width or timescale in days.", minimum=1e-6, maximum=1e5),
+        "width_min": Param(0.01, float, "Shortest width in days: " + WIDTH_MEANINGS, minimum=1e-6, maximum=1e5),
+        "width_max": Param(10.0, float, "Longest width in days (same meaning per kind).", minimum=1e-6,
+                           maximum=1e5),
         "width_scale": Param("log", str, "Draw widths uniformly in log or in linear.",
                              choices=("log", "linear")),
         "u0_min": Param(0.01, float, "Smallest microlensing impact parameter (Einstein radii).",
@@ -63,10 +80,20 @@ class SimulationParameters(Parameters):
                         "lens-source geometry).", minimum=1e-4, maximum=10.0),
         "noise_model": Param("sky", str, "'sky': errors unchanged by the event (background-limited); 'source': "
                              "photon noise of the added flux is added too.", choices=NOISE_MODELS),
-        "peak_time": Param("span", str, "'span': peak uniform over the observed span, gaps included (the "
-                           "efficiency then includes the duty cycle, as a rate needs); 'epochs': peak within "
-                           "half a cadence of a random good epoch (efficiency given the event was observed).",
+        "peak_time": Param("span", str, "'span': peak uniform over the source's whole observed span (first to "
+                           "last epoch of all its lightcurves), gaps between seasons included: the efficiency "
+                           "includes the duty cycle, as a rate needs; 'epochs': peak within half a cadence of a "
+                           "random searched epoch (the efficiency given the event was observed).",
                            choices=PEAK_TIMES),
+        "colours": Param([], list, "Per-filter scale of an event's fractional change, as 'KIND:FILTER=FACTOR' "
+                         "(e.g. 'flare:g=1.0', 'flare:r=0.45'); unlisted filters and kinds get 1: every kind "
+                         "is achromatic by default (right for microlensing; flares are bluer and dips of "
+                         "dust redder, which these entries state).", item_kind=str),
+        "recovery_filters": Param(1, int, "An injection is recovered when found in at least this many of the "
+                                  "lightcurves (filters) it covers; 0 = in all of them.", minimum=0, maximum=100),
+        "recovery_margin": Param(2.0, float, "A detection that a detection of the un-injected data already "
+                                 "explains recovers the injection only if stronger by this much |S/N|.",
+                                 minimum=0.0, maximum=1000.0),
         "seed": Param(0, int, "Seed of the random draws (combined with a per-source seed).",
                       minimum=0, maximum=2**63 - 1),
     }
@@ -83,6 +110,23 @@ class SimulationParameters(Parameters):
         if not kinds or len(set(kinds)) != len(kinds):
             raise ConfigError(f"needs at least one kind and no repeats, got {kinds}", key=f"{where}kinds",
                               source=source)
+        self.colour_factors = _colours(self._values["colours"], key=f"{where}colours", source=source)
+
+
+def _colours(entries: list[str], *, key: str, source: str | None) -> dict[tuple[str, str], float]:
+    factors = {}
+    for entry in entries:
+        kind, _, rest = entry.partition(":")
+        band, _, value = rest.partition("=")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = float("nan")
+        if kind not in EVENT_KINDS or not band or not np.isfinite(factor) or factor < 0:
+            raise ConfigError(f"{entry!r} is not KIND:FILTER=FACTOR with a known kind and a factor >= 0",
+                              key=key, source=source)
+        factors[(kind, band)] = factor
+    return factors
 
 
 class _Range(NamedTuple):
@@ -102,13 +146,39 @@ class _Range(NamedTuple):
         return float(np.exp(value)) if self.log else float(value)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One event planned for a source: the truth, its reference lightcurve and the lightcurves it goes into.
+
+    Attributes
+    ----------
+    number : int
+        Index of the injection among the source's (its identity with the version).
+    event : InjectedEvent
+        The truth; ``amplitude`` and ``snr_amplitude`` are those in the reference lightcurve.
+    reference : int
+        Index of the reference lightcurve.
+    targets : tuple of (int, float)
+        Every lightcurve with a searched epoch in the event's span, with the scale of the event's
+        fractional change in its filter; empty for an event in a gap.
+    noise : numpy.random.Generator or None
+        Generator of the extra noise (``noise_model: source``), drawn for the targets in order.
+    """
+
+    number: int
+    event: InjectedEvent
+    reference: int
+    targets: tuple[tuple[int, float], ...]
+    noise: np.random.Generator | None = None
+
+
 class Simulator:
-    """Draws events, injects them into lightcurves and decides which detections recover them.
+    """Plans events for sources, makes the injected copies and decides which injections were recovered.
 
     Parameters
     ----------
     parameters : SimulationParameters
-        What to draw and how to add noise.
+        What to draw, how to add noise and how to count a recovery.
     """
 
     def __init__(self, parameters: SimulationParameters):
@@ -130,59 +200,19 @@ class Simulator:
         self._u0s = _Range(parameters.u0_min, parameters.u0_max, False)
         self._states: dict = {}
 
-    def prepare(self, lightcurves: Sequence[Lightcurve]) -> None:
-        """Compute, for many lightcurves in one pass, what drawing and injecting needs of each.
-
-        The baseline, noise, cadence, time span and good epoch times of every loaded lightcurve
-        with at least two good epochs and a positive baseline are computed together (one numpy
-        call per step for all; the baselines are read from the lightcurves' robust summaries when
-        they all have one) and kept on each lightcurve, exactly as :meth:`draw`, :func:`inject` and
-        :meth:`source_injections` would compute them one lightcurve at a time. Optional: they
-        compute what is missing themselves (and raise for lightcurves they cannot use).
-
-        Parameters
-        ----------
-        lightcurves : sequence of Lightcurve
-            Lightcurves about to get injections; unloaded ones are left alone.
-        """
-        loaded = [lc for lc in lightcurves if lc.is_loaded]
-        if not loaded:
-            return
-        columns = [lc.columns for lc in loaded]
-        segments = Segments([c["mjd"].size for c in columns])
-        good = np.concatenate([lc.good for lc in loaded])
-        baselines, spreads = _robust_fluxes(loaded, segments, np.concatenate([c["flux"] for c in columns]), good)
-        typical_errs = segments.median(np.concatenate([c["fluxerr"] for c in columns]), good)
-        # Gaps between consecutive good epochs of the same lightcurve.
-        good_mjd, good_ids = np.concatenate([c["mjd"] for c in columns])[good], segments.ids[good]
-        same = good_ids[1:] == good_ids[:-1]
-        cadences = Segments(np.bincount(good_ids[1:][same], minlength=segments.count)).median(
-            np.diff(good_mjd)[same])
-        good_mjds = Segments(segments.counts(good)).split(good_mjd)
-        # As _compute_baseline_noise_cadence and _compute_span, on Python floats.
-        for lc, mjd, baseline, spread, typical_err, cadence in zip(
-                loaded, good_mjds, baselines, spreads, typical_errs.tolist(), cadences.tolist()):
-            if mjd.size < 2 or not baseline > 0:
-                continue  # draw and inject raise their own errors for it
-            drawn_from = (baseline, max(spread, typical_err), cadence)
-            span = float(mjd[-1] - mjd[0] + cadence)
-            lc.derived("injection_baseline_noise_cadence", lambda _, value=drawn_from: value)
-            lc.derived("injection_span", lambda _, value=span: value)
-            lc.derived("injection_good_mjds", lambda _, value=mjd: value)
-
     def prepare_seeds(self, seeds: Iterable[int]) -> None:
-        """Seed, in one pass, the generators :meth:`source_events` makes for many per-source seeds.
+        """Seed, in one pass, the generators :meth:`plan` makes for many per-source seeds.
 
-        Optional, like :meth:`prepare`: the generators are the same, made one at a time when not
-        prepared. Replaces the seeds of an earlier call.
+        Optional: the generators are the same, made one at a time when not prepared. Replaces the
+        seeds of an earlier call.
 
         Parameters
         ----------
         seeds : iterable of int
-            Per-source seeds (non-negative) about to be drawn for.
+            Per-source seeds (non-negative) about to be planned for.
         """
         seeds = list(dict.fromkeys(seeds))
-        streams = (0, 1, 2) if self.parameters.noise_model == "source" else (0, 1)
+        streams = (0, 1) if self.parameters.noise_model == "source" else (0,)
         keys = [(number, stream) for number in range(self.parameters.injections_per_source) for stream in streams]
         self._states = stream_states(self.parameters.seed, seeds[:_MAX_PREPARED_STREAMS // len(keys)], keys)
 
@@ -192,164 +222,157 @@ class Simulator:
             return _generator(self.parameters.seed, seed, number, stream)
         return generator_from_state(state)
 
-    def draw(self, lightcurve: Lightcurve, rng: np.random.Generator) -> InjectedEvent:
-        """Draw one event for ``lightcurve``.
+    def plan(self, lightcurves: Sequence[Lightcurve], references: Sequence[Reference],
+             seed: int = 0) -> list[Planned]:
+        """Draw ``injections_per_source`` events for one source over its whole observed span.
 
-        The amplitude is drawn in noise units (peak S/N) and converted to a fractional
-        flux change with the lightcurve's robust baseline and noise; a dip deeper than
-        the whole flux is capped at -1 (total occultation) and its S/N recorded as capped.
-        Microlensing draws ``u0`` (uniform) and ``tE``; its amplitude is ``A(u0) - 1``.
+        Each injection draws from its own generator, spawned from ``(parameters.seed, seed, number)``:
+        reproducible, independent of how many follow, and different for different sources.
 
         Parameters
         ----------
-        lightcurve : Lightcurve
-            Loaded lightcurve the event is meant for.
-        rng : numpy.random.Generator
-            Source of randomness.
+        lightcurves : sequence of Lightcurve
+            The source's loaded lightcurves in one survey (filters and seasons); never modified.
+        references : sequence of Reference
+            The finder's result on each, un-injected (:func:`domain.recovery.reference_of`).
+        seed : int
+            Per-source seed (non-negative).
 
         Returns
         -------
-        InjectedEvent
-            The drawn event, with its span and the lightcurve's cadence.
-
-        Raises
-        ------
-        DataError
-            If the lightcurve has fewer than 2 good epochs or a non-positive baseline.
+        list of Planned
+            Empty when no lightcurve is usable (fewer than two searched epochs, or no positive
+            baseline and noise).
         """
-        baseline, noise, cadence = _baseline_noise_cadence(lightcurve)
-        kind = str(self._kinds[rng.integers(len(self._kinds))])
-        peak_mjd = self._draw_peak(lightcurve, rng, cadence)
+        usable = [i for i, ref in enumerate(references) if ref.usable]
+        if not usable:
+            return []
+        first = min(references[i].first for i in usable)
+        last = max(references[i].last for i in usable)
+        noise = self.parameters.noise_model == "source"
+        plans = []
+        for number in range(self.parameters.injections_per_source):
+            rng = self._generator(seed, number, 0)
+            kind = str(self._kinds[rng.integers(len(self._kinds))])
+            peak = self._draw_peak(rng, references, usable, first, last)
+            reference = _reference(references, usable, peak)
+            event = self._draw_event(rng, kind, peak, references[reference])
+            targets = tuple((i, self._colour(kind, lightcurves[i].filter)) for i in usable
+                            if _covers(event, references[i]))
+            plans.append(Planned(number, event, reference, targets,
+                                 self._generator(seed, number, 1) if noise else None))
+        return plans
+
+    def _draw_peak(self, rng: np.random.Generator, references: Sequence[Reference], usable: list[int],
+                   first: float, last: float) -> float:
+        if self.parameters.peak_time == "span":
+            return float(rng.uniform(first, last))
+        # Given observed: a searched epoch drawn uniformly among all of them, then half a cadence around it.
+        counts = np.array([references[i].good_mjds.size for i in usable])
+        index = int(rng.integers(counts.sum()))
+        which = int(np.searchsorted(np.cumsum(counts), index, side="right"))
+        ref = references[usable[which]]
+        epoch = ref.good_mjds[index - int(counts[:which].sum())]
+        return float(epoch + rng.uniform(-0.5, 0.5) * ref.cadence)
+
+    def _draw_event(self, rng: np.random.Generator, kind: str, peak: float, ref: Reference) -> InjectedEvent:
         width = self._widths.draw(rng)
         if kind == "microlensing":
-            u0 = self._u0s.draw(rng)
-            event = InjectedEvent.create(kind, peak_mjd, width, u0=u0, cadence=cadence)
-            return replace(event, snr_amplitude=event.amplitude * baseline / noise)
-        snr = self._amplitudes.draw(rng)
-        amplitude = snr * noise / baseline
+            event = InjectedEvent.create(kind, peak, width, u0=self._u0s.draw(rng), cadence=ref.cadence)
+            return replace(event, snr_amplitude=event.amplitude * ref.baseline / ref.noise)
+        amplitude = self._amplitudes.draw(rng) * ref.noise / ref.baseline
         if kind in DIMMING_KINDS:
-            amplitude = -min(amplitude, 1.0)
-        return InjectedEvent.create(kind, peak_mjd, width, amplitude, cadence=cadence,
-                                    snr_amplitude=amplitude * baseline / noise)
+            amplitude = -min(amplitude, 1.0)  # deeper than the whole flux: a total occultation
+        return InjectedEvent.create(kind, peak, width, amplitude, cadence=ref.cadence,
+                                    snr_amplitude=amplitude * ref.baseline / ref.noise)
 
-    def _draw_peak(self, lightcurve: Lightcurve, rng: np.random.Generator, cadence: float) -> float:
-        mjd = _good_mjds(lightcurve)
-        if self.parameters.peak_time == "span":
-            return float(rng.uniform(mjd[0], mjd[-1]))
-        return float(mjd[rng.integers(mjd.size)] + rng.uniform(-0.5, 0.5) * cadence)
+    def _colour(self, kind: str, band: str) -> float:
+        return self.parameters.colour_factors.get((kind, str(band)), 1.0)
 
-    def injections(self, lightcurve: Lightcurve, seed: int = 0) -> Iterator[tuple[InjectedEvent, Lightcurve]]:
-        """Yield ``injections_per_source`` (event, lightcurve with that event injected) pairs.
-
-        Each injection gets its own generator spawned from ``(parameters.seed, seed)``, so
-        the sequence is reproducible, the i-th event does not depend on how many follow,
-        and different ``seed`` values (e.g. source ids) give independent streams.
-
-        Parameters
-        ----------
-        lightcurve : Lightcurve
-            Loaded lightcurve; never modified.
-        seed : int
-            Per-lightcurve seed (non-negative).
-
-        Yields
-        ------
-        tuple of (InjectedEvent, Lightcurve)
-            The event and a new lightcurve containing it.
-        """
-        noise = self.parameters.noise_model == "source"
-        for number in range(self.parameters.injections_per_source):
-            # Streams 0 and 1 of each injection draw the event and its noise (not made when no noise is drawn).
-            event = self.draw(lightcurve, _generator(self.parameters.seed, seed, number, 0))
-            noise_rng = _generator(self.parameters.seed, seed, number, 1) if noise else None
-            yield event, inject(lightcurve, event, noise_rng, self.parameters.noise_model)
-
-    def source_injections(self, lightcurves: Sequence[Lightcurve],
-                          seed: int = 0) -> Iterator[tuple[int, InjectedEvent, Lightcurve]]:
-        """Yield ``injections_per_source`` injections for one source, spread over its lightcurves.
-
-        Each injection goes into one lightcurve (of the source's filters and
-        seasons) chosen with probability proportional to its time span, so that
-        injected events fall uniformly in the time the source was observed.
-        Reproducible like :meth:`injections`.
+    def copies(self, lightcurves: Sequence[Lightcurve], references: Sequence[Reference],
+               plans: Sequence[Planned]) -> list[tuple[int, int, Lightcurve]]:
+        """Return every injected copy of one source: (plan index, target lightcurve index, copy).
 
         Parameters
         ----------
         lightcurves : sequence of Lightcurve
-            Loaded lightcurves of the source; never modified. Lightcurves with fewer than
-            two good epochs get no injection.
-        seed : int
-            Per-source seed (non-negative).
-
-        Yields
-        ------
-        tuple of (int, InjectedEvent, Lightcurve)
-            Index of the lightcurve, the event, and a new lightcurve containing it.
-        """
-        for index, event, noise_rng in self.source_events(lightcurves, seed):
-            yield index, event, inject(lightcurves[index], event, noise_rng, self.parameters.noise_model)
-
-    def source_events(self, lightcurves: Sequence[Lightcurve],
-                      seed: int = 0) -> list[tuple[int, InjectedEvent, np.random.Generator | None]]:
-        """Draw the events of :meth:`source_injections` without injecting them (for :func:`inject_many`).
-
-        Parameters
-        ----------
-        lightcurves : sequence of Lightcurve
-            Loaded lightcurves of the source.
-        seed : int
-            Per-source seed (non-negative).
+            The source's lightcurves, as given to :meth:`plan`.
+        references : sequence of Reference
+            Their references, as given to :meth:`plan`.
+        plans : sequence of Planned
+            From :meth:`plan`.
 
         Returns
         -------
         list of tuple
-            Per injection: index of the lightcurve, the event, and the generator of its noise
-            (None unless ``noise_model`` is ``"source"``).
+            One entry per (plan, target), in order.
         """
-        usable = [i for i, lc in enumerate(lightcurves) if np.count_nonzero(lc.good) >= 2]
-        if not usable:
+        pairs = [(p, index, scale) for p, plan in enumerate(plans) for index, scale in plan.targets]
+        if not pairs:
             return []
-        if len(usable) > 1:
-            weights = np.array([_span(lightcurves[i]) for i in usable])
-            chances = weights / weights.sum()
-        noise = self.parameters.noise_model == "source"
-        events = []
-        for number in range(self.parameters.injections_per_source):
-            # Streams 0, 1, 2 of each injection choose the lightcurve, draw the event and draw its noise;
-            # a stream that is not needed (one usable lightcurve, no noise drawn) is not made.
-            index = usable[0]
-            if len(usable) > 1:
-                index = usable[int(self._generator(seed, number, 0).choice(len(usable), p=chances))]
-            event = self.draw(lightcurves[index], self._generator(seed, number, 1))
-            events.append((index, event, self._generator(seed, number, 2) if noise else None))
-        return events
+        made = inject_many([lightcurves[index] for _, index, _ in pairs], [plans[p].event for p, _, _ in pairs],
+                           _noise_generators(plans, pairs), self.parameters.noise_model,
+                           scales=[scale for _, _, scale in pairs],
+                           baselines=[references[index].trend for _, index, _ in pairs])
+        return [(p, index, copy) for (p, index, _), copy in zip(pairs, made)]
 
-    def match(self, event: InjectedEvent, detections: Sequence[Detection]) -> Detection | None:
-        """Return the detection that recovers ``event``, or None.
-
-        Rule: the detection has the event's direction (brightening for bumps, flares and
-        microlensing; dimming for dips and occultations) and its peak lies in
-        ``[start_mjd - cadence, end_mjd + cadence]``. The event's span already holds every
-        epoch where it exceeds 1 % of its peak; one cadence more admits the neighbouring
-        epoch, which noise can make the peak of a run the event seeded, or which is the
-        nearest epoch to an event shorter than the cadence. Among several, the strongest wins.
+    def outcome(self, plan: Planned, found: dict[int, Sequence], references: Sequence[Reference]
+                ) -> tuple[Injection, int | None]:
+        """Return the injection record of a plan and the lightcurve its recovering detection is in.
 
         Parameters
         ----------
-        event : InjectedEvent
-            The injected truth.
-        detections : sequence of Detection
-            Detections found in the lightcurve with the event injected.
+        plan : Planned
+            The planned event.
+        found : dict of int to sequence of Detection
+            Detections of each target's injected copy, by lightcurve index.
+        references : sequence of Reference
+            The un-injected references of the source's lightcurves.
 
         Returns
         -------
-        Detection or None
-            The matching detection of largest ``|snr|``.
+        tuple
+            The :class:`~domain.injection.Injection` (its ``detection``: the strongest detection the
+            event caused, None if none) and the index of that detection's lightcurve (or None).
         """
-        low, high = event.start_mjd - event.cadence, event.end_mjd + event.cadence
-        direction = event.direction
-        found = [d for d in detections if d.kind == direction and low <= d.peak_mjd <= high]
-        return max(found, key=lambda d: abs(d.snr), default=None)
+        p = self.parameters
+        caused = {}
+        for index, _ in plan.targets:
+            ref = references[index]
+            detection = new_detection(plan.event, found.get(index, ()), ref.detections, ref.cadence,
+                                      p.recovery_margin)
+            if detection is not None:
+                caused[index] = detection
+        covered = len(plan.targets)
+        needed = covered if p.recovery_filters == 0 else p.recovery_filters
+        recovered = covered > 0 and len(caused) >= needed
+        overlaps_real = any(overlapping(plan.event, references[index].detections, references[index].cadence)
+                            for index, _ in plan.targets)
+        best = max(caused, key=lambda i: abs(caused[i].snr), default=None)
+        injection = plan.event.to_injection(plan.number, caused[best] if recovered else None)
+        # Made just now, in no session: one dict update rather than an attribute event per field.
+        injection.__dict__.update(recovered=recovered, covered=covered, found_in=len(caused),
+                                  overlaps_real=overlaps_real,
+                                  params={**injection.params, "targets": [[i, scale] for i, scale in plan.targets]})
+        return injection, best if recovered else None
+
+
+def _reference(references: Sequence[Reference], usable: list[int], peak: float) -> int:
+    # The lightcurve observing at the peak with the best relative precision; in a gap, the nearest one.
+    observing = [i for i in usable if references[i].first <= peak <= references[i].last]
+    if observing:
+        return min(observing, key=lambda i: (references[i].noise / references[i].baseline, i))
+    return min(usable, key=lambda i: (min(abs(references[i].first - peak), abs(references[i].last - peak)), i))
+
+
+def _covers(event: InjectedEvent, ref: Reference) -> bool:
+    # A searched epoch whose exposure overlaps the event's span: the event changed it.
+    return ref.covers(event.start_mjd, event.end_mjd)
+
+
+def _noise_generators(plans: Sequence[Planned], pairs) -> list[np.random.Generator | None]:
+    # Each plan's one noise generator draws for its targets in order.
+    return [plans[p].noise for p, _, _ in pairs]
 
 
 def _generator(base_seed: int, seed: int, number: int, stream: int) -> np.random.Generator:
@@ -360,17 +383,3 @@ def _generator(base_seed: int, seed: int, number: int, stream: int) -> np.random
 
 #: Most streams :meth:`Simulator.prepare_seeds` computes at once (their states stay in memory).
 _MAX_PREPARED_STREAMS = 1 << 17
-
-
-def _good_mjds(lightcurve: Lightcurve) -> np.ndarray:
-    return lightcurve.derived("injection_good_mjds", lambda lc: lc.mjds[lc.good])
-
-
-def _span(lightcurve: Lightcurve) -> float:
-    return lightcurve.derived("injection_span", _compute_span)
-
-
-def _compute_span(lightcurve: Lightcurve) -> float:
-    # Time span plus one typical cadence, so a short season still gets its share.
-    mjd = lightcurve.mjds[lightcurve.good]
-    return float(mjd[-1] - mjd[0] + median(np.diff(mjd)))

@@ -36,6 +36,7 @@ from services.batch_runner import RUN, SIMULATE_ONLY, BatchRunnerMixin
 from services.browsing import BrowsingMixin
 from services.provenance import record_manifest
 from services.provenance_ports import ManifestStore
+from services.rates import event_rate
 
 __all__ = ["Project", "RunReport"]
 
@@ -261,6 +262,32 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         version = config.simulation_version if name == EFFICIENCY else config.analysis_version
         with self.uow_factory() as uow:
             return merged_histograms(uow, self.histogram_store, self.name, config.name, version, name)
+
+    def rate(self, kind: str, survey: str | None = None, *, labels: str = "not-artifact", confidence: float = 0.9,
+             method: str = "feldman-cousins"):
+        """Return the rate of events of ``kind`` per source per year, with its interval and inputs.
+
+        Parameters
+        ----------
+        kind : str
+            Event kind of the simulation (``flare``, ``gaussian_dip``, ...).
+        survey : str, optional
+            Survey name (default: the first of the project).
+        labels : str
+            Detections that count: ``not-artifact`` (default), ``real`` or ``all``.
+        confidence : float
+            Confidence level of the interval (default 0.9).
+        method : str
+            Interval of the count: ``feldman-cousins`` (default) or ``garwood``.
+
+        Returns
+        -------
+        EventRate
+            See :func:`services.rates.event_rate`.
+        """
+        config = self._survey(survey)
+        with self.uow_factory() as uow:
+            return event_rate(uow, self.name, config, kind, labels=labels, confidence=confidence, method=method)
 
     def summaries(self, survey: str | None = None, *, order_by: str = "best_snr", limit: int | None = 20):
         """Return (source name, SourceSummary) of the current analysis version, best first.

@@ -13,6 +13,7 @@ from domain.lightcurve import Lightcurve
 from domain.rawdata import RawData
 from domain.source import Source
 from domain.summary import SourceSummary
+from services.rate_ports import RateRepository
 
 __all__ = [
     "SourceRepository",
@@ -162,7 +163,7 @@ class InjectionRepository(abc.ABC):
         """Insert injections (each with ``source_id``, ``lightcurve_id``, ``version``, ``sequence``).
 
         An injection's ``detection`` (if any) is inserted too, with ``is_simulated=True`` and
-        ``injection_id`` pointing at it. Re-adding the same (lightcurve, version, sequence) is a no-op.
+        ``injection_id`` pointing at it. Re-adding the same (source, version, sequence) is a no-op.
         """
 
     @abc.abstractmethod
@@ -310,6 +311,7 @@ class AbstractUnitOfWork(abc.ABC):
     histogram_parts: HistogramPartRepository
     triage: TriageRepository
     projects: ProjectRepository
+    rates: RateRepository
 
     def __enter__(self) -> "AbstractUnitOfWork":
         return self

@@ -13,7 +13,8 @@ from domain.config import SurveyConfig
 from domain.errors import VOError
 from domain.histograms import Axis, Histograms
 from domain.injection import Injection
-from domain.simulator import Simulator, inject_many
+from domain.recovery import Reference, reference_of
+from domain.simulator import Simulator
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore
 from services.stages import (
@@ -70,13 +71,13 @@ def simulate_batch(
 ) -> StageResult:
     """Inject, search and record for analysed sources not yet simulated at this version; one commit.
 
-    Each source gets ``injections_per_source`` injected copies of its
-    lightcurves (each event in one lightcurve, chosen in proportion to its time
-    span), seeded by the source name and the simulation seed (so a rerun
-    injects the same events). The copies are searched with the same cuts and finder as the
-    real data; an injection is recovered when the Simulator matches a
-    detection to it, and that detection is stored as simulated, linked to its
-    injection. The batch's efficiency map is saved as a part in the same transaction.
+    Each source gets ``injections_per_source`` events placed over its whole observed span (gaps
+    included) and injected into every lightcurve (filter) each covers (:mod:`domain.simulator`),
+    seeded by the source name and the simulation seed (so a rerun injects the same events). The
+    un-injected lightcurves are searched first: their detections are the reference, so that only a
+    detection an injection caused recovers it (:mod:`domain.recovery`). The copies are searched with
+    the same cuts and finder as the real data; the strongest detection an injection caused is stored
+    as simulated, linked to it. The batch's efficiency map is saved as a part in the same transaction.
 
     Parameters
     ----------
@@ -112,36 +113,41 @@ def simulate_batch(
     efficiency = efficiency_histograms(survey)
     lightcurves, unreadable = batch_lightcurves(uow, store, survey, todo, carry)
     checked = carry.qualities.get(survey.name, {}) if carry is not None else {}
-    readable = [source for source in todo if source.id not in unreadable]
-    simulator.prepare([lc for source in readable for lc in lightcurves[source.id]])
-    seeds = {source.id: _seed(source.name, survey.simulation.seed) for source in readable}
+    seeds = {source.id: _seed(source.name, survey.simulation.seed) for source in todo
+             if source.id not in unreadable}
     simulator.prepare_seeds(seeds.values())
-    drawn, failures = {}, {}
+    failures: dict[int, str] = {}
+    qualities: dict[int, list] = {}
     for source in todo:
         try:
             if source.id in unreadable:
                 raise unreadable[source.id]
-            loaded = lightcurves[source.id]
-            qualities = checked.get(source.id) or analysis.checker.check_many(loaded)
-            drawn[source.id] = [(event, loaded[index], qualities[index], noise_rng)
-                                for index, event, noise_rng in simulator.source_events(loaded, seeds[source.id])]
+            qualities[source.id] = checked.get(source.id) or analysis.checker.check_many(lightcurves[source.id])
         except VOError as exc:
             failures[source.id] = str(exc)
-            result.failed[source.name] = str(exc)
-    searched = _search(drawn, survey.analysis, survey.simulation.noise_model)
+    references = _references(lightcurves, qualities, survey.analysis, failures)
+    planned = {}
+    for source_id, refs in references.items():
+        try:
+            plans = simulator.plan(lightcurves[source_id], refs, seeds[source_id])
+            planned[source_id] = (plans, simulator.copies(lightcurves[source_id], refs, plans))
+        except VOError as exc:
+            failures[source_id] = str(exc)
+    searched = _search(planned, qualities, survey.analysis, failures, lightcurves, references)
     injections, counts = [], {}
     for source in todo:
-        if source.id not in drawn:
+        if source.id in failures:
+            result.failed[source.name] = failures[source.id]
             continue
-        error = next((d for d in searched[source.id] if isinstance(d, VOError)), None)
-        if error is not None:
-            failures[source.id] = str(error)
-            result.failed[source.name] = str(error)
+        if source.id not in planned:
             continue
-        made = [_attach(event.to_injection(sequence, simulator.match(event, detections)), source.id,
-                        lightcurve.id, version)
-                for sequence, ((event, lightcurve, _, _), detections)
-                in enumerate(zip(drawn[source.id], searched[source.id]))]
+        loaded = lightcurves[source.id]
+        plans, _ = planned[source.id]
+        made = []
+        for p, plan in enumerate(plans):
+            injection, where = simulator.outcome(plan, searched[source.id].get(p, {}), references[source.id])
+            made.append(_attach(injection, source.id, loaded[plan.reference].id,
+                                None if where is None else loaded[where].id, version))
         injections.extend(made)
         counts[source.id] = len(made)
     fill_efficiency(efficiency, injections)  # once per batch: the same counts, one binning pass
@@ -153,32 +159,58 @@ def simulate_batch(
     return result
 
 
-def _search(drawn: dict, parameters, noise_model: str) -> dict:
-    """Inject and search every drawn event of the batch in one pass; per source, the detections of each copy.
+def _references(lightcurves: dict, qualities: dict, parameters, failures: dict) -> dict[int, list[Reference]]:
+    """Search every un-injected lightcurve of the batch in one pass: per source, the reference of each."""
+    made = [(source_id, lc, quality) for source_id, quality_list in qualities.items()
+            for lc, quality in zip(lightcurves[source_id], quality_list)]
+    found = _found_or_errors([lc for _, lc, _ in made], parameters, [q for _, _, q in made])
+    references: dict[int, list[Reference]] = {source_id: [] for source_id in qualities}
+    for (source_id, lc, _), outcome in zip(made, found):
+        if isinstance(outcome, VOError):
+            failures[source_id] = str(outcome)
+        else:
+            references[source_id].append(reference_of(lc.mjds, *outcome, lc.exptime))
+    return {source_id: refs for source_id, refs in references.items() if source_id not in failures}
 
-    A copy that cannot be searched fails its own source only: its detections are the error.
-    """
-    made = [(source_id, *each) for source_id, events in drawn.items() for each in events]
-    copies = inject_many([m[2] for m in made], [m[1] for m in made], [m[4] for m in made], noise_model)
-    try:
-        found = find_events_many(copies, parameters, [m[3] for m in made])
-    except VOError:
-        found = [_events_or_error(copy, parameters, m[3]) for copy, m in zip(copies, made)]
-    searched: dict = {source_id: [] for source_id in drawn}
-    for m, outcome in zip(made, found):
-        searched[m[0]].append(outcome if isinstance(outcome, VOError) else outcome[1])
+
+def _search(planned: dict, qualities: dict, parameters, failures: dict, lightcurves: dict,
+            references: dict) -> dict[int, dict[int, dict]]:
+    """Search every injected copy of the batch in one pass: per source and plan, the detections per target."""
+    made = [(source_id, p, index, copy) for source_id, (_, copies) in planned.items() for p, index, copy in copies]
+    # Each copy with its original and the original's scores: what the injection did not change is reused.
+    previous = [(lightcurves[source_id][index], references[source_id][index].scores) for source_id, _, index, _
+                in made]
+    found = _found_or_errors([copy for *_, copy in made], parameters,
+                             [qualities[source_id][index] for source_id, _, index, _ in made], previous)
+    searched: dict[int, dict[int, dict]] = {source_id: {} for source_id in planned}
+    for (source_id, p, index, _), outcome in zip(made, found):
+        if isinstance(outcome, VOError):
+            failures[source_id] = str(outcome)
+        else:
+            searched[source_id].setdefault(p, {})[index] = outcome[1]
     return searched
 
 
-def _events_or_error(injected, parameters, quality):
+def _found_or_errors(lightcurves: list, parameters, qualities: list, previous: list | None = None) -> list:
+    # find_events_many over all; a lightcurve that cannot be searched fails its own source only.
     try:
-        return find_events(injected, parameters, quality)
+        return find_events_many(lightcurves, parameters, qualities, previous)
+    except VOError:
+        return [_events_or_error(lc, parameters, quality) for lc, quality in zip(lightcurves, qualities)]
+
+
+def _events_or_error(lightcurve, parameters, quality):
+    try:
+        return find_events(lightcurve, parameters, quality)
     except VOError as exc:
         return exc
 
 
 def fill_efficiency(efficiency: Histograms, injections: Sequence[Injection]) -> None:
     """Count injections (and the recovered ones) by kind, |amplitude| in noise units and width.
+
+    Injections in gaps count as injected and not recovered: the map is the efficiency over the whole
+    observed span (with ``peak_time: span``), duty cycle included, as a rate needs.
 
     Parameters
     ----------
@@ -197,10 +229,11 @@ def fill_efficiency(efficiency: Histograms, injections: Sequence[Injection]) -> 
     efficiency.fill("recovered", kind=kind[recovered], snr_amplitude=amplitude[recovered], width=width[recovered])
 
 
-def _attach(injection: Injection, source_id: int, lightcurve_id: int, version: str) -> Injection:
+def _attach(injection: Injection, source_id: int, lightcurve_id: int, found_in: int | None,
+            version: str) -> Injection:
     # Both were made just now and are in no session: one dict update each, not an attribute event per field.
     injection.__dict__.update(source_id=source_id, lightcurve_id=lightcurve_id, version=version)
     if injection.detection is not None:
-        injection.detection.__dict__.update(is_simulated=True, source_id=source_id, lightcurve_id=lightcurve_id,
+        injection.detection.__dict__.update(is_simulated=True, source_id=source_id, lightcurve_id=found_in,
                                             version=version)
     return injection

@@ -16,8 +16,10 @@ from domain.rawdata import RawData
 from domain.reduction import reduce_photometry
 from domain.source import Source
 from domain.healpix import angular_distance_deg
+from domain.rates import Candidate, Exposure, InjectionCounts
 from domain.summary import SourceSummary
 from services import ports
+from services.rate_ports import RateRepository
 
 
 class FakeState:
@@ -30,7 +32,7 @@ class FakeState:
         self.detections: list = []
         self.steps: dict[tuple[int, str, str, str], int] = {}
         self.failures: dict[tuple[int, str, str], tuple[str, str]] = {}
-        self.injections: dict[tuple[int, str, int], object] = {}  # by (lightcurve_id, version, sequence)
+        self.injections: dict[tuple[int, str, int], object] = {}  # by (source_id, version, sequence)
         self.summaries: dict[tuple[int, str, str], SourceSummary] = {}
         self.histogram_parts: list[tuple[str, str, str, str, str]] = []  # (project, survey, version, kind, key)
         self.labels: dict[int, str] = {}  # triage labels by detection id
@@ -190,10 +192,10 @@ class FakeInjectionRepository(ports.InjectionRepository):
 
     def add_many(self, injections):
         for inj in injections:
-            if inj.source_id is None or inj.lightcurve_id is None or inj.version is None:
-                raise ValueError(f"{inj!r} needs source_id, lightcurve_id and version before it is stored")
+            if inj.source_id is None or inj.version is None:
+                raise ValueError(f"{inj!r} needs source_id and version before it is stored")
         for inj in injections:
-            key = (inj.lightcurve_id, inj.version, inj.sequence)
+            key = (inj.source_id, inj.version, inj.sequence)
             stored = self.state.injections.get(key)
             det = inj.detection
             if stored is not None:
@@ -218,7 +220,7 @@ class FakeInjectionRepository(ports.InjectionRepository):
     def list(self, project, version):
         names = self.state.source_names(project)
         found = [i for i in self.state.injections.values() if i.source_id in names and i.version == version]
-        found.sort(key=lambda i: (names[i.source_id], i.lightcurve_id, i.sequence))
+        found.sort(key=lambda i: (names[i.source_id], i.sequence))
         return [copy.copy(i) for i in found]
 
     def count(self, project, version, *, recovered=None):
@@ -333,6 +335,55 @@ class FakeProjectRepository(ports.ProjectRepository):
         return records
 
 
+class FakeRateRepository(RateRepository):
+    """The counts of rates computed in Python over the fake state, as the SQL aggregates compute them."""
+
+    def __init__(self, state: FakeState):
+        self.state = state
+
+    def injection_counts(self, project, version):
+        names = self.state.source_names(project)
+        counts: dict[str, list[int]] = {}
+        for i in self.state.injections.values():
+            if i.source_id in names and i.version == version:
+                c = counts.setdefault(i.kind, [0, 0, 0, 0])
+                c[0] += 1
+                c[1] += bool(i.recovered)
+                c[2] += getattr(i, "covered", 1) == 0
+                c[3] += bool(getattr(i, "overlaps_real", False))
+        return {kind: InjectionCounts(*c) for kind, c in counts.items()}
+
+    def candidates(self, project, version, kind):
+        names = self.state.source_names(project)
+        lightcurves = {lc.id: lc for lc in self.state.lightcurves}
+        found = []
+        for d in sorted(self.state.detections, key=lambda d: (d.source_id, d.peak_mjd)):
+            if d.source_id in names and d.version == version and not d.is_simulated and d.kind == kind:
+                lc = lightcurves.get(d.lightcurve_id)
+                n = getattr(lc, "num_epochs", None) or 0
+                step = (lc.mjd_end - lc.mjd_start) / (n - 1) if n > 1 else 0.0
+                start = d.peak_mjd if d.start_mjd is None else d.start_mjd
+                end = d.peak_mjd if d.end_mjd is None else d.end_mjd
+                found.append(Candidate(d.source_id, d.lightcurve_id, start, end, self.state.labels.get(d.id), step))
+        return found
+
+    def exposure(self, project, survey, reduction_version, *, stage, version, min_good_epochs):
+        names = self.state.source_names(project)
+        analysed = {i for (i, st, su, v) in self.state.steps if i in names and (st, su, v) == (stage, survey, version)}
+        mine = [lc for lc in self.state.lightcurves if lc.source_id in analysed and lc.survey == survey
+                and lc.version == reduction_version and lc.mjd_start is not None and lc.mjd_end is not None]
+        searched = [lc for lc in mine if (lc.num_good or 0) >= min_good_epochs]
+        spans: dict[int, tuple[float, float]] = {}
+        for lc in mine:
+            if (lc.num_good or 0) >= 2:
+                first, last = spans.get(lc.source_id, (lc.mjd_start, lc.mjd_end))
+                spans[lc.source_id] = (min(first, lc.mjd_start), max(last, lc.mjd_end))
+        return Exposure(sources=len(analysed), observed_sources=sum(1 for a, b in spans.values() if b > a),
+                        source_days=float(sum(b - a for a, b in spans.values())), lightcurves=len(searched),
+                        good_epochs=sum(lc.num_good for lc in searched),
+                        lightcurve_days=float(sum(lc.mjd_end - lc.mjd_start for lc in searched)))
+
+
 class FakeUnitOfWork(ports.AbstractUnitOfWork):
     """Shares a committed FakeState; works on a copy until commit."""
 
@@ -356,6 +407,7 @@ class FakeUnitOfWork(ports.AbstractUnitOfWork):
         self.histogram_parts = FakeHistogramPartRepository(self.state)
         self.triage = FakeTriageRepository(self.state)
         self.projects = FakeProjectRepository(self.state)
+        self.rates = FakeRateRepository(self.state)
 
     def commit(self):
         self.committed_state.__dict__.update(copy.deepcopy(self.state).__dict__)

@@ -12,7 +12,7 @@ from textual.message import Message
 __all__ = [
     "StageStarted", "StageAdvanced", "StageFinished", "LogLine", "RunFinished", "RunStopped", "StatusLoaded",
     "FailuresLoaded", "SummariesLoaded", "SourceLoaded", "DetectionsLoaded", "LabelSaved", "CatalogLoaded",
-    "ProjectsLoaded", "HistogramLoaded", "LoadFailed",
+    "ProjectsLoaded", "HistogramLoaded", "RateLoaded", "LoadFailed",
 ]
 
 
@@ -133,6 +133,16 @@ class HistogramLoaded(Message, bubble=False):
     name: str
     survey: str
     histograms: object
+
+
+@dataclass
+class RateLoaded(Message, bubble=False):
+    """The event rate of one kind (an ``EventRate``), or why there is none (``error``)."""
+
+    kind: str
+    survey: str
+    rate: object = None
+    error: str | None = None
 
 
 @dataclass

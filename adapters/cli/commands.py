@@ -9,6 +9,7 @@ import sys
 from adapters.cli.progress import LogProgress, RichProgress
 from adapters.config_file import parse_overrides
 from adapters.container import Container, build_container, close_container
+from services.rates import efficiency_includes
 
 __all__ = ["run", "simulate", "status", "ingest", "top", "export", "db", "tui", "make_container"]
 
@@ -64,14 +65,17 @@ def run(args: argparse.Namespace) -> int:
 
 def simulate(args: argparse.Namespace) -> int:
     """``vo simulate CONFIG``: run simulation mode alone over the analysed sources."""
-    summary, efficiency = _with_project(
-        args, lambda p: (_report(p, p.simulate(limit=args.limit)), p.histograms("efficiency")), _progress(args))
+    summary, efficiency, includes = _with_project(
+        args, lambda p: (_report(p, p.simulate(limit=args.limit)), p.histograms("efficiency"),
+                         {s.name: efficiency_includes(s.simulation) for s in p.config.surveys}), _progress(args))
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({**summary, "efficiency_includes": includes}, indent=2))
     else:
         _print_run(summary)
         if efficiency is not None:
             print(_efficiency_table(efficiency))
+            for survey, sentences in includes.items():
+                print(f"  the efficiency ({survey}) includes " + "; ".join(sentences))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The ``vo`` command: run, status, export, versions, plot, db upgrade, demo-catalog, tui."""
+"""The ``vo`` command: run, status, export, versions, plot, rate, db upgrade, demo-catalog, tui."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     from adapters.cli.doctor_command import add_doctor_parser
 
     add_doctor_parser(commands, project_command)  # doctor
+    from adapters.cli.rate_command import add_rate_parser
+
+    add_rate_parser(commands, project_command)  # rate
     ingest = project_command("ingest", "add survey files you already have (an IRSA ZTF answer, a TESS lc.fits) "
                                        "as raw data of the matching catalog sources")
     ingest.add_argument("survey", help="survey the files come from (e.g. ztf, tess)")

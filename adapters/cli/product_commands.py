@@ -249,7 +249,7 @@ def plot(args: argparse.Namespace) -> int:
         unit = flux_unit(survey.name)
         label = f"Flux [{unit.to_string()}]" if unit is not None else \
             f"Flux [10^(-0.4 (mag - {survey.reduction.zero_point:g}))]"
-        return plot_lightcurves(item, args.out, flux=args.flux, flux_label=label)
+        return plot_lightcurves(item, args.out, flux=args.flux, flux_label=label, scores=products.epoch_scores(item))
 
     path = _with_products(args, action)
     if args.json:

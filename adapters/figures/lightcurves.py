@@ -1,4 +1,4 @@
-"""A source's lightcurves for a paper: brighter up, flagged epochs apart, detections marked with their labels."""
+"""A source's lightcurves for a paper: brighter up, cut epochs apart by cut, the trend, detections with their labels."""
 
 from __future__ import annotations
 
@@ -7,25 +7,35 @@ from pathlib import Path
 import numpy as np
 
 from adapters.figures.style import paper_figure, save_figure
+from domain.analysis.quality import CUTS
 from domain.detection import BRIGHTENING
 from domain.errors import DataError
 
-__all__ = ["plot_lightcurves", "draw_lightcurves"]
+__all__ = ["plot_lightcurves", "draw_lightcurves", "CUT_MARKERS"]
 
 #: Above this many points per lightcurve the markers are rasterised, so a PDF stays small.
 _RASTERISE_ABOVE = 5000
 _KIND_COLORS = {BRIGHTENING: "tab:red"}
 _DIMMING_COLOR = "tab:blue"
+#: Marker of the epochs that failed each quality cut (open grey markers; an epoch that failed several
+#: cuts carries each of their markers).
+CUT_MARKERS = {"nan": "P", "flag": "x", "offset": "s", "limiting_mag": "v", "chi": "D", "sharp": "^"}
+_CUT_COLOR = "0.45"
+_TREND_COLOR = "0.1"
 
 
 def plot_lightcurves(item, path: str | Path, *, flux: bool = False, flux_label: str | None = None,
-                     width: float = 7.0, height: float = 3.0) -> Path:
+                     scores: dict | None = None, width: float = 7.0, height: float = 3.0) -> Path:
     """Draw one source's loaded lightcurves with its detections and write the figure.
 
-    Good epochs are drawn with error bars, one colour per filter; epochs the survey flagged or
-    the quality cuts cannot use (non-zero flag, bad error) are grey crosses. Each detection is a
-    shaded span from its start to its end with a dashed line at its peak, annotated with its
-    kind, S/N and triage label (simulated ones are marked ``sim``).
+    Epochs the analysis used are drawn with error bars, one colour per filter. With the per-epoch
+    analysis products (``scores``), each epoch that failed a quality cut is an open grey marker of
+    that cut (legend ``cut: <name>``, bit i of ``quality_flag`` for cut i of
+    ``domain.analysis.quality.CUTS``), and the baseline each epoch was measured against (the
+    ``trend`` column) is a dark line. Without them, epochs the survey flagged or that have no usable
+    flux are grey crosses (``flagged``). Each detection is a shaded span from its start to its end with
+    a dashed line at its peak, annotated with its kind, S/N, equivalent duration (flares) or depth
+    (dips) where measured, and triage label (simulated ones are marked ``sim``).
 
     Parameters
     ----------
@@ -37,6 +47,9 @@ def plot_lightcurves(item, path: str | Path, *, flux: bool = False, flux_label: 
         Plot flux instead of magnitude (magnitudes are drawn brighter up).
     flux_label : str, optional
         Y-axis label for flux (default ``Flux``).
+    scores : dict, optional
+        Lightcurve key -> per-epoch analysis products (``quality_flag``, optionally ``trend``), as
+        from ``Products.epoch_scores``.
     width, height : float
         Size in inches (7 x 3 fits a two-column journal page).
 
@@ -51,12 +64,16 @@ def plot_lightcurves(item, path: str | Path, *, flux: bool = False, flux_label: 
         If the source has no lightcurve at the current version, or one is not loaded.
     """
     with paper_figure(width, height) as figure:
-        draw_lightcurves(figure, item, flux=flux, flux_label=flux_label)
+        draw_lightcurves(figure, item, flux=flux, flux_label=flux_label, scores=scores)
         return save_figure(figure, path)
 
 
-def draw_lightcurves(figure, item, *, flux: bool = False, flux_label: str | None = None):
+def draw_lightcurves(figure, item, *, flux: bool = False, flux_label: str | None = None,
+                     scores: dict | None = None):
     """Draw one source's loaded lightcurves and detections on ``figure`` (see :func:`plot_lightcurves`).
+
+    The epochs of each cut are one line artist (no line, markers only) with gid ``cut:<name>`` and
+    label ``cut: <name>``; the trend lines have gid ``trend``; the detection spans gid ``detection``.
 
     Parameters
     ----------
@@ -68,6 +85,8 @@ def draw_lightcurves(figure, item, *, flux: bool = False, flux_label: str | None
         Plot flux instead of magnitude.
     flux_label : str, optional
         Y-axis label for flux.
+    scores : dict, optional
+        Lightcurve key -> per-epoch analysis products (``quality_flag``, optionally ``trend``).
 
     Returns
     -------
@@ -89,20 +108,43 @@ def draw_lightcurves(figure, item, *, flux: bool = False, flux_label: str | None
     axes = figure.add_subplot()
     colors = {name: f"C{i % 10}" for i, name in enumerate(filters)}
     labelled: set[str] = set()
+    apart: dict[str, list] = {}  # cut name (or "flagged") -> [(t, y), ...] over every lightcurve
     for lc in lightcurves:
         c = lc.columns
         y, dy, t = c[value], c[error], c["mjd"]
-        usable = lc.good & np.isfinite(y)
-        flagged = ~usable & np.isfinite(y) & np.isfinite(t)
+        drawable = np.isfinite(y) & np.isfinite(t)
+        table = _table_of(lc, scores)
+        if table is None:  # no analysis products: the survey's flags and unusable fluxes
+            used = lc.good & drawable
+            apart.setdefault("flagged", []).append((t[~lc.good & drawable], y[~lc.good & drawable]))
+        else:
+            quality = np.asarray(table["quality_flag"], dtype=np.int64)
+            used = (quality == 0) & drawable
+            for bit, name in enumerate(CUTS):
+                failed = ((quality >> bit) & 1).astype(bool) & drawable
+                apart.setdefault(name, []).append((t[failed], y[failed]))
         raster = c["mjd"].size > _RASTERISE_ABOVE
-        axes.errorbar(t[usable], y[usable], yerr=np.where(np.isfinite(dy[usable]), dy[usable], 0.0), fmt="o",
+        axes.errorbar(t[used], y[used], yerr=np.where(np.isfinite(dy[used]), dy[used], 0.0), fmt="o",
                       ms=2.0, lw=0.4, elinewidth=0.4, color=colors[lc.filter], rasterized=raster,
                       label=None if lc.filter in labelled else f"{lc.filter}")
         labelled.add(lc.filter)
-        if flagged.any():
-            axes.plot(t[flagged], y[flagged], "x", ms=2.5, mew=0.5, color="0.6", rasterized=raster,
-                      label=None if "flagged" in labelled else "flagged")
-            labelled.add("flagged")
+        if table is not None and "trend" in table:
+            if _draw_trend(axes, lc, np.asarray(table["trend"], dtype=float), flux,
+                           label=None if "trend" in labelled else "trend"):
+                labelled.add("trend")
+    for name, parts in apart.items():
+        t = np.concatenate([p[0] for p in parts])
+        if not t.size:
+            continue  # a legend entry only for a cut that removed an epoch shown
+        y = np.concatenate([p[1] for p in parts])
+        if name == "flagged":
+            axes.plot(t, y, "x", ms=2.5, mew=0.5, color="0.6", rasterized=t.size > _RASTERISE_ABOVE,
+                      label="flagged", gid="flagged")
+        else:
+            axes.plot(t, y, ls="none", marker=CUT_MARKERS.get(name, "o"), ms=2.5, mew=0.5, mfc="none",
+                      color=_CUT_COLOR, rasterized=t.size > _RASTERISE_ABOVE, label=f"cut: {name}",
+                      gid=f"cut:{name}", zorder=1.5)
+        labelled.add(name)
     for row in item.detections:
         _mark(axes, row)
     if not flux:
@@ -110,8 +152,45 @@ def draw_lightcurves(figure, item, *, flux: bool = False, flux_label: str | None
     axes.set_xlabel(f"MJD ({'/'.join(scales)}) [d]")
     axes.set_ylabel("Magnitude [mag]" if not flux else (flux_label or "Flux"))
     axes.set_title(f"{item.source.name} ({item.survey})")
-    axes.legend(loc="best", frameon=False, ncols=min(4, len(labelled)))
+    # The filters first, then the trend, then what was set apart (matplotlib would put lines before points).
+    handles, labels = axes.get_legend_handles_labels()
+    rank = {label: (0 if label in filters else 1 if label == "trend" else 2) for label in labels}
+    ordered = sorted(zip(handles, labels), key=lambda pair: rank[pair[1]])
+    axes.legend([h for h, _ in ordered], [label for _, label in ordered], loc="best", frameon=False,
+                ncols=min(4, len(labelled)))
     return axes
+
+
+def _table_of(lc, scores: dict | None) -> dict | None:
+    """The lightcurve's per-epoch products, if saved and of its length (None otherwise)."""
+    table = (scores or {}).get(lc.key)
+    if table is None or "quality_flag" not in table or len(table["quality_flag"]) != lc.columns["mjd"].size:
+        return None
+    return table
+
+
+def _draw_trend(axes, lc, trend: np.ndarray, flux: bool, label: str | None) -> bool:
+    """Draw the baseline line (in magnitudes through the lightcurve's own flux-magnitude relation)."""
+    c = lc.columns
+    if trend.size != c["mjd"].size:
+        return False
+    if flux:
+        y = trend
+    else:
+        # The lightcurve's zero point, read from its own epochs (mag + 2.5 log10 flux), so the line is
+        # on the same scale as the points whatever the survey's magnitude system.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            zero_points = c["mag"] + 2.5 * np.log10(c["flux"])
+            finite = np.isfinite(zero_points)
+            if not finite.any():
+                return False
+            y = np.median(zero_points[finite]) - 2.5 * np.log10(np.where(trend > 0, trend, np.nan))
+    shown = np.isfinite(y) & np.isfinite(c["mjd"])
+    if not shown.any():
+        return False
+    axes.plot(c["mjd"][shown], y[shown], "-", lw=0.7, color=_TREND_COLOR, alpha=0.8, label=label, gid="trend",
+              zorder=2.5)
+    return True
 
 
 def _mark(axes, row) -> None:
@@ -120,10 +199,21 @@ def _mark(axes, row) -> None:
     axes.axvspan(min(d.start_mjd, d.peak_mjd), max(d.end_mjd, d.peak_mjd), color=color, alpha=0.15, lw=0,
                  gid="detection")
     axes.axvline(d.peak_mjd, color=color, lw=0.6, ls="--")
-    text = f"{d.kind} S/N {d.snr:.1f}"
+    text = f"{d.kind} S/N {d.snr:.1f}" + _measures(d)
     if row.label:
         text += f" [{row.label}]"
     if d.is_simulated:
         text += " sim"
     axes.annotate(text, xy=(d.peak_mjd, 0.98), xycoords=("data", "axes fraction"), rotation=90, va="top",
                   ha="right", fontsize=5.5, color=color)
+
+
+def _measures(d) -> str:
+    """A flare's equivalent duration, a dip's depth (where the analysis measured them)."""
+    ed, err, amplitude = (getattr(d, name, None) for name in ("equivalent_duration", "equivalent_duration_err",
+                                                              "amplitude"))
+    if d.kind == BRIGHTENING and ed is not None and np.isfinite(ed):
+        return f" ED {ed:.3g}" + (f"±{err:.2g}" if err is not None and np.isfinite(err) else "") + " s"
+    if d.kind != BRIGHTENING and amplitude is not None and np.isfinite(amplitude):
+        return f" depth {-100.0 * amplitude:.3g}%"
+    return ""

@@ -170,7 +170,8 @@ injections = Table(
     metadata,
     Column("id", BigInteger, primary_key=True),
     Column("source_id", BigInteger, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
-    Column("lightcurve_id", BigInteger, ForeignKey("lightcurves.id", ondelete="CASCADE"), nullable=False),
+    # The reference lightcurve of the event's S/N amplitude; NULL for an event in a gap (migration 0007).
+    Column("lightcurve_id", BigInteger, ForeignKey("lightcurves.id", ondelete="CASCADE")),
     Column("version", Text, nullable=False),
     Column("sequence", Integer, nullable=False),
     Column("kind", Text, nullable=False),
@@ -183,8 +184,13 @@ injections = Table(
     Column("u0", Float),
     Column("params", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("recovered", Boolean, nullable=False, server_default=false()),
+    # Lightcurves the event covers, those it was found in, and whether a detection of the un-injected
+    # data overlapped it (migration 0007).
+    Column("covered", Integer, nullable=False, server_default="1"),
+    Column("found_in", Integer, nullable=False, server_default="0"),
+    Column("overlaps_real", Boolean, nullable=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("lightcurve_id", "version", "sequence", name="uq_injections_identity"),
+    UniqueConstraint("source_id", "version", "sequence", name="uq_injections_identity"),
     Index("ix_injections_source_version", "source_id", "version"),
 )
 

@@ -26,10 +26,10 @@ __all__ = [
     "SqlAlchemyHistogramPartRepository",
 ]
 
-_INJ_KEY = ("lightcurve_id", "version", "sequence")
+_INJ_KEY = ("source_id", "version", "sequence")
 _INJ_VALUES = (
-    "source_id", "kind", "peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude", "width", "u0",
-    "params", "recovered",
+    "lightcurve_id", "kind", "peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude", "width", "u0",
+    "params", "recovered", "covered", "found_in", "overlaps_real",
 )
 _SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(SourceSummary))
 _SUMMARY_KEY = ("source_id", "survey", "version")
@@ -49,17 +49,18 @@ _SUMMARY_CONVERT = {**dict.fromkeys(_SUMMARY_INTS, int), **dict.fromkeys(_SUMMAR
 
 
 _read_injection = _reader(_INJ_COLUMNS)
-_inj_required = itemgetter(*(_INJ_COLUMNS.index(c) for c in ("source_id", "lightcurve_id", "version")))
+_inj_required = itemgetter(*(_INJ_COLUMNS.index(c) for c in ("source_id", "version")))
 
 
 def _injection_row(values: tuple) -> tuple:
     """Column values of an injection (key columns first), from ``_read_injection``, in types the driver adapts."""
-    (lightcurve_id, version, sequence, source_id, kind, peak_mjd, start_mjd, end_mjd, amplitude, snr_amplitude,
-     width, u0, params, recovered) = values
+    (source_id, version, sequence, lightcurve_id, kind, peak_mjd, start_mjd, end_mjd, amplitude, snr_amplitude,
+     width, u0, params, recovered, covered, found_in, overlaps_real) = values
     return (
-        int(lightcurve_id), version, int(sequence), int(source_id), kind, float(peak_mjd), float(start_mjd),
-        float(end_mjd), float(amplitude), float(snr_amplitude), float(width), None if u0 is None else float(u0),
-        _json_text(params), bool(recovered),
+        int(source_id), version, int(sequence), None if lightcurve_id is None else int(lightcurve_id), kind,
+        float(peak_mjd), float(start_mjd), float(end_mjd), float(amplitude), float(snr_amplitude), float(width),
+        None if u0 is None else float(u0), _json_text(params), bool(recovered), int(covered), int(found_in),
+        bool(overlaps_real),
     )
 
 
@@ -80,7 +81,7 @@ def _project_id(session, project: str, *, create: bool) -> int | None:
 
 
 class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
-    """Injected events and their simulated detections; an injection is unique by (lightcurve, version, sequence).
+    """Injected events and their simulated detections; an injection is unique by (source, version, sequence).
 
     Parameters
     ----------
@@ -91,15 +92,15 @@ class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
     def add_many(self, injections: Sequence[Injection]) -> None:
         """Insert injections and their detections; re-adding an existing injection changes nothing.
 
-        Every given injection gets its ``id``. Its ``detection`` (if any) is stored with
-        ``is_simulated=True`` and ``injection_id`` set (``source_id``, ``lightcurve_id`` and
-        ``version`` default to the injection's) and gets its ``id``; for an injection already
+        Every given injection gets its ``id``. Its ``detection`` (if any: the strongest detection it
+        caused) is stored with ``is_simulated=True`` and ``injection_id`` set (``source_id``,
+        ``lightcurve_id`` and ``version`` default to the injection's) and gets its ``id``; for an injection already
         stored, the detection gets the id of the stored one instead, and nothing is written.
         """
         values = [_read_injection(inj) for inj in injections]
         for inj, v in zip(injections, values):
             if None in _inj_required(v):
-                raise ValueError(f"{inj!r} needs source_id, lightcurve_id and version before it is stored")
+                raise ValueError(f"{inj!r} needs source_id and version before it is stored")
         detections = SqlAlchemyDetectionRepository(self.session)
         for batch, batch_values in zip(batched(injections, BATCH), batched(values, BATCH)):
             keyed = [(inj, _injection_row(v)) for inj, v in zip(batch, batch_values)]
@@ -146,12 +147,12 @@ class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
         return select(what).select_from(joined).where(condition, injections_table.c.version == version)
 
     def list(self, project: str, version: str) -> list[Injection]:
-        """Return the injections of ``project`` at ``version`` by source name, lightcurve and sequence.
+        """Return the injections of ``project`` at ``version`` by source name and sequence.
 
         Their ``detection`` is None (not loaded).
         """
         stmt = self._select(Injection, project, version).order_by(
-            sources_table.c.name, injections_table.c.lightcurve_id, injections_table.c.sequence
+            sources_table.c.name, injections_table.c.sequence
         )
         return list(self.session.scalars(stmt))
 

@@ -21,6 +21,7 @@ from adapters.postgres.science_repository import (
     SqlAlchemySummaryRepository,
 )
 from adapters.postgres.project_repository import SqlAlchemyProjectRepository
+from adapters.postgres.rate_repository import SqlAlchemyRateRepository
 from adapters.postgres.triage_repository import SqlAlchemyTriageRepository
 from adapters.faults import fault_point
 from domain.errors import DatabaseConnectionLost
@@ -64,6 +65,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.histogram_parts = SqlAlchemyHistogramPartRepository(self.session)
         self.triage = SqlAlchemyTriageRepository(self.session)
         self.projects = SqlAlchemyProjectRepository(self.session)
+        self.rates = SqlAlchemyRateRepository(self.session)
         super().__enter__()
         return self
 

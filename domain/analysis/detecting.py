@@ -184,7 +184,10 @@ def _event_baseline(mjd, flux, scores: Scores, rows, found, parameters) -> np.nd
     for _, _, first, last, _ in found:
         in_event[first:last + 1] = True
     if parameters.detrend == "biweight":
-        baseline, _, _ = sliding_biweight(mjd, flux, parameters.detrend_window_days, excluded=in_event)
+        # Only the events' epochs need it: the others keep the trend they were measured against.
+        baseline, _, _ = sliding_biweight(mjd, flux, parameters.detrend_window_days, excluded=in_event,
+                                          rows=np.flatnonzero(in_event))
+        baseline = np.where(in_event, baseline, scores.trend[rows])
     else:
         sample = scores.sample[rows] & ~in_event
         if not sample.any():

@@ -140,7 +140,9 @@ def find_events(lightcurve: Lightcurve, parameters: AnalysisParameters,
 
 
 def find_events_many(lightcurves: Sequence[Lightcurve], parameters: AnalysisParameters,
-                     qualities: Sequence | None = None) -> list[tuple[Scores, list[Detection]]]:
+                     qualities: Sequence | None = None,
+                     previous: Sequence[tuple[Lightcurve, Scores] | None] | None = None
+                     ) -> list[tuple[Scores, list[Detection]]]:
     """Score many lightcurves and find their detections: the same as :func:`find_events` on each.
 
     Only lightcurves with enough good epochs and an epoch whose score reaches the threshold
@@ -155,6 +157,9 @@ def find_events_many(lightcurves: Sequence[Lightcurve], parameters: AnalysisPara
         Analysis parameters.
     qualities : sequence of QualityResult, optional
         Results of the QualityChecker, one per lightcurve; their good masks select the epochs searched.
+    previous : sequence of (Lightcurve, Scores) or None, optional
+        Per lightcurve, the original it is an injected copy of and the original's scores: only what the
+        injection changed is recomputed (see :func:`domain.analysis.scoring.score_batch`).
 
     Returns
     -------
@@ -164,7 +169,7 @@ def find_events_many(lightcurves: Sequence[Lightcurve], parameters: AnalysisPara
     if not lightcurves:
         return []
     goods = None if qualities is None else [q.good for q in qualities]
-    all_scores, segments, good, snr = score_batch(lightcurves, parameters, goods)
+    all_scores, segments, good, snr = score_batch(lightcurves, parameters, goods, previous)
     with np.errstate(invalid="ignore"):
         strong = np.abs(snr) >= parameters.threshold
         for width in map(float, parameters.widths_days):

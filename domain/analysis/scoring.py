@@ -66,6 +66,9 @@ class Scores:
         clipped median, or the sliding biweight.
     sigma : numpy.ndarray
         Uncertainty of each good epoch's flux (error and excess scatter), NaN for bad epochs.
+    uncertainty : numpy.ndarray
+        The single-epoch S/N's denominator: ``sigma`` and the baseline's own error in quadrature
+        (NaN for bad epochs); a change of ``A * uncertainty`` at an epoch moves its S/N by ``A``.
     sample : numpy.ndarray
         Good epochs in the baseline's sample (not clipped as outliers; every good epoch for the biweight).
     detections_dropped : int
@@ -80,8 +83,11 @@ class Scores:
     filtered: dict[float, np.ndarray] = field(default_factory=dict)
     trend: np.ndarray | None = None
     sigma: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None
     sample: np.ndarray | None = None
     detections_dropped: int = 0
+    #: The sliding biweight's windows, kept to score an injected copy of the lightcurve faster.
+    cache: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def best(self) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +105,8 @@ def window_bounds_closed(mjd: np.ndarray, width: float) -> tuple[np.ndarray, np.
             np.searchsorted(mjd, mjd + width / 2.0, side="right"))
 
 
-def score_batch(lightcurves: Sequence[Lightcurve], parameters, goods: Sequence[np.ndarray] | None
+def score_batch(lightcurves: Sequence[Lightcurve], parameters, goods: Sequence[np.ndarray] | None,
+                previous: Sequence[tuple[Lightcurve, Scores] | None] | None = None
                 ) -> tuple[list[Scores], Segments, np.ndarray, np.ndarray]:
     """Score a non-empty batch: per lightcurve its :class:`Scores`; and the batch's segments, good mask and S/N.
 
@@ -111,6 +118,10 @@ def score_batch(lightcurves: Sequence[Lightcurve], parameters, goods: Sequence[n
         Detrending, clipping, excess scatter and matched-filter widths.
     goods : sequence of numpy.ndarray, optional
         Epochs to use in each lightcurve (e.g. from the quality cuts), besides its own good mask.
+    previous : sequence of (Lightcurve, Scores) or None, optional
+        Per lightcurve, another lightcurve of the same epochs and its scores (an injected copy's
+        original): the sliding trend is recomputed only where the fluxes or errors differ. The scores
+        are the same as without it.
 
     Returns
     -------
@@ -125,18 +136,20 @@ def score_batch(lightcurves: Sequence[Lightcurve], parameters, goods: Sequence[n
     if goods is not None:
         good &= np.concatenate(goods)
     if parameters.detrend == "biweight":
-        columns = _biweight_batch(segments, mjd, flux, fluxerr, good, parameters)
+        columns = _biweight_batch(segments, mjd, flux, fluxerr, good, parameters, previous)
     else:
         columns = _season_batch(segments, mjd, flux, fluxerr, good, parameters)
-    snr, trend, sigma, sample, scatters, filtered = columns
+    snr, trend, sigma, uncertainty, sample, scatters, filtered, caches = columns
     delta_mag = np.full(flux.shape, np.nan)
     positive = good & (trend > 0) & (flux > 0)
     delta_mag[positive] = -2.5 * np.log10(flux[positive] / trend[positive])
-    baselines = segments.median(trend, good).tolist()
-    scores = [Scores(snr=s, delta_mag=d, baseline=b, scatter=c, good=g, filtered=f, trend=t, sigma=e, sample=k)
-              for s, d, b, c, g, f, t, e, k in zip(
+    baselines = segments.median(trend, good & np.isfinite(trend)).tolist()  # a lone epoch after a gap has none
+    scores = [Scores(snr=s, delta_mag=d, baseline=b, scatter=c, good=g, filtered=f, trend=t, sigma=e,
+                     uncertainty=u, sample=k, cache=cache)
+              for s, d, b, c, g, f, t, e, u, k, cache in zip(
                   segments.split(snr), segments.split(delta_mag), baselines, scatters, segments.split(good),
-                  filtered, segments.split(trend), segments.split(sigma), segments.split(sample))]
+                  filtered, segments.split(trend), segments.split(sigma), segments.split(uncertainty),
+                  segments.split(sample), caches)]
     return scores, segments, good, snr
 
 
@@ -152,7 +165,8 @@ def _season_batch(segments: Segments, mjd, flux, fluxerr, good, parameters):
         with np.errstate(divide="ignore", invalid="ignore"):
             return median_variance_factor(n_base) * n_base / total**2
 
-    sigma, scatters, snr = _single_epoch(segments, flux, fluxerr, good, trend, baseline_variance, parameters)
+    sigma, scatters, snr, uncertainty = _single_epoch(segments, flux, fluxerr, good, trend, baseline_variance,
+                                                      parameters)
     filtered = _unscored_windows(segments, parameters.widths_days)
     if parameters.widths_days:
         counts = segments.counts(good)
@@ -171,22 +185,24 @@ def _season_batch(segments: Segments, mjd, flux, fluxerr, good, parameters):
                     variance = median_variance_factor(left) * left / outside**2
                 filtered[i][float(width)] = _spread_rows(stop - start, rows - start, _red_noise_corrected(
                     _window_snr(f, s, lo, hi, base, variance), hi - lo, parameters))
-    return snr, trend, sigma, sample, scatters, filtered
+    return snr, trend, sigma, uncertainty, sample, scatters, filtered, [None] * segments.count
 
 
-def _biweight_batch(segments: Segments, mjd, flux, fluxerr, good, parameters):
+def _biweight_batch(segments: Segments, mjd, flux, fluxerr, good, parameters, previous=None):
     # Baselines: a sliding biweight of each lightcurve's good epochs, without the epoch (or window)
     # measured. The good epochs of the whole batch are laid end to end and every window is computed
-    # in one pass; each window holds epochs of its own lightcurve only.
+    # in one pass; each window holds epochs of its own lightcurve only. A lightcurve given with a
+    # previous scoring of the same epochs (an injected copy and its original) recomputes only the
+    # windows that hold an epoch whose flux or error differs: every other window is the same.
     window = parameters.detrend_window_days
     rows = np.flatnonzero(good)
     by_lightcurve = Segments(segments.counts(good))
     times, values, errors = mjd[rows], flux[rows], fluxerr[rows]
     lo, hi = _per_lightcurve(by_lightcurve, times, lambda t: window_bounds(t, window / 2.0, gap_segments(
         t, window / 2.0)))
+    reuse = _reusable(segments, by_lightcurve, good, values, errors, previous)
     single = np.arange(rows.size)
-    base, n_base, (err_squares,) = windowed_biweight(values, lo, hi, leave_lo=single, leave_hi=single + 1,
-                                                    sums=(errors**2,))
+    base, n_base, err_squares = _windows(values, lo, hi, single, single + 1, errors, reuse, "single")
     trend, n_epoch, squares_epoch = (np.full(flux.shape, np.nan), np.zeros(flux.shape, np.intp),
                                      np.zeros(flux.shape))
     trend[rows], n_epoch[rows], squares_epoch[rows] = base, n_base, err_squares
@@ -196,23 +212,71 @@ def _biweight_batch(segments: Segments, mjd, flux, fluxerr, good, parameters):
         with np.errstate(divide="ignore", invalid="ignore"):
             return biweight_variance_factor(n_epoch) * (squares_epoch + n_epoch * excess) / n_epoch**2
 
-    sigma, scatters, snr = _single_epoch(segments, flux, fluxerr, good, trend, baseline_variance, parameters)
+    sigma, scatters, snr, uncertainty = _single_epoch(segments, flux, fluxerr, good, trend, baseline_variance,
+                                                      parameters)
     filtered = _unscored_windows(segments, parameters.widths_days)
     good_sigma = sigma[rows]
+    excess = by_lightcurve.spread(np.asarray(scatters) ** 2)
+    caches = [{"single": (base[a:b], n_base[a:b], err_squares[a:b])} for a, b in by_lightcurve.bounds]
     for width in parameters.widths_days:
         box_lo, box_hi = _per_lightcurve(by_lightcurve, times, lambda t, w=width: window_bounds_closed(t, w))
-        box_base, left, (squares,) = windowed_biweight(values, lo, hi, leave_lo=box_lo, leave_hi=box_hi,
-                                                       sums=(good_sigma**2,))
+        box_base, left, squares = _windows(values, lo, hi, box_lo, box_hi, errors, reuse, float(width))
         with np.errstate(divide="ignore", invalid="ignore"):
-            variance = biweight_variance_factor(left) * squares / left**2
+            variance = biweight_variance_factor(left) * (squares + left * excess) / left**2
         for i, ((start, stop), (first, last)) in enumerate(zip(segments.bounds, by_lightcurve.bounds)):
+            caches[i][float(width)] = (box_base[first:last], left[first:last], squares[first:last])
             if last - first < 2:
                 continue
             part = slice(first, last)
             filtered[i][float(width)] = _spread_rows(stop - start, rows[part] - start, _red_noise_corrected(
                 _window_snr(values[part], good_sigma[part], box_lo[part] - first, box_hi[part] - first,
                             box_base[part], variance[part]), box_hi[part] - box_lo[part], parameters))
-    return snr, trend, sigma, good.copy(), scatters, filtered
+    return snr, trend, sigma, uncertainty, good.copy(), scatters, filtered, caches
+
+
+def _reusable(segments: Segments, by_lightcurve: Segments, good, values, errors, previous):
+    # Per lightcurve of the batch, (its first good position in the batch, the previous cache, the changed
+    # good epochs) where a previous scoring of the same good epochs can be reused; None elsewhere.
+    if previous is None:
+        return None
+    reuse = []
+    for (start, stop), (first, last), before in zip(segments.bounds, by_lightcurve.bounds, previous):
+        cache = None if before is None else getattr(before[1], "cache", None)
+        if cache is None or not np.array_equal(before[1].good, good[start:stop]):
+            reuse.append(None)
+            continue
+        original = before[0]
+        kept = before[1].good
+        changed = (values[first:last] != original.flux[kept]) | (errors[first:last] != original.fluxerr[kept])
+        reuse.append((first, cache, changed))
+    return reuse
+
+
+def _windows(values, lo, hi, leave_lo, leave_hi, errors, reuse, key):
+    # windowed_biweight of every row, or of only the rows whose window holds a changed epoch where a
+    # previous result of the same lightcurve (``reuse``) gives the others.
+    if reuse is None or all(r is None for r in reuse):
+        location, count, (squares,) = windowed_biweight(values, lo, hi, leave_lo=leave_lo, leave_hi=leave_hi,
+                                                        sums=(errors**2,))
+        return location, count, squares
+    location, count, squares = np.full(values.size, np.nan), np.zeros(values.size, np.intp), np.zeros(values.size)
+    todo = np.ones(values.size, bool)
+    for entry in reuse:
+        if entry is None:
+            continue
+        first, cache, changed = entry
+        last = first + changed.size
+        before_location, before_count, before_squares = cache[key]
+        touched = np.concatenate([[0], np.cumsum(changed)])
+        hit = touched[hi[first:last] - first] - touched[lo[first:last] - first] > 0
+        todo[first:last] = hit
+        keep = slice(first, last)
+        location[keep], count[keep], squares[keep] = before_location, before_count, before_squares
+    rows = np.flatnonzero(todo)
+    new_location, new_count, (new_squares,) = windowed_biweight(values, lo, hi, leave_lo=leave_lo, leave_hi=leave_hi,
+                                                                sums=(errors**2,), rows=rows)
+    location[rows], count[rows], squares[rows] = new_location[rows], new_count[rows], new_squares[rows]
+    return location, count, squares
 
 
 def _per_lightcurve(segments: Segments, times: np.ndarray, bounds) -> tuple[np.ndarray, np.ndarray]:
@@ -244,8 +308,9 @@ def _single_epoch(segments: Segments, flux, fluxerr, good, trend, baseline_varia
             scatters = np.where(significant, np.sqrt(np.maximum(spread**2 - 1.0, 0.0) * typical), 0.0)
             sigma = np.where(good, np.sqrt(fluxerr**2 + segments.spread(scatters**2)), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        snr = np.where(good, residual / np.sqrt(sigma**2 + baseline_variance(sigma)), np.nan)
-    return sigma, scatters.tolist(), snr
+        uncertainty = np.where(good, np.sqrt(sigma**2 + baseline_variance(sigma)), np.nan)
+        snr = residual / uncertainty
+    return sigma, scatters.tolist(), snr, uncertainty
 
 
 def _red_noise_corrected(values: np.ndarray, sizes: np.ndarray, parameters) -> np.ndarray:

@@ -8,6 +8,7 @@ pytest.importorskip("matplotlib")
 from adapters.figures.efficiency import draw_efficiency, plot_efficiency  # noqa: E402
 from adapters.figures.lightcurves import draw_lightcurves, plot_lightcurves  # noqa: E402
 from adapters.figures.style import paper_figure  # noqa: E402
+from domain.analysis.quality import CUTS  # noqa: E402
 from domain.detection import Detection  # noqa: E402
 from domain.errors import DataError  # noqa: E402
 from domain.histograms import Axis, Histograms  # noqa: E402
@@ -51,6 +52,75 @@ def test_magnitudes_brighter_up_flagged_apart_detections_marked():
     with paper_figure(7, 3) as figure:
         axes = draw_lightcurves(figure, item(), flux=True, flux_label="Flux [e-/s]")
         assert not axes.yaxis_inverted() and axes.get_ylabel() == "Flux [e-/s]"
+
+
+def products_of(lc, *, trend=True):
+    """Per-epoch products as the analysis saves them: bit 1 (flag) at the flagged epochs, bit 3 (limiting_mag)
+    at epochs 7, 10 and 11 (7 fails both), and the baseline flux of an 18th-magnitude star."""
+    quality = np.where(lc.flag != 0, 1 << CUTS.index("flag"), 0)
+    quality[[7, 10, 11]] |= 1 << CUTS.index("limiting_mag")
+    table = {"mjd": lc.mjds, "quality_flag": quality}
+    if trend:
+        table["trend"] = np.full(lc.mjds.size, 10 ** (-0.4 * (18.0 - 25)))
+    return {lc.key: table}
+
+
+def cut_artists(axes):
+    """The cut epochs' artists, by the cut named in their gid, read back from the axes."""
+    return {line.get_gid().removeprefix("cut:"): line for line in axes.get_lines()
+            if (line.get_gid() or "").startswith("cut:")}
+
+
+@pytest.mark.parametrize("flux", [False, True])
+def test_cut_epochs_apart_by_cut_with_the_trend(flux):
+    source = item()
+    (lc,) = source.lightcurves
+    lc.key = "demo/g/0"
+    with paper_figure(7, 3) as figure:
+        axes = draw_lightcurves(figure, source, flux=flux, scores=products_of(lc))
+        cuts = cut_artists(axes)
+        assert set(cuts) == {"flag", "limiting_mag"}  # only the cuts that removed an epoch shown
+        assert cuts["flag"].get_label() == "cut: flag" and cuts["flag"].get_marker() == "x"
+        assert sorted(cuts["flag"].get_xdata()) == [59005.0, 59006.0, 59007.0]
+        assert cuts["limiting_mag"].get_label() == "cut: limiting_mag" and cuts["limiting_mag"].get_marker() == "v"
+        assert sorted(cuts["limiting_mag"].get_xdata()) == [59007.0, 59010.0, 59011.0]
+        assert cuts["limiting_mag"].get_markerfacecolor() == "none"  # open markers, apart from the data
+        used = axes.containers[0].lines[0]  # the errorbar points: every epoch no cut removed
+        assert len(used.get_xdata()) == 40 - 5 and not {5.0, 6.0, 7.0, 10.0, 11.0} & set(used.get_xdata() - 59000)
+        assert not [line for line in axes.get_lines() if line.get_label() == "flagged"]
+        (trend,) = [line for line in axes.get_lines() if line.get_gid() == "trend"]
+        assert len(trend.get_xdata()) == 40
+        expected = 10 ** (-0.4 * (18.0 - 25)) if flux else 18.0  # in magnitudes through the lightcurve's zero point
+        np.testing.assert_allclose(trend.get_ydata(), expected, rtol=1e-9)
+        legend = [t.get_text() for t in axes.get_legend().get_texts()]
+        assert legend == ["g", "trend", "cut: flag", "cut: limiting_mag"]
+        spans = [p for p in axes.patches if p.get_gid() == "detection"]
+        assert len(spans) == 2 and spans[0].get_x() == 59019.0 and spans[0].get_width() == 2.0  # start to end
+
+
+def test_without_a_trend_or_products_for_the_lightcurve():
+    source = item()
+    (lc,) = source.lightcurves
+    lc.key = "demo/g/0"
+    with paper_figure(7, 3) as figure:
+        axes = draw_lightcurves(figure, source, scores=products_of(lc, trend=False))
+        assert set(cut_artists(axes)) == {"flag", "limiting_mag"}
+        assert not [line for line in axes.get_lines() if line.get_gid() == "trend"]
+    with paper_figure(7, 3) as figure:  # products of another lightcurve (or none): the survey's flags
+        axes = draw_lightcurves(figure, source, scores={"other/key": products_of(lc)[lc.key]})
+        assert not cut_artists(axes)
+        (flagged,) = [line for line in axes.get_lines() if line.get_label() == "flagged"]
+        assert len(flagged.get_xdata()) == 3
+
+
+def test_detections_carry_their_equivalent_duration_or_depth():
+    source = item()
+    flare, dip = (row.detection for row in source.detections)
+    flare.equivalent_duration, flare.equivalent_duration_err, flare.amplitude = 812.4, 31.0, 1.5
+    dip.amplitude = -0.42
+    with paper_figure(7, 3) as figure:
+        texts = [t.get_text() for t in draw_lightcurves(figure, source).texts]
+    assert texts == ["brightening S/N 12.0 ED 812±31 s [real]", "dimming S/N -6.0 depth 42% sim"]
 
 
 def test_lightcurve_figures_are_written_as_png_and_reproducible_pdf(tmp_path):

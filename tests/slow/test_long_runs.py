@@ -20,6 +20,19 @@ def test_five_sigma_false_alarms_at_the_defaults(n):
     assert_tail(int(np.sum(np.abs(snr) >= 4.0)), snr.size, 4.0, min_expected=7000)
 
 
+@pytest.mark.parametrize("n", [20, 100])
+@pytest.mark.parametrize("alternative", [
+    {"excess_scatter": False},
+    {"detrend": "biweight", "detrend_window_days": 30.0},
+    {"detrend": "biweight", "detrend_window_days": 30.0, "excess_scatter": False},
+], ids=["excess-off", "biweight", "biweight-excess-off"])
+def test_alternative_settings_at_the_other_lengths(n, alternative):
+    # The lengths the default suite leaves to the defaults, at the same 1.6 million epochs and power.
+    snr = _scores(n, 1_600_000, AnalysisParameters(**alternative), seed=2000 + n)
+    assert_tail(int(np.sum(np.abs(snr) >= 3.0)), snr.size, 3.0, min_expected=3800)
+    assert_tail(int(np.sum(np.abs(snr) >= 4.0)), snr.size, 4.0, min_expected=90)
+
+
 @pytest.mark.parametrize("repeat", range(5))
 def test_kill_and_resume_repeatedly(tmp_path, new_database, repeat):
     from tests.e2e.test_kill_resume import test_sigkill_at_random_moments_then_resume_matches_uninterrupted_run

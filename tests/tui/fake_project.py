@@ -76,8 +76,12 @@ def catalog(n: int) -> Catalog:
 
 
 def make_project(state: FakeState | None = None, *, n: int = 12, batch_size: int = 4, name: str = "demo",
-                 simulate: bool = False, overrides: dict | None = None, store=None, histogram_store=None):
-    """Return ``(project, state)`` over fakes with the flare survey (threshold 5, 80 epochs per source)."""
+                 simulate: bool = False, overrides: dict | None = None, store=None, histogram_store=None,
+                 survey: type[FlareSurvey] = FlareSurvey):
+    """Return ``(project, state)`` over fakes with the flare survey (threshold 5, 80 epochs per source).
+
+    ``survey`` replaces the flare survey by a variant of it (same parameters) as the project's ``fake``.
+    """
     document = {
         "project": {"name": name, "surveys": ["fake"], "batch_size": batch_size},
         "catalog": {"path": "fake.csv", "selection": "mag < 30"},
@@ -87,12 +91,12 @@ def make_project(state: FakeState | None = None, *, n: int = 12, batch_size: int
             "fake": {"download": {"num_points": 80, "noise": 0.02}},
         },
     }
-    config = build_config(document, survey_parameters={"fake": FlareSurvey.parameters_class},
+    config = build_config(document, survey_parameters={"fake": survey.parameters_class},
                           overrides=overrides, source=f"configs/{name}.yaml")
     state = state if state is not None else FakeState()
     project = Project(config, uow_factory=lambda: FakeUnitOfWork(state), store=store or FakeDataStore(),
                       catalog_reader=FakeCatalogReader(catalog(n)),
-                      histogram_store=histogram_store or FakeHistogramStore(), surveys={"fake": FlareSurvey})
+                      histogram_store=histogram_store or FakeHistogramStore(), surveys={"fake": survey})
     return project, state
 
 

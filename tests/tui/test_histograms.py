@@ -1,9 +1,11 @@
-"""The histograms screen: each product, its axes and variables, log scale, the efficiency map."""
+"""The histograms screen: each product, its axes and variables, log scale, the efficiency map and the rates."""
 
 import asyncio
 
 from tests.tui.fake_project import make_project
 from tui.app import VirtualObserverApp
+from tui.messages import RateLoaded
+from tui.screens.histograms import rate_text
 
 
 def run(coro):
@@ -52,3 +54,39 @@ def test_products_axes_variables_and_efficiency():
             assert plot.variable == "injected"
 
     run(scenario())
+
+
+def test_efficiency_shows_the_event_rate_of_each_simulated_kind():
+    project, state = make_project(n=8, simulate=True, overrides={
+        "observatories.simulation.kinds": ["flare", "box_dip", "microlensing"]})
+    project.run()
+    messages = []
+
+    async def scenario():
+        app = VirtualObserverApp(project=project, start="histograms")
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            await settle(app, pilot)
+            rate = app.screen.query_one("#rate-info")
+            assert not rate.display  # only with the efficiency map
+            await pilot.press("end")
+            await settle(app, pilot)
+            loaded = [m for m in messages if isinstance(m, RateLoaded)]
+            assert rate.display and loaded[-1].kind == "flare" and loaded[-1].rate is not None
+            expected = project.rate("flare")
+            text = str(rate.render())
+            assert text.startswith("rate flare") and "/source/yr" in text and f"{expected.upper:.3g}" in text
+            assert f"N_obs {expected.observed}" in text and "k: next kind" in text
+            await pilot.press("k")
+            await settle(app, pilot)
+            assert [m.kind for m in messages if isinstance(m, RateLoaded)][-1] == "box_dip"
+            assert str(rate.render()).startswith("rate box_dip")
+            await pilot.press("home")  # scanned epochs: the rate line goes away
+            await settle(app, pilot)
+            assert not rate.display
+
+    run(scenario())
+
+
+def test_rate_line_says_why_there_is_no_rate():
+    assert rate_text(RateLoaded("flare", "fake", error="no injections of kind 'flare'")) == (
+        "rate of flare: no injections of kind 'flare' · k: next kind")

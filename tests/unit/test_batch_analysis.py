@@ -126,34 +126,10 @@ def test_analysing_many_sources_equals_one_at_a_time_and_isolates_a_failure():
     assert (empty.num_lightcurves, empty.num_epochs, empty.mag_median, empty.best_snr) == (0, 0, None, None)
 
 
-def test_simulator_prepares_a_batch_exactly_as_each_lightcurve_computes_it():
-    from domain.injecting import _compute_baseline_noise_cadence
-    from domain.simulator import SimulationParameters, Simulator, _compute_span
-
-    lightcurves = _batch(11, count=30)
-    rng = np.random.default_rng(3)
-    flat = _lightcurve(rng, 1)  # one epoch: nothing to inject into
-    negative = _lightcurve(rng, 20)
-    negative.set_columns({**negative.columns, "flux": negative.flux - 1000.0})  # baseline below zero
-    lightcurves += [flat, negative, Lightcurve("demo", "r", 0)]  # and one not loaded
-    Simulator(SimulationParameters()).prepare(lightcurves)
-    prepared = 0
-    for lc in lightcurves[:-1]:
-        try:
-            expected = _compute_baseline_noise_cadence(lc)
-        except DataError:
-            assert "injection_baseline_noise_cadence" not in lc._derived  # left to raise when used
-            continue
-        prepared += 1
-        assert _equal(lc.derived("injection_baseline_noise_cadence", None), expected)
-        assert _equal(lc.derived("injection_span", None), _compute_span(lc))
-    assert prepared >= 25
-
-
 @pytest.mark.parametrize("noise_model", ["sky", "source"])
 def test_injecting_many_equals_injecting_each(noise_model):
-    from domain.events import EVENT_KINDS
-    from domain.simulator import SimulationParameters, Simulator, _generator, inject, inject_many
+    from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
+    from domain.simulator import _generator, inject, inject_many
 
     rng = np.random.default_rng(5)
     lightcurves = []
@@ -165,8 +141,11 @@ def test_injecting_many_equals_injecting_each(noise_model):
             columns["mag"][:2] = np.nan
         lc.set_columns(columns)
         lightcurves.append(lc)
-    simulator = Simulator(SimulationParameters(kinds=list(EVENT_KINDS), noise_model=noise_model))
-    events = [simulator.draw(lc, _generator(0, i, 0, 1)) for i, lc in enumerate(lightcurves)]
+    kinds = list(EVENT_KINDS)
+    events = [InjectedEvent.create(kinds[i % len(kinds)], lc.mjds[len(lc.mjds) // 2] + 0.1, 2.0,
+                                   None if kinds[i % len(kinds)] == "microlensing" else
+                                   (-0.3 if kinds[i % len(kinds)] in DIMMING_KINDS else 0.5), u0=0.3)
+              for i, lc in enumerate(lightcurves)]
     assert {e.kind for e in events} == set(EVENT_KINDS)  # every shape, evaluated many at once
     rngs = [_generator(0, i, 0, 2) for i in range(len(lightcurves))] if noise_model == "source" else None
     together = inject_many(lightcurves, events, rngs, noise_model)

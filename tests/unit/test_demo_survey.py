@@ -122,3 +122,36 @@ def test_columns_are_fresh_arrays_and_new_parameters_take_effect():
     raw = client.download(Source("a", 1.0, 2.0))
     assert raw.num_epochs == 30 and set(raw.columns["filter"]) == {"r", "i"}
     assert set(raw.columns["exptime"]) == {10.0, 60.0}
+
+
+def test_injection_peaks_fall_in_the_demos_seasonal_gaps_at_the_gap_fraction():
+    # The demo observes in seasons (g and r): with peak_time "span" (the default) an event is equally
+    # likely at any time of a source's span, so the fraction of peaks outside every lightcurve's
+    # [first, last] epochs is the unobserved fraction of the span. 30 sources x 100 events: the binomial
+    # standard error is under 1 point; a simulator that kept peaks inside seasons would give 0 %.
+    from domain.analysis.finder import find_events_many
+    from domain.recovery import reference_of
+    from domain.simulator import SimulationParameters, Simulator
+
+    client = VirtualDemoObs(DemoParameters(num_points=200, filters=["g", "r"], duration_days=1000.0))
+    simulator = Simulator(SimulationParameters(injections_per_source=100))
+    inside = trials = 0
+    expected = []
+    for i in range(30):
+        lcs = client.reduce(client.download(Source(f"gap{i}", 10.0 * i, 5.0, mag=17.0)), ReductionParameters())
+        found = find_events_many(lcs, AnalysisParameters())
+        refs = [reference_of(lc.mjds, scores, dets, lc.exptime) for lc, (scores, dets) in zip(lcs, found)]
+        usable = [r for r in refs if r.usable]
+        first, last = min(r.first for r in usable), max(r.last for r in usable)
+        grid = np.linspace(first, last, 20001)
+        observed = np.zeros(grid.size, bool)
+        for r in usable:
+            observed |= (grid >= r.first) & (grid <= r.last)
+        expected.append(1.0 - observed.mean())
+        for plan in simulator.plan(lcs, refs, seed=i):
+            trials += 1
+            inside += any(r.first <= plan.event.peak_mjd <= r.last for r in usable)
+    gap_fraction = float(np.mean(expected))
+    measured = 1.0 - inside / trials
+    assert 0.2 < gap_fraction < 0.6  # the demo's seasons leave a sizeable part of the span unobserved
+    assert abs(measured - gap_fraction) < 3 * np.sqrt(gap_fraction * (1 - gap_fraction) / trials)

@@ -32,7 +32,16 @@ def _scores(n: int, epochs: int, parameters: AnalysisParameters, seed: int, keep
         if keep is not None:
             kept.extend(zip(lightcurves, scores))
     snr = np.concatenate(values)
-    assert np.isfinite(snr).all()  # every epoch is good and scored
+    scored = np.isfinite(snr)
+    if parameters.detrend == "none":
+        assert scored.all()  # every epoch is good and scored
+    else:
+        # A sliding window stays symmetric about its epoch: at a lightcurve's two ends it holds nothing
+        # else, so those epochs have no baseline and are not scored; every other epoch is.
+        ends = np.zeros(n, bool)
+        ends[[0, -1]] = True
+        assert np.array_equal(scored, ~np.tile(ends, snr.size // n))
+        snr = snr[scored]
     return (snr, kept) if keep is not None else snr
 
 
@@ -58,18 +67,20 @@ def test_default_false_alarms_are_symmetric_in_sign(default_scores):
     assert min(up, down) > 5000 and abs(up - down) < 3 * np.sqrt(up + down)
 
 
-@pytest.mark.parametrize("n", LENGTHS)
+@pytest.mark.parametrize("n", [33, 1000])
 @pytest.mark.parametrize("alternative", [
     {"excess_scatter": False},
     {"detrend": "biweight", "detrend_window_days": 30.0},  # 30 epochs per window
     {"detrend": "biweight", "detrend_window_days": 30.0, "excess_scatter": False},
 ], ids=["excess-off", "biweight", "biweight-excess-off"])
 def test_alternative_settings_false_alarms_per_epoch_follow_the_gaussian_tail(n, alternative):
-    # 1.6 million epochs: 4,320 expected beyond 3 sigma, where a rate 20 % off is 13 standard errors
-    # away; beyond 4 sigma 101 are expected, where 20 % off is 2 standard errors (a coarse check).
+    # 1.6 million epochs: 4,320 expected beyond 3 sigma (4,060 at n = 33, whose two detrended ends are
+    # not scored), where a rate 20 % off is 13 standard errors away; beyond 4 sigma about 100 are
+    # expected, where 20 % off is 2 standard errors (a coarse check; every length is checked at T = 3
+    # by the defaults and here at 33 and 1000; `make test-slow` runs all four lengths).
     snr = _scores(n, 1_600_000, AnalysisParameters(**alternative), seed=2000 + n)
     assert_tail(int(np.sum(np.abs(snr) >= 3.0)), snr.size, 3.0, min_expected=4000)
-    assert_tail(int(np.sum(np.abs(snr) >= 4.0)), snr.size, 4.0, min_expected=100)
+    assert_tail(int(np.sum(np.abs(snr) >= 4.0)), snr.size, 4.0, min_expected=90)
 
 
 @pytest.mark.parametrize("detrend", ["none", "biweight"])
@@ -86,7 +97,9 @@ def test_matched_filter_false_alarms_per_window_follow_the_gaussian_tail(width, 
         for scores in score_many(noise_lightcurves(1000, 250, rng), parameters):
             values.append(scores.filtered[width][:: int(width) + 1])
     z = np.concatenate(values)
-    assert np.isfinite(z).all()
+    # Only the first window of each detrended lightcurve (no epoch before it for a symmetric baseline) lacks one.
+    assert np.count_nonzero(~np.isfinite(z)) == (len(values) if detrend == "biweight" else 0)
+    z = z[np.isfinite(z)]
     assert abs(np.std(z) - 1.0) < 0.02  # 59,000 values: the standard deviation to 0.3 %
     assert_tail(int(np.sum(np.abs(z) >= 3.0)), z.size, 3.0, min_expected=150)
 

@@ -3,11 +3,17 @@
 import numpy as np
 import pytest
 
-from domain.injecting import _compute_baseline_noise_cadence
+from domain.analysis.finder import find_events_many
+from domain.analysis.finder import AnalysisParameters
+from domain.recovery import reference_of
 from domain.seeding import _GeneratedState, stream_states
-from domain.simulator import (SimulationParameters, Simulator, _compute_span,
-                              _generator, inject_many)
+from domain.simulator import SimulationParameters, Simulator, _generator
 from tests.factories import flat_lightcurve
+
+
+def _references(lightcurves):
+    found = find_events_many(lightcurves, AnalysisParameters(min_good_epochs=3))
+    return [reference_of(lc.mjds, scores, detections, lc.exptime) for lc, (scores, detections) in zip(lightcurves, found)]
 
 
 def _state(rng: np.random.Generator) -> dict:
@@ -30,9 +36,10 @@ def test_seeds_too_long_for_the_pool_are_left_to_seed_sequence():
     assert stream_states(2**40, [2**64 + 3], [(0, 1)]) == {}
     simulator = Simulator(SimulationParameters(seed=2**40))
     simulator.prepare_seeds([2**64 + 3])
-    events = simulator.source_events([flat_lightcurve(n=50)], 2**64 + 3)
-    again = Simulator(SimulationParameters(seed=2**40)).source_events([flat_lightcurve(n=50)], 2**64 + 3)
-    assert [e for _, e, _ in events] == [e for _, e, _ in again]
+    lcs = [flat_lightcurve(n=50)]
+    events = simulator.plan(lcs, _references(lcs), 2**64 + 3)
+    again = Simulator(SimulationParameters(seed=2**40)).plan(lcs, _references(lcs), 2**64 + 3)
+    assert [p.event for p in events] == [p.event for p in again]
 
 
 def test_generated_state_holds_one_pcg64_state_only():
@@ -48,40 +55,27 @@ def test_prepared_seeds_draw_and_inject_what_unprepared_ones_do(noise_model):
                for i in range(6)]
     seeds = [11, 2**40 + 3, 0, 12345, 2**63 + 9, 77]
     prepared, alone = Simulator(parameters), Simulator(parameters)
-    prepared.prepare([lc for lightcurves in sources for lc in lightcurves])
     prepared.prepare_seeds(seeds)
-    assert len(prepared._states) == len(seeds) * 4 * (3 if noise_model == "source" else 2)
+    assert len(prepared._states) == len(seeds) * 4 * (2 if noise_model == "source" else 1)
     for lightcurves, seed in zip(sources, seeds):
-        ours = prepared.source_events(lightcurves, seed)
-        theirs = alone.source_events(lightcurves, seed)
-        assert [(i, e) for i, e, _ in ours] == [(i, e) for i, e, _ in theirs]
+        refs = _references(lightcurves)
+        ours, theirs = prepared.plan(lightcurves, refs, seed), alone.plan(lightcurves, refs, seed)
+        assert [(p.event, p.targets) for p in ours] == [(p.event, p.targets) for p in theirs]
         if noise_model == "source":
-            assert [_state(r) for _, _, r in ours] == [_state(r) for _, _, r in theirs]
-            copies = [inject_many([lightcurves[i] for i, _, _ in made], [e for _, e, _ in made],
-                                  [r for _, _, r in made], noise_model) for made in (ours, theirs)]
-            for a, b in zip(*copies):
-                np.testing.assert_array_equal(a.flux, b.flux)
+            assert [_state(p.noise) for p in ours] == [_state(p.noise) for p in theirs]
+        for (_, _, a), (_, _, b) in zip(prepared.copies(lightcurves, refs, ours),
+                                        alone.copies(lightcurves, refs, theirs)):
+            np.testing.assert_array_equal(a.flux, b.flux)
 
 
 def test_new_parameters_drop_the_prepared_seeds():
     simulator = Simulator(SimulationParameters(seed=1))
     simulator.prepare_seeds([5])
     simulator.parameters = SimulationParameters(seed=2)
-    lc = flat_lightcurve(n=40)
-    assert simulator.source_events([lc], 5) == Simulator(SimulationParameters(seed=2)).source_events([lc], 5)
-
-
-def test_prepare_computes_baselines_of_unsummarised_lightcurves():
-    summarised = flat_lightcurve(n=80, seed=4)
-    unsummarised = flat_lightcurve(n=90, seed=5)
-    unsummarised.set_columns(dict(unsummarised.columns), summarise=False)
-    assert unsummarised.flux_median is None
-    lightcurves = [summarised, unsummarised]
-    Simulator(SimulationParameters()).prepare(lightcurves)
-    for lc in lightcurves:
-        assert lc.derived("injection_baseline_noise_cadence", None) == _compute_baseline_noise_cadence(lc)
-        assert lc.derived("injection_span", None) == _compute_span(lc)
-        np.testing.assert_array_equal(lc.derived("injection_good_mjds", None), lc.mjds[lc.good])
+    lcs = [flat_lightcurve(n=40)]
+    refs = _references(lcs)
+    assert ([p.event for p in simulator.plan(lcs, refs, 5)]
+            == [p.event for p in Simulator(SimulationParameters(seed=2)).plan(lcs, refs, 5)])
 
 
 def test_seed_states_are_those_pcg64_of_an_integer_starts_from():

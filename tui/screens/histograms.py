@@ -1,4 +1,4 @@
-"""HistogramsScreen: the scanned-data histograms and the injection-recovery efficiency, drawn in the terminal."""
+"""HistogramsScreen: the scanned-data histograms, the injection-recovery efficiency and the event rates it gives."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.messages import HistogramLoaded
+from domain.errors import VOError
+from tui.messages import HistogramLoaded, RateLoaded
 from tui.screens.base import VOScreen
 from tui.widgets.histogram_plot import HistogramPlot, describe
 
-__all__ = ["HistogramsScreen", "PRODUCTS"]
+__all__ = ["HistogramsScreen", "PRODUCTS", "rate_text"]
 
 #: Histogram products in list order: (name, shown as).
 PRODUCTS = (
@@ -31,7 +32,9 @@ class HistogramsScreen(VOScreen):
 
     Choose a product on the left; ``a`` steps through its axes, ``v`` through its variables
     (epochs, failed; for the efficiency map: the recovered fraction, injected, recovered),
-    ``l`` toggles a log scale, ``u`` the next survey.
+    ``l`` toggles a log scale, ``u`` the next survey. With the efficiency map, the event rate of one
+    simulated kind (per source per year, with its 90 % interval, from ``Project.rate``) is shown under
+    it; ``k`` steps through the kinds.
     """
 
     MODE = "histograms"
@@ -41,6 +44,7 @@ class HistogramsScreen(VOScreen):
         Binding("v", "variable", "Variable"),
         Binding("l", "log", "Log scale"),
         Binding("u", "survey", "Survey", show=False),
+        Binding("k", "kind", "Rate kind", show=False),
     ]
 
     def __init__(self, **kwargs):
@@ -51,12 +55,14 @@ class HistogramsScreen(VOScreen):
         self.axis_index = 0
         self.variable_index = 0
         self.log_scale = False
+        self.kind_index = 0
 
     def compose_body(self) -> ComposeResult:  # noqa: D102
         with Horizontal(id="histograms-body"):
             yield OptionList(*(Option(title, id=name) for name, title in PRODUCTS), id="products")
             with Vertical(id="histogram-view"):
                 yield Static("", id="histogram-info")
+                yield Static("", id="rate-info")
                 yield HistogramPlot(id="histogram")
 
     def on_mount(self) -> None:  # noqa: D102
@@ -71,13 +77,38 @@ class HistogramsScreen(VOScreen):
         survey = surveys[self.survey_index % len(surveys)].name
         self.query_one("#histogram-info", Static).update(f"loading {self.product} ({survey})…")
         self._load(self.product, survey)
+        rate_info = self.query_one("#rate-info", Static)
+        rate_info.display = self.product == "efficiency"
+        if self.product == "efficiency":
+            self._load_rate_of(survey)
 
     def reset(self) -> None:  # noqa: D102
-        self.survey_index, self.histograms = 0, None
+        self.survey_index, self.histograms, self.kind_index = 0, None, 0
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="histograms")
     def _load(self, name: str, survey: str) -> None:
         self.post_message(HistogramLoaded(name, survey, self.project.histograms(name, survey)))
+
+    def _survey_config(self):
+        surveys = self.project.config.surveys
+        return surveys[self.survey_index % len(surveys)]
+
+    def _load_rate_of(self, survey: str) -> None:
+        kinds = self._survey_config().simulation.kinds
+        kind = kinds[self.kind_index % len(kinds)]
+        self.query_one("#rate-info", Static).update(f"rate of {kind}: computing…")
+        self._load_rate(kind, survey)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rate")
+    def _load_rate(self, kind: str, survey: str) -> None:
+        try:
+            self.post_message(RateLoaded(kind, survey, self.project.rate(kind, survey)))
+        except VOError as exc:  # no injections of the kind, nothing analysed: said in the line, not as an error
+            self.post_message(RateLoaded(kind, survey, error=str(exc)))
+
+    @on(RateLoaded)
+    def rate_loaded(self, message: RateLoaded) -> None:  # noqa: D102
+        self.query_one("#rate-info", Static).update(rate_text(message))
 
     @on(HistogramLoaded)
     def loaded(self, message: HistogramLoaded) -> None:  # noqa: D102
@@ -136,7 +167,30 @@ class HistogramsScreen(VOScreen):
         self.log_scale = not self.log_scale
         self._draw()
 
+    def action_kind(self) -> None:
+        """Show the event rate of the next simulated kind (with the efficiency map)."""
+        if self.project is None or self.product != "efficiency":
+            return
+        self.kind_index += 1
+        self._load_rate_of(self._survey_config().name)
+
     def action_survey(self) -> None:
         """Show the next survey's histograms."""
         self.survey_index += 1
         self.reload()
+
+
+def rate_text(message: RateLoaded) -> str:
+    """Return the two lines the screen shows for an event rate (or for why there is none)."""
+    r = message.rate
+    if r is None:
+        return f"rate of {message.kind}: {message.error} · k: next kind"
+    level = f"{r.confidence:.0%}"
+    if r.upper_limit:
+        head = f"rate {r.kind} < {r.upper:.3g} /source/yr ({level} upper limit)"
+    else:
+        head = f"rate {r.kind} {r.rate:.3g} /source/yr, {level} [{r.lower:.3g}, {r.upper:.3g}]"
+    inj = r.injections
+    # What the efficiency includes: the injections no exposure saw (seasonal gaps, between epochs).
+    return (f"{head}\nN_obs {r.observed} · N_fa {r.false_alarms:.2g} · eff {inj.recovered}/{inj.injected} "
+            f"({inj.in_gaps} unobserved: duty cycle in) · T {r.years:,.0f} yr · k: next kind")

@@ -8,10 +8,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import ContentSwitcher, DataTable, Static
 
+from domain.analysis.quality import CUTS
 from tui.format import fmt
 from tui.messages import SourceLoaded
 from tui.screens.base import VOScreen
-from tui.widgets.lightcurve_plot import LightcurvePlot, flagged_epochs
+from tui.widgets.lightcurve_plot import LightcurvePlot, epoch_table, flagged_epochs
 from tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["SourceScreen"]
@@ -24,8 +25,10 @@ class SourceScreen(VOScreen):
 
     ``n``/``N`` step through the lightcurves (``a`` all together), ``+``/``-`` zoom in time
     around the centre, ``,``/``.`` pan, ``0`` shows the whole span, ``e`` zooms on the next
-    detection, ``t`` switches between the plot and the epochs table, ``m`` between magnitudes
-    and per-epoch S/N, ``s`` shows simulated detections too, ``v`` the next survey.
+    detection, ``t`` switches between the plot and the epochs table, ``m`` between magnitudes,
+    flux (with the trend each epoch was measured against) and per-epoch S/N, ``s`` shows simulated
+    detections too, ``v`` the next survey. Epochs a quality cut removed are drawn apart, and the
+    plot's bottom border names the cuts with their counts.
     """
 
     MODE = "source"
@@ -41,7 +44,7 @@ class SourceScreen(VOScreen):
         Binding("0", "unzoom", "Whole span", show=False),
         Binding("e", "next_event", "Next event"),
         Binding("t", "table", "Plot/table"),
-        Binding("m", "mode", "Mag/S/N"),
+        Binding("m", "mode", "Mag/flux/S/N"),
         Binding("s", "simulated", "Simulated", show=False),
         Binding("v", "survey", "Survey", show=False),
     ]
@@ -71,8 +74,9 @@ class SourceScreen(VOScreen):
             "filter", "season", "MJD", "mag", "err", "flux", "fluxerr", "flag", "cut", "S/N", "exp s")
         detections = self.query_one("#source-detections", DataTable)
         # Fixed widths: the table is refilled for every source, and auto-sizing would make it jump.
-        for label, width in (("id", 6), ("LC", 4), ("kind", 6), ("peak MJD", 10), ("S/N", 6), ("Δmag", 7),
-                             ("n", 3), ("width d", 7), ("sim", 3), ("worst cuts", 40)):
+        # Amplitude (fractional, at the peak) and equivalent duration (s) where the analysis measured them.
+        for label, width in (("id", 6), ("LC", 4), ("kind", 6), ("peak MJD", 10), ("S/N", 6), ("amp", 7),
+                             ("ED s", 7), ("sim", 3), ("Δmag", 7), ("n", 3), ("width d", 7), ("worst cuts", 40)):
             detections.add_column(label, width=width)
         self.query_one("#source-detections").border_title = "detections"
 
@@ -177,7 +181,7 @@ class SourceScreen(VOScreen):
             self.query_one("#epochs").focus()
 
     def action_mode(self) -> None:
-        """Plot magnitudes or each epoch's best S/N with the threshold."""
+        """Plot magnitudes, flux with the trend, or each epoch's best S/N with the threshold."""
         self.query_one(LightcurvePlot).toggle()
 
     def action_simulated(self) -> None:
@@ -239,10 +243,12 @@ class SourceScreen(VOScreen):
                 first += f"  plx {fmt(s.parallax, '.2f')} mas"
         epochs = sum(lc.mjds.size for lc, _ in shown)
         flagged = sum(int(flagged_epochs(lc, self.scores).sum()) for lc, _ in shown)
+        # With the analysis products these are the epochs a quality cut removed; without, the survey's flags.
+        apart = "cut" if any(epoch_table(lc, self.scores) is not None for lc, _ in shown) else "flagged"
         found = sum(len(d) for _, d in shown)
         where = f"all {len(self.views)}" if self.index is None else f"{self.index + 1}/{len(self.views)}"
         zoom = "" if self.xlim is None else f" · MJD {self.xlim[0]:.1f}–{self.xlim[1]:.1f}"
-        second = (f"LC {where} · {epochs} epochs, {flagged} flagged · "
+        second = (f"LC {where} · {epochs} epochs, {flagged} {apart} · "
                   f"{found} det.{' (+sim)' if self.include_simulated else ''}{zoom}")
         return f"{first}\n{second}"
 
@@ -260,7 +266,7 @@ class SourceScreen(VOScreen):
                 table.add_row(lc.filter, str(lc.season), f"{lc.mjds[i]:.5f}", fmt(float(lc.mag[i]), ".3f"),
                               fmt(float(lc.magerr[i]), ".3f"), fmt(float(lc.flux[i]), ".4g"),
                               fmt(float(lc.fluxerr[i]), ".3g"), str(int(lc.flag[i])),
-                              "-" if cut is None or len(cut) != lc.mjds.size else str(int(cut[i])),
+                              "-" if cut is None or len(cut) != lc.mjds.size else _cut_names(int(cut[i])),
                               "-" if snr is None or len(snr) != lc.mjds.size else fmt(float(snr[i]), ".1f"),
                               fmt(float(lc.exptime[i]), ".0f"))
                 rows += 1
@@ -273,8 +279,9 @@ class SourceScreen(VOScreen):
                 cuts = ", ".join(f"{k}={v:.3g}" for k, v in sorted(d.quality.items())
                                  if v is not None and k not in ("nan", "flag"))
                 table.add_row(str(d.id), f"{lc.filter} {lc.season}", d.kind[:6], f"{d.peak_mjd:.4f}", f"{d.snr:.1f}",
-                              f"{d.delta_mag:.3f}", str(d.num_epochs), f"{d.filter_width:g}",
-                              "sim" if d.is_simulated else "", cuts)
+                              fmt(getattr(d, "amplitude", None), ".3g"),
+                              _seconds(getattr(d, "equivalent_duration", None)), "sim" if d.is_simulated else "",
+                              f"{d.delta_mag:.3f}", str(d.num_epochs), f"{d.filter_width:g}", cuts)
 
     @on(DataTable.RowSelected, "#source-detections")
     def detection_selected(self, event: DataTable.RowSelected) -> None:
@@ -286,3 +293,13 @@ class SourceScreen(VOScreen):
                     self._zoom_on(d)
                     self._draw()
                     return
+
+
+def _cut_names(quality_flag: int) -> str:
+    """The cuts an epoch failed, by name (bit i of its quality flag is cut ``CUTS[i]``); empty if none."""
+    return ",".join(name for bit, name in enumerate(CUTS) if quality_flag >> bit & 1)
+
+
+def _seconds(value) -> str:
+    """An equivalent duration in seconds within the column's 7 characters (``-`` where not measured)."""
+    return fmt(value, ".3g" if value is None or not np.isfinite(value) or abs(value) < 1000 else ".0f")

@@ -1,4 +1,4 @@
-"""LightcurvePlot: a source's lightcurves drawn in the terminal with plotext, flagged epochs and detections marked."""
+"""LightcurvePlot: a source's lightcurves drawn in the terminal with plotext, cut epochs and detections marked."""
 
 from __future__ import annotations
 
@@ -6,15 +6,48 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
+from domain.analysis.quality import CUTS
 from tui.widgets.ticks import nice_ticks
 
-__all__ = ["LightcurvePlot", "render_lightcurves", "render_scores", "flagged_epochs"]
+__all__ = ["LightcurvePlot", "render_lightcurves", "render_scores", "flagged_epochs", "epoch_table", "cut_counts",
+           "cut_status", "CUT_MARKERS", "MODES"]
 
 _COLOURS = ("green", "red", "blue", "magenta", "cyan", "yellow")
+#: Plot modes, in the order the ``m`` key cycles through them.
+MODES = ("mag", "flux", "snr")
+#: The character that marks an epoch cut by each quality cut (grey), and ``flagged`` where no analysis
+#: products were saved (the survey's flags and unusable fluxes).
+CUT_MARKERS = {"nan": "?", "flag": "x", "offset": "o", "limiting_mag": "v", "chi": "*", "sharp": "^", "flagged": "x"}
+_CUT_COLOUR = "gray"
+
+
+def epoch_table(lc, scores: dict | None) -> dict | None:
+    """Return the lightcurve's per-epoch products if saved and of its length (None otherwise).
+
+    Parameters
+    ----------
+    lc : Lightcurve
+        Loaded lightcurve.
+    scores : dict, optional
+        Lightcurve key -> per-epoch products, as from ``Project.epoch_scores``.
+
+    Returns
+    -------
+    dict or None
+        Its columns (``quality_flag`` among them).
+    """
+    table = (scores or {}).get(lc.key)
+    if table is None or "quality_flag" not in table or len(table["quality_flag"]) != lc.mjds.size:
+        return None
+    return table
 
 
 def flagged_epochs(lc, scores: dict | None = None) -> np.ndarray:
-    """Return a mask of the epochs the survey flagged or a quality cut rejected.
+    """Return a mask of the epochs the analysis did not use.
+
+    With the per-epoch products, those that failed a quality cut (non-zero ``quality_flag``; an
+    epoch whose survey flag is outside the cut's mask was used); without them, the epochs the survey
+    flagged or that have no usable flux.
 
     Parameters
     ----------
@@ -26,13 +59,80 @@ def flagged_epochs(lc, scores: dict | None = None) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        True for a flagged epoch.
+        True for a cut (or flagged) epoch.
     """
-    bad = ~lc.good
-    table = (scores or {}).get(lc.key)
-    if table is not None and "quality_flag" in table and len(table["quality_flag"]) == len(bad):
-        bad = bad | (np.asarray(table["quality_flag"]) != 0)
-    return bad
+    table = epoch_table(lc, scores)
+    if table is None:
+        return ~lc.good
+    return np.asarray(table["quality_flag"]) != 0
+
+
+def _failed(lc, scores: dict | None) -> dict[str, np.ndarray]:
+    """Per cut (in ``CUTS`` order, or ``flagged`` without products), the mask of the epochs it removed."""
+    table = epoch_table(lc, scores)
+    if table is None:
+        return {"flagged": ~lc.good}
+    quality = np.asarray(table["quality_flag"], dtype=np.int64)
+    return {name: ((quality >> bit) & 1).astype(bool) for bit, name in enumerate(CUTS)}
+
+
+def cut_counts(views, scores: dict | None = None, xlim=None) -> dict[str, int]:
+    """Return how many epochs shown each quality cut removed (only cuts that removed some).
+
+    An epoch that failed several cuts counts for each. Lightcurves without saved per-epoch
+    products count their flagged epochs under ``flagged``.
+
+    Parameters
+    ----------
+    views : list of tuple
+        (loaded Lightcurve, list of Detection) pairs shown.
+    scores : dict, optional
+        Lightcurve key -> per-epoch products, as from ``Project.epoch_scores``.
+    xlim : tuple of float, optional
+        MJD range shown (default everything).
+
+    Returns
+    -------
+    dict of str to int
+        Cut name -> epochs, in ``CUTS`` order (then ``flagged``).
+    """
+    counts = dict.fromkeys((*CUTS, "flagged"), 0)
+    for lc, _ in views:
+        inside = _window(lc.mjds, xlim)
+        for name, failed in _failed(lc, scores).items():
+            counts[name] += int(np.count_nonzero(failed & inside))
+    return {name: n for name, n in counts.items() if n}
+
+
+def cut_status(views, scores: dict | None = None, xlim=None, *, mode: str = "mag") -> str:
+    """Return a one-line legend of the epochs cut in the lightcurves shown, e.g. ``cut: x flag 12, v limiting_mag 3``.
+
+    Parameters
+    ----------
+    views : list of tuple
+        (loaded Lightcurve, list of Detection) pairs shown.
+    scores : dict, optional
+        Lightcurve key -> per-epoch products.
+    xlim : tuple of float, optional
+        MJD range shown.
+    mode : str
+        The plot's mode: in ``flux`` the trend line is named where it is drawn; in ``snr`` the cut
+        epochs are not drawn (they have no score).
+
+    Returns
+    -------
+    str
+        The text (``no epoch cut`` when none was).
+    """
+    counts = cut_counts(views, scores, xlim)
+    parts = [f"{CUT_MARKERS[name]} {name} {n}" for name, n in counts.items()]
+    if parts:
+        text = ("cut: " if mode != "snr" else "cut, not scored: ") + ", ".join(parts)
+    else:
+        text = "no epoch cut"
+    if mode == "flux" and any("trend" in (epoch_table(lc, scores) or {}) for lc, _ in views):
+        text += " · ─ trend"
+    return text
 
 
 def _window(mjd: np.ndarray, xlim) -> np.ndarray:
@@ -42,12 +142,15 @@ def _window(mjd: np.ndarray, xlim) -> np.ndarray:
 
 
 def render_lightcurves(views, width: int = 100, height: int = 24, title: str = "", *, scores: dict | None = None,
-                       xlim=None) -> str:
-    """Return a plotext drawing (with ANSI colours) of magnitude against MJD.
+                       xlim=None, flux: bool = False) -> str:
+    """Return a plotext drawing (with ANSI colours) of magnitude (or flux) against MJD.
 
-    Good epochs are dots per filter, flagged epochs (survey flag or a quality cut) crosses, and
-    each detection's peak a vertical line (orange brightening, blue dimming, magenta simulated).
-    Brighter is up.
+    Epochs the analysis used are dots per filter; each epoch a quality cut removed is a grey
+    character of that cut (:data:`CUT_MARKERS`: ``x`` flag, ``v`` limiting_mag, ...; ``x`` for the
+    survey's flags where no per-epoch products were saved); each detection's peak a vertical line
+    (orange brightening, blue dimming, magenta simulated). In flux, the baseline each epoch was
+    measured against (the products' ``trend``) is a line in the filter's colour. Magnitudes are
+    drawn brighter up.
 
     Parameters
     ----------
@@ -58,35 +161,48 @@ def render_lightcurves(views, width: int = 100, height: int = 24, title: str = "
     title : str
         Plot title.
     scores : dict, optional
-        Per-epoch products by lightcurve key, to mark epochs that failed a quality cut.
+        Per-epoch products by lightcurve key: which cuts each epoch failed, and the trend.
     xlim : tuple of float, optional
         MJD range to draw (a zoom); default everything.
+    flux : bool
+        Draw flux (with the trend) instead of magnitudes.
 
     Returns
     -------
     str
         The drawing.
     """
-    plt = _start(width, height, title, "mag (brighter up)")
+    plt = _start(width, height, title, "flux" if flux else "mag (brighter up)")
     colours = _colours(views)
     shown = []
+    drawn = []
     for lc, detections in views:
         colour = colours[lc.filter]
-        inside = _window(lc.mjds, xlim) & np.isfinite(lc.mag)
-        bad = flagged_epochs(lc, scores)
-        good = inside & ~bad
+        # Astronomers read brighter as up: magnitudes are drawn as -mag, with the ticks labelled in magnitudes.
+        y = lc.flux if flux else -lc.mag
+        inside = _window(lc.mjds, xlim) & np.isfinite(y)
+        drawn.append(y[inside])
+        trend = (epoch_table(lc, scores) or {}).get("trend") if flux else None
+        if trend is not None:
+            line = _window(lc.mjds, xlim) & np.isfinite(trend)
+            if line.any():
+                plt.plot(lc.mjds[line].tolist(), np.asarray(trend)[line].tolist(), color=colour, marker="braille")
+        good = inside & ~flagged_epochs(lc, scores)
         if good.any():
-            plt.scatter(lc.mjds[good].tolist(), (-lc.mag[good]).tolist(), color=colour, marker="dot",
+            plt.scatter(lc.mjds[good].tolist(), y[good].tolist(), color=colour, marker="dot",
                         label=lc.filter if lc.filter not in shown else None)
             shown.append(lc.filter)
-        if (inside & bad).any():
-            plt.scatter(lc.mjds[inside & bad].tolist(), (-lc.mag[inside & bad]).tolist(), color=colour, marker="x")
+        for name, failed in _failed(lc, scores).items():
+            cut = inside & failed
+            if cut.any():
+                plt.scatter(lc.mjds[cut].tolist(), y[cut].tolist(), color=_CUT_COLOUR, marker=CUT_MARKERS[name])
         _mark(plt, detections, xlim)
-    # Astronomers read brighter as up: plot -mag and label the ticks with magnitudes.
-    mags = np.concatenate([lc.mag[_window(lc.mjds, xlim) & np.isfinite(lc.mag)] for lc, _ in views]
-                          or [np.zeros(0)])
-    if mags.size:
-        ticks = np.linspace(-mags.max(), -mags.min(), 5)
+    values = np.concatenate(drawn or [np.zeros(0)])
+    if values.size and flux:
+        ticks, labels = nice_ticks(float(values.min()), float(values.max()), 4)
+        plt.yticks(ticks, labels)
+    elif values.size:
+        ticks = np.linspace(values.min(), values.max(), 5)
         plt.yticks(ticks.tolist(), [f"{-t:.2f}" for t in ticks])
     _xticks(plt, [lc.mjds[_window(lc.mjds, xlim)] for lc, _ in views], xlim)
     return _finish(plt)
@@ -182,8 +298,10 @@ def _finish(plt) -> str:
 class LightcurvePlot(Static):
     """Shows lightcurves of one source; call :meth:`show` with the data to draw.
 
-    ``xlim`` (an MJD range, or None for everything) is the time zoom; ``mode`` is ``mag``
-    (magnitudes) or ``snr`` (each epoch's best S/N against the threshold).
+    ``xlim`` (an MJD range, or None for everything) is the time zoom; ``mode`` is one of
+    :data:`MODES`: ``mag`` (magnitudes), ``flux`` (with the trend each epoch was measured against) or
+    ``snr`` (each epoch's best S/N against the threshold). The bottom border names the cuts that
+    removed epochs shown, with their markers and counts (:attr:`status`).
     """
 
     DEFAULT_CSS = """
@@ -202,6 +320,7 @@ class LightcurvePlot(Static):
         self.title_text = ""
         self.mode = "mag"
         self.xlim: tuple[float, float] | None = None
+        self.status = ""
 
     def show(self, views, title: str = "", scores: dict | None = None, threshold: float = 5.0,
              xlim: tuple[float, float] | None = None) -> None:
@@ -211,12 +330,14 @@ class LightcurvePlot(Static):
         self.refresh_plot()
 
     def toggle(self) -> None:
-        """Switch between magnitudes and per-epoch S/N."""
-        self.mode = "snr" if self.mode == "mag" else "mag"
+        """Switch to the next mode: magnitudes, flux with the trend, per-epoch S/N."""
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
         self.refresh_plot()
 
     def refresh_plot(self) -> None:
         """Redraw for the current size (plotext draws at a fixed size)."""
+        self.status = cut_status(self.views, self.scores, self.xlim, mode=self.mode) if self.views else ""
+        self.border_subtitle = self.status
         if not self.views:
             self.update("no lightcurves for this source (not reduced yet?)")
             return
@@ -229,7 +350,7 @@ class LightcurvePlot(Static):
                                     xlim=self.xlim)
         else:
             drawing = render_lightcurves(self.views, width, height, self.title_text, scores=self.scores,
-                                         xlim=self.xlim)
+                                         xlim=self.xlim, flux=self.mode == "flux")
         self.update(Text.from_ansi(drawing))
 
     def on_resize(self) -> None:  # noqa: D102
