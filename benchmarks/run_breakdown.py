@@ -74,7 +74,7 @@ def _instrument() -> None:
         (simulate, "_references", "science: search the un-injected lightcurves"),
         (simulate, "_search", "science: search the injected copies"),
         (simulator.Simulator, "plan", "science: draw events"),
-        (simulator.Simulator, "copies", "science: inject"),
+        (simulator.Simulator, "copies_many", "science: inject"),
         (hdf5.Hdf5DataStore, "save_raw_many", "files: raw"),
         (hdf5.Hdf5DataStore, "save_lightcurves_many", "files: lightcurves"),
         (hdf5.Hdf5DataStore, "save_epoch_scores_many", "files: epoch scores"),

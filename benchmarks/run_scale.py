@@ -125,17 +125,23 @@ for first in range(0, n, config.batch_size):
     summarise_many(grouped, survey.name, "floor")
     detections += sum(len(r.detections) for r in results)
     analysis.fill_many(histograms, results)
-    # Simulation as the simulate step runs it: the un-injected results are the reference.
-    for (_, lightcurves), (_, mine) in zip(reduced, grouped):
+    # Simulation as the simulate step runs it, for the whole batch: the un-injected results are the
+    # reference; every copy is searched in one pass, reusing its original's scores.
+    made = []
+    for s, ((_, lightcurves), (_, mine)) in enumerate(zip(reduced, grouped)):
         refs = [reference_of(r.lightcurve.mjds, r.scores, r.detections, r.lightcurve.exptime) for r in mine]
-        plans = simulator.plan(lightcurves, refs, 1)
-        copies = simulator.copies(lightcurves, refs, plans)
-        found = find_events_many([c for *_, c in copies], survey.analysis, [mine[i].quality for _, i, _ in copies])
-        by_plan = {}
-        for (p, i, _), (_, dets) in zip(copies, found):
-            by_plan.setdefault(p, {})[i] = dets
+        plans = simulator.plan(lightcurves, refs, s)
+        made.append((plans, refs, mine, simulator.copies(lightcurves, refs, plans)))
+    copies = [(plans_index, p, i, c) for plans_index, (_, _, _, cs) in enumerate(made) for p, i, c in cs]
+    found = find_events_many([c for *_, c in copies], survey.analysis,
+                             [made[k][2][i].quality for k, _, i, _ in copies],
+                             [(made[k][2][i].lightcurve, made[k][2][i].scores) for k, _, i, _ in copies])
+    by_plan = {}
+    for (k, p, i, _), (_, dets) in zip(copies, found):
+        by_plan.setdefault((k, p), {})[i] = dets
+    for k, (plans, refs, _, _) in enumerate(made):
         for p, plan in enumerate(plans):
-            simulator.outcome(plan, by_plan.get(p, {}), refs)
+            simulator.outcome(plan, by_plan.get((k, p), {}), refs)
 print(json.dumps({"n": n, "floor": time.perf_counter() - start, "detections": detections}))
 """
 

@@ -16,8 +16,9 @@ import numpy as np
 
 from domain.detection import Detection
 from domain.events import InjectedEvent
+from domain.segments import Segments
 
-__all__ = ["Reference", "reference_of", "new_detection", "overlapping"]
+__all__ = ["Reference", "reference_of", "references_many", "new_detection", "overlapping"]
 
 
 @dataclass
@@ -101,7 +102,9 @@ def reference_of(mjds: np.ndarray, scores, detections: Sequence[Detection],
     """
     good = scores.good
     times = mjds[good]
-    noise = float(np.nanmedian(scores.uncertainty[good])) if good.any() else float("nan")
+    scored = scores.uncertainty[good]
+    scored = scored[np.isfinite(scored)]
+    noise = float(np.median(scored)) if scored.size else float("nan")
     cadence = float(np.median(np.diff(times))) if times.size >= 2 else float("nan")
     trend = np.where(good, scores.trend, np.nan)
     if not np.isfinite(trend[good]).all():
@@ -110,6 +113,48 @@ def reference_of(mjds: np.ndarray, scores, detections: Sequence[Detection],
     half = None if exptime is None else np.asarray(exptime, dtype=float)[good] / 2.0 / 86400.0
     return Reference(good_mjds=times, baseline=float(scores.baseline), noise=noise, cadence=cadence,
                      trend=trend, detections=list(detections), half_exposures=half, scores=scores)
+
+
+def references_many(lightcurves: Sequence, found: Sequence) -> list[Reference]:
+    """Return the :class:`Reference` of many lightcurves at once: as :func:`reference_of` on each.
+
+    Parameters
+    ----------
+    lightcurves : sequence of Lightcurve
+        Loaded lightcurves.
+    found : sequence of (Scores, list of Detection)
+        The finder's result on each.
+
+    Returns
+    -------
+    list of Reference
+        One per lightcurve, in order.
+    """
+    if not lightcurves:
+        return []
+    good = np.concatenate([scores.good for scores, _ in found])
+    uncertainty = np.concatenate([scores.uncertainty for scores, _ in found])
+    segments = Segments([lc.mjds.size for lc in lightcurves])
+    noises = segments.median(uncertainty, good & np.isfinite(uncertainty)).tolist()
+    times = np.concatenate([lc.mjds for lc in lightcurves])[good]
+    by_good = Segments(segments.counts(good))
+    # Steps between searched epochs of the same lightcurve (the last of each is dropped).
+    steps = np.diff(times) if times.size else times
+    inside = np.ones(steps.size, bool)
+    inside[by_good.stops[(by_good.stops > 0) & (by_good.stops <= steps.size)] - 1] = False
+    cadences = Segments(np.maximum(by_good.lengths - 1, 0)).median(steps[inside]).tolist()
+    references = []
+    for lc, (scores, detections), noise, cadence, (first, last) in zip(lightcurves, found, noises, cadences,
+                                                                      by_good.bounds):
+        trend = np.where(scores.good, scores.trend, np.nan)
+        lone = scores.good & ~np.isfinite(trend)
+        if lone.any():  # an epoch without its own baseline (a lone epoch after a gap) takes the typical one
+            trend = np.where(lone, scores.baseline, trend)
+        half = np.asarray(lc.exptime, dtype=float)[scores.good] / 2.0 / 86400.0
+        references.append(Reference(good_mjds=times[first:last], baseline=float(scores.baseline), noise=noise,
+                                    cadence=cadence, trend=trend, detections=list(detections),
+                                    half_exposures=half, scores=scores))
+    return references
 
 
 def overlapping(event: InjectedEvent, detections: Sequence[Detection], cadence: float) -> list[Detection]:

@@ -307,14 +307,36 @@ class Simulator:
         list of tuple
             One entry per (plan, target), in order.
         """
-        pairs = [(p, index, scale) for p, plan in enumerate(plans) for index, scale in plan.targets]
+        return self.copies_many([(lightcurves, references, plans)])[0]
+
+    def copies_many(self, sources: Sequence[tuple[Sequence[Lightcurve], Sequence[Reference], Sequence[Planned]]]
+                    ) -> list[list[tuple[int, int, Lightcurve]]]:
+        """Return the injected copies of many sources, made in one pass: as :meth:`copies` on each.
+
+        Parameters
+        ----------
+        sources : sequence of (lightcurves, references, plans)
+            Per source, what :meth:`copies` takes.
+
+        Returns
+        -------
+        list of list of tuple
+            Per source, its copies as :meth:`copies` returns them.
+        """
+        pairs = [(s, p, index, scale) for s, (_, _, plans) in enumerate(sources)
+                 for p, plan in enumerate(plans) for index, scale in plan.targets]
+        made: list[list] = [[] for _ in sources]
         if not pairs:
-            return []
-        made = inject_many([lightcurves[index] for _, index, _ in pairs], [plans[p].event for p, _, _ in pairs],
-                           _noise_generators(plans, pairs), self.parameters.noise_model,
-                           scales=[scale for _, _, scale in pairs],
-                           baselines=[references[index].trend for _, index, _ in pairs])
-        return [(p, index, copy) for (p, index, _), copy in zip(pairs, made)]
+            return made
+        # Each plan's one noise generator draws for its targets in order.
+        copies = inject_many([sources[s][0][index] for s, _, index, _ in pairs],
+                             [sources[s][2][p].event for s, p, _, _ in pairs],
+                             [sources[s][2][p].noise for s, p, _, _ in pairs], self.parameters.noise_model,
+                             scales=[scale for *_, scale in pairs],
+                             baselines=[sources[s][1][index].trend for s, _, index, _ in pairs])
+        for (s, p, index, _), copy in zip(pairs, copies):
+            made[s].append((p, index, copy))
+        return made
 
     def outcome(self, plan: Planned, found: dict[int, Sequence], references: Sequence[Reference]
                 ) -> tuple[Injection, int | None]:
@@ -368,11 +390,6 @@ def _reference(references: Sequence[Reference], usable: list[int], peak: float) 
 def _covers(event: InjectedEvent, ref: Reference) -> bool:
     # A searched epoch whose exposure overlaps the event's span: the event changed it.
     return ref.covers(event.start_mjd, event.end_mjd)
-
-
-def _noise_generators(plans: Sequence[Planned], pairs) -> list[np.random.Generator | None]:
-    # Each plan's one noise generator draws for its targets in order.
-    return [plans[p].noise for p, _, _ in pairs]
 
 
 def _generator(base_seed: int, seed: int, number: int, stream: int) -> np.random.Generator:

@@ -24,6 +24,9 @@ class BatchCarry:
         Survey name -> source id -> lightcurves (loaded) made by the reduce step.
     qualities : dict
         Survey name -> source id -> the QualityResult of each of those lightcurves, from the analyse step.
+    results : dict
+        Survey name -> source id -> the analysis of each of those lightcurves (scores and detections),
+        which the simulate step takes as the un-injected reference instead of searching them again.
     parts : list
         ``(survey, version, name, key, histograms)`` of every histogram part the batch's steps wrote and
         recorded (committed once the batch's last step has).
@@ -37,6 +40,7 @@ class BatchCarry:
     raws: dict[str, dict] = field(default_factory=dict)
     lightcurves: dict[str, dict] = field(default_factory=dict)
     qualities: dict[str, dict] = field(default_factory=dict)
+    results: dict[str, dict] = field(default_factory=dict)
     parts: list[tuple] = field(default_factory=list)
     fresh: bool = False
     done: dict[tuple[str, str, str], set[int]] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from domain.config import SurveyConfig
 from domain.errors import VOError
 from domain.histograms import Axis, Histograms
 from domain.injection import Injection
-from domain.recovery import Reference, reference_of
+from domain.recovery import Reference, references_many
 from domain.simulator import Simulator
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore
@@ -125,14 +125,15 @@ def simulate_batch(
             qualities[source.id] = checked.get(source.id) or analysis.checker.check_many(lightcurves[source.id])
         except VOError as exc:
             failures[source.id] = str(exc)
-    references = _references(lightcurves, qualities, survey.analysis, failures)
-    planned = {}
+    carried = carry.results.get(survey.name, {}) if carry is not None else {}
+    references = _references(lightcurves, qualities, survey.analysis, failures, carried)
+    plans = {}
     for source_id, refs in references.items():
         try:
-            plans = simulator.plan(lightcurves[source_id], refs, seeds[source_id])
-            planned[source_id] = (plans, simulator.copies(lightcurves[source_id], refs, plans))
+            plans[source_id] = simulator.plan(lightcurves[source_id], refs, seeds[source_id])
         except VOError as exc:
             failures[source_id] = str(exc)
+    planned = _copies(simulator, lightcurves, references, plans, failures)
     searched = _search(planned, qualities, survey.analysis, failures, lightcurves, references)
     injections, counts = [], {}
     for source in todo:
@@ -159,18 +160,42 @@ def simulate_batch(
     return result
 
 
-def _references(lightcurves: dict, qualities: dict, parameters, failures: dict) -> dict[int, list[Reference]]:
-    """Search every un-injected lightcurve of the batch in one pass: per source, the reference of each."""
+def _references(lightcurves: dict, qualities: dict, parameters, failures: dict,
+                carried: dict) -> dict[int, list[Reference]]:
+    """Per source, the reference of each un-injected lightcurve: the analyse step's result when this batch
+    made it (the same search), else every lightcurve of the batch searched again in one pass."""
     made = [(source_id, lc, quality) for source_id, quality_list in qualities.items()
             for lc, quality in zip(lightcurves[source_id], quality_list)]
-    found = _found_or_errors([lc for _, lc, _ in made], parameters, [q for _, _, q in made])
-    references: dict[int, list[Reference]] = {source_id: [] for source_id in qualities}
-    for (source_id, lc, _), outcome in zip(made, found):
+    if all(source_id in carried for source_id in qualities):
+        found = [(r.scores, r.detections) for source_id in qualities for r in carried[source_id]]
+    else:
+        found = _found_or_errors([lc for _, lc, _ in made], parameters, [q for _, _, q in made])
+    for (source_id, _, _), outcome in zip(made, found):
         if isinstance(outcome, VOError):
             failures[source_id] = str(outcome)
-        else:
-            references[source_id].append(reference_of(lc.mjds, *outcome, lc.exptime))
-    return {source_id: refs for source_id, refs in references.items() if source_id not in failures}
+    kept = [(m, outcome) for m, outcome in zip(made, found) if m[0] not in failures]
+    references: dict[int, list[Reference]] = {source_id: [] for source_id in qualities if source_id not in failures}
+    for ((source_id, _, _), _), reference in zip(kept, references_many([m[1] for m, _ in kept],
+                                                                       [outcome for _, outcome in kept])):
+        references[source_id].append(reference)
+    return references
+
+
+def _copies(simulator: Simulator, lightcurves: dict, references: dict, plans: dict, failures: dict) -> dict:
+    """Per source, its plans and injected copies, made for the whole batch in one pass (source by source
+    if a copy cannot be made, which then fails its own source only)."""
+    ids = list(plans)
+    try:
+        made = simulator.copies_many([(lightcurves[i], references[i], plans[i]) for i in ids])
+    except VOError:
+        made = []
+        for i in ids:
+            try:
+                made.append(simulator.copies(lightcurves[i], references[i], plans[i]))
+            except VOError as exc:
+                failures[i] = str(exc)
+                made.append(None)
+    return {i: (plans[i], copies) for i, copies in zip(ids, made) if copies is not None}
 
 
 def _search(planned: dict, qualities: dict, parameters, failures: dict, lightcurves: dict,

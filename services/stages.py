@@ -397,7 +397,7 @@ def analyse_batch(
     histograms = analysis.new_histograms()
     lightcurves, unreadable = batch_lightcurves(uow, store, survey, todo, carry)
     qualities = {}
-    found, summaries, counts, failures, scanned, scores = [], [], {}, {}, [], {}
+    found, summaries, counts, failures, scanned, scores, analysed = [], [], {}, {}, [], {}, {}
     readable = [source for source in todo if source.id not in unreadable]
     outcomes = dict(zip((s.id for s in readable), analysis.analyse_sources(
         [(source, lightcurves[source.id]) for source in readable], survey.name, version)))
@@ -420,6 +420,7 @@ def analyse_batch(
         summaries.append(summary)
         counts[source.id] = summary.num_detections
         qualities[source.id] = [r.quality for r in results]
+        analysed[source.id] = results
     analysis.fill_many(histograms, scanned)
     scores_file = store.save_epoch_scores_many(project, version, scores) if scores else None
     save_histogram_parts(uow, histogram_store, histograms, project, survey.name, version, list(counts), carry)
@@ -428,6 +429,7 @@ def analyse_batch(
     finish(uow, ANALYSE, survey.name, version, counts, failures, carry)
     if carry is not None:
         carry.qualities[survey.name] = qualities
+        carry.results[survey.name] = analysed
     result.done, result.products = len(counts), len(found)
     return result
 
