@@ -230,7 +230,9 @@ def false_alarms(exposure: Exposure, threshold: float, widths_days: Sequence[flo
     """Return the false alarms of one sign expected from noise over the searched lightcurves.
 
     Per lightcurve ``erfc(T / sqrt 2) / 2 * (N_good + sum over widths of span / w)``: the single-epoch
-    trials plus about ``span / w`` independent matched-filter windows per width.
+    trials plus about ``span / w`` independent matched-filter windows per width. Where the finder also
+    asks ``min_consecutive`` > 1 epochs in a row at ``consecutive_threshold``, noise seldom gives that
+    and this count is an upper bound: the background subtracted is then conservative.
 
     Parameters
     ----------

@@ -12,7 +12,7 @@ baseline towards itself. Two baselines:
   window centred on the measured epoch, as wotan's ``flatten(method="biweight")`` (``cval = 5`` times
   the median absolute deviation, iterated from the median to convergence, windows ``[t - W/2, t + W/2)``
   that do not cross gaps longer than ``W/2``), without the measured epochs. Near a segment's ends the
-  window shrinks to stay symmetric about its epoch (:func:`window_bounds`), where wotan truncates it.
+  window is truncated, as wotan's (:func:`window_bounds`).
 
 The variance of a location estimate of ``n`` values is ``kappa(n) H`` where ``H`` is the variance of
 their mean (``sum(sigma**2) / n**2``; for the median ``n / (sum(1 / sigma))**2``, the inverse square
@@ -155,10 +155,12 @@ def window_bounds(mjd: np.ndarray, half_width: float, segment: np.ndarray | None
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Return the first and one-past-last epoch of the window ``[t - h, t + h)`` around each epoch.
 
-    ``h`` is ``half_width``, except within ``half_width`` of a segment's end, where it shrinks to the
-    distance to that end: windows stay symmetric about their epoch, so that a slope does not bias the
-    trend where the data stop (wotan truncates them instead, which lags a slope by up to a quarter of
-    the window; the trend is then noisier there, which the S/N accounts for).
+    ``h`` is ``half_width``; windows stop at their segment's ends (truncated, as wotan's). A window kept
+    symmetric by shrinking it there would not lag a slope, but the last epochs' windows would then hold
+    little but themselves: a flare at the end of a sector (the real TESS flare star's largest) would
+    become its own trend, its tail unmeasured and a spurious dip found beside it. Truncated, they hold
+    half a window of the star's baseline, which the biweight keeps; a slope lags by up to ``h / 2``
+    there.
 
     Parameters
     ----------
@@ -174,20 +176,12 @@ def window_bounds(mjd: np.ndarray, half_width: float, segment: np.ndarray | None
     tuple of numpy.ndarray
         ``lo`` and ``hi`` per epoch.
     """
-    half = np.full(mjd.size, float(half_width))
-    shrunk = np.zeros(mjd.size, bool)
+    lo = np.searchsorted(mjd, mjd - half_width, side="left")
+    hi = np.searchsorted(mjd, mjd + half_width, side="left")
+    hi = np.maximum(hi, np.arange(mjd.size) + 1)  # the epoch itself, even for a zero width
     if segment is not None and segment.size:
         starts = np.searchsorted(segment, segment, side="left")
         stops = np.searchsorted(segment, segment, side="right")
-        to_end = np.minimum(mjd - mjd[starts], mjd[stops - 1] - mjd)
-        shrunk = to_end < half
-        half = np.where(shrunk, to_end, half)
-    lo = np.searchsorted(mjd, mjd - half, side="left")
-    # Half-open as wotan's, except a shrunk window, closed so that it holds as many epochs after its
-    # epoch as before (on even sampling).
-    hi = np.where(shrunk, np.searchsorted(mjd, mjd + half, side="right"), np.searchsorted(mjd, mjd + half, side="left"))
-    hi = np.maximum(hi, np.arange(mjd.size) + 1)  # the epoch itself, even for a zero width
-    if segment is not None and segment.size:
         lo, hi = np.maximum(lo, starts), np.minimum(hi, stops)
     return lo, hi
 

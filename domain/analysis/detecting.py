@@ -9,6 +9,8 @@ An event of one sign (brightening or dimming) is
   whose window holds no such epoch (a long, faint event) spans its window;
 * **merged** with runs of the same sign at most ``merge_epochs`` good epochs away (fragments of one
   flare, as AltaiPony's ``minsep``);
+* **confirmed**, if ``min_consecutive`` > 1, by that many consecutive epochs of single-epoch S/N at
+  least ``consecutive_threshold`` within it (AltaiPony's ``N3`` and ``N1``);
 * **measured** against a baseline without the event's epochs: its peak is the epoch of extreme
   residual flux; its amplitude ``f_peak / baseline - 1``; its equivalent duration
   ``sum((f_j / baseline_j - 1) dt_j)`` in seconds over its epochs, ``dt_j`` the time to the next
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.analysis.baselines import sliding_biweight
+from domain.analysis.baselines import gap_segments, window_bounds, windowed_biweight
 from domain.analysis.scoring import Scores
 from domain.detection import BRIGHTENING, DIMMING, Detection
 from domain.lightcurve import Lightcurve
@@ -67,7 +69,8 @@ def find_detections(lightcurve: Lightcurve, scores: Scores, parameters, quality=
         if parameters.direction not in ("both", kind):
             continue
         for first, last, seed in _events(mjd, sign * snr, sign * best, widths, parameters):
-            found.append((kind, sign, first, last, seed))
+            if _confirmed(sign * snr[first:last + 1], parameters):
+                found.append((kind, sign, first, last, seed))
     if not found:
         return []
     baseline = _event_baseline(mjd, flux, scores, rows, found, parameters)
@@ -158,6 +161,16 @@ def _events(mjd: np.ndarray, snr: np.ndarray, best: np.ndarray, widths: np.ndarr
     return [(first, stop - 1, seed) for first, stop, seed in merged]
 
 
+def _confirmed(snr: np.ndarray, parameters) -> bool:
+    """Return whether an event's signed single-epoch S/N hold ``min_consecutive`` epochs in a row at the threshold."""
+    needed = parameters.min_consecutive
+    if needed <= 1:
+        return True
+    with np.errstate(invalid="ignore"):
+        runs = _runs(snr >= parameters.consecutive_threshold)
+    return any(stop - first >= needed for first, stop in runs)
+
+
 def _merge(intervals: list[tuple[int, int, int]], best: np.ndarray, reach: int) -> list[list[int]]:
     # Sorted [first, stop) intervals with their strongest seed (-1: none), merged where at most
     # ``reach`` epochs apart.
@@ -184,10 +197,14 @@ def _event_baseline(mjd, flux, scores: Scores, rows, found, parameters) -> np.nd
     for _, _, first, last, _ in found:
         in_event[first:last + 1] = True
     if parameters.detrend == "biweight":
-        # Only the events' epochs need it: the others keep the trend they were measured against.
-        baseline, _, _ = sliding_biweight(mjd, flux, parameters.detrend_window_days, excluded=in_event,
-                                          rows=np.flatnonzero(in_event))
-        baseline = np.where(in_event, baseline, scores.trend[rows])
+        # Only epochs whose window holds an event's epoch change (the extent is measured on them,
+        # so a flare's own tail must not raise its baseline); the others keep their scoring trend.
+        half = parameters.detrend_window_days / 2.0
+        lo, hi = window_bounds(mjd, half, gap_segments(mjd, half))
+        events_before = np.concatenate([[0], np.cumsum(in_event)])
+        near = events_before[hi] - events_before[lo] > 0
+        baseline, _, _ = windowed_biweight(flux, lo, hi, excluded=in_event, rows=np.flatnonzero(near))
+        baseline = np.where(near, baseline, scores.trend[rows])
     else:
         sample = scores.sample[rows] & ~in_event
         if not sample.any():

@@ -32,6 +32,13 @@ class AnalysisParameters(Parameters):
                                   "(the sideband threshold).", minimum=0.0, maximum=1000.0),
         "direction": Param("both", str, "Which events to look for.",
                            choices=("both", BRIGHTENING, DIMMING)),
+        "min_consecutive": Param(1, int, "An event is kept only if it holds this many consecutive good epochs "
+                                 "whose single-epoch S/N (in its direction) reaches consecutive_threshold: "
+                                 "AltaiPony's N3 (3 in its default, with N1 = 3), which long-cadence flare "
+                                 "searches use against one-cadence outliers; 1 keeps every event.",
+                                 minimum=1, maximum=1000),
+        "consecutive_threshold": Param(3.0, float, "Single-epoch |S/N| the min_consecutive epochs must reach "
+                                       "(AltaiPony's N1).", minimum=0.0, maximum=1000.0),
         "max_detections": Param(1000, int, "Most detections kept per lightcurve (strongest first); the ones "
                                 "left out are counted in the source's summary (detections_dropped).",
                                 minimum=1, maximum=10**6),
