@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from adapters.yaml_limits import BoundedLoader, safe_load
 from domain.config import ProjectConfig, build_config
 from domain.errors import ConfigError
 
@@ -53,14 +54,17 @@ def load_config(
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", source=str(path)) from None
+    except RecursionError:  # a last guard: BoundedLoader refuses deep nesting and recursive aliases first
+        raise ConfigError("not valid YAML: nested too deeply", source=str(path)) from None
     _refuse_credentials(document, str(path))
     _refuse_credentials({k: None for k in (overrides or {})}, "command line")
     return build_config(document, survey_parameters=survey_parameters, source=str(path),
                         base_dir=str(path.resolve().parent), overrides=overrides)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last, silently)."""
+class _UniqueKeyLoader(BoundedLoader):
+    """SafeLoader (with alias and depth limits) that refuses a key given twice in one mapping (plain YAML
+    keeps the last, silently)."""
 
     def construct_mapping(self, node, deep=False):
         seen = {}
@@ -115,5 +119,9 @@ def parse_overrides(assignments: list[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"expected KEY=VALUE, got {item!r}", source="command line")
-        overrides[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        try:
+            overrides[key.strip()] = safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"value of {key.strip()!r} is not valid YAML: {getattr(exc, 'problem', exc)}",
+                              source="command line") from None
     return overrides

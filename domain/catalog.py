@@ -80,7 +80,10 @@ class Catalog:
             if required not in self.columns:
                 raise CatalogError(f"missing required column (have: {', '.join(self.columns)})",
                                    path=name, field=required)
-        self.columns["name"] = np.array([str(n).strip() for n in self.columns["name"]], dtype=object)
+        for column, values in self.columns.items():
+            if values.dtype.kind == "S" or column == "name":
+                self.columns[column] = self._decoded(column)
+        self.columns["name"] = np.array([n.strip() for n in self.columns["name"]], dtype=object)
         for column in STANDARD_COLUMNS[1:]:
             if column in self.columns:
                 self.columns[column] = self._as_float(column)
@@ -88,6 +91,21 @@ class Catalog:
 
     def __len__(self) -> int:
         return int(self.columns["name"].size)
+
+    def _decoded(self, column: str) -> np.ndarray:
+        # FITS and HDF5 store text as bytes: str(b'SN2018hmx') is "b'SN2018hmx'", a name no one would
+        # type, which hides an empty name or a control character from the checks behind this.
+        values = self.columns[column]
+        out = np.empty(values.size, dtype=object)
+        for i, value in enumerate(values.tolist()):
+            if isinstance(value, (bytes, bytearray, np.bytes_)):
+                try:
+                    value = bytes(value).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise CatalogError(f"{bytes(value)[:40]!r} is not UTF-8 text", path=self.name,
+                                       row=int(self.row_numbers[i]), field=column) from None
+            out[i] = value if isinstance(value, str) or column != "name" else str(value)
+        return out
 
     def _as_float(self, column: str) -> np.ndarray:
         values = self.columns[column]

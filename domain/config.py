@@ -190,6 +190,15 @@ def build_config(
             raise ConfigError(f"unknown key (allowed: {', '.join(sorted(allowed))})",
                               key=f"observatories.{key}", source=source)
 
+    # Values from the command line are checked first, under their own names: merged into every
+    # survey's block they would be reported as that survey's key, in a file that does not hold them.
+    # Each value alone (rules between values are checked on the merged block, below).
+    for section, values in general_overrides.items():
+        _check_values(SECTIONS[section], values, f"observatories.{section}")
+    for (survey, section), values in survey_overrides.items():
+        cls = survey_parameters[survey] if section == "download" else SECTIONS[section]
+        _check_values(cls, values, f"observatories.{survey}.{section}")
+
     general = {}
     for section, cls in SECTIONS.items():
         block = _mapping(observatories.get(section), f"observatories.{section}", source)
@@ -222,6 +231,13 @@ def build_config(
 
     return ProjectConfig(name=project.name, catalog=catalog, surveys=tuple(surveys),
                          batch_size=project.batch_size, source=source, description=project.description)
+
+
+def _check_values(cls: type[Parameters], values: Mapping[str, Any], prefix: str) -> None:
+    for name, value in values.items():
+        spec = cls.SPECS.get(name)
+        if spec is not None:  # an unknown key is reported with the merged block
+            spec.coerce(value, key=f"{prefix}.{name}", source="command line")
 
 
 def _mapping(value: Any, key: str, source: str) -> dict:

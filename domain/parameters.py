@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
@@ -89,7 +90,15 @@ class Param:
 def _coerce_type(value: Any, kind: type, *, key: str, source: str | None) -> Any:
     # bool is a subclass of int: refuse `threshold: true` rather than reading it as 1.
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond every double (`1e400` is read as inf, `10**400` is not)
+            number = math.inf
+        # NaN passes every range check (each comparison is False) and inf is no setting of anything:
+        # both would run and find nothing, so they are refused here, for every float key at once.
+        if not math.isfinite(number):
+            raise ConfigError(f"expected a finite number, got {value!r}", key=key, source=source)
+        return number
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if kind in (str, bool, list) and isinstance(value, kind):
@@ -158,6 +167,26 @@ class Parameters:
                 allowed = ", ".join(sorted(self.SPECS)) or "none"
                 raise ConfigError(f"unknown key (allowed here: {allowed})", key=key, source=source)
             self._values[name] = spec.coerce(value, key=key, source=source)
+        self.check(source=source, prefix=prefix)
+
+    def check(self, *, source: str | None, prefix: str) -> None:
+        """Check rules between values, or what a value makes, beyond each value's own spec (none here).
+
+        Called once the values are coerced, so that a block that would fail only when it is used
+        (a histogram binning of a billion bins) is refused with the configuration, before any run.
+
+        Parameters
+        ----------
+        source : str, optional
+            File the values came from, for error messages.
+        prefix : str
+            Dotted position of this block in the configuration, for error messages.
+
+        Raises
+        ------
+        ConfigError
+            Naming the key at fault.
+        """
 
     @classmethod
     def from_mapping(

@@ -1,4 +1,11 @@
-"""Safe, vectorised evaluation of catalog selection expressions such as ``mag < 18 and dec > -30``."""
+"""Safe, vectorised evaluation of catalog selection expressions such as ``mag < 18 and dec > -30``.
+
+A selection is text from a configuration file, so it is evaluated under a budget: a bounded
+expression (length, nodes, depth), numbers as 64-bit floats (``9**9**9`` overflows to inf at once
+instead of computing a number of 370 million digits), functions of exactly one argument on read-only
+columns (``abs(ra, dec)`` would pass ``dec`` as numpy's ``out`` and overwrite it), and arithmetic on
+constants that overflows or divides by zero refused (a mistake, never a selection).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,14 @@ import numpy as np
 
 from domain.errors import SelectionError
 
-__all__ = ["evaluate_selection", "selection_names"]
+__all__ = ["evaluate_selection", "selection_names", "MAX_LENGTH", "MAX_NODES"]
+
+#: Longest selection (characters) and most syntax nodes: a selection is a line of a configuration,
+#: and each node costs one pass over the columns, so these bound its time.
+MAX_LENGTH = 2000
+MAX_NODES = 500
+#: Deepest nesting of parentheses and operators (Python's parser recurses on it).
+_MAX_DEPTH = 50
 
 _COMPARE = {
     ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
@@ -82,19 +96,51 @@ def evaluate_selection(expression: str, columns: Mapping[str, np.ndarray], lengt
     if not expression or not expression.strip():
         return np.ones(length, dtype=bool)
     tree = _parse(expression)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        result = _Evaluator(columns, expression).visit(tree.body)
+    # Read-only views: whatever a function does, the catalog's columns are never written.
+    readonly = {name: _readonly(values) for name, values in columns.items()}
+    try:
+        with np.errstate(all="ignore"):
+            result = _Evaluator(readonly, expression).visit(tree.body)
+    except (TypeError, ValueError, ArithmeticError, IndexError) as exc:
+        # e.g. a text column compared with a number, or sqrt of a text column
+        raise SelectionError(f"selection {expression!r} cannot be evaluated: {exc}") from None
     mask = np.broadcast_to(np.asarray(result), (length,))
     if mask.dtype != bool:
         raise SelectionError(f"selection {expression!r} does not evaluate to true/false per row")
     return mask.copy()
 
 
+def _readonly(values) -> np.ndarray:
+    view = np.asarray(values).view()
+    view.flags.writeable = False
+    return view
+
+
 def _parse(expression: str) -> ast.Expression:
+    if len(expression) > MAX_LENGTH:
+        raise SelectionError(f"selection of {len(expression)} characters is longer than {MAX_LENGTH}")
     try:
-        return ast.parse(expression.strip(), mode="eval")
+        tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as exc:
         raise SelectionError(f"selection {expression!r} is not a valid expression: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError):  # nesting too deep for the parser; NUL in the text
+        raise SelectionError(f"selection {expression[:60]!r}... cannot be parsed (too deeply nested, or "
+                             "a NUL character)") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+        raise SelectionError(f"selection {expression[:60]!r}... is too long (more than {MAX_NODES} terms)")
+    if _depth(tree) > _MAX_DEPTH:
+        raise SelectionError(f"selection {expression[:60]!r}... is nested more than {_MAX_DEPTH} levels deep")
+    return tree
+
+
+def _depth(tree: ast.AST) -> int:
+    # Iterative, so that measuring the depth cannot itself recurse too deep.
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 class _Evaluator(ast.NodeVisitor):
@@ -143,14 +189,24 @@ class _Evaluator(ast.NodeVisitor):
         function = _BINARY.get(type(node.op))
         if function is None:
             return self.generic_visit(node.op)
-        return function(self.visit(node.left), self.visit(node.right))
+        left, right = self.visit(node.left), self.visit(node.right)
+        result = function(left, right)
+        # Per row, inf and NaN are data (they never pass a comparison); from constants alone they are
+        # a mistake such as 1/0 or 9**9**9, which would select every row or none without a word.
+        if np.ndim(result) == 0 and _finite(left) and _finite(right) and not _finite(result):
+            what = ast.get_source_segment(self.expression.strip(), node) or "arithmetic"
+            raise SelectionError(f"selection {self.expression!r}: {what} divides by zero or overflows")
+        return result
 
     def visit_Call(self, node):
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS or node.keywords:
             raise SelectionError(
                 f"selection {self.expression!r}: only {', '.join(sorted(_FUNCTIONS))} may be called"
             )
-        return _FUNCTIONS[node.func.id](*[self.visit(a) for a in node.args])
+        if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            # A second argument would be numpy's `out`: abs(ra, dec) writes |ra| into dec.
+            raise SelectionError(f"selection {self.expression!r}: {node.func.id}() takes exactly one argument")
+        return _FUNCTIONS[node.func.id](self.visit(node.args[0]))
 
     def visit_Name(self, node):
         if node.id in ("True", "False"):
@@ -161,6 +217,17 @@ class _Evaluator(ast.NodeVisitor):
         return self.columns[node.id]
 
     def visit_Constant(self, node):
-        if isinstance(node.value, (int, float, str, bool)):
+        if isinstance(node.value, bool) or isinstance(node.value, str):
             return node.value
+        if isinstance(node.value, (int, float)):
+            # 64-bit floats, as the columns: Python's integers would grow without bound (9**9**9).
+            try:
+                return np.float64(node.value)
+            except OverflowError:  # an integer literal beyond every double
+                raise SelectionError(f"selection {self.expression!r}: the number {str(node.value)[:20]}... "
+                                     "is too large") from None
         return self.generic_visit(node)
+
+
+def _finite(value) -> bool:
+    return np.ndim(value) != 0 or not isinstance(value, (float, np.floating)) or bool(np.isfinite(value))

@@ -30,7 +30,7 @@ from services.stages import (
     StageResult,
     lightcurves_of,
 )
-from services.targets import selected_catalog
+from services.targets import check_known_sources, selected_catalog
 from services.ingest import IngestReport, ingest_files
 from services.batch_runner import RUN, SIMULATE_ONLY, BatchRunnerMixin
 from services.browsing import BrowsingMixin
@@ -167,6 +167,7 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         """
         report = RunReport()
         catalog = selected_catalog(self.config, self.catalog_reader).with_columns(STANDARD_COLUMNS)
+        check_known_sources(catalog, self.name, self.uow_factory, limit)  # before anything is recorded
         self._record_manifest()
         report.selected = len(catalog) if limit is None else min(limit, len(catalog))
         self.progress.message(f"project {self.name}: {report.selected} sources selected")

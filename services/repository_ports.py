@@ -64,6 +64,29 @@ class SourceRepository(abc.ABC):
     def count(self, project: str) -> int:
         """Return the number of sources in ``project``."""
 
+    #: Fields of a stored source that its products depend on (what :meth:`stored_values` returns).
+    VALUE_FIELDS = ("ra", "dec", "mag", "mag_err", "pmra", "pmdec", "parallax", "epoch")
+
+    def stored_values(self, project: str, names: Sequence[str]) -> dict[str, tuple]:
+        """Return the :data:`VALUE_FIELDS` of the sources of ``project`` with these names (those stored).
+
+        Implementations should read only these columns; this default builds whole sources.
+
+        Parameters
+        ----------
+        project : str
+            Project name.
+        names : sequence of str
+            Source names; names not stored are left out of the answer.
+
+        Returns
+        -------
+        dict of str to tuple
+            Name to the values, in the order of :data:`VALUE_FIELDS` (None where not set).
+        """
+        found = self.get_many(project, names)
+        return {name: tuple(getattr(source, f, None) for f in self.VALUE_FIELDS) for name, source in found.items()}
+
 
 class RawDataRepository(abc.ABC):
     """Records of downloaded raw data, shared by all projects."""

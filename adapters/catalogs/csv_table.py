@@ -67,7 +67,9 @@ def read_csv_columns(path: Path, text: Collection[str] = ()) -> tuple[dict[str, 
 
 def _read(path: Path, text: set[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     # Row numbers in errors are file line numbers, which is what a user opens an editor at.
-    with open(path, newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a byte-order mark (Excel writes one) would otherwise stick to the first column's name,
+    # invisibly ("missing column name (have: name, ...)").
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         try:
             header = [h.strip() for h in next(reader)]

@@ -9,6 +9,7 @@ import sys
 from adapters.cli.progress import LogProgress, RichProgress
 from adapters.config_file import parse_overrides
 from adapters.container import Container, build_container, close_container
+from domain.errors import ConfigError
 from services.rates import efficiency_includes
 
 __all__ = ["run", "simulate", "status", "ingest", "top", "export", "db", "tui", "make_container"]
@@ -30,9 +31,24 @@ def make_container(args: argparse.Namespace, progress=None) -> Container:
     Container
         The wired container.
     """
+    _check_counts(args)
     return build_container(getattr(args, "config", None), parse_overrides(getattr(args, "set", [])),
                            workers=getattr(args, "download_threads", 4), progress=progress,
                            batch_workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None))
+
+
+#: Options that count something, and the least each may be (`--limit 0` is a valid dry selection).
+_COUNTS = {"download_threads": 1, "workers": 1, "limit": 0, "radius_arcsec": 0}
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    # argparse checks the type only: `--download-threads 0` would reach a thread pool as a ValueError
+    # ("unexpected error"), a negative `--limit` would silently select from the end.
+    for name, least in _COUNTS.items():
+        value = getattr(args, name, None)
+        if value is not None and not value >= least:  # `not >=`: NaN (--radius-arcsec nan) fails too
+            raise ConfigError(f"must be at least {least}, got {value}", key="--" + name.replace("_", "-"),
+                              source="command line")
 
 
 def _progress(args: argparse.Namespace):

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from adapters.yaml_limits import safe_load
 from domain.errors import DataError
 from domain.naming import safe_key
 from services.provenance import content_hash
@@ -99,7 +100,7 @@ class FileManifestStore(ManifestStore):
 
 def _read(path: Path) -> dict:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = safe_load(path.read_text(encoding="utf-8"))  # a manifest is a file anyone may edit
     except (OSError, yaml.YAMLError) as exc:
         raise DataError(f"{path}: cannot read manifest: {exc}") from None
     if not isinstance(document, dict):

@@ -100,6 +100,19 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
                 _assign(source, id=ids[source.name], project=project)
         return new
 
+    def stored_values(self, project: str, names: Sequence[str]) -> dict[str, tuple]:
+        """Return the value fields of the stored sources of ``project`` with these names (see the port).
+
+        Plain rows, not mapped objects: a run compares every selected row of its catalog with them.
+        """
+        found: dict[str, tuple] = {}
+        for batch in batched(list(names), 10 * BATCH):  # the columns of VALUE_FIELDS, in its order
+            rows = execute(self.session, "SELECT s.name, s.ra, s.dec, s.mag, s.mag_err, s.pmra, s.pmdec, s.parallax, "
+                                         "s.epoch FROM sources s JOIN projects p ON p.id = s.project_id "
+                                         "WHERE p.name = %s AND s.name = ANY(%s)", (project, list(batch)), fetch=True)
+            found.update((row[0], tuple(row[1:])) for row in rows)
+        return found
+
     def get_many(self, project: str, names: Sequence[str]) -> dict[str, Source]:
         """Return the persisted sources of ``project`` with these names, by name."""
         joined, condition = _in_project(project)

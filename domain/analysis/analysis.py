@@ -11,7 +11,7 @@ from domain.analysis.finder import AnalysisParameters, Scores, find_events_many
 from domain.analysis.quality import QualityChecker, QualityParameters, QualityResult
 from domain.analysis.summaries import summarise, summarise_many
 from domain.detection import Detection
-from domain.errors import VOError
+from domain.errors import ConfigError, VOError
 from domain.histograms import Axis, Binned, Histograms
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
@@ -25,6 +25,14 @@ SCANNED = "scanned"
 _HISTOGRAM_CUTS = ("offset", "limiting_mag", "chi", "sharp")
 #: Names of every histogram an analysis writes.
 HISTOGRAM_NAMES = (SCANNED,) + tuple(f"cut_{cut}" for cut in _HISTOGRAM_CUTS)
+
+
+#: Most bins of one histogram (every axis's bins multiplied, under- and overflow included): 10⁷ cells
+#: are 80 MB per variable, already far beyond any useful binning; a binning of 10⁹ would take the
+#: run's memory (12.9 GiB was seen) before the first source is analysed.
+MAX_HISTOGRAM_CELLS = 10_000_000
+#: Most edges of one numeric axis (so that building its edges never allocates without bound).
+MAX_AXIS_BINS = 100_000
 
 
 def _range(default: list[float], what: str) -> Param:
@@ -48,6 +56,37 @@ class HistogramParameters(Parameters):
         "chi": _range([0.0, 10.0, 0.5], "PSF-fit chi"),
         "sharp": _range([0.0, 1.0, 0.05], "|PSF-fit sharpness|"),
     }
+
+    def check(self, *, source: str | None, prefix: str) -> None:
+        """Refuse a binning that cannot be built or is too large, naming its key (see :class:`Parameters`)."""
+        def key(name: str) -> str:
+            return f"{prefix}.{name}" if prefix else name
+
+        sizes = {}
+        for name in ("mag", "snr", *_HISTOGRAM_CUTS):
+            values = getattr(self, name)
+            if len(values) == 3 and values[2] > 0 and (values[1] - values[0]) / values[2] > MAX_AXIS_BINS:
+                raise ConfigError(f"{values} makes more than {MAX_AXIS_BINS:,} bins; use a larger step",
+                                  key=key(name), source=source)
+            sizes[name] = _checked(lambda v=values: _axis(v), key(name), source).size
+        if len(self.exptime) > MAX_AXIS_BINS:
+            raise ConfigError(f"more than {MAX_AXIS_BINS:,} edges", key=key("exptime"), source=source)
+        sizes["exptime"] = _checked(lambda: Axis.from_edges(self.exptime), key("exptime"), source).size
+        filters = _checked(lambda: Axis.categorical(self.filters), key("filters"), source).size
+        for name, cells in ((SCANNED, sizes["mag"] * filters * sizes["exptime"] * sizes["snr"]),
+                            *((cut, sizes[cut] * filters) for cut in _HISTOGRAM_CUTS)):
+            if cells > MAX_HISTOGRAM_CELLS:
+                raise ConfigError(f"the {name} histogram would have {cells:,} bins (at most "
+                                  f"{MAX_HISTOGRAM_CELLS:,}); use fewer or larger bins",
+                                  key=key(name if name in sizes else "mag"), source=source)
+
+
+def _checked(build, key: str, source: str | None) -> Axis:
+    # Axis raises ValueError for what cannot be a binning (stop before start, repeated filters...).
+    try:
+        return build()
+    except ValueError as exc:
+        raise ConfigError(str(exc), key=key, source=source) from None
 
 
 def _axis(values: list[float]) -> Axis:
