@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
+from adapters.files.batch_tables import content_problem, write_tables
 from adapters.files.data_folder import ProductFolder
 from adapters.files.hdf5_store import Hdf5DataStore
 from domain.rawdata import RawData
@@ -93,6 +94,17 @@ def _manifest_garbled(data: Path, url: str) -> list[str]:
     return [str(path.relative_to(data))]
 
 
+def _part_flipped(data: Path, url: str) -> list[str]:
+    # A bin edge: stored uncompressed, so a flipped byte reads as another edge (the counts are zlib'ed, checked).
+    key = sql_rows(url, "SELECT key FROM histogram_parts WHERE kind = 'scanned' ORDER BY key LIMIT 1")[0][0]
+    path = data / f"{key}.nc"
+    with h5py.File(path) as f:
+        edge = next(n for n, v in f.items() if isinstance(v, h5py.Dataset) and v.dtype.kind == "f" and not v.chunks
+                    and v.size > 1)
+    _flip_a_byte_that_still_reads(path, edge)
+    return [f"{key}.nc"]
+
+
 def _flipped(pattern: str):
     def damage(data: Path, url: str) -> list[str]:
         path = _last(data, pattern)
@@ -103,6 +115,7 @@ def _flipped(pattern: str):
 
 DAMAGE = {
     "histogram part garbled": _part_garbled,
+    "histogram part byte flipped": _part_flipped,
     "epoch scores lost": _scores_lost,
     "raw data garbled": _raw_garbled,
     "raw folder lost": _raw_folder_lost,
@@ -171,3 +184,30 @@ def test_pixel_data_in_a_raw_batch_file_is_checked_byte_for_byte(tmp_path):
     assert reason and "content does not match its name" in reason, reason
     assert folder.read_raw(raw.file)[0].ra == 10.0  # the position is in the file (a rebuilt database gets it)
     TALLY["repair: flipped bytes found (pixel data)"] += 1
+
+
+def test_a_flipped_byte_in_a_histogram_part_is_found(reference, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(reference["data"] / "histograms", data / "histograms")
+    parts = sorted(str(p.relative_to(data)) for p in data.rglob("part-*.nc"))
+    folder = ProductFolder(data)
+    assert all(folder.problem(p) is None for p in parts)
+    url = reference["url"]
+    [damaged] = _part_flipped(data, url)
+    reason = folder.problem(damaged)
+    assert reason and "does not match its checksum" in reason, reason
+    TALLY["repair: flipped bytes found (histogram part)"] += 1
+
+
+def test_batch_files_of_every_column_type_match_their_names(tmp_path):
+    # The doctor re-hashes what it reads back: that must give the name's hash for every type a table may hold.
+    tables = [{"mjd": np.arange(3.0), "flag": np.array([True, False, True]), "big": np.arange(3, dtype=">f8"),
+               "name": np.array(["\u00e9", "b", "c"]), "i": np.arange(3, dtype=np.int16),
+               "o": np.array(["x", "yy", "z"], dtype=object)},
+              {"mjd": np.arange(0.0)}, {"u": np.arange(2, dtype=np.uint64), "c": np.ones(2, dtype=np.complex64)}]
+    for compress in (True, False):
+        file, _ = write_tables(Path("raw"), tmp_path, tables, compress=compress,
+                               index={"source_name": ["a", "b", "\u00fc"], "x": [1.0, np.nan, 2.0]},
+                               images={"images/a/cube": np.ones((2, 3, 3), dtype=">i4"), "images/b/e": np.zeros(0)})
+        assert content_problem(tmp_path / file) is None
+
