@@ -188,6 +188,7 @@ class Doctor:
         self._check_lightcurves(lightcurves, reduced, report, plan, referenced)
         self._check_scores(scores, report, plan, referenced)
         self._check_parts(parts, report, plan, referenced)
+        self._check_manifests(report, plan)
         files = self.folder.files()
         report.files = len(files)
         for path in files:
@@ -293,6 +294,14 @@ class Doctor:
                 continue
             plan.resets.add((self.config.name, stage, part.survey, part.version))
 
+    def _check_manifests(self, report: DoctorReport, plan: _Plan) -> None:
+        # A manifest no run can read stops every run of its version; set aside, the next run writes it again.
+        for path in self.folder.manifests():
+            found = self._problem(path, None, "version manifest")
+            if found:
+                report.findings.append(found)
+                plan.quarantine.add(path)
+
     def _stage_of(self, project: str, survey: str, version: str, kind: str) -> str | None:
         config = self._current().get(survey) if project == self.config.name else None
         if config is None:
@@ -350,6 +359,8 @@ class Doctor:
             lc.survey = lc.survey or by_reduction.get(lc.version, "")
         names = {raw.source_name for raw in raws} | {lc.source_name for lcs in lightcurve_files.values()
                                                      for lc in lcs}
+        sources = list(sources)
+        _position_from_catalog(raws, sources)
         with uow_factory() as uow:
             if uow.sources.count(project):
                 raise DataError(f"the database already holds project {project!r}; --rebuild-db is for a "
@@ -381,3 +392,15 @@ class Doctor:
         report.actions.append(f"re-created {len(made)} lightcurve records and the reduce steps of "
                               f"{sum(len(v) for v in counts.values())} sources")
         return report
+
+
+def _position_from_catalog(raws: list, sources: list) -> None:
+    """Give raw data whose file has no position (batch files before it was indexed) its source's position.
+
+    The position a raw record carries is the catalog position it was downloaded for, so the
+    catalog gives it back; raw data of sources the catalog no longer selects keep NaN.
+    """
+    where = {s.name: (s.ra, s.dec) for s in sources}
+    for raw in raws:
+        if raw.source_name in where and (raw.ra != raw.ra or raw.dec != raw.dec):  # NaN
+            raw.ra, raw.dec = (float(v) for v in where[raw.source_name])

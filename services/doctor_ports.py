@@ -143,6 +143,10 @@ class DataFolder(abc.ABC):
         """Return every product file (raw, lightcurves, epoch scores, histograms), temporary ones included."""
 
     @abc.abstractmethod
+    def manifests(self) -> list[str]:
+        """Return every version manifest (how a version's products were made), sorted."""
+
+    @abc.abstractmethod
     def is_temporary(self, path: str) -> bool:
         """Whether ``path`` is a temporary file of an atomic write (left by a killed writer if it is old)."""
 

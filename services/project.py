@@ -179,18 +179,25 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         return report
 
     def _finished_names(self, stages: dict[str, list[str]]) -> set[str]:
-        """Return the names of the project's sources whose last stage is done at the current version in every survey.
+        """Return the names of the project's sources that have every step done at the current versions in every survey.
 
-        One query per survey, so that a resumed run passes over finished batches without a query each.
+        Every step counts, not only the last: a repair (``vo doctor --repair``) takes out what an
+        earlier step made (raw data, an analysis) and leaves later steps on record, and such a
+        source still has work. One query per step and survey, so that a resumed run passes over
+        finished batches without a query each.
         """
-        versions = {DOWNLOAD: "download_version", REDUCE: "reduction_version", ANALYSE: "analysis_version",
-                    SIMULATE: "simulation_version"}
+        versions = {REDUCE: "reduction_version", ANALYSE: "analysis_version", SIMULATE: "simulation_version"}
         finished = None
         with self.uow_factory() as uow:
             for survey in self.config.surveys:
-                last = stages[survey.name][-1]
-                names = uow.steps.done_names(self.name, last, survey.name, getattr(survey, versions[last]))
-                finished = names if finished is None else finished & names
+                for stage in stages[survey.name]:
+                    if stage == DOWNLOAD:  # a download is done when its raw data is on record
+                        names = uow.raw_data.names_for_project(self.name, survey.name, survey.download_version)
+                    else:
+                        names = uow.steps.done_names(self.name, stage, survey.name, getattr(survey, versions[stage]))
+                    finished = names if finished is None else finished & names
+                    if not finished:
+                        return set()
         return finished or set()
 
     def _unfinished_batches(self, catalog, limit: int | None, finished: set[str], stages: dict[str, list[str]],

@@ -103,6 +103,10 @@ class RawDataRepository(abc.ABC):
     def count_for_project(self, project: str, survey: str, version: str) -> int:
         """Return how many sources of ``project`` have raw data of this version."""
 
+    @abc.abstractmethod
+    def names_for_project(self, project: str, survey: str, version: str) -> set[str]:
+        """Return the names of the sources of ``project`` that have raw data of this version, in one query."""
+
 
 class LightcurveRepository(abc.ABC):
     """Records of reduced lightcurves (arrays live in the DataStore)."""

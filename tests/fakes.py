@@ -93,6 +93,10 @@ class FakeRawDataRepository(ports.RawDataRepository):
         names = {n for p, n in self.state.sources if p == project}
         return sum(1 for (s, n, v) in self.state.raw if s == survey and v == version and n in names)
 
+    def names_for_project(self, project, survey, version):
+        names = {n for p, n in self.state.sources if p == project}
+        return {n for (s, n, v) in self.state.raw if s == survey and v == version and n in names}
+
 
 class FakeLightcurveRepository(ports.LightcurveRepository):
     def __init__(self, state: FakeState):

@@ -26,10 +26,12 @@ import numpy as np
 from adapters.files.atomic import atomic_path
 from domain.errors import DataError
 
-__all__ = ["write_tables", "read_tables", "read_index", "content_name", "to_table", "from_table", "h5py_module",
-           "dump_json"]
+__all__ = ["write_tables", "read_tables", "read_index", "content_name", "content_problem", "to_table", "from_table",
+           "h5py_module", "dump_json"]
 
 _SLICE = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<start>\d+):(?P<stop>\d+)\]$")
+#: Name of a batch file: ``batch-`` and the content hash of its datasets (see :func:`content_name`).
+_BATCH_NAME = re.compile(r"^batch-(?P<hash>[0-9a-f]{24})\.h5$")
 #: Bytes per compressed chunk: large enough to compress well (larger chunks gain under 2 %), small
 #: enough that reading one source's table decompresses a fraction of a millisecond's worth.
 CHUNK_BYTES = 128 * 1024
@@ -181,6 +183,43 @@ def content_name(datasets: Mapping[str, np.ndarray], extra: str = "") -> str:
         digest.update(str(data.dtype).encode())
         digest.update(_raw_bytes(data))
     return digest.hexdigest()[:24]
+
+
+def content_problem(path: Path) -> str | None:
+    """Return why a batch file's content does not match the hash in its name, or None if it matches.
+
+    Every dataset is read whole and hashed as :func:`write_tables` hashed it before writing, so
+    a flipped byte anywhere in the data (which HDF5 reads without complaint when the chunk is not
+    compressed, or when a compressor decodes it into other values) is found. Files whose
+    name is not a content hash (the one-file-per-source layout) have nothing to check: None.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    str or None
+        A one-line reason naming both hashes, or None.
+
+    Raises
+    ------
+    OSError, KeyError, ValueError
+        If the file cannot be read at all (the caller reports that as it reports any unreadable file).
+    """
+    match = _BATCH_NAME.match(path.name)
+    if match is None:
+        return None
+    h5py = h5py_module()
+    datasets = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, item: datasets.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset)
+                     else None)
+    found = content_name({name: np.asarray(data) for name, data in datasets.items()})
+    if found != match["hash"]:
+        return f"content does not match its name: its datasets hash to {found}, the name says {match['hash']}"
+    return None
 
 
 def _raw_bytes(data: np.ndarray) -> np.ndarray | bytes:

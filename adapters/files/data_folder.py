@@ -10,8 +10,9 @@ from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 from adapters.files.atomic import is_temporary
-from adapters.files.batch_tables import h5py_module
+from adapters.files.batch_tables import content_problem, h5py_module
 from adapters.files.hdf5_store import Hdf5DataStore
+from adapters.files.manifest_store import is_manifest, manifest_problem
 from adapters.files.netcdf_store import NetCdfHistogramStore
 from domain.errors import DataError
 from domain.lightcurve import Lightcurve
@@ -55,6 +56,13 @@ class ProductFolder(DataFolder):
                         found.append(Path(folder, name).relative_to(self.root).as_posix())
         return sorted(found)
 
+    def manifests(self) -> list[str]:
+        """Return every version manifest under ``projects/``, sorted."""
+        found = []
+        for folder, _, names in os.walk(self.root / "projects"):
+            found.extend(Path(folder, name).relative_to(self.root).as_posix() for name in names if is_manifest(name))
+        return sorted(found)
+
     def is_temporary(self, path: str) -> bool:
         """Whether ``path`` is a temporary file of an atomic write."""
         return is_temporary(PurePosixPath(path).name)
@@ -87,7 +95,9 @@ class ProductFolder(DataFolder):
 
         The datasets named in ``keys`` (HDF5: whole datasets, or ``name[start:stop]`` rows of
         a batch file), every dataset when ``keys`` is None, or every variable (netCDF) are read
-        in full, so a file cut short or with damaged chunks is found, not only a bad header.
+        in full, so a file cut short or with damaged chunks is found, not only a bad header. A batch
+        file, named by the hash of its content, is also hashed again: a changed byte that still
+        reads is found as well.
         """
         full = self.root / path
         if not path or not full.is_file():
@@ -95,8 +105,13 @@ class ProductFolder(DataFolder):
         try:
             if path.endswith(".nc"):
                 NetCdfHistogramStore(self.root).load(path[: -len(".nc")])
+            elif path.endswith(".yaml"):
+                return manifest_problem(full)
             else:
                 self._read_hdf5(full, keys)
+                changed = content_problem(full)
+                if changed:
+                    return changed
         except (DataError, OSError, KeyError, ValueError, RuntimeError) as exc:
             return " ".join(str(exc).split())[:300] or type(exc).__name__
         return None

@@ -157,8 +157,10 @@ class Hdf5DataStore(DataStore):
                     path = f"images/{safe_key(raw.source_name)}/{safe_key(name, max_length=32)}"
                     images[path], named[path] = image, name
                 image_names.append(json.dumps(named, sort_keys=True) if named else "{}")
+            # Position in the index too: a database rebuilt from the files (vo doctor --rebuild-db) gets it back.
             index = {"source_name": [r.source_name for r in group], "meta": [_dump_meta(r) for r in group],
-                     "images": image_names}
+                     "images": image_names, "ra": np.array([r.ra for r in group], dtype=np.float64),
+                     "dec": np.array([r.dec for r in group], dtype=np.float64)}
             folder = Path("raw") / safe_key(survey, max_length=16) / version / "batches"
             file, keys = write_tables(folder, self.root, [r.columns for r in group], index=index, images=images)
             for raw, key in zip(group, keys):

@@ -18,10 +18,11 @@ from domain.naming import safe_key
 from services.provenance import content_hash
 from services.provenance_ports import ManifestStore
 
-__all__ = ["FileManifestStore"]
+__all__ = ["FileManifestStore", "manifest_problem", "is_manifest"]
 
 _MAIN = "manifest.yaml"
 _VERSION = re.compile(r"^[0-9a-f]{6,64}$")
+_OTHER = re.compile(r"^manifest-(?P<hash>[0-9a-f]{12})\.yaml$")
 _HEADER = ("# virtualobserver version manifest: how the products of this version were made.\n"
            "# Written once and never changed; a later run with other non-science settings adds manifest-<hash>.yaml.\n")
 
@@ -98,11 +99,44 @@ class FileManifestStore(ManifestStore):
         return digest.hexdigest()
 
 
+def is_manifest(name: str) -> bool:
+    """Whether a file name is one of a version's manifests (``manifest.yaml`` or ``manifest-<hash>.yaml``)."""
+    return name == _MAIN or bool(_OTHER.match(name))
+
+
+def manifest_problem(path: Path) -> str | None:
+    """Return why a stored manifest cannot be trusted, or None if it reads and matches where it is kept.
+
+    It must read as a mapping whose ``version`` is its folder's name, and a
+    ``manifest-<hash>.yaml`` must hold the content of that hash.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The manifest file.
+
+    Returns
+    -------
+    str or None
+        A one-line reason, or None.
+    """
+    try:
+        manifest = _read(path)
+    except DataError as exc:
+        return " ".join(str(exc).split(": ", 1)[-1].split())
+    if str(manifest.get("version")) != path.parent.name:
+        return f"its version {manifest.get('version')!r} is not its folder's {path.parent.name!r}"
+    other = _OTHER.match(path.name)
+    if other and not content_hash(manifest).startswith(other["hash"]):
+        return f"content does not match its name: it hashes to {content_hash(manifest)[:12]}"
+    return None
+
+
 def _read(path: Path) -> dict:
     try:
         document = safe_load(path.read_text(encoding="utf-8"))  # a manifest is a file anyone may edit
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"{path}: cannot read manifest: {exc}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DataError(f"{path}: cannot read manifest: {' '.join(str(exc).split())}") from None
     if not isinstance(document, dict):
         raise DataError(f"{path}: not a manifest (expected a mapping)")
     return document

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from pathlib import Path, PurePosixPath
@@ -47,7 +48,10 @@ def _write(nc, histograms: Histograms) -> None:
     """
     arrays = histograms.to_arrays()
     nc.set_auto_maskandscale(False)  # write NaN and inf as they are, as xarray does
-    nc.setncatts(arrays.attrs)
+    # The checksum of what is written goes with it: a changed byte that still reads (an uncompressed bin
+    # edge, say) is found on reading, as the content hash in a batch file's name finds it there.
+    nc.setncatts({**arrays.attrs, _CHECKSUM: _checksum({n: c for n, (_, c) in arrays.variables.items()},
+                                                       {n: v for n, (_, v, _) in arrays.coords.items()})})
     for dim, size in zip(histograms.axes, histograms.shape):
         nc.createDimension(dim, size)
     bounds = [name for name, (dim, _, _) in arrays.coords.items() if name != dim]
@@ -74,6 +78,36 @@ def _write(nc, histograms: Histograms) -> None:
     # the file's metadata again (leave define mode), which took about a third of the time.
     for var, values in writes:
         var[...] = values
+
+
+#: Global attribute holding the SHA-256 of a file's counts and coordinates (files written before have none).
+_CHECKSUM = "vo_content_sha256"
+
+
+def _checksum(counts: dict, coords: dict) -> str:
+    """Return the SHA-256 of count and coordinate arrays by name, as written and as read back."""
+    digest = hashlib.sha256()
+    for group in (counts, coords):
+        for name in sorted(group):
+            values = np.asarray(group[name])
+            digest.update(name.encode())
+            if values.dtype.kind in "UOS":  # variable-length strings come back as objects
+                digest.update("\0".join(map(str, values.reshape(-1))).encode())
+            else:
+                digest.update(str(values.dtype.newbyteorder("=")).encode())
+                digest.update(np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("=")).tobytes())
+    return digest.hexdigest()
+
+
+def _verify(nc, arrays: tuple[dict, dict], path) -> None:
+    """Raise a DataError if the file carries a checksum its arrays no longer match."""
+    if _CHECKSUM not in nc.ncattrs():
+        return
+    counts, coords = arrays
+    found = _checksum({n: c for n, (_, c) in counts.items()}, {n: v for n, (_, v, _) in coords.items()})
+    if found != nc.getncattr(_CHECKSUM):
+        raise DataError(f"histograms {path}: content does not match its checksum (a changed byte): it hashes to "
+                        f"{found[:16]}, the file says {str(nc.getncattr(_CHECKSUM))[:16]}")
 
 
 def _nan(value) -> bool:
@@ -183,6 +217,8 @@ class NetCdfHistogramStore(HistogramStore):
             # Everything is read, then the file closed: nothing keeps it open, so a later save can replace it.
             with _LOCK, netCDF4.Dataset(path, "r") as nc:
                 arrays = _read(nc)
+                if arrays is not None:
+                    _verify(nc, arrays, path)
             if arrays is None:
                 import xarray as xr  # a file we did not write: let xarray decode its conventions
 

@@ -195,6 +195,13 @@ class SqlAlchemyRawDataRepository(_Repository, RawDataRepository):
         )
         return self.session.execute(select(func.count()).select_from(joined).where(condition)).scalar_one()
 
+    def names_for_project(self, project: str, survey: str, version: str) -> set[str]:
+        """Return the names of the sources of ``project`` that have raw data of this version."""
+        joined, condition = _in_project(project)
+        joined = joined.join(raw_data, and_(raw_data.c.source_name == sources_table.c.name,
+                                            raw_data.c.survey == survey, raw_data.c.version == version))
+        return set(self.session.scalars(select(sources_table.c.name).select_from(joined).where(condition)))
+
 
 class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
     """Records of reduced lightcurves; re-adding one (same source, survey, version, filter, season) updates it.

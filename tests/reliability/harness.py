@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import h5py
 import hdf5plugin  # noqa: F401 - registers LZ4, the filter of batch tables
+from sqlalchemy import create_engine, text
 
 from adapters.config_file import load_config
 from adapters.container import SURVEYS
@@ -22,7 +24,7 @@ from tests.e2e.helpers import REPO, vo_command, vo_env, write_project
 from tests.e2e.test_kill_resume import assert_same, merged_parts, run_rows
 
 __all__ = ["FULL", "scaled", "small_project", "run_vo", "start_vo", "doctor_check", "assert_nothing_lost",
-           "fault_hits", "assert_same", "snapshot", "TALLY"]
+           "fault_hits", "assert_same", "snapshot", "TALLY", "copy_run", "sql_rows"]
 
 #: ``VO_RELIABILITY=full`` runs the full counts (`make test-reliability`); the default is a fast subset.
 FULL = os.environ.get("VO_RELIABILITY", "").lower() == "full"
@@ -139,3 +141,32 @@ def _batch_free(shot: dict) -> dict:
     arrays["scores"] = {"n": sum(len(v.get("snr", ())) for k, v in shot["arrays"].items() if k[0] == "scores")}
     counts = {k: v for k, v in shot["counts"].items() if k != "histogram_parts"}
     return {**shot, "arrays": arrays, "counts": counts}
+
+
+def copy_run(reference: dict, folder: Path, new_database) -> tuple[Path, str]:
+    """A finished run like the reference: its data folder copied to ``folder/data``, its database cloned.
+
+    ``new_database`` is a factory of empty databases (the ``module_database`` fixture).
+    """
+    data = folder / "data"
+    shutil.copytree(reference["data"], data)
+    url = new_database()
+    source, target = create_engine(reference["url"]).url.database, create_engine(url).url.database
+    admin = create_engine(create_engine(url).url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{target}"'))
+            connection.execute(text(f'CREATE DATABASE "{target}" TEMPLATE "{source}"'))
+    finally:
+        admin.dispose()
+    return data, url
+
+
+def sql_rows(url: str, sql: str) -> list[tuple]:
+    """Return the rows of a (constant) SQL query on the database at ``url``."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(r) for r in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
