@@ -82,14 +82,15 @@ class PostgresHeldLock(HeldLock):
         DatabaseConnectionLost
             If the server cannot be reached to take it again.
         """
-        try:
-            self.connection.execute(text("SELECT 1"))
-            self.connection.commit()
-            return
-        except DBAPIError:
-            _close(self.connection)  # the session, and the lock with it, are gone
-            self.connection = None
-        self.take(wait=False)
+        if self.connection is not None:
+            try:
+                self.connection.execute(text("SELECT 1"))
+                self.connection.commit()
+                return
+            except DBAPIError:
+                _close(self.connection)  # the session, and the lock with it, are gone
+                self.connection = None
+        self.take(wait=False)  # also after an earlier attempt found the server down
 
     def release(self) -> None:
         """Release the lock and close its connection; a dead session already released it."""
