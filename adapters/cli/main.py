@@ -104,9 +104,10 @@ EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 def main(argv: list[str] | None = None) -> int:
     """Run ``vo``; return the exit code.
 
-    0 success; 1 unexpected failure (one line naming the command and, where known, the file); 2 bad
-    input (configuration, catalog, selection) or a busy project; 75 the database connection was lost
-    and stayed down; 130 interrupted; 141 stdout closed by its reader (quietly).
+    0 success; 1 a full disk or an unexpected failure (one line naming the command and, where known,
+    the file); 2 bad input (configuration, catalog, selection) or a busy project; 75 the database
+    connection was lost and stayed down; 130 interrupted; 141 stdout closed by its reader (quietly).
+    README.md lists them too.
 
     Parameters
     ----------
