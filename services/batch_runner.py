@@ -71,7 +71,6 @@ class BatchRunnerMixin:
             work = functools.partial(run_batch_task, self.worker_recipe, mode)
             outcomes = self.executor.map_batches(work, (pack_batch(b) for b in batches))
         for outcome in outcomes:
-            # A lost project lock is noticed between batches (its session may have died with the batch's).
             self._keep_project_lock()
             # Progress is reported where the outcomes arrive (the driver), whichever process did the work.
             report.new_sources += outcome.new_sources
@@ -100,31 +99,36 @@ class BatchRunnerMixin:
         BatchOutcome
             What each step did, and how many sources were new.
         """
+        return self._with_reconnects(lambda: self._leased_batch(batch, mode), "retrying the batch")
+
+    def _with_reconnects(self, work, retrying: str):
+        # A broken connection is retried after a back-off, bounded: each new attempt first restarts the
+        # database server if it was ours and died (the project's reconnect hook; pooled connections are
+        # checked before use) and takes the project lock again if its session died too (in the driver
+        # only; a worker holds no project lock).
         for attempt in range(len(RECONNECT_DELAYS) + 1):
             try:
                 if attempt:
-                    self._reconnect()
-                return self._leased_batch(batch, mode)
+                    if self.reconnect is not None:
+                        self.reconnect()
+                    self._project_lock_kept()
+                return work()
             except DatabaseConnectionLost as exc:
                 # Every step skips what was committed, so doing the batch again is safe.
                 if attempt == len(RECONNECT_DELAYS):
                     raise DatabaseConnectionLost(f"the database stayed unreachable for {sum(RECONNECT_DELAYS):g} s "
                                                  f"after the connection was lost ({exc})") from exc
-                self.progress.message(f"database connection lost ({exc}); retrying the batch")
+                self.progress.message(f"database connection lost ({exc}); {retrying}")
                 time.sleep(RECONNECT_DELAYS[attempt])
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _reconnect(self) -> None:
-        # Before a batch is tried again: restart the database server if it was ours and died (the
-        # project's reconnect hook; pooled connections are checked before use), then take the project
-        # lock again if its session died too (in the driver only; a worker holds no project lock).
-        if self.reconnect is not None:
-            self.reconnect()
-        self._keep_project_lock()
-
-    def _keep_project_lock(self) -> None:
+    def _project_lock_kept(self) -> None:
         if self._project_lock is not None:
             self._project_lock.keep()
+
+    def _keep_project_lock(self) -> None:
+        # Between batches: the lock's session may have died with a batch's (the server restarted).
+        self._with_reconnects(self._project_lock_kept, "taking the project lock again")
 
     def _leased_batch(self, batch, mode: str) -> BatchOutcome:
         # The lease is a session-level advisory lock: a worker that dies mid-batch loses its
