@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             # An environment failure, not a bug: say which file and what to do, no "unexpected".
-            print(f"vo: error: {args.command}: {os.strerror(exc.errno)}: cannot write {_file(exc)}; free some "
+            print(f"vo: error: {args.command}: {os.strerror(exc.errno)}: cannot write {_file(exc) or 'a file'}; free some "
                   "space and run again (everything committed so far is kept)", file=sys.stderr)
             return EXIT_UNEXPECTED
         return _unexpected(args, exc)
