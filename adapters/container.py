@@ -159,6 +159,7 @@ class Container(containers.DeclarativeContainer):
         executor=executor,
         worker_recipe=providers.Callable(_worker_recipe, executor, config_path, overrides, workers, data_dir,
                                          database),
+        reconnect=database.provided.revive,
     )
 
     # -- The TUI's workspace (project files on disk, projects in the database); see _workspace below.

@@ -33,7 +33,8 @@ class BatchRunnerMixin:
     """The batch loop of :class:`services.project.Project`: steps per batch, leases, executors, compaction.
 
     Expects the project's ``config``, ``name``, ``uow_factory``, ``store``, ``histogram_store``, ``clients``,
-    ``mapper``, ``run_lock``, ``executor``, ``worker_recipe``, ``progress`` and ``_part_sums`` (a dict).
+    ``mapper``, ``run_lock``, ``executor``, ``worker_recipe``, ``progress``, ``reconnect`` (a callable or None),
+    ``_project_lock`` (None) and ``_part_sums`` (a dict).
     """
 
     def _stages(self, mode: str) -> dict[str, list[str]]:
@@ -47,10 +48,15 @@ class BatchRunnerMixin:
         # The project lock keeps a second driver out; each batch also takes its own lease (run_batch),
         # so the workers of one driver never serialise on the project lock.
         lock = self.run_lock.hold(self.name) if self.run_lock is not None else contextlib.nullcontext()
-        with lock, fewer_collections():
-            self._run_batches(batches, total, mode, report)
-            # After every batch, in the driver: parts are per batch, so merging them later is exact.
-            self.compact()
+        with lock as held, fewer_collections():
+            self._project_lock = held
+            try:
+                self._run_batches(batches, total, mode, report)
+                self._keep_project_lock()
+                # After every batch, in the driver: parts are per batch, so merging them later is exact.
+                self.compact()
+            finally:
+                self._project_lock = None
 
     def _run_batches(self, batches, total: int, mode: str, report: RunReport) -> None:
         stages = self._stages(mode)
@@ -65,6 +71,7 @@ class BatchRunnerMixin:
             work = functools.partial(run_batch_task, self.worker_recipe, mode)
             outcomes = self.executor.map_batches(work, (pack_batch(b) for b in batches))
         for outcome in outcomes:
+            self._keep_project_lock()
             # Progress is reported where the outcomes arrive (the driver), whichever process did the work.
             report.new_sources += outcome.new_sources
             self._add_parts(outcome.parts)
@@ -92,16 +99,36 @@ class BatchRunnerMixin:
         BatchOutcome
             What each step did, and how many sources were new.
         """
+        return self._with_reconnects(lambda: self._leased_batch(batch, mode), "retrying the batch")
+
+    def _with_reconnects(self, work, retrying: str):
+        # A broken connection is retried after a back-off, bounded: each new attempt first restarts the
+        # database server if it was ours and died (the project's reconnect hook; pooled connections are
+        # checked before use) and takes the project lock again if its session died too (in the driver
+        # only; a worker holds no project lock).
         for attempt in range(len(RECONNECT_DELAYS) + 1):
             try:
-                return self._leased_batch(batch, mode)
+                if attempt:
+                    if self.reconnect is not None:
+                        self.reconnect()
+                    self._project_lock_kept()
+                return work()
             except DatabaseConnectionLost as exc:
                 # Every step skips what was committed, so doing the batch again is safe.
                 if attempt == len(RECONNECT_DELAYS):
-                    raise
-                self.progress.message(f"database connection lost ({exc}); retrying the batch")
+                    raise DatabaseConnectionLost(f"the database stayed unreachable for {sum(RECONNECT_DELAYS):g} s "
+                                                 f"after the connection was lost ({exc})") from exc
+                self.progress.message(f"database connection lost ({exc}); {retrying}")
                 time.sleep(RECONNECT_DELAYS[attempt])
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _project_lock_kept(self) -> None:
+        if self._project_lock is not None:
+            self._project_lock.keep()
+
+    def _keep_project_lock(self) -> None:
+        # Between batches: the lock's session may have died with a batch's (the server restarted).
+        self._with_reconnects(self._project_lock_kept, "taking the project lock again")
 
     def _leased_batch(self, batch, mode: str) -> BatchOutcome:
         # The lease is a session-level advisory lock: a worker that dies mid-batch loses its

@@ -28,6 +28,7 @@ __all__ = [
     "CatalogReader",
     "HistogramStore",
     "RunLock",
+    "HeldLock",
     "ProgressSink",
     "NullProgress",
     *repository_ports.__all__,
@@ -167,6 +168,13 @@ class SurveyClient(abc.ABC):
 class DataStore(abc.ABC):
     """Arrays of raw data and lightcurves on disk, written atomically."""
 
+    def sweep_interrupted(self) -> int:
+        """Remove what writes killed before they finished left behind (temporary files); return how many.
+
+        Called when a run starts. Stores that leave nothing behind keep this default, which does nothing.
+        """
+        return 0
+
     @abc.abstractmethod
     def save_raw(self, raw: RawData) -> None:
         """Write the columns of ``raw`` and set ``raw.file`` and ``raw.key``."""
@@ -268,15 +276,32 @@ class CatalogReader(abc.ABC):
         """
 
 
+class HeldLock(abc.ABC):
+    """A lock a :class:`RunLock` holds; it may be lost with the database session that held it."""
+
+    @abc.abstractmethod
+    def keep(self) -> None:
+        """Make sure the lock is still held, taking it again at once if it was lost with its session.
+
+        Raises
+        ------
+        ProjectBusyError
+            If another process took it while it was lost.
+        DatabaseConnectionLost
+            If the database cannot be reached to take it again.
+        """
+
+
 class RunLock(abc.ABC):
     """Keeps two runs of the same project from working at once (their histograms would overlap)."""
 
     @abc.abstractmethod
-    def hold(self, name: str, *, wait: bool = False) -> ContextManager[None]:
+    def hold(self, name: str, *, wait: bool = False) -> ContextManager[HeldLock | None]:
         """Return a context manager holding the lock ``name`` for its duration.
 
         A lock whose holder dies (even killed) is released, so it also serves as a lease on a
-        batch that several workers might be given.
+        batch that several workers might be given. The context manager yields a :class:`HeldLock`
+        (or None, for locks that cannot be lost).
 
         Parameters
         ----------

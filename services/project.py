@@ -113,6 +113,9 @@ class Project(BatchRunnerMixin, BrowsingMixin):
     worker_recipe : callable, optional
         Picklable, hashable recipe building this project in another process; needed by executors
         that do not run in this process.
+    reconnect : callable, optional
+        Called before a batch whose database connection broke is tried again (restarts an
+        embedded database server of this process that died).
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         manifest_store: ManifestStore | None = None,
         executor: BatchExecutor | None = None,
         worker_recipe: Callable | None = None,
+        reconnect: Callable[[], None] | None = None,
     ):
         self.config = config
         self.uow_factory = uow_factory
@@ -143,6 +147,8 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         self.manifest_store = manifest_store
         self.executor = executor or InProcessExecutor()
         self.worker_recipe = worker_recipe
+        self.reconnect = reconnect
+        self._project_lock = None  # the project's HeldLock while a run holds it (BatchRunnerMixin)
         self._browser = None
         # (survey, version, histogram name) -> keys and sum of the parts this run's batches wrote (BatchRunnerMixin).
         self._part_sums: dict[tuple[str, str, str], tuple[frozenset[str], object]] = {}
@@ -167,6 +173,8 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         """
         report = RunReport()
         catalog = selected_catalog(self.config, self.catalog_reader).with_columns(STANDARD_COLUMNS)
+        # Before anything is written: what killed runs left half-written goes (only dead writers' temporaries).
+        self.store.sweep_interrupted()
         check_known_sources(catalog, self.name, self.uow_factory, limit)  # before anything is recorded
         self._record_manifest()
         report.selected = len(catalog) if limit is None else min(limit, len(catalog))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
 import signal
 import sys
 
-from domain.errors import VOError
+from domain.errors import DatabaseConnectionLost, VOError
 
 __all__ = ["main", "build_parser"]
 
@@ -88,8 +91,23 @@ def _executor_arguments(parser: argparse.ArgumentParser) -> None:
                              "max_concurrency)")
 
 
+#: Exit codes of ``vo`` (README.md lists them too).
+EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
+#: The database connection was lost mid-run and did not come back within the retries: try again later
+#: (sysexits' EX_TEMPFAIL, which batch systems and mail agents already treat as "retry").
+EXIT_DATABASE_LOST = 75
+#: stdout was closed by its reader (``vo top | head -1``): 128 + SIGPIPE, what a shell reports for a
+#: producer cut off, so ``set -o pipefail`` scripts see vo as they see ``cat`` or ``grep``.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``vo``; return the exit code (0 success, 1 unexpected failure, 2 user error).
+    """Run ``vo``; return the exit code.
+
+    0 success; 1 a full disk or an unexpected failure (one line naming the command and, where known,
+    the file); 2 bad input (configuration, catalog, selection) or a busy project; 75 the database
+    connection was lost and stayed down; 130 interrupted; 141 stdout closed by its reader (quietly).
+    README.md lists them too.
 
     Parameters
     ----------
@@ -104,19 +122,67 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _exit_cleanly_on_signals()
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # inside the try: a reader gone by now is a broken pipe, handled below
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except DatabaseConnectionLost as exc:
+        print(f"vo: error: {args.command}: {_one_line(exc)}; everything committed so far is kept, run again "
+              "to resume", file=sys.stderr)
+        return EXIT_DATABASE_LOST
     except VOError as exc:
         print(f"vo: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("vo: interrupted; everything committed so far is kept, run again to resume", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if args.debug:
+            raise
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            # An environment failure, not a bug: say which file and what to do, no "unexpected".
+            print(f"vo: error: {args.command}: {os.strerror(exc.errno)}: cannot write {_file(exc) or 'a file'}; free some "
+                  "space and run again (everything committed so far is kept)", file=sys.stderr)
+            return EXIT_UNEXPECTED
+        return _unexpected(args, exc)
     except Exception as exc:  # noqa: BLE001 - the CLI promises a one-line error
         if args.debug:
             raise
-        print(f"vo: unexpected error: {type(exc).__name__}: {_one_line(exc)} (use --debug for details)",
-              file=sys.stderr)
-        return 1
+        return _unexpected(args, exc)
+
+
+def _unexpected(args: argparse.Namespace, exc: BaseException) -> int:
+    # Whatever slipped through every specific check still says which command failed, on which file
+    # where the error knows one, and how to see more.
+    where = f" ({_file(exc)})" if _file(exc) and _file(exc) not in str(exc) else ""
+    config = f" {args.config}" if getattr(args, "config", None) else ""
+    print(f"vo: unexpected error in 'vo {args.command}{config}': {type(exc).__name__}: {_one_line(exc)}{where} "
+          "(use --debug for details)", file=sys.stderr)
+    return EXIT_UNEXPECTED
+
+
+def _file(exc: BaseException) -> str | None:
+    # The file an error concerns: an OSError's own, else the first one found along its causes.
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        name = getattr(exc, "filename", None)
+        if name:
+            return repr(str(name))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _quiet_broken_pipe() -> int:
+    # The reader is gone (`vo top | head -1`): nothing more can be said on stdout and the user asked for
+    # no more, so no message. Point stdout at /dev/null, or the interpreter's final flush would fail again
+    # and print "Exception ignored".
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def _exit_cleanly_on_signals() -> None:

@@ -6,13 +6,15 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 import socket
 import threading
 from pathlib import Path
 
 from adapters.faults import fault_point
 
-__all__ = ["atomic_path", "is_temporary", "temporary_owner", "temporary_prefix", "sweep_temporaries"]
+__all__ = ["atomic_path", "is_temporary", "temporary_owner", "temporary_prefix", "sweep_temporaries",
+           "left_by_dead_writer", "atomic_folder"]
 
 # Temporary names carry the writer's host and PID, so that a leftover of a killed writer can be told
 # from a file another live process (perhaps on another machine sharing the folder) is writing now.
@@ -24,6 +26,21 @@ _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:vo-tmp-(?P<host>[A-Za-z0-9_]+)-|tm
 _FAULT_KIND = {".h5": "hdf5", ".nc": "netcdf"}
 _swept: set[Path] = set()
 _swept_lock = threading.Lock()
+
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+#: Free space below which a failed write is put down to a full disk (HDF5 and netCDF write in blocks of KiB).
+_NEARLY_FULL = 1 << 20
+
+
+def _nearly_full(folder: Path) -> bool:
+    # Checked before the temporary file is removed, while the space it took is still taken.
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    free = st.f_bfree if os.geteuid() == 0 else st.f_bavail  # root may use the blocks reserved for it
+    return free * st.f_frsize < _NEARLY_FULL
 
 
 def is_temporary(name: str) -> bool:
@@ -52,6 +69,16 @@ def temporary_prefix(target: Path) -> str:
     return f".{target.name}.vo-tmp-{_HOST}-{os.getpid()}."
 
 
+def left_by_dead_writer(name: str) -> bool:
+    """Whether ``name`` is a temporary name whose writer ran on this host and is gone.
+
+    Files of live writers, of this process and of other hosts (a folder shared over the network)
+    are not: they may still be written to.
+    """
+    owner = temporary_owner(name)
+    return bool(owner) and owner[0] in (None, _HOST) and owner[1] != os.getpid() and not _pid_alive(owner[1])
+
+
 def sweep_temporaries(folder: Path) -> None:
     """Remove, once per folder and process, the temporary files that writers killed on this host left there.
 
@@ -69,8 +96,7 @@ def sweep_temporaries(folder: Path) -> None:
         _swept.add(folder)
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
-            owner = temporary_owner(entry.name)
-            if owner and owner[0] in (None, _HOST) and owner[1] != os.getpid() and not _pid_alive(owner[1]):
+            if entry.is_file(follow_symlinks=False) and left_by_dead_writer(entry.name):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
 
@@ -119,11 +145,61 @@ def atomic_path(target: Path):
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename != str(target):
+    except Exception as exc:
+        code = exc.errno if isinstance(exc, OSError) else None
+        if code not in _NO_SPACE and _nearly_full(target.parent):
+            # The library hid the system's error (netCDF-C says "NetCDF: HDF error", h5py "Can't write
+            # data"): a write that failed on a full disk is taken for what it most likely is.
+            code = errno.ENOSPC
+        if code in _NO_SPACE and not (isinstance(exc, OSError) and exc.filename == str(target)):
             # Name the file that could not be written, whatever library raised it.
-            raise OSError(exc.errno, f"{os.strerror(exc.errno)}: cannot write", str(target)) from exc
+            raise OSError(code, f"{os.strerror(code)}: cannot write", str(target)) from exc
         raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_folder(target: Path):
+    """Yield a staging folder beside ``target``; on success its files move into ``target``, all at the end.
+
+    A writer killed part-way leaves only the hidden staging folder
+    (``.<name>.vo-tmp-<host>-<pid>``), never a ``target`` that looks complete but lacks files; the
+    next write to the same ``target`` removes the staging folders of dead writers first. Files
+    already in ``target`` with other names are kept; same names are replaced (each move atomic).
+
+    Parameters
+    ----------
+    target : pathlib.Path
+        Final folder (created if needed).
+
+    Yields
+    ------
+    pathlib.Path
+        Where to write the files.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError), os.scandir(target.parent) as entries:
+        for entry in entries:
+            if (entry.name.startswith(f".{target.name}.") and entry.is_dir(follow_symlinks=False)
+                    and left_by_dead_writer(entry.name)):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    staging = target.with_name(f".{target.name}.vo-tmp-{_HOST}-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)  # this PID's own, from a reused PID: never in use now
+    staging.mkdir()
+    try:
+        yield staging
+        if not target.exists():
+            os.rename(staging, target)  # one step: the folder appears whole
+        else:
+            for entry in sorted(os.listdir(staging)):
+                os.replace(staging / entry, target / entry)
+        dir_fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -23,7 +23,7 @@ from typing import Iterable
 
 import numpy as np
 
-from adapters.files.atomic import atomic_path
+from adapters.files.atomic import atomic_folder, atomic_path
 from adapters.files.tables import primary_hdu, read_table, table_hdu
 from domain.naming import safe_key
 
@@ -146,16 +146,19 @@ def write_lightkurve_files(tables: Iterable, folder: str | Path) -> list[Path]:
 
     folder = Path(folder)
     written = []
-    for table in tables:
-        layout, keywords = lightkurve_layout(table)
-        meta = dict(table.meta)
-        primary = primary_hdu({**meta, "TELESCOP": str(meta.get("SURVEY", "")).upper()})
-        extension = table_hdu(layout, {"EXTNAME": "LIGHTCURVE", **keywords})
-        name = (f"{safe_key(str(meta.get('OBJECT', 'source')))}_{_slug(meta.get('SURVEY', ''))}_"
-                f"{_slug(meta.get('FILTER', ''))}_season{int(meta.get('SEASON', 0))}_lc.fits")
-        with atomic_path(folder / name) as tmp:
-            fits.HDUList([primary, extension]).writeto(tmp, overwrite=True)
-        written.append(folder / name)
+    # The files gather in a staging folder and move into place together: an export killed part-way
+    # leaves no folder of some lightcurves passing for the whole export (the next export sweeps it).
+    with atomic_folder(folder) as staging:
+        for table in tables:
+            layout, keywords = lightkurve_layout(table)
+            meta = dict(table.meta)
+            primary = primary_hdu({**meta, "TELESCOP": str(meta.get("SURVEY", "")).upper()})
+            extension = table_hdu(layout, {"EXTNAME": "LIGHTCURVE", **keywords})
+            name = (f"{safe_key(str(meta.get('OBJECT', 'source')))}_{_slug(meta.get('SURVEY', ''))}_"
+                    f"{_slug(meta.get('FILTER', ''))}_season{int(meta.get('SEASON', 0))}_lc.fits")
+            with atomic_path(staging / name) as tmp:
+                fits.HDUList([primary, extension]).writeto(tmp, overwrite=True)
+            written.append(folder / name)
     return written
 
 

@@ -12,6 +12,7 @@ from adapters.files.atomic import atomic_path
 from adapters.files.batch_tables import from_table as _from_table
 from adapters.files.batch_tables import h5py_module as _h5py
 from adapters.files.batch_tables import read_index, read_tables, to_table as _to_table, write_tables
+from adapters.files.sweep import sweep_interrupted
 from domain.errors import DataError
 from domain.lightcurve import Lightcurve
 from domain.naming import safe_key, shard
@@ -50,6 +51,14 @@ class Hdf5DataStore(DataStore):
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+
+    def sweep_interrupted(self) -> int:
+        """Remove the temporaries of killed writers anywhere under the data folder; return how many.
+
+        See :func:`adapters.files.sweep.sweep_interrupted` (the whole data folder, not only this
+        store's files: manifests, histograms and the raw-answer cache too).
+        """
+        return len(sweep_interrupted(self.root))
 
     def _raw_path(self, raw: RawData) -> Path:
         key = safe_key(raw.source_name)

@@ -82,6 +82,15 @@ class Database:
         self.engine  # noqa: B018 - connecting is what migrates
         return current_revision(self.url)
 
+    def revive(self) -> None:
+        """Start the embedded server again if it was this process's and died; a no-op for a server at a URL.
+
+        Called before a batch is retried after a lost connection; the pool checks each connection
+        before use, so the engine carries on with the new server.
+        """
+        if self.embedded is not None:
+            self.embedded.revive()
+
     def session_factory(self):
         """Return a session factory bound to the engine."""
         return make_session_factory(self.engine)

@@ -188,6 +188,32 @@ class EmbeddedPostgres:
             self._shutdown()
             self._host = self._start_server()
 
+    def revive(self) -> bool:
+        """Start the server again if this process uses it and it died (killed, crashed); else do nothing.
+
+        Only a server this process started or joined (it holds a handle) is restarted: one stopped on
+        purpose by its last user has no user left to revive it.
+
+        Returns
+        -------
+        bool
+            Whether the server was started again.
+
+        Raises
+        ------
+        EmbeddedPostgresError
+            If the server cannot be started again.
+        """
+        if self._token is None or self._owner_pid != os.getpid():
+            return False
+        with file_lock(self._lock_path):
+            if self._running_server() is not None:
+                return False  # running, or another user of the folder already restarted it
+            log.warning("PostgreSQL server on %s died; starting it again", self.pgdata)
+            self._cleanup_orphans_locked()  # leftover children and the stale postmaster.pid block a start
+            self._host = self._start_server()
+            return True
+
     def cleanup_orphans(self) -> list[int]:
         """Forget handles of dead processes and remove what a killed server left behind.
 

@@ -70,7 +70,10 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         return self
 
     def __exit__(self, *exc_info) -> None:
-        lost = isinstance(exc_info[1], OperationalError)  # server gone, connection cut, deadlock: all transient
+        error = exc_info[1]
+        # Server gone, connection cut, deadlock: all transient. A killed backend may also surface as another
+        # DBAPIError class (DatabaseError, InterfaceError) that SQLAlchemy recognised as a disconnect.
+        lost = isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated)
         try:
             # Detach loaded objects first: a rollback expires the objects of its session, and
             # expired detached objects cannot be read. The database work is still rolled back.
@@ -81,7 +84,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             self.session.close()
             self.session = None
         if lost:  # a port-level error, so the service can retry the batch without knowing SQLAlchemy
-            raise DatabaseConnectionLost(" ".join(str(exc_info[1].orig or exc_info[1]).split())) from exc_info[1]
+            raise DatabaseConnectionLost(" ".join(str(error.orig or error).split())) from error
 
     def commit(self) -> None:
         """Make every change since the last commit durable."""

@@ -23,8 +23,8 @@ from services.doctor import Doctor
 from tests.e2e.helpers import REPO, vo_command, vo_env, write_project
 from tests.e2e.test_kill_resume import assert_same, merged_parts, run_rows
 
-__all__ = ["FULL", "scaled", "small_project", "run_vo", "start_vo", "doctor_check", "assert_nothing_lost",
-           "fault_hits", "assert_same", "snapshot", "TALLY", "copy_run", "sql_rows"]
+__all__ = ["FULL", "scaled", "small_project", "run_vo", "start_vo", "pipe_vo", "doctor_check",
+           "assert_nothing_lost", "fault_hits", "assert_same", "snapshot", "TALLY", "copy_run", "sql_rows"]
 
 #: ``VO_RELIABILITY=full`` runs the full counts (`make test-reliability`); the default is a fast subset.
 FULL = os.environ.get("VO_RELIABILITY", "").lower() == "full"
@@ -90,6 +90,12 @@ def start_vo(*args: str, data: Path, url: str | None, **env: str) -> subprocess.
     """Start ``vo ARGS`` in the background (output discarded)."""
     return subprocess.Popen(vo_command(*args), env=_env(data, url, **env), cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def pipe_vo(*args: str, data: Path, url: str | None, **env: str) -> subprocess.Popen:
+    """Start ``vo ARGS`` in the background with stdout and stderr as pipes (bytes)."""
+    return subprocess.Popen(vo_command(*args), env=_env(data, url, **env), cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def fault_hits(log: Path) -> Counter:
