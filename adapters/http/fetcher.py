@@ -161,9 +161,12 @@ class HttpFetcher:
         full, label = self._target(url, params, what)
 
         def once() -> bytes:
-            buffer = bytearray()
-            self._exchange(method, full, params, data, buffer.extend)
-            body = bytes(buffer)
+            # Chunks, not a growing bytearray: what is held stays the bytes received (at most the limit),
+            # without the over-allocation of a buffer that doubles as it grows.
+            chunks: list[bytes] = []
+            self._exchange(method, full, params, data, chunks.append)
+            body = b"".join(chunks)
+            del chunks
             if validate is not None:
                 self._check(validate, body)
             return body
