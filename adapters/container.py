@@ -53,7 +53,7 @@ def _thread_map(workers: int):
     return pool.map
 
 
-def _executor(batch_workers: int, scheduler: str | None):
+def _executor(batch_workers: int, scheduler: str | None, dashboard: str | None = None):
     # One process by default (today's behaviour); Dask only when asked for, as it costs seconds to start.
     if scheduler is None and int(batch_workers) <= 1:
         return InProcessExecutor()
@@ -61,7 +61,7 @@ def _executor(batch_workers: int, scheduler: str | None):
 
     if scheduler is not None:
         return DaskExecutor(scheduler=scheduler)
-    return DaskExecutor(workers=int(batch_workers))
+    return DaskExecutor(workers=int(batch_workers), dashboard=dashboard)
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,9 @@ class Container(containers.DeclarativeContainer):
     (project YAML), ``overrides`` (dotted key -> value; kept as a plain object
     because a Configuration provider would split the dotted keys), ``workers``
     (download threads; raised to the largest ``max_concurrency`` of the project's surveys),
-    ``batch_workers`` (Dask worker processes for the batches; 1 runs them in this process) and
-    ``scheduler`` (address of an existing Dask scheduler, instead).
+    ``batch_workers`` (Dask worker processes for the batches; 1 runs them in this process),
+    ``scheduler`` (address of an existing Dask scheduler, instead) and ``dashboard`` (address of
+    the local cluster's dashboard; None: none).
     """
 
     config_path = providers.Object(None)
@@ -124,6 +125,7 @@ class Container(containers.DeclarativeContainer):
     workers = providers.Object(4)
     batch_workers = providers.Object(1)
     scheduler = providers.Object(None)
+    dashboard = providers.Object(None)
 
     data_dir = providers.Singleton(data_dir)
     database = providers.Singleton(Database, url=providers.Callable(database_url_from_env), data_dir=data_dir)
@@ -138,7 +140,7 @@ class Container(containers.DeclarativeContainer):
     surveys = providers.Singleton(_survey_factories, raw_cache)
     survey_parameters = providers.Object({name: cls.parameters_class for name, cls in SURVEYS.items()})
     progress = providers.Object(NullProgress())
-    executor = providers.Singleton(_executor, batch_workers, scheduler)
+    executor = providers.Singleton(_executor, batch_workers, scheduler, dashboard)
 
     project_config = providers.Singleton(
         load_config, config_path, survey_parameters=survey_parameters, overrides=overrides
@@ -208,7 +210,7 @@ def close_container(container: Container) -> None:
 
 
 def build_container(config_path=None, overrides=None, *, workers: int = 4, progress=None, batch_workers: int = 1,
-                    scheduler: str | None = None) -> Container:
+                    scheduler: str | None = None, dashboard: str | None = None) -> Container:
     """Return a container configured for one project YAML (or none, for database commands).
 
     Parameters
@@ -225,6 +227,8 @@ def build_container(config_path=None, overrides=None, *, workers: int = 4, progr
         Worker processes for the batches: 1 runs them in this process, more start a local Dask cluster.
     scheduler : str, optional
         Address of an existing Dask scheduler whose workers share the database and data folder.
+    dashboard : str, optional
+        Address of the local Dask cluster's dashboard (``HOST:PORT``); None: no dashboard.
 
     Returns
     -------
@@ -237,6 +241,7 @@ def build_container(config_path=None, overrides=None, *, workers: int = 4, progr
     container.workers.override(int(workers))
     container.batch_workers.override(int(batch_workers))
     container.scheduler.override(scheduler)
+    container.dashboard.override(dashboard)
     if progress is not None:
         container.progress.override(progress)
     return container

@@ -22,6 +22,9 @@ class Reply:
     ``delay`` waits before answering (cut short when the archive closes);
     ``truncate`` sends a Content-Length of the full body but only that many
     bytes, then closes; ``reset`` closes the connection with a TCP reset and no answer.
+    ``repeat`` sends the body that many times as one answer (a huge answer that
+    the archive never holds whole), in pieces of ``chunk`` bytes (default: the
+    body) with a pause of ``drip`` seconds before each (an answer that trickles in).
     """
 
     status: int = 200
@@ -30,6 +33,9 @@ class Reply:
     delay: float = 0.0
     truncate: int | None = None
     reset: bool = False
+    repeat: int = 1
+    chunk: int | None = None
+    drip: float = 0.0
 
 
 @dataclass
@@ -49,11 +55,13 @@ class FakeArchive:
     """A ThreadingHTTPServer on 127.0.0.1 (free port) serving scripted replies from a daemon thread.
 
     Paths without a queued reply or a route get 404. ``in_flight`` and
-    ``max_in_flight`` count requests being answered at once.
+    ``max_in_flight`` count requests being answered at once; ``sent`` the body
+    bytes written to clients in all (what a client stopped reading early did not take).
     """
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        self.sent = 0
         self.in_flight = 0
         self.max_in_flight = 0
         self._routes: dict[str, Callable[[Request], Reply]] = {}
@@ -164,15 +172,30 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {"Content-Type": "application/octet-stream", **(reply.headers or {})}
         self.send_response(reply.status)
-        length = headers.pop("Content-Length", str(len(reply.body)))  # a test may declare a wrong length
+        length = headers.pop("Content-Length", str(len(reply.body) * reply.repeat))  # a test may declare a wrong length
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", length)
         if reply.truncate is not None:
             self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body if reply.truncate is None else reply.body[: reply.truncate])
+        if self.command != "HEAD" and reply.truncate is not None:
+            self.wfile.write(reply.body[: reply.truncate])
+        elif self.command != "HEAD":
+            self._write_pieces(reply, closing)
         self.wfile.flush()
         if reply.truncate is not None:
             self.close_connection = True
+
+    def _write_pieces(self, reply: Reply, closing: threading.Event) -> None:
+        archive: FakeArchive = self.server.archive
+        step = reply.chunk or max(1, len(reply.body))
+        for _ in range(reply.repeat):
+            for start in range(0, len(reply.body), step):
+                if reply.drip and closing.wait(reply.drip):
+                    self.close_connection = True
+                    return
+                piece = reply.body[start:start + step]
+                self.wfile.write(piece)  # raises once the client hung up: the rest is never sent
+                with archive._lock:
+                    archive.sent += len(piece)

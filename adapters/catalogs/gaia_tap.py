@@ -43,7 +43,9 @@ class GaiaParameters(Parameters):
     """Where and how to query the Gaia archive, and what to ask for."""
 
     SPECS = {
-        **http_specs(GAIA_TAP_URL, rate_limit_per_s=2, max_concurrency=2, timeout_s=120.0),
+        # A catalog of millions of rows is a legitimate answer of GBs: only a runaway one is refused.
+        **http_specs(GAIA_TAP_URL, rate_limit_per_s=2, max_concurrency=2, timeout_s=120.0, max_answer_mb=4000.0,
+                     deadline_s=5400.0),
         "table": Param("gaiadr3.gaia_source", str, "Qualified TAP table to query."),
         "columns": Param(list(DEFAULT_COLUMNS), list, "Columns to fetch (empty: all 152).", item_kind=str),
         "row_limit": Param(2000, int, "Most rows a query returns (TOP n); 0 = no limit.", minimum=0,

@@ -21,8 +21,8 @@ def make_container(args: argparse.Namespace, progress=None) -> Container:
     Parameters
     ----------
     args : argparse.Namespace
-        Parsed arguments (``config``, ``set``, ``download_threads``, ``workers`` and ``scheduler`` where
-        present; ``workers`` counts batch worker processes, not threads).
+        Parsed arguments (``config``, ``set``, ``download_threads``, ``workers``, ``scheduler`` and
+        ``dashboard`` where present; ``workers`` counts batch worker processes, not threads).
     progress : ProgressSink, optional
         Sink for progress events.
 
@@ -34,7 +34,8 @@ def make_container(args: argparse.Namespace, progress=None) -> Container:
     _check_counts(args)
     return build_container(getattr(args, "config", None), parse_overrides(getattr(args, "set", [])),
                            workers=getattr(args, "download_threads", 4), progress=progress,
-                           batch_workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None))
+                           batch_workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
+                           dashboard=getattr(args, "dashboard", None))
 
 
 #: Options that count something, and the least each may be (`--limit 0` is a valid dry selection).

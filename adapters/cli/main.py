@@ -86,6 +86,9 @@ def _executor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run the batches on an existing Dask cluster (tcp://HOST:PORT) whose workers reach "
                              "the same PostgreSQL server (VO_DATABASE_URL), data folder (VO_DATA) and project file")
+    parser.add_argument("--dashboard", nargs="?", const="127.0.0.1:8787", default=None, metavar="ADDRESS",
+                        help="serve the local Dask cluster's dashboard (default address 127.0.0.1:8787); off "
+                             "unless given, as every user of the machine can see it")
     parser.add_argument("--download-threads", type=int, default=4,
                         help="download threads per process doing batches (default 4; raised to the surveys' "
                              "max_concurrency)")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import os
 from typing import Callable, Iterable, Iterator
 
+from adapters.executors.local_cluster import start_local_cluster, warn_if_insecure
 from domain.errors import ConfigError
 from services.executor import BatchExecutor
 
@@ -38,25 +38,32 @@ class DaskExecutor(BatchExecutor):
     Workers must reach the same PostgreSQL server and data folder as the driver (on one machine,
     the embedded server's unix socket). A batch whose worker died is submitted again, up to
     ``max_retries`` times: its committed steps are skipped, its uncommitted ones were rolled back by
-    the server when the worker's connection closed.
+    the server when the worker's connection closed. A local cluster speaks TLS with a certificate
+    made for the run and listens on 127.0.0.1 only
+    (:func:`adapters.executors.local_cluster.start_local_cluster`): other processes of the machine
+    cannot connect, so they cannot run code in its workers.
 
     Parameters
     ----------
     workers : int, optional
         Start a local cluster of this many single-threaded worker processes.
     scheduler : str, optional
-        Address of an existing scheduler (``tcp://HOST:PORT``) instead.
+        Address of an existing scheduler (``tls://HOST:PORT``; plain ``tcp://`` is warned about) instead.
     max_retries : int
         Resubmissions of one batch after lost workers before the run fails.
+    dashboard : str, optional
+        Address of the local cluster's dashboard (e.g. ``127.0.0.1:8787``); None: no dashboard.
     """
 
     in_process = False
 
-    def __init__(self, *, workers: int | None = None, scheduler: str | None = None, max_retries: int = 3):
+    def __init__(self, *, workers: int | None = None, scheduler: str | None = None, max_retries: int = 3,
+                 dashboard: str | None = None):
         if (workers is None) == (scheduler is None):
             raise ConfigError("give either a number of local workers or a scheduler address")
         self.workers = workers
         self.scheduler = scheduler
+        self.dashboard = dashboard
         self.max_retries = max_retries
         self._client = None
         self._cluster = None
@@ -66,29 +73,18 @@ class DaskExecutor(BatchExecutor):
         """The ``distributed.Client``, starting the local cluster on first use."""
         if self._client is None:
             try:
-                from distributed import Client, LocalCluster
+                from distributed import Client
             except ImportError as exc:  # pragma: no cover - dask is a dependency
                 raise ConfigError("dask[distributed] is needed for --workers > 1 and --scheduler") from exc
             if self.scheduler is not None:
+                # Credentials of a secured cluster come from dask's configuration (see the README).
+                warn_if_insecure(self.scheduler)
                 self._client = Client(self.scheduler)
             else:
                 # One thread per worker: batches hold the GIL for their numerics, so processes scale
-                # where threads would not; no dashboard, which would need a free port and bokeh.
-                import dask
-
-                # The workers' statistical profiler samples the task thread every 10 ms, taking the GIL
-                # from it: measured 12 % of a batch's time. Nannies hand this configuration to workers.
-                # Nannies also set MALLOC_TRIM_THRESHOLD_=65536 in workers, which turns off glibc's
-                # adaptive mmap threshold: every array over 128 KiB is then mapped and unmapped anew,
-                # measured 1.25x the time of a batch (also in one process given that variable).
-                # None leaves the variable unset.
-                with dask.config.set({"distributed.worker.profile.enabled": False,
-                                      "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-                    # A frozen copy for the nannies: they keep dask's configuration by reference, so a
-                    # worker restarted after this block (one that died) would otherwise profile again.
-                    self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                 dashboard_address=None, config=copy.deepcopy(dask.config.config))
-                self._client = Client(self._cluster)
+                # where threads would not. TLS with a certificate of this run: no one else can connect.
+                self._cluster, security = start_local_cluster(self.workers, self.dashboard)
+                self._client = Client(self._cluster, security=security)
         return self._client
 
     def worker_pids(self) -> dict[str, int]:

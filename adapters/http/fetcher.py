@@ -16,12 +16,15 @@ from typing import Any, Callable
 import requests
 
 from adapters.files.atomic import sweep_temporaries, temporary_prefix
+from adapters.http.deadline import Watchdog
 from adapters.http.ratelimit import limits_for
 from adapters.http.redact import redact
 from adapters.http.retry import backoff_delay
 from adapters.http.transport import (
     Permanent,
     Retryable,
+    TooLarge,
+    TooSlow,
     check_status,
     describe,
     fsync_folder,
@@ -85,8 +88,11 @@ class HttpFetcher:
 
     Retries (exponential backoff with full jitter, or the server's longer
     Retry-After) follow timeouts, connection failures, 408/425/429/5xx answers,
-    bodies shorter than their Content-Length, HTML error pages, and
-    ``BadAnswer(retry=True)`` from a validator. Every fetcher with the same
+    bodies shorter than their Content-Length, HTML error pages, answers not
+    complete within ``deadline_s`` (the whole request, however slowly it
+    trickles), and ``BadAnswer(retry=True)`` from a validator. An answer over
+    ``max_answer_mb`` (counted after decompression, while it streams) is cut
+    there and not retried. Every fetcher with the same
     ``service`` name shares one rate limit and one concurrency limit. Error
     messages name the service, ``what`` and the URL, with credentials removed.
 
@@ -155,9 +161,12 @@ class HttpFetcher:
         full, label = self._target(url, params, what)
 
         def once() -> bytes:
-            buffer = bytearray()
-            self._exchange(method, full, params, data, buffer.extend)
-            body = bytes(buffer)
+            # Chunks, not a growing bytearray: what is held stays the bytes received (at most the limit),
+            # without the over-allocation of a buffer that doubles as it grows.
+            chunks: list[bytes] = []
+            self._exchange(method, full, params, data, chunks.append)
+            body = b"".join(chunks)
+            del chunks
             if validate is not None:
                 self._check(validate, body)
             return body
@@ -236,11 +245,11 @@ class HttpFetcher:
             try:
                 return once()
             except Permanent as failure:
-                raise SurveyError(f"{label}: {redact(failure.reason)}") from None
+                raise SurveyError(f"{label}: {redact(self._reason(failure))}") from None
             except Retryable as failure:
                 if attempt == p.retries:
                     raise TransientSurveyError(
-                        f"{label}: {redact(failure.reason)}; gave up after {attempt + 1} attempt(s)") from None
+                        f"{label}: {redact(self._reason(failure))}; gave up after {attempt + 1} attempt(s)") from None
                 with self._rng_lock:
                     wait = backoff_delay(attempt, p.backoff_s, p.backoff_max_s, self._rng)
                 if failure.retry_after is not None:
@@ -249,7 +258,7 @@ class HttpFetcher:
                             f"{label}: {failure.reason}; the archive asks to retry after {failure.retry_after:.0f} s, "
                             f"longer than max_retry_after_s = {p.max_retry_after_s:g} s") from None
                     wait = max(wait, failure.retry_after)
-                log.info("%s: %s; retry %d in %.2f s", label, failure.reason, attempt + 1, wait)
+                log.info("%s: %s; retry %d in %.2f s", label, self._reason(failure), attempt + 1, wait)
                 self.stats.add(retries=1, waited_s=wait)
                 self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -262,24 +271,57 @@ class HttpFetcher:
                 raise Retryable(f"unusable answer: {bad.reason}") from None
             raise Permanent(f"unusable answer: {bad.reason}") from None
 
-    def _exchange(self, method: str, url: str, params: Any, data: Any, sink: Callable[[bytes], Any]) -> int:
-        """Send one request inside a rate/concurrency slot, stream the body to ``sink``; return its size."""
+    def _reason(self, failure: Retryable | Permanent) -> str:
+        # The limits' failures name the parameter to change, so the one line says what to do.
         p = self.parameters
-        timeout = (min(p.timeout_s, 30.0), p.timeout_s)
+        if isinstance(failure, TooLarge):
+            how = "the archive announced" if failure.announced else "stopped reading after"
+            return (f"answer larger than max_answer_mb = {p.max_answer_mb:g} MB ({how} {failure.size:,} bytes); "
+                    "not retried")
+        if isinstance(failure, TooSlow):
+            return (f"answer not complete within deadline_s = {p.deadline_s:g} s (the whole request; "
+                    f"timeout_s = {p.timeout_s:g} s bounds each wait)")
+        return failure.reason
+
+    def _exchange(self, method: str, url: str, params: Any, data: Any, sink: Callable[[bytes], Any]) -> int:
+        """Send one request inside a rate/concurrency slot, stream the body to ``sink``; return its size.
+
+        Every wait is bounded by ``timeout_s`` and the whole request by ``deadline_s`` (a watchdog
+        stops a read that blocks past it); the body by ``max_answer_mb``.
+        """
+        p = self.parameters
+        read = min(p.timeout_s, p.deadline_s)
+        timeout = (min(read, 30.0), read)
+        limit = int(p.max_answer_mb * 1_000_000)
         with self._limits.slot() as waited:
             self.stats.add(requests=1, waited_s=waited)
+            deadline = time.monotonic() + p.deadline_s  # from the request on, not from the wait for a slot
+            watchdog: Watchdog | None = None
             try:
                 with self._session.request(method, url, params=params, data=data, timeout=timeout,
                                            stream=True) as response:
-                    check_status(response)
-                    size = stream_body(response, sink)
-            except requests.Timeout:
-                raise Retryable(f"no answer within {p.timeout_s:g} s") from None
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-                raise Retryable(f"answer cut short ({describe(exc)})") from None
-            except requests.ConnectionError as exc:
-                raise Retryable(f"connection failed ({describe(exc)})") from None
+                    with Watchdog(response, deadline - time.monotonic()) as watchdog:
+                        check_status(response)
+                        size = stream_body(response, sink, max_bytes=limit, deadline=deadline)
+            except (Retryable, Permanent):
+                if watchdog is not None and watchdog.expired:
+                    raise TooSlow() from None
+                raise
             except requests.RequestException as exc:
-                raise Permanent(f"request failed ({describe(exc)})") from None
+                if watchdog is not None and watchdog.expired:
+                    raise TooSlow() from None  # the watchdog cut the read: whatever it broke says nothing
+                raise _classified(exc, p.timeout_s) from None
+            if watchdog.expired:
+                raise TooSlow()  # an answer without a length ends at the cut as if complete: it is not
         self.stats.add(bytes=size)
         return size
+
+
+def _classified(exc: requests.RequestException, timeout_s: float) -> Retryable | Permanent:
+    if isinstance(exc, requests.Timeout):
+        return Retryable(f"no answer within {timeout_s:g} s")
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return Retryable(f"answer cut short ({describe(exc)})")
+    if isinstance(exc, requests.ConnectionError):
+        return Retryable(f"connection failed ({describe(exc)})")
+    return Permanent(f"request failed ({describe(exc)})")

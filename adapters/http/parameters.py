@@ -8,7 +8,8 @@ __all__ = ["http_specs"]
 
 
 def http_specs(
-    base_url: str, *, rate_limit_per_s: float, max_concurrency: int, timeout_s: float = 60.0
+    base_url: str, *, rate_limit_per_s: float, max_concurrency: int, timeout_s: float = 60.0,
+    max_answer_mb: float = 100.0, deadline_s: float = 600.0,
 ) -> dict[str, Param]:
     """Return the parameter specifications of a survey's download block.
 
@@ -22,13 +23,19 @@ def http_specs(
         Default number of requests in flight at once to the archive.
     timeout_s : float
         Default read timeout of one request (seconds).
+    max_answer_mb : float
+        Default largest answer (MB, after decompression): the survey's biggest real
+        answers with a wide margin.
+    deadline_s : float
+        Default longest time of one request in all, headers and body (seconds).
 
     Returns
     -------
     dict of str to Param
-        ``base_url``, ``timeout_s``, ``retries``, ``backoff_s``, ``backoff_max_s``,
-        ``max_retry_after_s``, ``rate_limit_per_s``, ``max_concurrency`` and
-        ``offline``, all with ``science=False`` so they never change a version.
+        ``base_url``, ``timeout_s``, ``deadline_s``, ``max_answer_mb``, ``retries``,
+        ``backoff_s``, ``backoff_max_s``, ``max_retry_after_s``, ``rate_limit_per_s``,
+        ``max_concurrency`` and ``offline``, all with ``science=False`` so they never
+        change a version.
 
     Examples
     --------
@@ -40,6 +47,12 @@ def http_specs(
         "base_url": Param(base_url, str, "Root URL of the archive service.", science=False),
         "timeout_s": Param(float(timeout_s), float, "Seconds to wait for the archive before a request times out.",
                            minimum=0.001, maximum=3600.0, science=False),
+        "deadline_s": Param(float(deadline_s), float, "Longest time one request may take in all, however slowly "
+                            "the answer trickles in (timeout_s bounds each wait only); longer counts as a timeout "
+                            "and is retried.", minimum=0.001, maximum=86400.0, science=False),
+        "max_answer_mb": Param(float(max_answer_mb), float, "Largest answer accepted (MB, counted after "
+                               "decompression while it streams); a larger one is refused at the limit, not "
+                               "retried and not cached.", minimum=0.001, maximum=1e6, science=False),
         "retries": Param(5, int, "Retries of a request after a transient failure (timeout, 429, 5xx, cut answer).",
                          minimum=0, maximum=100, science=False),
         "backoff_s": Param(1.0, float, "Base of the exponential backoff between retries (seconds).",

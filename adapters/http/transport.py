@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import os
 import pathlib
+import re
+import time
 from typing import Any, Callable
 
 import requests
@@ -15,8 +15,8 @@ from adapters.faults import fault_point
 from adapters.http.redact import redact
 from adapters.http.retry import retry_after_seconds
 
-__all__ = ["RETRY_STATUSES", "Retryable", "Permanent", "check_status", "stream_body", "describe",
-           "fsync_folder", "new_session"]
+__all__ = ["RETRY_STATUSES", "Retryable", "Permanent", "TooLarge", "TooSlow", "check_status", "stream_body",
+           "describe", "fsync_folder", "new_session"]
 
 #: Statuses that say "try again later" rather than "this request is wrong".
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -40,6 +40,25 @@ class Permanent(Exception):
         self.reason = reason
 
 
+class TooLarge(Permanent):
+    """The answer is larger than the limit: ``size`` bytes were read (or announced) when it stopped.
+
+    Not retried: a runaway or hostile answer comes back the same, and each try would cost the limit again.
+    """
+
+    def __init__(self, size: int, announced: bool = False):
+        super().__init__(f"{'announced' if announced else 'stopped after'} {size} bytes")
+        self.size = size
+        self.announced = announced
+
+
+class TooSlow(Retryable):
+    """The whole answer did not arrive before the request's deadline (it may well tomorrow: retried)."""
+
+    def __init__(self):
+        super().__init__("answer not complete before the deadline")
+
+
 def check_status(response: requests.Response) -> None:
     """Raise Retryable for a try-later status, Permanent for another failure status."""
     status = response.status_code
@@ -59,21 +78,55 @@ def _html_reason(start: bytes) -> str:
     return "the archive answered with an HTML page (an error page, not data)" + (f": {said!r}" if said else "")
 
 
-def stream_body(response: requests.Response, sink: Callable[[bytes], Any]) -> int:
-    """Pass the body to ``sink`` chunk by chunk; return its size, refusing HTML pages and cut bodies."""
+def stream_body(response: requests.Response, sink: Callable[[bytes], Any], *, max_bytes: int | None = None,
+                deadline: float | None = None) -> int:
+    """Pass the body to ``sink`` chunk by chunk; return its size, refusing HTML pages and cut bodies.
+
+    Parameters
+    ----------
+    response : requests.Response
+        A streamed response whose status was checked.
+    sink : callable
+        Called with each chunk of the (decompressed) body.
+    max_bytes : int, optional
+        Largest body accepted, counted after decompression; more raises :class:`TooLarge`
+        before the chunk that crosses the limit reaches ``sink``.
+    deadline : float, optional
+        ``time.monotonic()`` by which the whole body must have arrived, else :class:`TooSlow`.
+
+    Returns
+    -------
+    int
+        The body's size (decompressed).
+
+    Raises
+    ------
+    Retryable
+        An HTML page, a body shorter than its Content-Length, or :class:`TooSlow`.
+    TooLarge
+        A body over ``max_bytes``.
+    """
+    declared = response.headers.get("Content-Length", "")
+    # With a Content-Encoding the declared length is of the compressed bytes, which urllib3 checks itself.
+    identity = response.headers.get("Content-Encoding", "identity").strip().lower() == "identity"
+    if max_bytes is not None and identity and declared.isdigit() and int(declared) > max_bytes:
+        raise TooLarge(int(declared), announced=True)  # refused before a byte of it is read
     size = 0
     html = "text/html" in response.headers.get("Content-Type", "").lower()
+    # urllib3 (>= 2.6) decompresses at most one chunk's worth per read, so a gzip bomb arrives in
+    # small pieces and is counted here before it can be held.
     for chunk in response.iter_content(_CHUNK):
         if size == 0 and (html or chunk.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))):
             raise Retryable(_html_reason(chunk))
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            raise TooLarge(size)
+        if deadline is not None and time.monotonic() > deadline:
+            raise TooSlow()
         sink(chunk)
         fault_point("download.mid_body")
-        size += len(chunk)
-    declared = response.headers.get("Content-Length", "")
-    # With a Content-Encoding the declared length is of the compressed bytes, which urllib3 checks itself.
-    if declared.isdigit() and response.headers.get("Content-Encoding", "identity") == "identity":
-        if size != int(declared):
-            raise Retryable(f"answer cut short: {size} of {declared} bytes")
+    if declared.isdigit() and identity and size != int(declared):
+        raise Retryable(f"answer cut short: {size} of {declared} bytes")
     return size
 
 

@@ -33,7 +33,9 @@ _POSITION_SEARCH = "Mast.Caom.Filtered.Position"
 
 def _specs(seasons_key: str, seasons_word: str) -> dict[str, Param]:
     return {
-        **http_specs("https://mast.stsci.edu", rate_limit_per_s=5, max_concurrency=4),
+        # Long-cadence files are about 0.5 MB, short-cadence ones up to about 20 MB.
+        **http_specs("https://mast.stsci.edu", rate_limit_per_s=5, max_concurrency=4, max_answer_mb=100.0,
+                     deadline_s=600.0),
         "radius_arcsec": Param(4.0, float, "Radius around the source (at J2000) in which the nearest mission "
                                "target is taken as the source (arcsec; a Kepler pixel is 3.98 arcsec).",
                                minimum=0.01, maximum=600.0),

@@ -33,7 +33,9 @@ class TessParameters(Parameters):
     """Download parameters of TESS (MAST, SPOC lightcurves)."""
 
     SPECS = {
-        **http_specs("https://mast.stsci.edu", rate_limit_per_s=5, max_concurrency=4),
+        # SPOC files are 2 MB (2-min cadence) to about 40 MB (20-s cadence); MAST query answers are smaller.
+        **http_specs("https://mast.stsci.edu", rate_limit_per_s=5, max_concurrency=4, max_answer_mb=200.0,
+                     deadline_s=900.0),
         "tic_radius_arcsec": Param(10.0, float, "Radius around the source (at J2000) in which to look for its TIC "
                                    "entry (arcsec).", minimum=0.01, maximum=600.0),
         "tic_mag_tolerance": Param(2.0, float, "A TIC star whose Tmag differs from the source mag by at most this is "

@@ -56,7 +56,9 @@ class ZtfParameters(Parameters):
     """Where and how to ask IRSA for ZTF lightcurves, and which ZTF objects belong to a source."""
 
     SPECS = {
-        **http_specs("https://irsa.ipac.caltech.edu", rate_limit_per_s=5, max_concurrency=8),
+        # A cone answer is a few MB at most (thousands of epochs of a few objects); 100 MB is a runaway answer.
+        **http_specs("https://irsa.ipac.caltech.edu", rate_limit_per_s=5, max_concurrency=8, max_answer_mb=100.0,
+                     deadline_s=300.0),
         "radius_arcsec": Param(2.0, float, "Cone radius of the query (arcsec), widened by the proper motion over "
                                "the ZTF span.", minimum=0.01, maximum=600.0),
         "match_radius_arcsec": Param(1.5, float, "Largest distance (arcsec) between a ZTF object's median "

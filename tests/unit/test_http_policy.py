@@ -83,8 +83,8 @@ def test_redact_removes_credentials_and_keeps_the_rest(text, secret, kept):
 
 def test_http_specs_never_change_versions():
     specs = http_specs("https://example.org", rate_limit_per_s=5, max_concurrency=4, timeout_s=30)
-    assert set(specs) == {"base_url", "timeout_s", "retries", "backoff_s", "backoff_max_s", "max_retry_after_s",
-                          "rate_limit_per_s", "max_concurrency", "offline"}
+    assert set(specs) == {"base_url", "timeout_s", "deadline_s", "max_answer_mb", "retries", "backoff_s",
+                          "backoff_max_s", "max_retry_after_s", "rate_limit_per_s", "max_concurrency", "offline"}
     assert not any(spec.science for spec in specs.values())
     assert (specs["rate_limit_per_s"].default, specs["max_concurrency"].default, specs["timeout_s"].default) == (
         5.0, 4, 30.0)
