@@ -9,6 +9,7 @@ import pytest
 
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
 from domain.detection import BRIGHTENING, Detection
+from domain.injection import Injection
 from domain.lightcurve import Lightcurve
 from domain.rawdata import RawData
 from domain.source import Source
@@ -103,3 +104,20 @@ def test_raw_data_of_one_download_version_only(uow):
     assert uow.raw_data.get_many("demo", "d-old", ["s0"])["s0"].num_epochs == 3
     assert uow.raw_data.get_many("demo", "d-other", ["s0"]) == {}
     assert uow.raw_data.count_for_project("p", "demo", "d-new") == 1
+
+
+def test_injections_of_one_simulation_version_only(uow):
+    sources, _, new = _stored(uow)
+    injections = []
+    for version, amplitude in (("s-old", 0.1), ("s-new", 0.2)):
+        for lc in new:
+            inj = Injection("flare", 59005.0, 59004.0, 59006.0, amplitude, 10.0 * amplitude, 0.5,
+                            recovered=version == "s-new")
+            inj.source_id, inj.lightcurve_id, inj.version = lc.source_id, lc.id, version
+            injections.append(inj)
+    uow.injections.add_many(injections)
+    uow.commit()
+    uow.session.expunge_all()
+    assert [(i.version, i.amplitude) for i in uow.injections.list("p", "s-new")] == [("s-new", 0.2)] * 2
+    assert uow.injections.count("p", "s-old") == 2 and uow.injections.count("p", "s-old", recovered=True) == 0
+    assert uow.injections.count("p", "s-new", recovered=True) == 2 and uow.injections.list("p", "s-other") == []
