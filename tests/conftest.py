@@ -95,3 +95,26 @@ def session_factory(database_url, mappers):
     engine = make_engine(database_url)
     yield make_session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def module_session_factory(postgres_url):
+    """Session factory on a migrated database shared by one test module's tests; dropped after the module.
+
+    For modules whose (module-scoped) fixtures build a project once on the real PostgreSQL; the domain
+    classes stay mapped for the module.
+    """
+    name = f"vo_test_{uuid.uuid4().hex[:12]}"
+    _admin(postgres_url, f'CREATE DATABASE "{name}"')
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    engine = None
+    try:
+        migrate.upgrade(url)
+        start_mappers()
+        engine = make_engine(url)
+        yield make_session_factory(engine)
+    finally:
+        if engine is not None:
+            engine.dispose()
+        clear_mappers()
+        _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
+import zlib
 
 import numpy as np
 
@@ -513,7 +514,8 @@ class FakeSurveyClient(ports.SurveyClient):
             raise SurveyError(f"no data for {source.name}")
         type(self).downloads.append(source.name)
         n = self.parameters.num_points
-        rng = np.random.default_rng(abs(hash(source.name)) % 2**32)
+        # crc32, not hash(): str hashes change with every process (PYTHONHASHSEED), the data must not.
+        rng = np.random.default_rng(zlib.crc32(source.name.encode()))
         mjd = 59000 + np.sort(rng.uniform(0, 100, n))
         columns = {
             "mjd": mjd, "mag": 18 + rng.normal(0, self.parameters.noise, n),

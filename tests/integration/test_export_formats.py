@@ -1,8 +1,7 @@
 """Exports round-trip through every format (values, units, metadata) and open in astropy and lightkurve.
 
-The project runs in-process on the demo survey with real HDF5 and netCDF files; the unit of work is the
-in-memory fake, since what is tested here is the files (the same exports over PostgreSQL are in
-tests/e2e/test_products_cli.py).
+The project runs in-process on the demo survey with real HDF5 and netCDF files and a real PostgreSQL
+(one database for the module: the project is built once), as an integration test must.
 """
 
 import warnings
@@ -24,6 +23,7 @@ from adapters.files.fits_lightcurves import (
 from adapters.files.hdf5_store import Hdf5DataStore
 from adapters.files.netcdf_store import NetCdfHistogramStore
 from adapters.files.tables import guess_format, read_table, write_table
+from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.surveys.demo import VirtualDemoObs
 from adapters.surveys.tess import VirtualTESS
 from domain.errors import DataError
@@ -32,7 +32,6 @@ from services.product_tables import lightcurve_table, table_histograms, to_times
 from services.products import Products
 from services.project import Project
 from tests.e2e.helpers import REPO, write_project
-from tests.fakes import FakeState, FakeUnitOfWork
 
 FORMATS = {"csv": "csv", "ecsv": "ecsv", "fits": "fits", "votable": "vot", "hdf5": "h5"}
 PROVENANCE = ("PRODUCT", "PROJECT", "SURVEY", "PROJVER", "DLVER", "REDVER", "ANAVER", "SIMVER", "VOVERS", "ALGOVER",
@@ -40,12 +39,12 @@ PROVENANCE = ("PRODUCT", "PROJECT", "SURVEY", "PROJVER", "DLVER", "REDVER", "ANA
 
 
 @pytest.fixture(scope="module")
-def products(tmp_path_factory):
+def products(tmp_path_factory, module_session_factory):
     folder = tmp_path_factory.mktemp("export")
     path = write_project(folder, rows=16, extra="  simulation: {enabled: true, injections_per_source: 4}\n")
     config = load_config(path, survey_parameters={"demo": VirtualDemoObs.parameters_class})
-    state = FakeState()
-    project = Project(config, uow_factory=lambda: FakeUnitOfWork(state), store=Hdf5DataStore(folder / "data"),
+    project = Project(config, uow_factory=lambda: SqlAlchemyUnitOfWork(module_session_factory),
+                      store=Hdf5DataStore(folder / "data"),
                       catalog_reader=FileCatalogReader(), histogram_store=NetCdfHistogramStore(folder / "data"),
                       surveys={"demo": VirtualDemoObs})
     project.run()
@@ -204,13 +203,15 @@ def test_lightkurve_reads_both_layouts(products, tmp_path):
     assert abs(BTJD_OFFSET - 56999.5) < 1e-12
 
 
-def test_an_exported_tess_lightcurve_reads_like_the_spoc_file_it_came_from(shared_data, tmp_path):
+def test_an_exported_tess_lightcurve_reads_like_the_spoc_file_it_came_from(shared_data, tmp_path,
+                                                                            module_session_factory):
     lk = pytest.importorskip("lightkurve")
     spoc_file = shared_data / "tess2018206045859-s0001-0000000358108509-0120-s_lc.fits"
     config = load_config(REPO / "configs" / "tess.yaml", survey_parameters={"tess": VirtualTESS.parameters_class},
                          overrides={"observatories.tess.download.offline": True})
-    state = FakeState()
-    project = Project(config, uow_factory=lambda: FakeUnitOfWork(state), store=Hdf5DataStore(tmp_path),
+    # The module's database: the TESS project has its own name, so it shares nothing with the demo one.
+    project = Project(config, uow_factory=lambda: SqlAlchemyUnitOfWork(module_session_factory),
+                      store=Hdf5DataStore(tmp_path),
                       catalog_reader=FileCatalogReader(), histogram_store=NetCdfHistogramStore(tmp_path),
                       surveys={"tess": VirtualTESS})
     assert project.ingest("tess", [spoc_file]).ingested

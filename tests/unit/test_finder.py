@@ -22,9 +22,17 @@ def inject(lc, start, values):
     return lc
 
 
-def test_no_detections_at_high_threshold_on_noise():
+def test_no_detections_at_high_threshold_on_noise_and_a_planted_spike_is_found():
+    # 10,000 noise epochs at T = 6 expect 10^4 x erfc(6 / sqrt 2) = 2e-5 false alarms: none. The
+    # positive control (the same lightcurves with one 10-sigma epoch each) keeps the test from passing
+    # on a finder that finds nothing: each spike scores z + 10 > 6 unless z < -4 (P = 3e-5 per
+    # lightcurve), so all 20 are found, peaking at the spike's epoch.
     params = AnalysisParameters(threshold=6.0)
     assert all(not find_events(flat_lightcurve(n=500, seed=s), params)[1] for s in range(20))
+    for s in range(20):
+        lc = inject(flat_lightcurve(n=500, seed=s), 250, [10.0])
+        detections = find_events(lc, params)[1]
+        assert [(d.kind, d.peak_mjd) for d in detections] == [(BRIGHTENING, lc.mjds[250])], s
 
 
 def test_brightening_event_peak_extent_and_measures():

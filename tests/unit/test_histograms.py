@@ -253,3 +253,26 @@ def test_a_million_values_fill_exactly():
     h.fill("scanned", **rows)
     h.fill("scanned", **rows)
     assert h.total("scanned") == 2_000_000
+
+
+def _hand_built(counts_by_bin, variables=("counts",)):
+    # One value at the centre of bin i (edges 0, 1, 2, 3), repeated counts_by_bin[i] times.
+    h = Histograms({"x": Axis.from_edges([0.0, 1.0, 2.0, 3.0])}, variables)
+    for variable in variables:
+        h.fill(variable, x=np.repeat([0.5, 1.5, 2.5], counts_by_bin))
+    return h
+
+
+def test_equality_compares_every_bin_not_only_totals():
+    same_a, same_b = _hand_built([2, 0, 1]), _hand_built([2, 0, 1])
+    moved = _hand_built([1, 1, 1])  # the same total (3), one count in another bin
+    assert same_a.total("counts") == moved.total("counts") == 3
+    assert same_a == same_b and not (same_a != same_b)
+    assert same_a != moved and not (same_a == moved)
+    assert _hand_built([0, 3, 0]) != _hand_built([0, 0, 3])
+    # Two variables: equal in one, different (same totals) in the other.
+    two = _hand_built([2, 0, 1], ("injected", "recovered"))
+    other = _hand_built([2, 0, 1], ("injected", "recovered"))
+    other.fill("recovered", x=[0.5])
+    two.fill("recovered", x=[2.5])
+    assert two.total("recovered") == other.total("recovered") and two != other

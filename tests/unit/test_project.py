@@ -189,3 +189,29 @@ def test_a_batch_hands_its_products_to_its_next_steps_without_reading_them_back(
     again.run()
     assert split.store.reads > 0
     assert _outcome(split_state) == _outcome(state)
+
+
+def test_a_source_whose_download_keeps_failing_is_never_analysed_until_it_succeeds():
+    # Run 1 is a batch of new sources (the batch's own record), run 2 a resumed one (the steps on
+    # record): in both, a failed download must keep S003 out of reduce and analyse. Marking it
+    # analysed with 0 lightcurves would lose it for good: run 3, after the failure clears, must
+    # then download, reduce and analyse it fully.
+    FakeSurveyClient.failing = {"S003"}
+    project, state = make_project(n=6)
+    for run in range(2):
+        report = make_project(state, n=6)[0].run() if run else project.run()
+        assert "S003" in report.stages["download"].failed
+        done = {(stage, state.source_names("p")[i]) for (i, stage, _, _) in state.steps}
+        assert {("download", "S003"), ("reduce", "S003"), ("analyse", "S003")}.isdisjoint(done), run
+        status = project.status()
+        assert (status["downloaded"], status["reduced"], status["analysed"], status["failed"]) == (5, 5, 5, 1)
+    FakeSurveyClient.failing = set()
+    report = make_project(state, n=6)[0].run()
+    assert [report.stages[s].done for s in ("download", "reduce", "analyse")] == [1, 1, 1]
+    status = project.status()
+    assert (status["downloaded"], status["reduced"], status["analysed"], status["failed"]) == (6, 6, 6, 0)
+    (s003,) = [s for (p, name), s in state.sources.items() if name == "S003"]
+    assert [lc.source_id for lc in state.lightcurves].count(s003.id) == 1  # the fake survey: one filter
+    version = project.config.surveys[0].analysis_version
+    assert (s003.id, "analyse", "fake", version) in state.steps
+    assert state.summaries[(s003.id, "fake", version)].num_lightcurves == 1  # analysed with its lightcurve
