@@ -22,11 +22,11 @@ demo: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.tui.screenshots results/screenshots
 
-## Set up and run the default test suite (about a few minutes on 2 cores).
+## Set up and run the default test suite on both cores (one test module per worker; about 10 minutes on 2 cores).
 test: $(STAMP)
 	$(BIN)/ruff check domain services adapters tui tests benchmarks
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## Long statistical runs and large benchmarks.
 test-slow: $(STAMP)

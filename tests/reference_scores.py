@@ -50,13 +50,9 @@ class _Baselines:
         if self.parameters.detrend == "biweight":
             same = self.gaps == self.gaps[centre]
             here = self.t[centre]
-            # Symmetric about the epoch: shrunk to the distance to the segment's nearer end.
+            # [t - W/2, t + W/2) within the epoch's segment: truncated at the segment's ends, as wotan's.
             half = self.parameters.detrend_window_days / 2
-            to_end = min(here - self.t[same].min(), self.t[same].max() - here)
-            if to_end < half:  # shrunk to the distance to the segment's nearer end, and closed
-                sample = (self.t >= here - to_end) & (self.t <= here + to_end) & same & ~left_out
-            else:
-                sample = (self.t >= here - half) & (self.t < here + half) & same & ~left_out
+            sample = (self.t >= here - half) & (self.t < here + half) & same & ~left_out
             n = int(sample.sum())
             if n == 0:
                 return np.nan, np.nan
