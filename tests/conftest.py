@@ -118,3 +118,31 @@ def module_session_factory(postgres_url):
             engine.dispose()
         clear_mappers()
         _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# The reliability suite's figures (tests/reliability/harness.py TALLY), printed at the end of the run. Under
+# pytest-xdist each worker counts its own: they are sent to the controller when the worker ends.
+def pytest_sessionfinish(session):
+    """On an xdist worker, hand the worker's reliability figures to the controller."""
+    if hasattr(session.config, "workeroutput"):
+        from tests.reliability.harness import TALLY
+
+        session.config.workeroutput["vo_tally"] = dict(TALLY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """On the xdist controller, add a finished worker's reliability figures."""
+    from tests.reliability.harness import TALLY
+
+    TALLY.update(getattr(node, "workeroutput", {}).get("vo_tally", {}))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the reliability suite's figures (what tests/reliability/README.md reports)."""
+    from tests.reliability.harness import TALLY
+
+    if TALLY:
+        terminalreporter.write_sep("-", "reliability figures (each with nothing lost)")
+        for name, count in sorted(TALLY.items()):
+            terminalreporter.write_line(f"{name}: {count}")

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import make_url
 
 from tests.conftest import _admin
-from tests.reliability.harness import FULL, TALLY, run_vo, small_project, snapshot
+from tests.reliability.harness import FULL, run_vo, small_project, snapshot
 
 # Hypothesis: a small default profile keeps `make test` fast; HYPOTHESIS_PROFILE=full runs the documented counts.
 settings.register_profile("default", max_examples=40, deadline=None, derandomize=True,
@@ -61,11 +61,3 @@ def reference(tmp_path_factory, reference_database):
     shot = snapshot(url, data)
     assert shot["counts"]["detections"] > 0 and shot["counts"]["injections"] > 0
     return {"config": config, "data": data, "url": url, "snapshot": shot, "log": log}
-
-
-def pytest_terminal_summary(terminalreporter):
-    """Print the figures of the suite (what README.md reports)."""
-    if TALLY:
-        terminalreporter.write_sep("-", "reliability figures (each with nothing lost)")
-        for name, count in sorted(TALLY.items()):
-            terminalreporter.write_line(f"{name}: {count}")
