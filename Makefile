@@ -34,7 +34,7 @@ test-slow: $(STAMP)
 
 ## Reliability suite at full counts (about 11 minutes on 2 cores): kills, faults, fuzzing, security, races.
 test-reliability: $(STAMP)
-	VO_RELIABILITY=full HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest tests/reliability
+	VO_RELIABILITY=full HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability
 
 lint-imports: $(STAMP)
 	$(BIN)/lint-imports
