@@ -139,3 +139,10 @@ def test_robust_location_scale_equals_numpy_and_scipy_per_segment(layout):
                 continue
             assert centre[k] == np.median(x)
             assert scale[k] == pytest.approx(median_abs_deviation(x, scale="normal"), rel=1e-12, abs=1e-300)
+
+
+def test_first_returns_floats_whatever_the_default():
+    # An integer default must not make the result an integer array (which would truncate the values).
+    s = Segments([2, 1])
+    result = s.first(np.array([2.5, 3.5, 4.5]), np.array([False, True, False]), 0)
+    assert result.dtype == float and result.tolist() == [3.5, 0.0]

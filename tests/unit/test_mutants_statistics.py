@@ -106,3 +106,12 @@ def test_robust_location_scale_does_not_reorder_its_input():
     x = np.array([5.0, 1.0, 4.0, 2.0, 3.0])
     robust_location_scale(x)
     assert x.tolist() == [5.0, 1.0, 4.0, 2.0, 3.0]
+
+
+def test_median_converts_to_float_before_averaging_the_middle_pair():
+    # Booleans would add as a logical or, and large int64 would wrap around, if averaged as they are.
+    assert median([True, True]) == 1.0
+    assert nanmedian([True, True]) == 1.0
+    big = np.array([2**62, 2**62 + 2**12], dtype=np.int64)
+    assert median(big) == float(2**62 + 2**11)
+    assert nanmedian(big) == float(2**62 + 2**11)
