@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-slow test-reliability lint-imports benchmark screenshots clean-data
+.PHONY: demo test test-slow test-reliability test-mutation test-all lint-imports benchmark screenshots clean-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ test-slow: $(STAMP)
 ## Reliability suite at full counts (about 11 minutes on 2 cores): kills, faults, fuzzing, security, races.
 test-reliability: $(STAMP)
 	VO_RELIABILITY=full HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability
+
+$(VENV)/.mutation-installed: $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,interop,mutation]'
+	touch $@
+
+## Mutation testing of the science core with mutmut against the unit tests (under an hour on 2 cores;
+## MUTANTS='domain.statistics*' for one module). Scores and equivalent survivors: tests/README.md.
+test-mutation: $(VENV)/.mutation-installed
+	$(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTANTS)
+	$(BIN)/python tests/mutation_report.py
+
+## Everything: the default suite, then the slow, reliability and mutation suites.
+test-all: test test-slow test-reliability test-mutation
 
 lint-imports: $(STAMP)
 	$(BIN)/lint-imports
