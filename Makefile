@@ -32,7 +32,7 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
-## Reliability suite at full counts (about 11 minutes on 2 cores): kills, faults, fuzzing, security, races.
+## Reliability suite at full counts (about 15 minutes on 2 cores, both used): kills, faults, fuzzing, security, races, repairs.
 test-reliability: $(STAMP)
 	VO_RELIABILITY=full HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability
 
