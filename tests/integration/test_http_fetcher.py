@@ -312,7 +312,10 @@ def test_rate_limit_is_not_exceeded_from_many_threads(fake_archive):
     assert bodies == [GOOD] * 20
     assert elapsed >= 19 / rate - 0.01
     times = sorted(request.time for request in fake_archive.requests)
-    jitter = 0.01  # scheduling delay between taking a token and the request reaching the server
+    # Scheduling delay between taking a token and the request reaching the server: up to tens of ms when
+    # the suite's other worker keeps both cores busy (10 ms saw 4 requests arrive within 36 ms). Still a
+    # limiter that let a burst of 5 through at once would fail.
+    jitter = 0.03
     for i in range(len(times)):
         for j in range(i + 1, len(times)):
             assert j - i <= 1 + rate * (times[j] - times[i] + jitter), (i, j, times[j] - times[i])
