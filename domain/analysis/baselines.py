@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 __all__ = ["BIWEIGHT_CVAL", "median_variance_factor", "biweight_variance_factor", "median_without_windows",
-           "sliding_biweight", "windowed_biweight", "window_bounds", "gap_segments"]
+           "sliding_biweight", "sliding_window_bounds", "windowed_biweight", "window_bounds", "gap_segments"]
 
 #: Tuning constant of the biweight in units of the median absolute deviation (wotan's default).
 BIWEIGHT_CVAL = 5.0
@@ -186,6 +186,16 @@ def window_bounds(mjd: np.ndarray, half_width: float, segment: np.ndarray | None
     return lo, hi
 
 
+def sliding_window_bounds(mjd: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return each epoch's sliding window ``[t - window / 2, t + window / 2)``, not crossing gaps longer than half of it.
+
+    The windows of :func:`sliding_biweight` (wotan's ``break_tolerance`` of half a window), as ``lo``, ``hi``
+    per epoch (:func:`window_bounds`).
+    """
+    half = window / 2.0
+    return window_bounds(mjd, half, gap_segments(mjd, half))
+
+
 def sliding_biweight(mjd: np.ndarray, flux: np.ndarray, window: float, **options
                      ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Return the biweight location of the epochs in a sliding time window around each epoch.
@@ -207,7 +217,7 @@ def sliding_biweight(mjd: np.ndarray, flux: np.ndarray, window: float, **options
     tuple
         As :func:`windowed_biweight`.
     """
-    lo, hi = window_bounds(mjd, window / 2.0, gap_segments(mjd, window / 2.0))
+    lo, hi = sliding_window_bounds(mjd, window)
     return windowed_biweight(flux, lo, hi, **options)
 
 

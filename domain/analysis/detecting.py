@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.analysis.baselines import gap_segments, window_bounds, windowed_biweight
+from domain.analysis.baselines import sliding_window_bounds, windowed_biweight
 from domain.analysis.scoring import Scores
 from domain.detection import BRIGHTENING, DIMMING, Detection
 from domain.lightcurve import Lightcurve
@@ -199,8 +199,7 @@ def _event_baseline(mjd, flux, scores: Scores, rows, found, parameters) -> np.nd
     if parameters.detrend == "biweight":
         # Only epochs whose window holds an event's epoch change (the extent is measured on them,
         # so a flare's own tail must not raise its baseline); the others keep their scoring trend.
-        half = parameters.detrend_window_days / 2.0
-        lo, hi = window_bounds(mjd, half, gap_segments(mjd, half))
+        lo, hi = sliding_window_bounds(mjd, parameters.detrend_window_days)
         events_before = np.concatenate([[0], np.cumsum(in_event)])
         near = events_before[hi] - events_before[lo] > 0
         baseline, _, _ = windowed_biweight(flux, lo, hi, excluded=in_event, rows=np.flatnonzero(near))

@@ -69,18 +69,19 @@ class AnalysisParameters(Parameters):
     }
 
 
-    def __init__(self, *, source: str | None = None, prefix: str = "", **values):
-        super().__init__(source=source, prefix=prefix, **values)
-        widths = self._values["widths_days"]
+    def check(self, *, source: str | None, prefix: str) -> None:
+        """Refuse widths that are not positive and a biweight window shorter than 3 x the longest width."""
+        def key(name: str) -> str:
+            return f"{prefix}.{name}" if prefix else name
+
+        widths = self.widths_days
         if any(not w > 0 for w in widths):
-            raise ConfigError(f"widths must be positive, got {widths}", key=f"{prefix + '.' if prefix else ''}"
-                              "widths_days", source=source)
-        window = self._values["detrend_window_days"]
-        if self._values["detrend"] == "biweight" and widths and window < 3.0 * max(widths):
+            raise ConfigError(f"widths must be positive, got {widths}", key=key("widths_days"), source=source)
+        window = self.detrend_window_days
+        if self.detrend == "biweight" and widths and window < 3.0 * max(widths):
             # An event as long as the trend's window would be taken for trend (wotan's rule of thumb).
             raise ConfigError(f"{window} days is less than 3 x the longest matched-filter width {max(widths)}; "
-                              f"widen the window or drop the width", source=source,
-                              key=f"{prefix + '.' if prefix else ''}detrend_window_days")
+                              f"widen the window or drop the width", source=source, key=key("detrend_window_days"))
 
 
 def score_lightcurve(lightcurve: Lightcurve, parameters: AnalysisParameters,

@@ -29,10 +29,9 @@ import numpy as np
 
 from domain.analysis.baselines import (
     biweight_variance_factor,
-    gap_segments,
     median_variance_factor,
     median_without_windows,
-    window_bounds,
+    sliding_window_bounds,
     windowed_biweight,
 )
 from domain.analysis.calibration import excess_threshold
@@ -198,8 +197,7 @@ def _biweight_batch(segments: Segments, mjd, flux, fluxerr, good, parameters, pr
     rows = np.flatnonzero(good)
     by_lightcurve = Segments(segments.counts(good))
     times, values, errors = mjd[rows], flux[rows], fluxerr[rows]
-    lo, hi = _per_lightcurve(by_lightcurve, times, lambda t: window_bounds(t, window / 2.0, gap_segments(
-        t, window / 2.0)))
+    lo, hi = _per_lightcurve(by_lightcurve, times, lambda t: sliding_window_bounds(t, window))
     reuse = _reusable(segments, by_lightcurve, good, values, errors, previous)
     single = np.arange(rows.size)
     base, n_base, err_squares = _windows(values, lo, hi, single, single + 1, errors, reuse, "single")
