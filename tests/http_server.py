@@ -155,10 +155,18 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(self.command, url.path, urllib.parse.parse_qs(url.query, keep_blank_values=True),
                           form, body, dict(self.headers.items()))
         reply = archive._reply_for(request)
+        self._answering = True
         try:
             self._send(reply, archive._closing)
         finally:
-            archive._done()
+            self._answered()
+
+    def _answered(self) -> None:
+        # Counted out just before the answer's last bytes go: the client cannot have the whole answer (and
+        # start another request in the slot it frees) before then, so an overlap seen is a real one.
+        if self._answering:
+            self._answering = False
+            self.server.archive._done()
 
     def _send(self, reply: Reply, closing: threading.Event) -> None:
         if reply.delay and closing.wait(reply.delay):
@@ -178,8 +186,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", length)
         if reply.truncate is not None:
             self.send_header("Connection", "close")
+        if self.command == "HEAD" or not reply.body or not reply.repeat:
+            self._answered()  # the headers are the whole answer
         self.end_headers()
         if self.command != "HEAD" and reply.truncate is not None:
+            self._answered()
             self.wfile.write(reply.body[: reply.truncate])
         elif self.command != "HEAD":
             self._write_pieces(reply, closing)
@@ -190,12 +201,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _write_pieces(self, reply: Reply, closing: threading.Event) -> None:
         archive: FakeArchive = self.server.archive
         step = reply.chunk or max(1, len(reply.body))
-        for _ in range(reply.repeat):
-            for start in range(0, len(reply.body), step):
+        starts = range(0, len(reply.body), step)
+        for copy in range(reply.repeat):
+            for start in starts:
                 if reply.drip and closing.wait(reply.drip):
                     self.close_connection = True
                     return
                 piece = reply.body[start:start + step]
+                if copy == reply.repeat - 1 and start == starts[-1]:
+                    self._answered()
                 self.wfile.write(piece)  # raises once the client hung up: the rest is never sent
                 with archive._lock:
                     archive.sent += len(piece)
