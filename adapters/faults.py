@@ -4,8 +4,9 @@
 ``VO_FAULT=hdf5.before_rename:3`` (SIGKILL this process at the third HDF5 file about to
 be renamed into place) or ``VO_FAULT=hdf5.before_fsync:2:enospc`` (the second HDF5 write
 fails as if the disk were full). Actions: ``kill`` (default; ``os.kill(os.getpid(), SIGKILL)``,
-exactly what an out-of-memory killer or a power cut leaves behind) and ``enospc``
-(raise ``OSError(ENOSPC)``). Each fault fires once, at the ``count``-th hit of its point
+exactly what an out-of-memory killer or a power cut leaves behind), ``enospc``
+(raise ``OSError(ENOSPC)``) and ``stop`` (SIGSTOP: the process freezes where it is, holding what it
+holds, until the test sends SIGCONT; a deterministic "run in progress" however loaded the machine is). Each fault fires once, at the ``count``-th hit of its point
 in this process. ``VO_FAULT_LOG=FILE`` appends the name of every point hit, one a line,
 which is how the tests learn how many hits a run has.
 
@@ -79,4 +80,4 @@ def fault_point(name: str, path: object = None) -> None:
         return
     if action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path) if path is not None else None)
-    os.kill(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGSTOP if action == "stop" else signal.SIGKILL)

@@ -208,29 +208,37 @@ def test_export_excludes_simulated_unless_asked(tmp_path, empty_database_url):
 
 
 def test_concurrent_run_of_the_same_project_is_refused(tmp_path, empty_database_url):
+    import signal
     import subprocess
+    import time
 
     from tests.e2e.helpers import REPO, vo_command, vo_env
 
-    config = write_project(tmp_path / "p", rows=40, batch_size=5, latency=0.25)  # ~10 s of downloads
+    config = write_project(tmp_path / "p", rows=40, batch_size=5)
     data = tmp_path / "data"
-    # One download at a time: the ~10 s of latency must not be spread over parallel requests.
-    first = subprocess.Popen(vo_command("run", str(config), "--workers", "1", "--download-threads", "1"), cwd=REPO,
-                             env=vo_env(data, empty_database_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    # The first run freezes (SIGSTOP) at its first download, holding the project: a run in progress for as
+    # long as the test needs, however loaded the machine (a slow run used to end before the second began).
+    env = {**vo_env(data, empty_database_url), "VO_FAULT": "download.source:1:stop"}
+    first = subprocess.Popen(vo_command("run", str(config)), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     try:
-        import time
-
-        deadline = time.monotonic() + 60
-        while vo_json("status", str(config), data_dir=data, database_url=empty_database_url)["sources"] == 0:
-            assert time.monotonic() < deadline, "the first run never started"
-            time.sleep(0.2)
+        deadline = time.monotonic() + 120
+        while _state(first.pid) != "T":
+            assert first.poll() is None and time.monotonic() < deadline, "the first run never reached a download"
+            time.sleep(0.1)
         second = vo("run", str(config), data_dir=data, database_url=empty_database_url)
-        assert second.returncode == 2 and "being run by another process" in second.stderr
+        assert second.returncode == 2 and "being run by another process" in second.stderr, second.stderr
     finally:
+        first.send_signal(signal.SIGCONT)
         out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert vo_json("status", str(config), data_dir=data, database_url=empty_database_url)["analysed"] == 40
+
+
+def _state(pid: int) -> str:
+    # /proc/PID/stat: "pid (comm) state ...": T once the process is stopped.
+    text = open(f"/proc/{pid}/stat").read()
+    return text[text.rindex(")") + 2]
 
 
 def test_unreachable_database_is_a_one_line_error_without_the_password(tmp_path):
