@@ -10,11 +10,11 @@ import warnings
 import numpy as np
 import pytest
 
-from domain.analysis import calibration
+from domain.analysis import calibration, scoring
 from domain.analysis.analysis import Analysis, HistogramParameters, SCANNED, _range
-from domain.analysis.baselines import median_without_windows, sliding_biweight
+from domain.analysis.baselines import median_without_windows, sliding_biweight, windowed_biweight
 from domain.analysis.finder import AnalysisParameters, score_lightcurve
-from domain.analysis.scoring import _red_noise_corrected, _window_snr
+from domain.analysis.scoring import _red_noise_corrected, _window_snr, score_batch
 from domain.source import Source
 from tests.factories import flat_lightcurve, writable_columns
 from tests.reference_scores import reference_scores, wotan_location
@@ -118,3 +118,26 @@ def test_an_empty_window_scores_nan_without_a_warning():
         snr = _window_snr(np.array([1.0, 2.0]), np.ones(2), np.array([0, 1]), np.array([0, 2]), np.zeros(2),
                           np.zeros(2))
     assert np.isnan(snr[0]) and snr[1] == pytest.approx(2.0)  # the second window holds 2 alone: 2 / 1
+
+
+def test_an_injected_copy_recomputes_only_the_biweight_windows_that_hold_a_changed_epoch(monkeypatch):
+    # One epoch a day, a 5-day window [t - 2.5, t + 2.5): epoch 100's flux changes, so only the windows
+    # of epochs 98..102 hold it; the scores equal a scoring from scratch.
+    lc = flat_lightcurve(n=200, seed=6)
+    parameters = AnalysisParameters(detrend="biweight", detrend_window_days=5.0)
+    original = score_batch([lc], parameters, None)[0][0]
+    columns = writable_columns(lc)
+    columns["flux"][100] += 50.0
+    injected = lc.with_photometry(columns["flux"], lc.fluxerr, lc.mag, lc.magerr)
+    fresh = score_batch([injected], parameters, None)[0][0]
+    computed = []
+
+    def recording(*args, rows=None, **kwargs):
+        computed.append(None if rows is None else np.asarray(rows).tolist())
+        return windowed_biweight(*args, rows=rows, **kwargs)
+
+    monkeypatch.setattr(scoring, "windowed_biweight", recording)
+    reused = score_batch([injected], parameters, None, [(lc, original)])[0][0]
+    assert computed == [[98, 99, 100, 101, 102]]
+    assert np.array_equal(reused.snr, fresh.snr, equal_nan=True)
+    assert np.array_equal(reused.trend, fresh.trend, equal_nan=True)
