@@ -141,3 +141,19 @@ def test_an_injected_copy_recomputes_only_the_biweight_windows_that_hold_a_chang
     assert computed == [[98, 99, 100, 101, 102]]
     assert np.array_equal(reused.snr, fresh.snr, equal_nan=True)
     assert np.array_equal(reused.trend, fresh.trend, equal_nan=True)
+
+
+@pytest.mark.parametrize("detrend", ["none", "biweight"])
+def test_scoring_a_lightcurve_with_bad_epochs_and_a_lone_epoch_warns_of_nothing(detrend):
+    # A flagged epoch has no baseline (0 epochs: 0/0) and an epoch alone after a gap longer than half the
+    # window has none either: NaN scores, silently (numpy's RuntimeWarnings are errors here).
+    lc = flat_lightcurve(n=60, seed=8)
+    columns = writable_columns(lc)
+    columns["flag"][[3, 4]] = 1
+    columns["mjd"][-1] += 100.0
+    lc.columns = columns
+    parameters = AnalysisParameters(detrend=detrend, detrend_window_days=5.0, widths_days=[1.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = score_lightcurve(lc, parameters)
+    assert np.isnan(scores.snr[[3, 4]]).all() and np.isfinite(scores.snr[5:59]).all()
