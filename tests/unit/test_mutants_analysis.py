@@ -76,6 +76,11 @@ def test_analysing_a_source_fills_the_histograms_it_is_given():
     analysis.analyse_source(source, [lc], "test", "v1", histograms)
     assert histograms[SCANNED].total("epochs") == 28
     assert histograms["cut_chi"].total("epochs") == 30  # every epoch counts in a cut's histogram
+    # One lightcurve at a time: analyse_lightcurve's result, filled in again, doubles the counts.
+    result = analysis.analyse_lightcurve(lc)
+    assert int(result.quality.good.sum()) == 28
+    analysis.fill(histograms, result)
+    assert histograms[SCANNED].total("epochs") == 56 and histograms["cut_chi"].total("epochs") == 60
 
 
 def test_median_without_windows_of_no_kept_value_and_of_no_window():
@@ -120,11 +125,13 @@ def test_an_empty_window_scores_nan_without_a_warning():
     assert np.isnan(snr[0]) and snr[1] == pytest.approx(2.0)  # the second window holds 2 alone: 2 / 1
 
 
-def test_an_injected_copy_recomputes_only_the_biweight_windows_that_hold_a_changed_epoch(monkeypatch):
+@pytest.mark.parametrize("widths", [[], [1.5]])
+def test_an_injected_copy_recomputes_only_the_biweight_windows_that_hold_a_changed_epoch(monkeypatch, widths):
     # One epoch a day, a 5-day window [t - 2.5, t + 2.5): epoch 100's flux changes, so only the windows
-    # of epochs 98..102 hold it; the scores equal a scoring from scratch.
+    # of epochs 98..102 hold it (for the single epochs, and for the 1.5-day box, the epoch alone); the
+    # scores equal a scoring from scratch.
     lc = flat_lightcurve(n=200, seed=6)
-    parameters = AnalysisParameters(detrend="biweight", detrend_window_days=5.0)
+    parameters = AnalysisParameters(detrend="biweight", detrend_window_days=5.0, widths_days=widths)
     original = score_batch([lc], parameters, None)[0][0]
     columns = writable_columns(lc)
     columns["flux"][100] += 50.0
@@ -138,8 +145,10 @@ def test_an_injected_copy_recomputes_only_the_biweight_windows_that_hold_a_chang
 
     monkeypatch.setattr(scoring, "windowed_biweight", recording)
     reused = score_batch([injected], parameters, None, [(lc, original)])[0][0]
-    assert computed == [[98, 99, 100, 101, 102]]
+    assert computed == [[98, 99, 100, 101, 102]] * (1 + len(widths))
     assert np.array_equal(reused.snr, fresh.snr, equal_nan=True)
+    for width in widths:
+        assert np.array_equal(reused.filtered[width], fresh.filtered[width], equal_nan=True)
     assert np.array_equal(reused.trend, fresh.trend, equal_nan=True)
 
 
