@@ -1,0 +1,165 @@
+"""Checks of pixel files before they are stored: readable FITS, the expected HDUs, a celestial WCS."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from adapters.surveys.fits_checksum import verify_fits_checksums
+from domain.errors import DataError
+
+__all__ = ["CubeSummary", "ImageSummary", "check_cube", "check_image", "PIXEL_TABLES", "PIXEL_COLUMNS"]
+
+#: Names of the per-cadence pixel table: Kepler/K2 target pixel files, TESS (SPOC and TESScut).
+PIXEL_TABLES = ("TARGETTABLES", "PIXELS")
+#: Columns a pixel table must have for photometry.
+PIXEL_COLUMNS = ("TIME", "FLUX", "FLUX_ERR", "QUALITY")
+#: Primary-header keys copied to the summary when present.
+_PRIMARY_KEYS = ("OBJECT", "KEPLERID", "TICID", "QUARTER", "CAMPAIGN", "SECTOR", "CAMERA", "CCD", "RA_OBJ",
+                 "DEC_OBJ", "TELESCOP")
+
+
+@dataclass(frozen=True)
+class CubeSummary:
+    """What a checked target pixel file or TESScut cutout holds.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(cadences, rows, columns)`` of the FLUX column.
+    table : str
+        Name of the pixel table HDU.
+    primary : dict
+        The :data:`_PRIMARY_KEYS` present in the primary header (JSON-able values).
+    """
+
+    shape: tuple[int, int, int]
+    table: str
+    primary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """What a checked image cutout holds: its shape and the WCS of its first image HDU."""
+
+    shape: tuple[int, int]
+    wcs: WCS
+
+
+def _celestial_wcs(header: fits.Header, where: str) -> WCS:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)  # archives' date keywords; harmless for pixels
+        try:
+            wcs = WCS(header)
+        except Exception as exc:  # astropy raises many kinds for a broken WCS
+            raise DataError(f"{where}: unreadable WCS ({exc})") from None
+    if not wcs.has_celestial:
+        raise DataError(f"{where}: no celestial WCS")
+    return wcs.celestial
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return None if value is None or isinstance(value, fits.card.Undefined) else str(value)
+
+
+def check_cube(path: str | Path, *, checksums: bool = True) -> CubeSummary:
+    """Check a target pixel file or TESScut cutout and return its summary.
+
+    The file must read whole as FITS (every pixel of the FLUX column is read,
+    so a cut file fails), have a pixel table (:data:`PIXEL_TABLES`) with the
+    columns :data:`PIXEL_COLUMNS` and a 3-D FLUX, and an ``APERTURE`` image of
+    the same rows and columns with a celestial WCS. HDUs that carry a
+    CHECKSUM must sum to it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        FITS file.
+    checksums : bool
+        Whether to verify the HDUs' CHECKSUM keywords (those present).
+
+    Returns
+    -------
+    CubeSummary
+        Shape, table name and primary-header identity.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong.
+    """
+    path = Path(path)
+    if checksums:
+        verify_fits_checksums(path, require=False)
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            names = [hdu.name for hdu in hdul]
+            table = next((name for name in PIXEL_TABLES if name in names), None)
+            if table is None or "APERTURE" not in names:
+                raise DataError(f"{path}: not a pixel file (HDUs {names}; expected a pixel table "
+                                f"{' or '.join(PIXEL_TABLES)} and APERTURE)")
+            columns = hdul[table].columns.names
+            missing = [c for c in PIXEL_COLUMNS if c not in columns]
+            if missing:
+                raise DataError(f"{path}: {table} lacks the columns {missing}")
+            flux = np.asarray(hdul[table].data["FLUX"])
+            if flux.ndim != 3 or flux.shape[0] == 0:
+                raise DataError(f"{path}: {table} FLUX has shape {flux.shape}, expected (cadences, rows, columns)")
+            aperture = hdul["APERTURE"]
+            if aperture.data is None or aperture.data.shape != flux.shape[1:]:
+                got = None if aperture.data is None else aperture.data.shape
+                raise DataError(f"{path}: APERTURE has shape {got}, the pixels {flux.shape[1:]}")
+            _celestial_wcs(aperture.header, f"{path} APERTURE")
+            primary = {k: _plain(hdul[0].header[k]) for k in _PRIMARY_KEYS if k in hdul[0].header}
+    except DataError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise DataError(f"{path}: unreadable pixel file ({type(exc).__name__}: {exc})") from None
+    return CubeSummary(tuple(int(n) for n in flux.shape), table, primary)
+
+
+def check_image(path: str | Path) -> ImageSummary:
+    """Check an image cutout (ZTF): a 2-D image in the first HDU that has one, with a celestial WCS.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        FITS file.
+
+    Returns
+    -------
+    ImageSummary
+        Shape ``(rows, columns)`` and the celestial WCS.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong.
+    """
+    path = Path(path)
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            hdu = next((h for h in hdul if getattr(h, "is_image", False) and h.data is not None), None)
+            if hdu is None:
+                raise DataError(f"{path}: no image")
+            data = np.asarray(hdu.data)
+            if data.ndim != 2 or 0 in data.shape:
+                raise DataError(f"{path}: image has shape {data.shape}, expected (rows, columns)")
+            wcs = _celestial_wcs(hdu.header, str(path))
+    except DataError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
+    return ImageSummary((int(data.shape[0]), int(data.shape[1])), wcs)
