@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import re
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from astropy.table import Table
+from astropy.io import ascii
 
 from domain.errors import DataError
 
@@ -138,7 +137,7 @@ def parse_exposures(body: bytes) -> list[ZtfExposure]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # astropy warns about IPAC keywords it does not use
-            table = Table.read(io.StringIO(text), format="ascii.ipac")
+            table = ascii.read(text, format="ipac", guess=False)
     except Exception as exc:  # astropy's readers raise many kinds for a malformed table
         raise DataError(f"IBE answer is not a readable IPAC table ({type(exc).__name__}: {exc})") from None
     missing = [c for c in COLUMNS if c not in table.colnames]
