@@ -128,7 +128,10 @@ class TesscutClient:
         else:
             body = self.fetcher.fetch(SECTOR_PATH, params=params, validate=_sector_list, what=source.name)
             write_atomically(cached, body.decode("utf-8"))
-        return _sector_list(body)
+        try:
+            return _sector_list(body)
+        except BadAnswer as bad:  # only a damaged cached answer gets here: the fetcher checked the fresh one
+            raise SurveyError(f"tesscut: {source.name}: {cached}: {bad.reason}") from None
 
     def download(self, source: Source, sectors: list[int] | None = None) -> list[PixelFile]:
         """Return the cutouts of ``source``, fetching those not stored yet.
