@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from typing import Any
+import threading
+from pathlib import Path
+from typing import Any, Iterator
 
 from domain.astrometry import propagate_position
 from domain.source import Source
 
-__all__ = ["position_at", "request_digest"]
+__all__ = ["path_lock", "position_at", "request_digest"]
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def path_lock(path: Path) -> Iterator[None]:
+    """Hold this process's lock of ``path`` while it is fetched and unpacked.
+
+    Atomic writes stage beside the target under a name of the process (``.<name>.vo-tmp-<host>-<pid>``):
+    two threads of one process writing the same target (two aliases of one star) would share it.
+    Processes need no lock: their staging names differ and the last rename wins with equal content.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The stored file or folder.
+    """
+    with _locks_guard:
+        lock = _locks.setdefault(Path(path), threading.Lock())
+    with lock:
+        yield
 
 
 def position_at(source: Source, year: float) -> tuple[float, float]:

@@ -15,6 +15,7 @@ from adapters.surveys.kepler import VirtualK2, VirtualKepler
 from adapters.surveys.mast import filters
 from adapters.surveys.mast_lightcurves import DOWNLOAD_PATH
 from adapters.surveys.pixels.checks import CubeSummary, check_cube
+from adapters.surveys.pixels.common import path_lock
 from adapters.surveys.pixels.records import PixelFile
 from adapters.surveys.pixels.unpack import gunzip_bounded
 from adapters.surveys.tess import VirtualTESS
@@ -92,6 +93,10 @@ class _TargetPixelsMixin:
     def _fetch_pixels(self, target_id: int, product: dict, what: str) -> Path:
         name = str(product["productFilename"])
         stored = self.cache.path(self.name, self._key(target_id), name.removesuffix(_GZ))
+        with path_lock(stored):
+            return self._fetch_locked(stored, name, target_id, product, what)
+
+    def _fetch_locked(self, stored: Path, name: str, target_id: int, product: dict, what: str) -> Path:
         if stored.exists():
             try:
                 check_cube(stored)

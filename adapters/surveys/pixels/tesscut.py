@@ -15,7 +15,7 @@ from adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
 from adapters.http.parameters import http_specs
 from adapters.surveys.mast_lightcurves import write_atomically
 from adapters.surveys.pixels.checks import check_cube
-from adapters.surveys.pixels.common import position_at, request_digest
+from adapters.surveys.pixels.common import path_lock, position_at, request_digest
 from adapters.surveys.pixels.records import PixelFile
 from adapters.surveys.pixels.unpack import unzip_fits_members
 from domain.errors import DataError, SurveyError
@@ -175,8 +175,9 @@ class TesscutClient:
                                                       f"{request_digest(params)}")
         # RawCache.path makes the folder of a file; this name is a folder of files: it appears whole, by rename.
         folder.parent.mkdir(parents=True, exist_ok=True)
-        if not folder.is_dir():
-            self._fetch_into(folder, params, f"{source.name}: sector {sector}")
+        with path_lock(folder):
+            if not folder.is_dir():  # asked again under the lock: another thread may have stored it meanwhile
+                self._fetch_into(folder, params, f"{source.name}: sector {sector}")
         return [self._record(path, source, sector) for path in sorted(folder.glob("*.fits"))]
 
     def _fetch_into(self, folder: Path, params: dict, what: str) -> None:
