@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from astropy.io import fits
@@ -206,3 +207,14 @@ def test_no_target_near_the_source_means_no_file(fake_archive, tmp_path):
     _k2_world(fake_archive, b"")
     assert _k2(fake_archive, tmp_path).download_pixels(Source("far", 10.0, 10.0)) == []
     assert _downloads(fake_archive) == []
+
+
+def test_threads_asking_for_one_target_fetch_its_file_once(fake_archive, tmp_path):
+    body = pixel_cube_bytes(mission="k2", n=50, target_id=EPIC, season=18)
+    _k2_world(fake_archive, body)
+    client = _k2(fake_archive, tmp_path, max_concurrency=4)
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(client.download_pixels, [Source(f"alias {k}", K2_RA, K2_DEC) for k in range(6)]))
+    assert {f[0].path for f in found} == {found[0][0].path} and found[0][0].path.read_bytes() == body
+    assert len(_downloads(fake_archive)) == 1
+    assert _stored(tmp_path) == [REAL_K2] and not [p for p in (tmp_path / "cache").rglob(".*")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 from adapters.surveys.fits_checksum import verify_fits_checksums
@@ -64,6 +66,14 @@ def _celestial_wcs(header: fits.Header, where: str) -> WCS:
     return wcs.celestial
 
 
+@contextlib.contextmanager
+def _truncation_is_an_error():
+    # astropy only warns when a file ends before its last HDU does; a cut download must fail instead.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*truncated.*", category=AstropyUserWarning)
+        yield
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -104,7 +114,7 @@ def check_cube(path: str | Path, *, checksums: bool = True) -> CubeSummary:
     if checksums:
         verify_fits_checksums(path, require=False)
     try:
-        with fits.open(path, memmap=False) as hdul:
+        with _truncation_is_an_error(), fits.open(path, memmap=False) as hdul:
             names = [hdu.name for hdu in hdul]
             table = next((name for name in PIXEL_TABLES if name in names), None)
             if table is None or "APERTURE" not in names:
@@ -125,7 +135,7 @@ def check_cube(path: str | Path, *, checksums: bool = True) -> CubeSummary:
             primary = {k: _plain(hdul[0].header[k]) for k in _PRIMARY_KEYS if k in hdul[0].header}
     except DataError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AstropyUserWarning) as exc:
         raise DataError(f"{path}: unreadable pixel file ({type(exc).__name__}: {exc})") from None
     return CubeSummary(tuple(int(n) for n in flux.shape), table, primary)
 
@@ -150,7 +160,7 @@ def check_image(path: str | Path) -> ImageSummary:
     """
     path = Path(path)
     try:
-        with fits.open(path, memmap=False) as hdul:
+        with _truncation_is_an_error(), fits.open(path, memmap=False) as hdul:
             hdu = next((h for h in hdul if getattr(h, "is_image", False) and h.data is not None), None)
             if hdu is None:
                 raise DataError(f"{path}: no image")
@@ -160,6 +170,6 @@ def check_image(path: str | Path) -> ImageSummary:
             wcs = _celestial_wcs(hdu.header, str(path))
     except DataError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AstropyUserWarning) as exc:
         raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
     return ImageSummary((int(data.shape[0]), int(data.shape[1])), wcs)
