@@ -211,3 +211,18 @@ def test_a_permanent_refusal_other_than_off_image_is_an_error(fake_archive, tmp_
     fake_archive.route(path, lambda request: Reply(403, b"Forbidden: proprietary data"))
     with pytest.raises(SurveyError, match="HTTP 403"):
         _client(fake_archive, tmp_path).download(Source("s", RA, DEC))
+
+
+def test_cutouts_of_one_source_are_asked_together_within_the_concurrency_limit(fake_archive, tmp_path):
+    irsa = Irsa(fake_archive, ROWS)
+    for path in irsa.images:
+        fake_archive.route(path, lambda request, cut=irsa.cutout: _slow(cut(request)))
+    client = _client(fake_archive, tmp_path, cutout_threads=4, max_concurrency=2)
+    cutouts = client.download(Source("s", RA, DEC))
+    assert [c.obsjd for c in cutouts] == [r["obsjd"] for r in ROWS]  # in time order whatever finished first
+    assert fake_archive.max_in_flight == 2
+
+
+def _slow(reply: Reply) -> Reply:
+    reply.delay = 0.3
+    return reply

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from adapters.surveys.pixels.checks import check_cube, check_image
+from adapters.surveys.pixels.checks import check_cube, check_image, pixel_file_problem
 from adapters.surveys.pixels.unpack import gunzip_bounded, unzip_fits_members
 from adapters.surveys.pixels.ztf_ibe import ZtfExposure, parse_exposures, science_image_path, where_near
 from domain.errors import DataError
@@ -146,3 +146,14 @@ def _tan_header():
     wcs.wcs.crval = [10.0, 20.0]
     wcs.wcs.cdelt = [-1.01 / 3600, 1.01 / 3600]
     return wcs.to_header()
+
+
+def test_a_doctor_learns_what_is_wrong_with_a_stored_pixel_file(tmp_path):
+    path = tmp_path / "tpf.fits"
+    body = bytearray(pixel_cube_bytes(mission="k2", n=10))
+    path.write_bytes(bytes(body))
+    assert pixel_file_problem(path, "tpf") is None
+    body[2880 * 3 + 10] ^= 0x01
+    path.write_bytes(bytes(body))
+    assert "checksum of HDU 1 (TARGETTABLES) fails" in pixel_file_problem(path, "tpf")
+    assert pixel_file_problem(tmp_path / "gone.fits", "ztf_cutout") == "missing"

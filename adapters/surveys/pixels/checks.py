@@ -16,7 +16,8 @@ from astropy.wcs import WCS, FITSFixedWarning
 from adapters.surveys.fits_checksum import verify_fits_checksums
 from domain.errors import DataError
 
-__all__ = ["CubeSummary", "ImageSummary", "check_cube", "check_image", "PIXEL_TABLES", "PIXEL_COLUMNS"]
+__all__ = ["CubeSummary", "ImageSummary", "check_cube", "check_image", "pixel_file_problem", "PIXEL_TABLES",
+           "PIXEL_COLUMNS"]
 
 #: Names of the per-cadence pixel table: Kepler/K2 target pixel files, TESS (SPOC and TESScut).
 PIXEL_TABLES = ("TARGETTABLES", "PIXELS")
@@ -173,3 +174,33 @@ def check_image(path: str | Path) -> ImageSummary:
     except (OSError, ValueError, KeyError, TypeError, IndexError, AstropyUserWarning) as exc:
         raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
     return ImageSummary((int(data.shape[0]), int(data.shape[1])), wcs)
+
+
+def pixel_file_problem(path: str | Path, kind: str) -> str | None:
+    """Return what is wrong with a stored pixel file (``"missing"``, or why it does not read whole), or None.
+
+    For a doctor: the same checks as before the file was stored (checksums included).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file of a :class:`~adapters.surveys.pixels.records.PixelFile`.
+    kind : str
+        Its kind: ``tpf`` and ``tesscut`` are checked as cubes, ``ztf_cutout`` as an image.
+
+    Returns
+    -------
+    str or None
+        The problem, or None when the file is sound.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    try:
+        if kind == "ztf_cutout":
+            check_image(path)
+        else:
+            check_cube(path)
+    except DataError as exc:
+        return " ".join(str(exc).split())[:300]
+    return None

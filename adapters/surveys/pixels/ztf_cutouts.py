@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -54,6 +55,8 @@ class ZtfCutoutParameters(Parameters):
                          choices=("zg", "zr", "zi")),
         "position_epoch": Param(2020.0, float, "Julian year the source is moved to (its proper motion) for the "
                                 "search and the cutout centre.", minimum=1900.0, maximum=2100.0),
+        "cutout_threads": Param(4, int, "Cutouts of one source asked at once (max_concurrency still bounds the "
+                                "requests in flight to IRSA).", minimum=1, maximum=64, science=False),
     }
 
 
@@ -193,9 +196,15 @@ class ZtfCutoutClient:
             In offline mode, for a cutout not stored.
         """
         chosen = list(exposures) if exposures is not None else self.exposures(source, near_mjd)
+        threads = min(self.parameters.cutout_threads, len(chosen))
+        if threads <= 1:
+            records = [self._cutout(source, exposure) for exposure in chosen]
+        else:
+            # One request per image with little data each: latency, not bandwidth, sets the time.
+            with ThreadPoolExecutor(threads, thread_name_prefix="vo-ztf-cutout") as pool:
+                records = list(pool.map(lambda exposure: self._cutout(source, exposure), chosen))
         found = ZtfCutouts()
-        for exposure in chosen:
-            record = self._cutout(source, exposure)
+        for exposure, record in zip(chosen, records):
             if record is None:
                 found.off_image.append(exposure)
             else:
