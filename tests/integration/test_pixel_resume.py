@@ -15,7 +15,8 @@ from domain.source import Source
 from tests.integration.test_tesscut_downloads import ASTROCUT, BASE, Tesscut
 from tests.integration.test_ztf_cutouts import DEC, RA, ROWS, Irsa
 
-# Each body here is one chunk (< 64 KiB): hit k of "download.mid_body" is the k-th answer's body.
+# Each body here is one chunk (< 64 KiB) and the worker asks one at a time: hit k of "download.mid_body"
+# is the k-th answer's body.
 _WORKER = textwrap.dedent("""
     import sys
     from pathlib import Path
@@ -25,7 +26,7 @@ _WORKER = textwrap.dedent("""
     common = dict(base_url=url, rate_limit_per_s=0.0, retries=0)
     if kind == "ztf":
         from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
-        client = ZtfCutoutClient(ZtfCutoutParameters(**common), cache=RawCache(cache))
+        client = ZtfCutoutClient(ZtfCutoutParameters(cutout_threads=1, **common), cache=RawCache(cache))
         client.download(Source("SN 2018hmx", float(sys.argv[4]), float(sys.argv[5])))
     else:
         from adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters

@@ -170,3 +170,13 @@ def test_offline_mode_reads_stored_cutouts_and_asks_nothing(fake_archive, tmp_pa
     with pytest.raises(OfflineError):
         _client(fake_archive, tmp_path, offline=True, sectors=[2]).download(Source("s", RA, DEC))
     assert len(fake_archive.requests) == asked
+
+
+def test_a_damaged_stored_cutout_is_fetched_again(fake_archive, tmp_path):
+    Tesscut(fake_archive, {1: [(3, 3)]})
+    (cut,) = _client(fake_archive, tmp_path).download(Source("s", RA, DEC))
+    size = cut.path.stat().st_size
+    cut.path.write_bytes(cut.path.read_bytes()[: size - 2880])  # the last block lost
+    (again,) = _client(fake_archive, tmp_path).download(Source("s", RA, DEC))
+    assert again.path == cut.path and again.path.stat().st_size == size
+    assert len(_asked(fake_archive, ASTROCUT)) == 2

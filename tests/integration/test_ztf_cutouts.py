@@ -15,7 +15,7 @@ from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParame
 from adapters.surveys.pixels.ztf_ibe import ZtfExposure, science_image_path
 from domain.errors import SurveyError, TransientSurveyError
 from domain.source import Source
-from tests.http_server import Reply
+from tests.http_server import Reply, Request
 from tests.pixel_files import ZTF_PIXEL_DEG, ibe_table, ztf_cutout_bytes, ztf_image
 
 SEARCH = "/ibe/search/ztf/products/sci"
@@ -163,8 +163,8 @@ def test_server_errors_are_retried_and_a_cut_cutout_is_never_stored(fake_archive
 def test_a_cutout_that_keeps_arriving_cut_fails_transiently_and_leaves_nothing(fake_archive, tmp_path):
     irsa = Irsa(fake_archive, ROWS[:1])
     path = "/" + science_image_path(ZtfExposure(784, 10, 4, "zr", 0.0, "20181031470000"))
-    whole = irsa.cutout(type("R", (), {"query": {"gzip": ["false"], "center": [f"{RA},{DEC}"],
-                                                 "size": ["30arcsec"]}, "path": path})()).body
+    query = {"gzip": ["false"], "center": [f"{RA},{DEC}"], "size": ["30arcsec"]}
+    whole = irsa.cutout(Request("GET", path, query, {}, b"", {})).body
     fake_archive.route(path, lambda request: Reply(body=whole, truncate=len(whole) // 2))
     with pytest.raises(TransientSurveyError, match="cut short"):
         _client(fake_archive, tmp_path).download(Source("s", RA, DEC))
@@ -226,3 +226,12 @@ def test_cutouts_of_one_source_are_asked_together_within_the_concurrency_limit(f
 def _slow(reply: Reply) -> Reply:
     reply.delay = 0.3
     return reply
+
+
+def test_a_damaged_stored_cutout_is_fetched_again(fake_archive, tmp_path):
+    Irsa(fake_archive, ROWS[:1])
+    (cut,) = _client(fake_archive, tmp_path).download(Source("s", RA, DEC))
+    good = cut.path.read_bytes()
+    cut.path.write_bytes(good[:2880])  # the data lost (a disk error, a foreign write)
+    (again,) = _client(fake_archive, tmp_path).download(Source("s", RA, DEC))
+    assert again.path == cut.path and again.path.read_bytes() == good and len(_cutout_requests(fake_archive)) == 2

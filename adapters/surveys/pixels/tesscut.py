@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -176,9 +177,16 @@ class TesscutClient:
         # RawCache.path makes the folder of a file; this name is a folder of files: it appears whole, by rename.
         folder.parent.mkdir(parents=True, exist_ok=True)
         with path_lock(folder):
-            if not folder.is_dir():  # asked again under the lock: another thread may have stored it meanwhile
-                self._fetch_into(folder, params, f"{source.name}: sector {sector}")
-        return [self._record(path, source, sector) for path in sorted(folder.glob("*.fits"))]
+            if folder.is_dir():  # asked under the lock: another thread may have stored it meanwhile
+                try:
+                    return self._records(folder, source, sector)
+                except DataError:
+                    shutil.rmtree(folder)  # a damaged cache entry (disk error, foreign write) is fetched again
+            self._fetch_into(folder, params, f"{source.name}: sector {sector}")
+            try:
+                return self._records(folder, source, sector)
+            except DataError as exc:
+                raise SurveyError(f"tesscut: {source.name}: stored cutout unreadable: {exc}") from None
 
     def _fetch_into(self, folder: Path, params: dict, what: str) -> None:
         p = self.parameters
@@ -204,15 +212,18 @@ class TesscutClient:
             self.fetcher.download(CUTOUT_PATH, staging / _ZIP, params=params, validate=validate, what=what)
             (staging / _ZIP).unlink()
 
-    def _record(self, path: Path, source: Source, sector: int) -> PixelFile:
-        try:
-            summary = check_cube(path, checksums=False)  # checked in full before it was stored
-        except DataError as exc:
-            raise SurveyError(f"tesscut: {source.name}: stored cutout unreadable: {exc}") from None
-        primary = summary.primary
-        return PixelFile(path, SURVEY, source.name, "tesscut", summary.shape, season=sector,
-                         meta={"camera": primary.get("CAMERA"), "ccd": primary.get("CCD"), "file": path.name,
-                               "size_px": [self.parameters.columns, self.parameters.rows]})
+    def _records(self, folder: Path, source: Source, sector: int) -> list[PixelFile]:
+        found = []
+        for path in sorted(folder.glob("*.fits")):
+            summary = check_cube(path, checksums=False)  # whole pixels read: a cut file fails
+            primary = summary.primary
+            found.append(PixelFile(path, SURVEY, source.name, "tesscut", summary.shape, season=sector,
+                                   meta={"camera": primary.get("CAMERA"), "ccd": primary.get("CCD"),
+                                         "file": path.name, "size_px": [self.parameters.columns,
+                                                                        self.parameters.rows]}))
+        if not found:
+            raise DataError(f"{folder}: no cutout file")
+        return found
 
 
 def _sector_list(body: bytes) -> list[int]:

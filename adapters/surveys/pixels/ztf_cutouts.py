@@ -17,7 +17,7 @@ from adapters.http.cache import RawCache
 from adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
 from adapters.http.parameters import http_specs
 from adapters.surveys.mast_lightcurves import write_atomically
-from adapters.surveys.pixels.checks import check_image
+from adapters.surveys.pixels.checks import ImageSummary, check_image
 from adapters.surveys.pixels.common import position_at, request_digest
 from adapters.surveys.pixels.records import PixelFile
 from adapters.surveys.pixels.ztf_ibe import (
@@ -220,25 +220,36 @@ class ZtfCutoutClient:
         marker = dest.with_name(dest.name + _OFF_IMAGE_SUFFIX)
         if marker.exists():
             return None
-        if not dest.exists() and p.offline:
+        path = science_image_path(exposure)
+        url = self.fetcher.url_for(path)
+        if dest.exists():
+            try:
+                return self._record(dest, source, exposure, url, check_image(dest))
+            except DataError:
+                dest.unlink(missing_ok=True)  # a damaged cache entry (disk error, foreign write) is fetched again
+        if p.offline:
             raise OfflineError(f"ztf: {source.name}: cutout of {exposure.file_name} is not in the cache "
                                "(offline mode makes no requests)")
-        path = science_image_path(exposure)
+        checked: list[ImageSummary] = []
+
+        def validate(answer: Path) -> None:
+            try:
+                checked.append(check_image(answer))
+            except DataError as exc:
+                raise BadAnswer(str(exc), retry=True) from None
+
         try:
-            self.fetcher.download(path, dest, params=params, validate=_cutout_image,
+            self.fetcher.download(path, dest, params=params, validate=validate,
                                   what=f"{source.name}: {exposure.file_name}")
         except SurveyError as exc:
             if not _OFF_IMAGE.search(str(exc)):
                 raise
             write_atomically(marker, str(exc) + "\n")
             return None
-        return self._record(dest, source, exposure, self.fetcher.url_for(path))
+        return self._record(dest, source, exposure, url, checked[-1])
 
-    def _record(self, dest: Path, source: Source, exposure: ZtfExposure, url: str) -> PixelFile:
-        try:
-            summary = check_image(dest)
-        except DataError as exc:
-            raise SurveyError(f"ztf: {source.name}: stored cutout unreadable: {exc}") from None
+    def _record(self, dest: Path, source: Source, exposure: ZtfExposure, url: str,
+                summary: ImageSummary) -> PixelFile:
         scale_arcsec = float(np.mean(proj_plane_pixel_scales(summary.wcs))) * 3600.0
         asked_px = self.parameters.size_arcsec / scale_arcsec
         # IRSA rounds the asked size to whole pixels; more than a pixel short means the image edge cut it.
@@ -252,12 +263,5 @@ class ZtfCutoutClient:
 def _exposure_table(body: bytes) -> None:
     try:
         parse_exposures(body)
-    except DataError as exc:
-        raise BadAnswer(str(exc), retry=True) from None
-
-
-def _cutout_image(path: Path) -> None:
-    try:
-        check_image(path)
     except DataError as exc:
         raise BadAnswer(str(exc), retry=True) from None
