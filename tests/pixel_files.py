@@ -43,13 +43,15 @@ def _celestial(ra: float, dec: float, rows: int, cols: int, scale_deg: float) ->
 def pixel_cube_bytes(*, mission: str = "tess", n: int = 40, rows: int = 5, cols: int = 7, ra: float = 130.656765,
                      dec: float = 19.988607, target_id: int | None = 211983544, season: int = 18, camera: int = 1,
                      ccd: int = 3, star_flux: float = 5000.0, seed: int = 0) -> bytes:
-    """Return a target pixel file (``mission`` ``k2``) or TESScut cutout (``tesscut``) / TESS TPF (``tess``).
+    """Return a target pixel file (``mission`` ``k2`` or ``kepler``) or TESScut cutout (``tesscut``) / TESS TPF (``tess``).
+
+    ``season`` is the campaign (K2), quarter (Kepler) or sector (TESS).
 
     A star of ``star_flux`` e-/s (Gaussian, sigma 1 pixel) sits at the middle pixel, on a
     background of 10 e-/s with unit noise; every HDU carries CHECKSUM/DATASUM.
     """
     rng = np.random.default_rng(seed)
-    k2 = mission == "k2"
+    k2 = mission in ("k2", "kepler")
     scale = K2_PIXEL_DEG if k2 else TESS_PIXEL_DEG
     yy, xx = np.mgrid[0:rows, 0:cols]
     star = star_flux * np.exp(-((yy - (rows - 1) / 2) ** 2 + (xx - (cols - 1) / 2) ** 2) / 2.0) / (2 * np.pi)
@@ -88,8 +90,11 @@ def pixel_cube_bytes(*, mission: str = "tess", n: int = 40, rows: int = 5, cols:
     primary = fits.PrimaryHDU()
     cards = [("TELESCOP", "Kepler" if k2 else "TESS"), ("RADESYS", "ICRS"), ("RA_OBJ", ra), ("DEC_OBJ", dec),
              ("EQUINOX", 2000.0)]
-    if k2:
+    if mission == "k2":
         cards += [("OBJECT", f"EPIC {target_id}"), ("KEPLERID", target_id), ("CAMPAIGN", season), ("MISSION", "K2")]
+    elif mission == "kepler":
+        cards += [("OBJECT", f"KIC {target_id}"), ("KEPLERID", target_id), ("QUARTER", season),
+                  ("MISSION", "Kepler")]
     else:
         cards += [("SECTOR", season), ("CAMERA", camera), ("CCD", ccd)]
         if mission == "tess":

@@ -11,8 +11,8 @@ import pytest
 from astropy.io import fits
 
 from adapters.http.cache import RawCache
-from adapters.surveys.kepler import K2Parameters
-from adapters.surveys.pixels.mast_pixels import K2TargetPixels, TessTargetPixels
+from adapters.surveys.kepler import K2Parameters, KeplerParameters
+from adapters.surveys.pixels.mast_pixels import K2TargetPixels, KeplerTargetPixels, TessTargetPixels
 from adapters.surveys.tess import TessParameters
 from domain.errors import SurveyError, TransientSurveyError
 from domain.source import Source
@@ -218,3 +218,27 @@ def test_threads_asking_for_one_target_fetch_its_file_once(fake_archive, tmp_pat
     assert {f[0].path for f in found} == {found[0][0].path} and found[0][0].path.read_bytes() == body
     assert len(_downloads(fake_archive)) == 1
     assert _stored(tmp_path) == [REAL_K2] and not [p for p in (tmp_path / "cache").rglob(".*")]
+
+
+def test_kepler_target_pixel_files_of_the_configured_quarters(fake_archive, tmp_path):
+    kic = 10002792
+    q5 = pixel_cube_bytes(mission="kepler", n=30, target_id=kic, season=5)
+    q6 = pixel_cube_bytes(mission="kepler", n=40, target_id=kic, season=6)
+    Mast(fake_archive, collection="Kepler", target_name=f"kplr{kic:09d}", ra=287.86721, dec=46.98308, products=[
+        (f"kplr{kic:09d}-2010174085026_lpd-targ.fits.gz", gzip.compress(q5), "LPD-TARG", "Target Pixel Long - Q5"),
+        (f"kplr{kic:09d}-2010265121752_lpd-targ.fits.gz", gzip.compress(q6), "LPD-TARG", "Target Pixel Long - Q6"),
+        (f"kplr{kic:09d}-2010174085026_llc.fits", b"x" * 2880, "LLC", "Lightcurve Long Cadence (CLC) - Q5")])
+    client = KeplerTargetPixels(KeplerParameters(base_url=fake_archive.url, rate_limit_per_s=0.0, quarters=[6]),
+                                cache=RawCache(tmp_path / "cache"), sleep=lambda s: None)
+    (tpf,) = client.download_pixels(Source("KIC 10002792", 287.86721, 46.98308))
+    assert (tpf.survey, tpf.season, tpf.shape, tpf.meta["target_id"]) == ("kepler", 6, (40, 5, 7), kic)
+    assert _downloads(fake_archive) == [f"kplr{kic:09d}-2010265121752_lpd-targ.fits.gz"]
+
+
+def test_a_whole_image_instead_of_a_pixel_file_is_refused_at_the_size_limit(fake_archive, tmp_path):
+    _k2_world(fake_archive, b"")
+    fake_archive.route(DOWNLOAD, lambda request: Reply(body=bytes(1_000_000), repeat=30))  # 30 MB announced
+    with pytest.raises(SurveyError, match="larger than max_answer_mb = 20 MB") as raised:
+        _k2(fake_archive, tmp_path, max_answer_mb=20.0).download_pixels(Source("s", K2_RA, K2_DEC))
+    assert not isinstance(raised.value, TransientSurveyError) and len(_downloads(fake_archive)) == 1
+    assert fake_archive.sent < 30_000_000 and _stored(tmp_path) == []

@@ -235,3 +235,13 @@ def test_a_damaged_stored_cutout_is_fetched_again(fake_archive, tmp_path):
     cut.path.write_bytes(good[:2880])  # the data lost (a disk error, a foreign write)
     (again,) = _client(fake_archive, tmp_path).download(Source("s", RA, DEC))
     assert again.path == cut.path and again.path.read_bytes() == good and len(_cutout_requests(fake_archive)) == 2
+
+
+def test_a_whole_image_sent_instead_of_a_cutout_is_refused(fake_archive, tmp_path):
+    # A ZTF science image is 37 MB; the cutout client accepts 20 MB at most (max_answer_mb).
+    Irsa(fake_archive, ROWS[:1])
+    path = "/" + science_image_path(ZtfExposure(784, 10, 4, "zr", 0.0, "20181031470000"))
+    fake_archive.route(path, lambda request: Reply(body=bytes(1_000_000), repeat=37))
+    with pytest.raises(SurveyError, match="larger than max_answer_mb = 20 MB"):
+        _client(fake_archive, tmp_path).download(Source("s", RA, DEC))
+    assert len(_cutout_requests(fake_archive)) == 1 and _stored(tmp_path) == []
