@@ -11,6 +11,7 @@ import pytest
 from astropy.io import fits
 
 from adapters.http.cache import RawCache
+from adapters.http.fetcher import OfflineError
 from adapters.surveys.kepler import K2Parameters, KeplerParameters
 from adapters.surveys.pixels.mast_pixels import K2TargetPixels, KeplerTargetPixels, TessTargetPixels
 from adapters.surveys.tess import TessParameters
@@ -242,3 +243,15 @@ def test_a_whole_image_instead_of_a_pixel_file_is_refused_at_the_size_limit(fake
         _k2(fake_archive, tmp_path, max_answer_mb=20.0).download_pixels(Source("s", K2_RA, K2_DEC))
     assert not isinstance(raised.value, TransientSurveyError) and len(_downloads(fake_archive)) == 1
     assert fake_archive.sent < 30_000_000 and _stored(tmp_path) == []
+
+
+def test_offline_mode_reads_the_stored_file_and_asks_nothing(fake_archive, tmp_path):
+    _k2_world(fake_archive, pixel_cube_bytes(mission="k2", n=50, target_id=EPIC, season=18))
+    (online,) = _k2(fake_archive, tmp_path).download_pixels(Source("s", K2_RA, K2_DEC))
+    asked = len(fake_archive.requests)
+    (offline,) = _k2(fake_archive, tmp_path, offline=True).download_pixels(Source("s", K2_RA, K2_DEC))
+    assert offline == online and len(fake_archive.requests) == asked
+    online.path.unlink()
+    with pytest.raises(OfflineError):
+        _k2(fake_archive, tmp_path, offline=True).download_pixels(Source("s", K2_RA, K2_DEC))
+    assert len(fake_archive.requests) == asked

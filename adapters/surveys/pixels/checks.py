@@ -67,6 +67,13 @@ def _celestial_wcs(header: fits.Header, where: str) -> WCS:
     return wcs.celestial
 
 
+def _image_dim(tdim: str | None) -> tuple[int, ...]:
+    # TDIM lists the fastest axis first: "(7,5)" is 7 columns by 5 rows, numpy shape (5, 7).
+    if not tdim:
+        return ()
+    return tuple(int(n) for n in reversed(tdim.strip("() ").split(",")))
+
+
 @contextlib.contextmanager
 def _truncation_is_an_error():
     # astropy only warns when a file ends before its last HDU does; a cut download must fail instead.
@@ -88,8 +95,7 @@ def _plain(value: Any) -> Any:
 def check_cube(path: str | Path, *, checksums: bool = True) -> CubeSummary:
     """Check a target pixel file or TESScut cutout and return its summary.
 
-    The file must read whole as FITS (every pixel of the FLUX column is read,
-    so a cut file fails), have a pixel table (:data:`PIXEL_TABLES`) with the
+    The file must be whole FITS (one that ends before its last HDU fails), have a pixel table (:data:`PIXEL_TABLES`) with the
     columns :data:`PIXEL_COLUMNS` and a 3-D FLUX, and an ``APERTURE`` image of
     the same rows and columns with a celestial WCS. HDUs that carry a
     CHECKSUM must sum to it.
@@ -115,7 +121,9 @@ def check_cube(path: str | Path, *, checksums: bool = True) -> CubeSummary:
     if checksums:
         verify_fits_checksums(path, require=False)
     try:
-        with _truncation_is_an_error(), fits.open(path, memmap=False) as hdul:
+        # Memory-mapped and read from the headers: a 20-s TESS file is hundreds of MB, and its integrity is the
+        # checksums' job; reading the last HDU's data finds a file that ends early.
+        with _truncation_is_an_error(), fits.open(path, memmap=True) as hdul:
             names = [hdu.name for hdu in hdul]
             table = next((name for name in PIXEL_TABLES if name in names), None)
             if table is None or "APERTURE" not in names:
@@ -125,20 +133,20 @@ def check_cube(path: str | Path, *, checksums: bool = True) -> CubeSummary:
             missing = [c for c in PIXEL_COLUMNS if c not in columns]
             if missing:
                 raise DataError(f"{path}: {table} lacks the columns {missing}")
-            flux = np.asarray(hdul[table].data["FLUX"])
-            if flux.ndim != 3 or flux.shape[0] == 0:
-                raise DataError(f"{path}: {table} FLUX has shape {flux.shape}, expected (cadences, rows, columns)")
+            shape = (int(hdul[table].header["NAXIS2"]), *_image_dim(hdul[table].columns["FLUX"].dim))
+            if len(shape) != 3 or shape[0] == 0:
+                raise DataError(f"{path}: {table} FLUX has shape {shape}, expected (cadences, rows, columns)")
             aperture = hdul["APERTURE"]
-            if aperture.data is None or aperture.data.shape != flux.shape[1:]:
-                got = None if aperture.data is None else aperture.data.shape
-                raise DataError(f"{path}: APERTURE has shape {got}, the pixels {flux.shape[1:]}")
+            got = None if aperture.data is None else tuple(aperture.data.shape)
+            if got != shape[1:]:
+                raise DataError(f"{path}: APERTURE has shape {got}, the pixels {shape[1:]}")
             _celestial_wcs(aperture.header, f"{path} APERTURE")
             primary = {k: _plain(hdul[0].header[k]) for k in _PRIMARY_KEYS if k in hdul[0].header}
     except DataError:
         raise
     except (OSError, ValueError, KeyError, TypeError, IndexError, AstropyUserWarning) as exc:
         raise DataError(f"{path}: unreadable pixel file ({type(exc).__name__}: {exc})") from None
-    return CubeSummary(tuple(int(n) for n in flux.shape), table, primary)
+    return CubeSummary(shape, table, primary)
 
 
 def check_image(path: str | Path) -> ImageSummary:
