@@ -62,3 +62,8 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_scale.py realistic 1000
 	$(BIN)/python benchmarks/run_cone_search.py 1000000 300
 	$(BIN)/python benchmarks/run_dask_workers.py 1000 50 2
+
+## Remove the data folder ($$VO_DATA or ~/.local/share/virtualobserver): every project's files, the embedded
+## database and the answer cache (its server stopped first; refused while a vo process uses it).
+clean-data: $(STAMP)
+	$(BIN)/python -m adapters.cli.clean_data

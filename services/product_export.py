@@ -54,6 +54,7 @@ class TablesMixin:
         astropy.table.Table
             See :func:`~services.product_tables.lightcurve_table`; also ``RA_OBJ``/``DEC_OBJ``.
         """
+        self._check_names(names)
         meta = self.provenance(survey, product="lightcurve")
         for item in self.sources(survey, names=names, limit=limit):
             for lc in self.load(item.lightcurves):
@@ -73,9 +74,9 @@ class TablesMixin:
         simulated : bool
             Detections: add the simulated ones (``is_simulated``). Histograms: the efficiency map by default.
         names : sequence of str, optional
-            Only these sources (lightcurves, detections, sources).
+            Only these sources (every product but histograms, which count the whole project).
         limit : int, optional
-            At most this many sources (lightcurves, detections, sources).
+            At most this many sources, the first by name (every product but histograms).
         histogram : str, optional
             Which histogram (default ``scanned``, or ``efficiency`` with ``simulated``).
 
@@ -87,9 +88,13 @@ class TablesMixin:
         Raises
         ------
         DataError
-            For an unknown product, or a histogram nothing was counted in.
+            For an unknown product or source name, source filters given for histograms, or a histogram
+            nothing was counted in.
         """
         config = self.survey(survey)
+        self._check_names(names)
+        if what == "histograms" and (names is not None or limit is not None):
+            raise DataError("histograms count the whole project: --source and --limit do not apply to them")
         if what == "lightcurves":
             meta = self.provenance(config.name, product=what)
             lightcurves = [lc for item in self.sources(config.name, names=names, limit=limit)
@@ -108,7 +113,7 @@ class TablesMixin:
             return histogram_table(found, name, self.provenance(config.name, product=what,
                                                                 simulated=name == "efficiency"))
         if what == "injections":
-            return self._injections_table(config)
+            return self._injections_table(config, names, limit)
         raise DataError(f"cannot export {what!r}; choose one of {', '.join(PRODUCTS)}")
 
     def _detections_table(self, config: SurveyConfig, simulated: bool, names, limit) -> Table:
@@ -143,9 +148,23 @@ class TablesMixin:
         columns = ["source", *_SOURCE_FIELDS, *_SUMMARY_FIELDS, "analysed"]
         return rows_table(rows, SOURCE_UNITS, self.provenance(config.name, product="sources"), columns)
 
-    def _injections_table(self, config: SurveyConfig) -> Table:
+    def _check_names(self, names: Sequence[str] | None) -> None:
+        # An unknown name would otherwise export an empty table and look like "no products".
+        if names is None:
+            return
+        with self.uow_factory() as uow:
+            found = uow.sources.get_many(self.name, sorted(set(names)))
+        missing = sorted(set(names) - set(found))
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise DataError(f"no source named {shown} in project {self.name}")
+
+    def _injections_table(self, config: SurveyConfig, names, limit) -> Table:
         with self.uow_factory() as uow:
             rows = injection_rows(uow, self.name, config)
+        if names is not None or limit is not None:
+            chosen = {item.source.name for item in self.sources(config.name, names=names, limit=limit)}
+            rows = [row for row in rows if row["source"] in chosen]
         units = {"peak_mjd": "d", "start_mjd": "d", "end_mjd": "d", "width": "d"}
         columns = list(rows[0]) if rows else ["source", "survey", "filter", "season", "sequence", "kind",
                                               "peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude",

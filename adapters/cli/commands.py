@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from adapters.cli.failure_classes import failure_lines
 from adapters.cli.progress import LogProgress, RichProgress
 from adapters.config_file import parse_overrides
 from adapters.container import Container, build_container, close_container
@@ -70,18 +71,26 @@ def _report(project, report) -> dict:
     return {**report.as_dict(), "status": project.status()}
 
 
+#: ``vo run`` and ``vo simulate`` finished, but some sources failed (kept pending: the next run retries them).
+EXIT_SOURCES_FAILED = 4
+
+
+def _run_code(summary: dict) -> int:
+    return EXIT_SOURCES_FAILED if summary["failures"] else 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """``vo run CONFIG``: run the workflow and print a summary."""
+    """``vo run CONFIG``: run the workflow and print a summary; exit 4 when sources failed."""
     summary = _with_project(args, lambda p: _report(p, p.run(limit=args.limit)), _progress(args))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         _print_run(summary)
-    return 0
+    return _run_code(summary)
 
 
 def simulate(args: argparse.Namespace) -> int:
-    """``vo simulate CONFIG``: run simulation mode alone over the analysed sources."""
+    """``vo simulate CONFIG``: run simulation mode alone over the analysed sources; exit 4 when sources failed."""
     summary, efficiency, includes = _with_project(
         args, lambda p: (_report(p, p.simulate(limit=args.limit)), p.histograms("efficiency"),
                          {s.name: efficiency_includes(s.simulation) for s in p.config.surveys}), _progress(args))
@@ -93,7 +102,7 @@ def simulate(args: argparse.Namespace) -> int:
             print(_efficiency_table(efficiency))
             for survey, sentences in includes.items():
                 print(f"  the efficiency ({survey}) includes " + "; ".join(sentences))
-    return 0
+    return _run_code(summary)
 
 
 def _efficiency_table(efficiency) -> str:
@@ -214,9 +223,11 @@ def _print_run(summary: dict) -> None:
         print("no catalog rows pass the selection: nothing to do (check catalog.selection and --limit)")
     elif summary["nothing_to_do"]:
         print("nothing to do: every selected source is already done at the current versions")
-    for name, message in list(summary["failures"].items())[:5]:
-        print(f"  failed: {name}: {message}")
-    _print_status(summary["status"])
+    for line in failure_lines(summary["failures"]):
+        print(f"  {line}")
+    _print_status(summary["status"], failures=not summary["failures"])  # each failure once
+    if summary["failures"]:
+        print("the failed sources stay pending: `vo run` again retries them (exit code 4)")
 
 
 def ingest(args: argparse.Namespace) -> int:
@@ -237,14 +248,17 @@ def ingest(args: argparse.Namespace) -> int:
     return 0 if not report.failed else 2
 
 
-def _print_status(status: dict) -> None:
+def _print_status(status: dict, *, failures: bool = True) -> None:
     keys = ("sources", "downloaded", "reduced", "analysed", "lightcurves", "detections", "failed")
     print("status: " + ", ".join(f"{k} {status[k]}" for k in keys))
     if "cache" in status:
         print(f"raw-answer cache: {_size(status['cache']['bytes'])} in {status['cache']['path']} "
               "(shared by all projects)")
-    for failure in status["failures"][:5]:
-        print(f"  failed at {failure['stage']}: {failure['source']}: {failure['message']}")
+    stages = sorted({failure["stage"] for failure in status["failures"]}) if failures else []
+    for stage in stages:
+        by_source = {f["source"]: f["message"] for f in status["failures"] if f["stage"] == stage}
+        for line in failure_lines(by_source):
+            print(f"  at {stage}: {line}")
     if status.get("injections"):
         print(f"simulation: {status['simulated']} sources, {status['injections']} injections, "
               f"{status['detections_simulated']} recovered (hidden from the counts above)")

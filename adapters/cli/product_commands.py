@@ -37,7 +37,7 @@ def add_product_parsers(commands, project_command) -> None:
                      help="detections: add the simulated ones (marked is_simulated); histograms: the efficiency map")
     sub.add_argument("--survey", default=None, help="survey (default: the project's first)")
     sub.add_argument("--source", action="append", default=None, metavar="NAME",
-                     help="only this source (repeatable; lightcurves, detections, sources)")
+                     help="only this source (repeatable; every product but histograms; an unknown name is an error)")
     sub.add_argument("--limit", type=int, default=None, help="only the first N sources by name")
     sub.add_argument("--histogram", choices=_HISTOGRAMS, default=None,
                      help="histograms: which one (default scanned, or efficiency with --simulated)")
@@ -132,6 +132,8 @@ def export(args: argparse.Namespace) -> int:
         if fmt == "netcdf":
             from adapters.files.tables import write_histograms
 
+            if args.source or args.limit is not None:
+                raise DataError("histograms count the whole project: --source and --limit do not apply to them")
             name = args.histogram or ("efficiency" if args.simulated else "scanned")
             histograms = products.histograms(name, survey)
             if histograms is None:

@@ -230,6 +230,23 @@ class EmbeddedPostgres:
         with file_lock(self._lock_path):
             return self._cleanup_orphans_locked()[1]
 
+    def stop_unused(self) -> None:
+        """Stop the server of this data folder if no live process uses it (before the folder is removed).
+
+        Raises
+        ------
+        EmbeddedPostgresError
+            If a live process (a run, the TUI) holds the server.
+        """
+        if not self.data_dir.exists():
+            return
+        with file_lock(self._lock_path):
+            live, _ = self._cleanup_orphans_locked()
+            if live:
+                pids = ", ".join(str(h["pid"]) for h in live)
+                raise EmbeddedPostgresError(f"{self.data_dir} is in use by process {pids}: stop it first")
+            self._shutdown()
+
     @property
     def host(self) -> Path:
         """Folder of the socket of the running server (or of the one to be started)."""

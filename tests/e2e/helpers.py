@@ -33,10 +33,10 @@ def vo(*args: str, data_dir: Path, database_url: str | None, timeout: float = 30
                           capture_output=True, text=True, timeout=timeout)
 
 
-def vo_json(*args: str, data_dir: Path, database_url: str | None) -> dict:
-    """Run ``vo ... --json`` and parse its stdout (asserting success)."""
+def vo_json(*args: str, data_dir: Path, database_url: str | None, code: int = 0) -> dict:
+    """Run ``vo ... --json`` and parse its stdout (asserting exit ``code``: 0, or 4 when sources failed)."""
     done = vo(*args, "--json", data_dir=data_dir, database_url=database_url)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == code, done.stderr
     return json.loads(done.stdout)
 
 

@@ -28,7 +28,7 @@ def test_ingested_synthetic_kepler_and_k2_files_flow_through_reduce_and_analyse(
         done = vo_json("ingest", str(config), survey, str(path), data_dir=data, database_url=empty_database_url)
         assert done["ingested"] == {"Star": [str(path)]} and not done["failed"], done
         offline = ("--set", f"observatories.{survey}.download.offline=true")
-        run = vo_json("run", str(config), *offline, data_dir=data, database_url=empty_database_url)
+        run = vo_json("run", str(config), *offline, data_dir=data, database_url=empty_database_url, code=4)
         assert run["status"]["analysed"] == 1 and run["status"]["lightcurves"] == 1
         assert "Elsewhere" in run["failures"] and "offline" in run["failures"]["Elsewhere"]
 

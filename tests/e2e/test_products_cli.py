@@ -109,3 +109,35 @@ def _export_detections(run, tmp_path):
     path = tmp_path / "detections.ecsv"
     run("export", "--what", "detections", "--out", str(path))
     return path
+
+
+def test_every_export_honours_its_source_filters(project, tmp_path, monkeypatch, capsys):
+    run, status, (config, data, url) = project
+    monkeypatch.setenv("VO_DATA", str(data))
+    monkeypatch.setenv("VO_DATABASE_URL", url)
+    monkeypatch.setattr("adapters.cli.main._exit_cleanly_on_signals", lambda: None)
+
+    def export(*args):
+        code = main(["export", str(config), *args])
+        return code, capsys.readouterr().err.strip().splitlines()
+
+    every, first_two = tmp_path / "all.ecsv", tmp_path / "two.ecsv"
+    assert export("--what", "injections", "--out", str(every)) == (0, [])
+    assert export("--what", "injections", "--limit", "2", "--out", str(first_two)) == (0, [])
+    names = sorted(set(read_table(every)["source"]))
+    assert len(names) > 2 and len(read_table(every)) == status["injections"]
+    two = read_table(first_two)
+    assert sorted(set(two["source"])) == names[:2]
+    assert len(two) == sum(1 for name in read_table(every)["source"] if name in names[:2])
+    one = tmp_path / "one.ecsv"
+    assert export("--what", "injections", "--source", names[-1], "--out", str(one)) == (0, [])
+    assert set(read_table(one)["source"]) == {names[-1]}
+
+    # An unknown name is an error naming it, and nothing is written (it used to be an empty file and exit 0).
+    for what in ("lightcurves", "detections", "sources", "injections"):
+        out = tmp_path / f"nope-{what}.ecsv"
+        code, err = export("--what", what, "--source", "NOPE", "--source", names[0], "--out", str(out))
+        assert code == 2 and err == ["vo: error: no source named NOPE in project e2e"], (what, err)
+        assert not out.exists()
+    code, err = export("--what", "histograms", "--limit", "3", "--out", str(tmp_path / "h.nc"))
+    assert code == 2 and "do not apply" in err[0] and len(err) == 1

@@ -83,8 +83,12 @@ def test_a_failing_archive_is_reported_per_source_and_retried_by_the_next_run(tm
                                                            b"maintenance</title></html>",
                                                       {"Content-Type": "text/html"}))
     data = tmp_path / "data"
-    done = vo("run", str(config), "--json", data_dir=data, database_url=empty_database_url)
-    assert done.returncode == 0, done.stderr
+    done = vo("run", str(config), data_dir=data, database_url=empty_database_url)
+    assert done.returncode == 4, done.stderr  # both sources failed: a distinct exit code
+    # One line for the one kind of failure (not one per source, nor the URL of each), printed once.
+    failed = [line.strip() for line in done.stdout.splitlines() if "failed (" in line]
+    assert len(failed) == 1 and failed[0].startswith("2 sources failed (A, B): ztf: "), done.stdout
+    assert "IRSA is down for maintenance" in failed[0] and "http" not in done.stdout, done.stdout
     status = vo_json("status", str(config), data_dir=data, database_url=empty_database_url)
     assert status["failed"] == 2 and status["downloaded"] == 0
     assert all("IRSA is down for maintenance" in f["message"] for f in status["failures"]), status["failures"]
@@ -100,7 +104,7 @@ def test_ingested_synthetic_files_flow_through_reduce_and_analyse(tmp_path, empt
     done = vo_json("ingest", str(ztf), "ztf", str(answer), data_dir=data, database_url=empty_database_url)
     assert done["ingested"] == {"Synthetic": [str(answer)]} and not done["failed"]
     offline = ("--set", "observatories.ztf.download.offline=true")
-    run = vo_json("run", str(ztf), *offline, data_dir=data, database_url=empty_database_url)
+    run = vo_json("run", str(ztf), *offline, data_dir=data, database_url=empty_database_url, code=4)
     assert run["status"]["reduced"] == 1 and run["status"]["lightcurves"] == 2
     assert "Other" in run["failures"] and "offline" in run["failures"]["Other"]
 

@@ -121,7 +121,7 @@ def test_credentials_never_reach_logs_configs_exports_or_the_database(tmp_path, 
     written = []
     _irsa(fake_archive, "another password")  # first the login is refused: failures are recorded, with messages
     refused = run_vo("run", str(config), "--json", data=data, url=None, **secrets)
-    assert refused.returncode == 0 and json.loads(refused.stdout)["status"]["failed"] == 2, refused.stderr
+    assert refused.returncode == 4 and json.loads(refused.stdout)["status"]["failed"] == 2, refused.stderr
     written += [refused.stdout, refused.stderr]
     _irsa(fake_archive, PASSWORD)
     for args in (("--debug", "run", str(config), "--json"),
