@@ -60,3 +60,9 @@ def test_a_numeric_axis_without_its_upper_edges_is_refused():
     ds = _injected_recovered([1, 0, 0], [0, 0, 0]).to_dataset().drop_vars("amp_upper")
     with pytest.raises(DataError, match="axis 'amp'"):
         Histograms.from_dataset(ds)
+
+
+def test_repr_names_the_axes_the_shape_with_flow_bins_and_each_total():
+    # Three bins plus underflow, overflow and NaN: shape 6; totals 1 + 2 + 3 and 0 + 1 + 2.
+    h = _injected_recovered([1, 2, 3], [0, 1, 2])
+    assert repr(h) == "Histograms(axes=['amp'], shape=(6,), injected=6, recovered=3)"
