@@ -66,3 +66,12 @@ def test_repr_names_the_axes_the_shape_with_flow_bins_and_each_total():
     # Three bins plus underflow, overflow and NaN: shape 6; totals 1 + 2 + 3 and 0 + 1 + 2.
     h = _injected_recovered([1, 2, 3], [0, 1, 2])
     assert repr(h) == "Histograms(axes=['amp'], shape=(6,), injected=6, recovered=3)"
+
+
+def test_only_the_integer_zero_starts_a_sum_of_histograms():
+    a, b = _injected_recovered([1, 0, 0], [0, 0, 0]), _injected_recovered([0, 2, 0], [0, 1, 0])
+    total = sum([a, b])
+    assert total == a + b and total.total("injected") == 3 and total.total("recovered") == 1
+    for start in (1, 0.0, None):
+        with pytest.raises(TypeError):
+            start + a
