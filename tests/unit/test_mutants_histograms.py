@@ -75,3 +75,11 @@ def test_only_the_integer_zero_starts_a_sum_of_histograms():
     for start in (1, 0.0, None):
         with pytest.raises(TypeError):
             start + a
+
+
+def test_projections_are_named_after_their_variable():
+    # The name labels a projection once it leaves the histograms (merged into a Dataset, plotted).
+    h = _injected_recovered([1, 2, 0], [1, 0, 0])
+    assert h.project("recovered", "amp").name == "recovered"
+    assert h["injected"].name == "injected"
+    assert h.project("injected").name == "injected" and int(h.project("injected")) == 3
