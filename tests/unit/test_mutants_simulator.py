@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from domain.analysis.finder import AnalysisParameters, find_events_many
+from domain.detection import BRIGHTENING, Detection
+from domain.events import InjectedEvent
 from domain.recovery import reference_of
-from domain.simulator import SimulationParameters, Simulator
+from domain.simulator import Planned, SimulationParameters, Simulator
 from tests.factories import flat_lightcurve
 
 
@@ -35,3 +37,38 @@ def test_a_target_without_detections_need_not_be_listed_to_leave_its_injection_u
         injection, index = simulator.outcome(plan, {}, references)
         assert (injection.recovered, injection.covered, injection.found_in, index) == (False, 1, 0, None)
         assert injection.detection is None
+
+
+def _quiet_references(lightcurves):
+    found = find_events_many(lightcurves, AnalysisParameters(min_good_epochs=3))
+    references = [reference_of(lc.mjds, scores, detections, lc.exptime)
+                  for lc, (scores, detections) in zip(lightcurves, found)]
+    assert not any(ref.detections for ref in references)  # nothing real for an injection to overlap
+    return references
+
+
+def _bump_detection(snr):
+    # A brightening peaking at the event's peak (59040), well inside its span.
+    return Detection(BRIGHTENING, 59040.0, 59039.0, 59041.0, snr, 150.0, -0.4, 3, 100.0, is_simulated=True)
+
+
+def test_the_recovering_detection_is_the_strongest_of_the_filters_that_found_it():
+    lightcurves = [flat_lightcurve(n=80, seed=3, filter="g"), flat_lightcurve(n=80, seed=4, filter="r")]
+    references = _quiet_references(lightcurves)
+    plan = Planned(0, InjectedEvent.create("box_bump", 59040.0, 4.0, 0.3), 0, ((0, 1.0), (1, 1.0)))
+    simulator = Simulator(SimulationParameters())
+    for snrs, strongest in (((12.0, 8.0), 0), ((8.0, 12.0), 1)):
+        found = {index: [_bump_detection(snr)] for index, snr in enumerate(snrs)}
+        injection, index = simulator.outcome(plan, found, references)
+        assert (injection.recovered, injection.found_in, index) == (True, 2, strongest)
+        assert injection.detection.snr == 12.0
+        assert injection.overlaps_real is False
+
+
+def test_an_event_that_covers_no_lightcurve_is_not_recovered_even_when_all_filters_are_required():
+    # recovery_filters 0 asks for all the covered lightcurves: none covered is not "all of none found".
+    lightcurves = [flat_lightcurve(n=80, seed=3)]
+    references = _quiet_references(lightcurves)
+    in_a_gap = Planned(0, InjectedEvent.create("box_bump", 58000.0, 4.0, 0.3), 0, ())
+    injection, index = Simulator(SimulationParameters(recovery_filters=0)).outcome(in_a_gap, {}, references)
+    assert (injection.recovered, injection.covered, injection.found_in, index) == (False, 0, 0, None)
