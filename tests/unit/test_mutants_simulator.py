@@ -63,6 +63,9 @@ def test_the_recovering_detection_is_the_strongest_of_the_filters_that_found_it(
         assert (injection.recovered, injection.found_in, index) == (True, 2, strongest)
         assert injection.detection.snr == 12.0
         assert injection.overlaps_real is False
+        # The record keeps the event and where it went, for the injections table.
+        assert injection.params["targets"] == [[0, 1.0], [1, 1.0]]
+        assert injection.params["kind"] == "box_bump" and injection.params["width"] == 4.0
 
 
 def test_an_event_that_covers_no_lightcurve_is_not_recovered_even_when_all_filters_are_required():
