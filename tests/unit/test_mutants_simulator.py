@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from domain.analysis.finder import AnalysisParameters, find_events_many
@@ -75,3 +77,16 @@ def test_an_event_that_covers_no_lightcurve_is_not_recovered_even_when_all_filte
     in_a_gap = Planned(0, InjectedEvent.create("box_bump", 58000.0, 4.0, 0.3), 0, ())
     injection, index = Simulator(SimulationParameters(recovery_filters=0)).outcome(in_a_gap, {}, references)
     assert (injection.recovered, injection.covered, injection.found_in, index) == (False, 0, 0, None)
+
+
+def test_an_injection_over_a_real_detection_is_marked_as_overlapping_it():
+    lightcurves = [flat_lightcurve(n=80, seed=3)]
+    references = _quiet_references(lightcurves)
+    real = Detection(BRIGHTENING, 59041.0, 59040.0, 59042.0, 5.0, 120.0, -0.2, 3, 100.0)
+    plan = Planned(0, InjectedEvent.create("box_bump", 59040.0, 4.0, 0.3), 0, ((0, 1.0),))
+    simulator = Simulator(SimulationParameters())
+    # 12 is stronger than the real 5 by more than the margin (2): still recovered, and marked.
+    injection, _ = simulator.outcome(plan, {0: [_bump_detection(12.0)]}, [replace(references[0], detections=[real])])
+    assert injection.recovered and injection.overlaps_real is True
+    injection, _ = simulator.outcome(plan, {0: [_bump_detection(12.0)]}, references)
+    assert injection.recovered and injection.overlaps_real is False
