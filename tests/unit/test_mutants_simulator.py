@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 import pytest
 
 from domain.analysis.finder import AnalysisParameters, find_events_many
@@ -90,3 +92,25 @@ def test_an_injection_over_a_real_detection_is_marked_as_overlapping_it():
     assert injection.recovered and injection.overlaps_real is True
     injection, _ = simulator.outcome(plan, {0: [_bump_detection(12.0)]}, references)
     assert injection.recovered and injection.overlaps_real is False
+
+
+def test_an_injection_found_in_fewer_filters_than_required_has_no_recovering_lightcurve():
+    lightcurves = [flat_lightcurve(n=80, seed=3, filter="g"), flat_lightcurve(n=80, seed=4, filter="r")]
+    references = _quiet_references(lightcurves)
+    plan = Planned(0, InjectedEvent.create("box_bump", 59040.0, 4.0, 0.3), 0, ((0, 1.0), (1, 1.0)))
+    injection, index = Simulator(SimulationParameters(recovery_filters=2)).outcome(
+        plan, {0: [_bump_detection(12.0)]}, references)
+    assert (injection.recovered, injection.found_in, index, injection.detection) == (False, 1, None, None)
+
+
+def test_copies_with_source_noise_get_the_photon_noise_of_the_added_flux():
+    # A box of amplitude 0.5 over every epoch: errors grow by sqrt(1.5) under source noise, not under sky.
+    lightcurves = [flat_lightcurve(n=60, seed=3)]
+    references = _quiet_references(lightcurves)
+    for noise_model, scale in (("sky", 1.0), ("source", 1.5 ** 0.5)):
+        simulator = Simulator(SimulationParameters(noise_model=noise_model, kinds=["box_bump"],
+                                                   injections_per_source=1))
+        event = InjectedEvent.create("box_bump", 59030.0, 200.0, 0.5)
+        noise = simulator.plan(lightcurves, references, 1)[0].noise
+        (_, _, copy), = simulator.copies(lightcurves, references, [Planned(0, event, 0, ((0, 1.0),), noise)])
+        np.testing.assert_allclose(copy.fluxerr, lightcurves[0].fluxerr * scale, rtol=1e-12)
