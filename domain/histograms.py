@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
-import xarray as xr
 
 from domain.errors import DataError
 from domain.histogram_axes import KIND_ATTR, OTHER, Axis, Binned
+
+if TYPE_CHECKING:  # xarray takes 1.1 s to import: only the methods that build its objects import it
+    import xarray as xr
 
 __all__ = ["Axis", "Binned", "HistogramArrays", "Histograms", "OTHER"]
 
@@ -221,6 +223,8 @@ class Histograms:
         summed = counts.sum(axis=tuple(i for i, a in enumerate(order) if a not in axes))
         kept = [a for a in order if a in axes]
         data = np.transpose(summed, [kept.index(a) for a in axes]) if axes else summed
+        import xarray as xr
+
         return xr.DataArray(np.array(data, dtype=np.int64), dims=axes, coords=self._coords(axes), name=variable)
 
     def efficiency(self, *axes: str, recovered: str = "recovered", injected: str = "injected") -> xr.DataArray:
@@ -261,6 +265,8 @@ class Histograms:
     def to_dataset(self) -> xr.Dataset:
         """Return counts as ``int64`` data variables with bin coordinates; :meth:`from_dataset` inverts it."""
         arrays = self.to_arrays()
+        import xarray as xr
+
         return xr.Dataset(
             {v: (dims, counts.copy()) for v, (dims, counts) in arrays.variables.items()},
             coords=arrays.coords,
