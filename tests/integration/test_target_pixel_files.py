@@ -199,3 +199,59 @@ def test_a_target_pixel_file_and_a_lightcurve_of_one_campaign_are_not_mixed(tmp_
             client.reduce(client.combine(raws), ReductionParameters(min_epochs=3))
     finally:
         client.close()
+
+
+def write_synthetic_cutout(path: Path, star_flux: np.ndarray, star=(3.6, 6.3), neighbour=(8.0, 1.0),
+                           noise: float = 5.0, seed: int = 2) -> None:
+    """A TESScut-layout cutout (PIXELS table, no pipeline aperture): a star at ``star``, a brighter one at ``neighbour``."""
+    from tests.unit.test_centroid_shift import _pixel_integral
+
+    n, shape = star_flux.size, (11, 11)
+    rng = np.random.default_rng(seed)
+
+    def psf(centre):
+        return np.outer(_pixel_integral(centre[0], shape[0]), _pixel_integral(centre[1], shape[1]))
+
+    flux = (star_flux[:, None, None] * psf(star) + 4 * star_flux.mean() * psf(neighbour)
+            + rng.normal(0.0, noise, (n,) + shape)).astype(np.float32)
+    columns = [fits.Column("TIME", "D", array=1325.3 + np.arange(n) / 48.0),
+               fits.Column("CADENCENO", "J", array=np.arange(n)),
+               fits.Column("FLUX", "121E", dim="(11,11)", array=flux),
+               fits.Column("FLUX_ERR", "121E", dim="(11,11)", array=np.full_like(flux, noise)),
+               fits.Column("QUALITY", "J", array=np.zeros(n, np.int32))]
+    table = fits.BinTableHDU.from_columns(columns, name="PIXELS")
+    table.header.update(TIMEDEL=1 / 48.0, BJDREFI=2457000, BJDREFF=0.0, TIMESYS="TDB")
+    primary = fits.PrimaryHDU()
+    primary.header.update(TELESCOP="TESS", SECTOR=1, RA_OBJ=51.1119, DEC_OBJ=-77.4515)
+    aperture = fits.ImageHDU(np.ones(shape, np.int32), name="APERTURE")  # collected pixels, no bit 2
+    aperture.header.update(CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRPIX1=star[1] + 1, CRPIX2=star[0] + 1,
+                           CRVAL1=51.1119, CRVAL2=-77.4515, CDELT1=-21 / 3600, CDELT2=21 / 3600)
+    fits.HDUList([primary, table, aperture]).writeto(path)
+
+
+def test_a_cutout_without_a_pipeline_aperture_gives_the_injected_stars_flux(tmp_path):
+    from adapters.surveys.tess import VirtualTESS
+
+    # The star's known lightcurve: 5000 e-/s with a 10 % sinusoid. The threshold aperture holds most of
+    # its light (a 3-sigma cut over the stamp's MAD, which both stars' wings widen) and none of the
+    # neighbour's (4x brighter, 6.5 px away: it would add up to 20000 e-/s); the relative lightcurve is
+    # the injected one to within the noise of the sum (5 e-/s per pixel over at most 40 pixels).
+    star_flux = 5000.0 * (1 + 0.1 * np.sin(np.arange(200) / 10.0))
+    path = tmp_path / "tess-s0001-3-3_51.111900_-77.451500_11x11_astrocut.fits"
+    write_synthetic_cutout(path, star_flux)
+    client = VirtualTESS()
+    try:
+        raw = client.parse_file(path)
+        [lc] = client.reduce(raw, ReductionParameters(min_epochs=3))
+    finally:
+        client.close()
+    assert raw.meta["files"][0]["pixels"]["target_pixel"] == pytest.approx([3.6, 6.3], abs=1e-9)
+    assert raw.meta["files"][0]["pixels"]["pixel_scale_arcsec"] == pytest.approx(21.0)
+    ratio = lc.columns["flux"] / star_flux
+    assert 0.9 < np.median(ratio) < 1.0
+    relative = lc.columns["flux"] / np.median(lc.columns["flux"]) - star_flux / np.median(star_flux)
+    assert np.std(relative) < 5.0 * np.sqrt(40) / 5000.0 * 1.2
+    # The amplitude is the injected one: slope of measured on injected relative flux 1 (error about 0.006).
+    slope = np.polyfit(star_flux / np.median(star_flux), lc.columns["flux"] / np.median(lc.columns["flux"]), 1)[0]
+    assert slope == pytest.approx(1.0, abs=0.03)
+    assert (lc.filter, lc.season) == ("TESS", 1) and np.all(lc.flag == 0)
