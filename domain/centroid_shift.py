@@ -15,8 +15,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from domain.errors import DataError
+from domain.pixels import PixelCube
 
-__all__ = ["CentroidShift", "centroid_shift", "event_frames", "flux_weighted_centroid"]
+__all__ = ["CentroidShift", "MIN_BASELINE_DAYS", "centroid_shift", "event_centroid_shift", "event_frames",
+           "flux_weighted_centroid"]
+
+#: Shortest stretch (days) on each side of an event whose frames are its out-of-event frames.
+MIN_BASELINE_DAYS = 1.0
+#: The stretch on each side is at least this many times the event's duration.
+BASELINE_DURATIONS = 3.0
 
 # Median absolute deviation of a normal distribution, in standard deviations.
 _MAD_TO_SIGMA = 1.4826
@@ -227,6 +234,35 @@ def event_frames(times: np.ndarray, good: np.ndarray, start: float, end: float,
     inside = good & (times >= start) & (times <= end)
     near = good & (times >= start - baseline) & (times <= end + baseline)
     return inside, near & ~inside
+
+
+def event_centroid_shift(cube: PixelCube, start: float, end: float, bad_bits: int) -> CentroidShift | None:
+    """Return the centroid shift of an event in a pixel cube, or None when the cube cannot measure it.
+
+    The out-of-event frames are the good frames within ``max(MIN_BASELINE_DAYS, BASELINE_DURATIONS x
+    duration)`` on either side of the event; every pixel is weighed; the offset is measured from the
+    cube's target pixel.
+
+    Parameters
+    ----------
+    cube : PixelCube
+        The images of the lightcurve the event was found in.
+    start, end : float
+        First and last time of the event (the cube's time scale).
+    bad_bits : int
+        Quality bits of frames not to use.
+
+    Returns
+    -------
+    CentroidShift or None
+        None when the event has no good frame or fewer than 3 good frames around it.
+    """
+    baseline = max(MIN_BASELINE_DAYS, BASELINE_DURATIONS * (end - start))
+    inside, outside = event_frames(cube.times, cube.good_cadences(bad_bits), start, end, baseline)
+    if inside.sum() < 1 or outside.sum() < 3:
+        return None
+    return centroid_shift(cube.flux, inside, outside, pixel_scale_arcsec=cube.pixel_scale_arcsec,
+                          target_pixel=cube.target_pixel)
 
 
 def _nanmean(frames: np.ndarray) -> np.ndarray:

@@ -25,11 +25,12 @@ from adapters.surveys.spoc_format import (
     json_number,
     read_mission_file,
 )
-from adapters.surveys.pixel_format import is_pixel_file, read_pixel_file
+from adapters.surveys.pixel_format import is_pixel_file, pixel_cube, read_pixel_file
 from adapters.surveys.pixel_lightcurves import pixel_entry, pixel_images, pixel_photometry
 from adapters.surveys.spoc_photometry import photometry
 from domain.errors import DataError, SurveyError
 from domain.lightcurve import Lightcurve
+from domain.pixels import PixelCube
 from domain.rawdata import RawData
 from domain.reduction import ReductionParameters
 from domain.source import Source
@@ -259,6 +260,35 @@ class MastLightcurveClient(SurveyClient):
                        meta=meta, images=images)
 
     # -- reduction -----------------------------------------------------------------------------------------------
+
+    has_images = True
+
+    def pixel_cubes(self, raw: RawData) -> dict[tuple[str, int], tuple[PixelCube, int]]:
+        """Return the images of each target pixel file in the raw data, by the lightcurve they reduce to.
+
+        Parameters
+        ----------
+        raw : RawData
+            Loaded raw data.
+
+        Returns
+        -------
+        dict
+            ``(filter, season)`` -> the file's :class:`~domain.pixels.PixelCube` (times MJD on TDB, as the
+            lightcurve's) and the configured quality preset's bits.
+        """
+        c, season_column = raw.columns, self.mission.season_column
+        mask = self.mission.quality_mask(self.parameters.quality_bitmask)
+        cubes = {}
+        for entry in raw.meta.get("files", []):
+            if not entry.get("pixels"):
+                continue
+            season, cadence = int(entry[season_column]), _cadence_key(entry.get("cadence_s"))
+            rows = ((np.asarray(c[season_column]) == season)
+                    & (np.nan_to_num(np.asarray(c["cadence_s"], dtype=float), nan=_UNKNOWN_CADENCE) == cadence))
+            cubes[(self.band(cadence), season)] = (
+                pixel_cube(raw.images, entry, c["mjd_tdb"][rows], c["quality"][rows]), mask)
+        return cubes
 
     def reduce(self, raw: RawData, parameters: ReductionParameters) -> list[Lightcurve]:
         """Return one lightcurve per season and cadence, every cadence kept.

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from domain.centroid_shift import centroid_shift, event_frames, flux_weighted_centroid
+from domain.centroid_shift import centroid_shift, event_centroid_shift, event_frames, flux_weighted_centroid
 from domain.errors import DataError
 
 SHAPE = (13, 13)
@@ -144,3 +144,29 @@ def test_too_few_frames_or_overlapping_selections_are_refused():
         centroid_shift(images, one, np.array([0, 1, 1, 0, 0, 0], bool))
     with pytest.raises(DataError, match="overlap"):
         centroid_shift(images, one, np.array([1, 1, 1, 1, 0, 0], bool))
+
+
+def test_event_centroid_shift_uses_good_frames_around_the_event_and_needs_enough_of_them(images):
+    from domain.pixels import PixelCube
+
+    times = np.arange(N_FRAMES) * 0.02  # 0.02-day cadence: the 1-day minimum baseline is 50 frames a side
+    quality = np.zeros(N_FRAMES, int)
+    quality[250:300] = 8                # bad frames before the neighbour's event (frames 300-304)
+    cube = PixelCube(times=times, flux=images, flux_err=np.ones_like(images), quality=quality,
+                     target_pixel=tuple(TARGET), pixel_scale_arcsec=3.98)
+    shift = event_centroid_shift(cube, times[300], times[304], bad_bits=8)
+    assert (shift.in_frames, shift.out_frames) == (5, 50)  # 305-354: the 50 frames before are bad
+    assert shift.offset_significance > 10
+    assert event_centroid_shift(cube, times[300], times[304], bad_bits=0).out_frames == 100
+    assert event_centroid_shift(cube, 100.0, 101.0, bad_bits=0) is None  # no frame in the event
+
+
+def test_a_detection_keeps_the_statistic_and_none_where_it_is_not_finite():
+    from domain.centroid_shift import CentroidShift
+    from domain.detection import CENTROID_FIELDS, Detection
+
+    detection = Detection("brightening", 1.0, 0.9, 1.1, 8.0, 2.0, -0.5, 3, 1.0)
+    assert all(getattr(detection, name) is None for name in CENTROID_FIELDS)
+    detection.set_centroid_shift(CentroidShift(0.3, 0.4, 0.01, 0.01, 0.5, 0.01, 50.0, None, None, 5, 80,
+                                               offset_pixels=3.0, offset_error=0.1, offset_significance=30.0))
+    assert [getattr(detection, name) for name in CENTROID_FIELDS] == [0.5, 0.01, None, None, 3.0, 0.1, 30.0]
