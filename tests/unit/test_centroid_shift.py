@@ -73,7 +73,7 @@ def test_the_neighbours_flare_moves_the_centroid_towards_the_neighbour_far_beyon
     assert np.all(np.abs(measured - expected) < 4 * np.array([shift.err_row, shift.err_col]))
     towards = (NEIGHBOUR - TARGET) / 3.0
     assert measured @ towards / np.linalg.norm(measured) > 0.98  # it points at the neighbour
-    assert shift.significance > 10 and shift.pixels > 10 * shift.error
+    assert shift.significance > 10 and shift.pixels > 8 * shift.error
     assert shift.arcsec == pytest.approx(shift.pixels * 3.98) and shift.arcsec_error == pytest.approx(shift.error * 3.98)
     # The changing light comes from the neighbour, 3 px (11.9 arcsec) from the target.
     assert np.hypot(shift.source_row - NEIGHBOUR[0], shift.source_col - NEIGHBOUR[1]) < 4 * shift.offset_error
