@@ -50,11 +50,7 @@ def measure_centroid_shifts(uow: AbstractUnitOfWork, store: DataStore, client: S
     raws = {s.name: carried[s.name] for s, _ in wanted if s.name in carried and carried[s.name].is_loaded}
     missing = [s.name for s, _ in wanted if s.name not in raws]
     if missing:
-        for name, raw in uow.raw_data.get_many(survey.name, survey.download_version, missing).items():
-            try:
-                raws[name] = raw if raw.is_loaded else store.load_raw(raw)
-            except VOError as exc:
-                logger.warning("%s: no centroid shifts (raw data unreadable: %s)", name, exc)
+        raws.update(_loaded(store, uow.raw_data.get_many(survey.name, survey.download_version, missing)))
     measured = 0
     for source, results in wanted:
         raw = raws.get(source.name)
@@ -70,3 +66,19 @@ def measure_centroid_shifts(uow: AbstractUnitOfWork, store: DataStore, client: S
                     detection.set_centroid_shift(shift)
                     measured += 1
     return measured
+
+
+def _loaded(store: DataStore, records: dict) -> dict:
+    """Load raw records (one read per file when they can all be read), leaving out those that cannot be."""
+    todo = [raw for raw in records.values() if not raw.is_loaded]
+    try:
+        store.load_raw_many(todo)
+        return records
+    except VOError:
+        readable = {}
+        for name, raw in records.items():
+            try:
+                readable[name] = raw if raw.is_loaded else store.load_raw(raw)
+            except VOError as exc:
+                logger.warning("%s: no centroid shifts (raw data unreadable: %s)", name, exc)
+        return readable

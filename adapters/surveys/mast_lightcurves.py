@@ -18,6 +18,8 @@ from adapters.http.cache import RawCache
 from adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
 from adapters.surveys.fits_checksum import verify_fits_checksums
 from adapters.surveys.mast import MastApi
+from adapters.surveys.pixel_format import is_pixel_file, pixel_cube, read_pixel_file
+from adapters.surveys.pixel_lightcurves import pixel_entry, pixel_images, pixel_photometry
 from adapters.surveys.spoc_format import (
     Mission,
     MissionLightcurveFile,
@@ -25,8 +27,6 @@ from adapters.surveys.spoc_format import (
     json_number,
     read_mission_file,
 )
-from adapters.surveys.pixel_format import is_pixel_file, pixel_cube, read_pixel_file
-from adapters.surveys.pixel_lightcurves import pixel_entry, pixel_images, pixel_photometry
 from adapters.surveys.spoc_photometry import photometry
 from domain.errors import DataError, SurveyError
 from domain.lightcurve import Lightcurve
