@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["Detection", "BRIGHTENING", "DIMMING"]
+import math
+
+__all__ = ["CENTROID_FIELDS", "Detection", "BRIGHTENING", "DIMMING"]
+
+#: Attributes of the pixel vetting statistic (:meth:`Detection.set_centroid_shift`), None until measured.
+CENTROID_FIELDS = ("centroid_shift_px", "centroid_shift_err_px", "centroid_shift_arcsec", "centroid_shift_err_arcsec",
+                   "centroid_offset_px", "centroid_offset_err_px", "centroid_offset_sigma")
 
 BRIGHTENING = "brightening"
 DIMMING = "dimming"
@@ -49,6 +55,18 @@ class Detection:
     equivalent_duration, equivalent_duration_err : float, optional
         Time integral of the fractional flux change over the event's epochs and its one-sigma error,
         in seconds (AltaiPony's definition; negative for dips).
+
+    Attributes
+    ----------
+    centroid_shift_px, centroid_shift_err_px : float or None
+        Flux-weighted centroid shift between in-event and out-of-event images, and its error (pixels);
+        None where the survey has no images of the event (see :meth:`set_centroid_shift`).
+    centroid_shift_arcsec, centroid_shift_err_arcsec : float or None
+        The same on the sky.
+    centroid_offset_px, centroid_offset_err_px : float or None
+        Distance of the light that changed from the target, and its error (pixels).
+    centroid_offset_sigma : float or None
+        Their ratio: large for an event on a neighbour (the column to sort by when vetting).
     """
 
     def __init__(
@@ -82,7 +100,22 @@ class Detection:
             is_simulated=bool(is_simulated), filter_width=float(filter_width), first_epoch=first_epoch,
             last_epoch=last_epoch, quality=dict(quality or {}), injection_id=None, peak_snr=_float(peak_snr),
             amplitude=_float(amplitude), equivalent_duration=_float(equivalent_duration),
-            equivalent_duration_err=_float(equivalent_duration_err))
+            equivalent_duration_err=_float(equivalent_duration_err), **dict.fromkeys(CENTROID_FIELDS))
+
+    def set_centroid_shift(self, shift) -> None:
+        """Keep the pixel vetting statistic of this event (a :class:`~domain.centroid_shift.CentroidShift`).
+
+        Non-finite values (no pixel scale, no target position) are kept as None.
+
+        Parameters
+        ----------
+        shift : CentroidShift
+            Measured on the images of the event.
+        """
+        values = (shift.pixels, shift.error, shift.arcsec, shift.arcsec_error, shift.offset_pixels,
+                  shift.offset_error, shift.offset_significance)
+        for name, value in zip(CENTROID_FIELDS, values):
+            setattr(self, name, _float(value) if value is not None and math.isfinite(value) else None)
 
     @property
     def duration(self) -> float:

@@ -211,5 +211,5 @@ class BatchRunnerMixin:
         if stage == REDUCE:
             return reduce_batch(uow, self.store, client, survey, self.name, sources, carry)
         if stage == ANALYSE:
-            return analyse_batch(uow, self.store, self.histogram_store, survey, self.name, sources, carry)
+            return analyse_batch(uow, self.store, self.histogram_store, survey, self.name, sources, carry, client)
         return simulate_batch(uow, self.store, self.histogram_store, survey, self.name, sources, carry)

@@ -13,6 +13,7 @@ from domain.catalog import Catalog, CatalogSpec
 from domain.errors import SurveyError, VOError
 from domain.lightcurve import Lightcurve
 from domain.parameters import Parameters
+from domain.pixels import PixelCube
 from domain.rawdata import RawData
 from domain.source import Source
 
@@ -138,6 +139,26 @@ class SurveyClient(abc.ABC):
             If this survey cannot read files, or the file is not a valid answer.
         """
         raise SurveyError(f"survey {self.name!r} cannot ingest files")
+
+    #: Whether this survey's raw data may hold images (target pixel files, cutouts): only then does the
+    #: analysis load a source's raw data again to measure its detections' centroid shifts.
+    has_images: bool = False
+
+    def pixel_cubes(self, raw: RawData) -> dict[tuple[str, int], tuple[PixelCube, int]]:
+        """Return the images of loaded raw data by the lightcurve they reduce to.
+
+        Parameters
+        ----------
+        raw : RawData
+            Loaded raw data of this survey.
+
+        Returns
+        -------
+        dict
+            ``(filter, season)`` of a lightcurve -> its :class:`~domain.pixels.PixelCube` and the quality
+            bits of frames not to use; empty for a survey without images (this default).
+        """
+        return {}
 
     def combine(self, raws: Sequence[RawData]) -> RawData:
         """Merge several answers about one source (e.g. one TESS file per sector) into one.

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import column_property, registry
 
-from domain.detection import Detection
+from domain.detection import CENTROID_FIELDS, Detection
 from domain.injection import Injection
 from domain.lightcurve import Lightcurve
 from domain.rawdata import RawData
@@ -147,6 +147,9 @@ detections = Table(
     Column("amplitude", Float),
     Column("equivalent_duration", Float),
     Column("equivalent_duration_err", Float),
+    # Pixel vetting statistic (migration 0008): centroid shift of the event and the offset of the light
+    # that changed from the target, NULL where the survey has no images of the event.
+    *(Column(name, Float) for name in CENTROID_FIELDS),
     # Set only for simulated detections: the injected event they recovered.
     Column("injection_id", BigInteger, ForeignKey("injections.id", ondelete="CASCADE")),
     # Triage by a person (migration 0004): not part of the domain Detection, read and written by the

@@ -18,6 +18,8 @@ from adapters.http.cache import RawCache
 from adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
 from adapters.surveys.fits_checksum import verify_fits_checksums
 from adapters.surveys.mast import MastApi
+from adapters.surveys.pixel_format import is_pixel_file, pixel_cube, read_pixel_file
+from adapters.surveys.pixel_lightcurves import pixel_entry, pixel_images, pixel_photometry
 from adapters.surveys.spoc_format import (
     Mission,
     MissionLightcurveFile,
@@ -28,6 +30,7 @@ from adapters.surveys.spoc_format import (
 from adapters.surveys.spoc_photometry import photometry
 from domain.errors import DataError, SurveyError
 from domain.lightcurve import Lightcurve
+from domain.pixels import PixelCube
 from domain.rawdata import RawData
 from domain.reduction import ReductionParameters
 from domain.source import Source
@@ -185,18 +188,25 @@ class MastLightcurveClient(SurveyClient):
                     "cadence_s": json_number(f.cadence_s), self.id_key: f.target_id,
                     "primary": f.primary, "lightcurve": f.lightcurve} for f in files]
         images = {self.aperture_name(f): f.aperture for f in files if f.aperture is not None}
+        for f, entry in zip(files, entries):
+            if f.pixels is not None:
+                pixels, entry["pixels"] = pixel_images(f, self.aperture_name(f))
+                images.update(pixels)
         return RawData(self.name, source_name, "", columns, ra=ra, dec=dec, meta={**meta, "files": entries},
                        images=images)
 
     # -- files the user has --------------------------------------------------------------------------------------
 
     def parse_file(self, path) -> RawData:
-        """Read a mission lightcurve file the user already has.
+        """Read a mission lightcurve file or target pixel file the user already has.
+
+        A target pixel file (``*_lpd-targ.fits``, ``*_tp.fits``, a TESScut cutout) keeps its images as
+        raw data; its lightcurve is made from them by :meth:`reduce`.
 
         Parameters
         ----------
         path : str or pathlib.Path
-            A lightcurve file of this mission.
+            A lightcurve file or target pixel file of this mission.
 
         Returns
         -------
@@ -210,10 +220,11 @@ class MastLightcurveClient(SurveyClient):
         """
         try:
             verify_fits_checksums(path, require=False)
-            lc = read_mission_file(path, self.mission)
+            read = read_pixel_file if is_pixel_file(path) else read_mission_file
+            lc = read(path, self.mission)
+            return self._raw_from_files([lc], "", lc.ra, lc.dec, {self.id_key: lc.target_id})
         except DataError as exc:
             raise SurveyError(f"{self.name}: {exc}") from None
-        return self._raw_from_files([lc], "", lc.ra, lc.dec, {self.id_key: lc.target_id})
 
     def combine(self, raws: Sequence[RawData]) -> RawData:
         """Merge answers about one source (e.g. one ingested file per season) into one raw table.
@@ -250,10 +261,41 @@ class MastLightcurveClient(SurveyClient):
 
     # -- reduction -----------------------------------------------------------------------------------------------
 
+    has_images = True
+
+    def pixel_cubes(self, raw: RawData) -> dict[tuple[str, int], tuple[PixelCube, int]]:
+        """Return the images of each target pixel file in the raw data, by the lightcurve they reduce to.
+
+        Parameters
+        ----------
+        raw : RawData
+            Loaded raw data.
+
+        Returns
+        -------
+        dict
+            ``(filter, season)`` -> the file's :class:`~domain.pixels.PixelCube` (times MJD on TDB, as the
+            lightcurve's) and the configured quality preset's bits.
+        """
+        c, season_column = raw.columns, self.mission.season_column
+        mask = self.mission.quality_mask(self.parameters.quality_bitmask)
+        cubes = {}
+        for entry in raw.meta.get("files", []):
+            if not entry.get("pixels"):
+                continue
+            season, cadence = int(entry[season_column]), _cadence_key(entry.get("cadence_s"))
+            rows = ((np.asarray(c[season_column]) == season)
+                    & (np.nan_to_num(np.asarray(c["cadence_s"], dtype=float), nan=_UNKNOWN_CADENCE) == cadence))
+            cubes[(self.band(cadence), season)] = (
+                pixel_cube(raw.images, entry, c["mjd_tdb"][rows], c["quality"][rows]), mask)
+        return cubes
+
     def reduce(self, raw: RawData, parameters: ReductionParameters) -> list[Lightcurve]:
         """Return one lightcurve per season and cadence, every cadence kept.
 
-        The flux is the configured SAP or PDCSAP flux (e-/s); ``mag`` is
+        The flux is the configured SAP or PDCSAP flux (e-/s), or for a target pixel file the sum of its
+        images over the pipeline's aperture (over an aperture chosen from the images when the file has
+        none: :func:`domain.photometry.choose_aperture`); ``mag`` is
         ``zero_point - 2.5 log10(flux)`` (NaN where flux <= 0). ``flag`` is the
         quality column masked by the configured preset, plus
         :data:`~adapters.surveys.spoc_format.NAN_FLAG` where the time or the flux
@@ -281,8 +323,10 @@ class MastLightcurveClient(SurveyClient):
         season = np.asarray(c[season_column], dtype=np.int64)
         # An unknown cadence (no TIMEDEL in the file) groups under -1 rather than NaN, which equals nothing.
         cadence = np.nan_to_num(np.asarray(c["cadence_s"], dtype=float), nan=_UNKNOWN_CADENCE)
-        headers = {(int(e[season_column]), _cadence_key(e.get("cadence_s"))): e.get("lightcurve") or {}
-                   for e in raw.meta.get("files", [])}
+        entries: dict[tuple[int, float], list[dict]] = {}
+        for e in raw.meta.get("files", []):
+            entries.setdefault((int(e[season_column]), _cadence_key(e.get("cadence_s"))), []).append(e)
+        headers = {key: group[-1].get("lightcurve") or {} for key, group in entries.items()}
         lightcurves = []
         for s, cad in sorted({(int(a), float(b)) for a, b in zip(season, cadence)}, key=lambda k: (k[0], -k[1])):
             rows = (season == s) & (cadence == cad)
@@ -291,9 +335,13 @@ class MastLightcurveClient(SurveyClient):
             exptime = cadence_seconds(headers[(s, cad)]) if (s, cad) in headers else np.nan
             if not np.isfinite(exptime):
                 exptime = cad if cad > 0 else np.nan
-            lc_columns = photometry(c["mjd_tdb"][rows], c["cadenceno"][rows], c[flux_name][rows],
-                                    c[f"{flux_name}_err"][rows], c["quality"][rows], mask, exptime,
-                                    self.mission.zero_point)
+            flux, flux_err = c[flux_name][rows], c[f"{flux_name}_err"][rows]
+            pixels = pixel_entry(entries.get((s, cad), []), f"raw data of {raw.source_name!r}, "
+                                 f"{self.mission.season_word} {s}")
+            if pixels is not None:
+                flux, flux_err, _ = pixel_photometry(raw, rows, pixels, mask)
+            lc_columns = photometry(c["mjd_tdb"][rows], c["cadenceno"][rows], flux, flux_err, c["quality"][rows],
+                                    mask, exptime, self.mission.zero_point)
             lightcurves.append(Lightcurve(self.name, self.band(cad), s, lc_columns,
                                           source_name=raw.source_name or None, time_scale="tdb"))
         return lightcurves

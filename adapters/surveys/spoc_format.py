@@ -17,6 +17,7 @@ import numpy as np
 from astropy.io import fits
 
 from domain.errors import DataError
+from domain.pixels import PixelCube
 
 __all__ = [
     "MJD_OFFSET",
@@ -159,6 +160,8 @@ class MissionLightcurveFile:
     ``columns`` has every name of the mission's :attr:`Mission.raw_columns`,
     one row per cadence (cadences with NaN times included); ``mjd_tdb`` is
     TIME + BJDREFI + BJDREFF - 2400000.5, on the TDB scale the file's TIMESYS states.
+    A target pixel file (:mod:`adapters.surveys.pixel_format`) also has ``pixels``, its images, and
+    ``wcs``, their WCS as header cards.
     """
 
     path: Path
@@ -171,6 +174,8 @@ class MissionLightcurveFile:
     primary: dict = field(default_factory=dict)
     lightcurve: dict = field(default_factory=dict)
     aperture: np.ndarray | None = None
+    pixels: PixelCube | None = None
+    wcs: dict | None = None
 
 
 def header_to_dict(header: fits.Header) -> dict:

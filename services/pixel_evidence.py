@@ -1,0 +1,84 @@
+"""Pixel evidence of detections: the centroid shift of each event measured on the survey's images."""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+from domain.centroid_shift import event_centroid_shift
+from domain.errors import VOError
+from domain.source import Source
+from services.ports import AbstractUnitOfWork, DataStore, SurveyClient
+
+__all__ = ["measure_centroid_shifts"]
+
+logger = logging.getLogger(__name__)
+
+
+def measure_centroid_shifts(uow: AbstractUnitOfWork, store: DataStore, client: SurveyClient, survey,
+                            analysed: Sequence[tuple[Source, list]], carried: dict | None = None) -> int:
+    """Set the centroid shift on every detection whose lightcurve was made from images.
+
+    Only sources with detections have their raw data loaded (from ``carried`` when the batch's download
+    step left it in memory). A source whose raw data cannot be read keeps its detections without the
+    statistic: the evidence is an addition to a detection, never a reason to lose it.
+
+    Parameters
+    ----------
+    uow : AbstractUnitOfWork
+        Unit of work (entered by the caller).
+    store : DataStore
+        Raw arrays.
+    client : SurveyClient
+        The survey's client (:meth:`SurveyClient.pixel_cubes`).
+    survey : SurveyConfig
+        The survey's name and download version.
+    analysed : sequence of (Source, list)
+        Each source and the analysis of each of its lightcurves (``lightcurve`` and ``detections``).
+    carried : dict, optional
+        Source name -> loaded RawData of this batch.
+
+    Returns
+    -------
+    int
+        Detections measured.
+    """
+    wanted = [(source, results) for source, results in analysed if any(r.detections for r in results)]
+    if not wanted or not client.has_images:
+        return 0
+    carried = carried or {}
+    raws = {s.name: carried[s.name] for s, _ in wanted if s.name in carried and carried[s.name].is_loaded}
+    missing = [s.name for s, _ in wanted if s.name not in raws]
+    if missing:
+        raws.update(_loaded(store, uow.raw_data.get_many(survey.name, survey.download_version, missing)))
+    measured = 0
+    for source, results in wanted:
+        raw = raws.get(source.name)
+        cubes = client.pixel_cubes(raw) if raw is not None else {}
+        for result in results:
+            lc = result.lightcurve
+            cube, bad_bits = cubes.get((lc.filter, lc.season), (None, 0))
+            if cube is None:
+                continue
+            for detection in result.detections:
+                shift = event_centroid_shift(cube, detection.start_mjd, detection.end_mjd, bad_bits)
+                if shift is not None:
+                    detection.set_centroid_shift(shift)
+                    measured += 1
+    return measured
+
+
+def _loaded(store: DataStore, records: dict) -> dict:
+    """Load raw records (one read per file when they can all be read), leaving out those that cannot be."""
+    todo = [raw for raw in records.values() if not raw.is_loaded]
+    try:
+        store.load_raw_many(todo)
+        return records
+    except VOError:
+        readable = {}
+        for name, raw in records.items():
+            try:
+                readable[name] = raw if raw.is_loaded else store.load_raw(raw)
+            except VOError as exc:
+                logger.warning("%s: no centroid shifts (raw data unreadable: %s)", name, exc)
+        return readable
