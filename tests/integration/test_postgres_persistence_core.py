@@ -6,12 +6,16 @@ a failed source stays pending until it is done. Expected values are the sets and
 hand from what each test stores.
 """
 
+import numpy as np
 import pytest
 
+from adapters.files.netcdf_store import NetCdfHistogramStore
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from domain.histograms import Axis, Histograms
 from domain.source import Source
 from services.batch_carry import BatchCarry
-from services.stages import ANALYSE, DOWNLOAD, REDUCE, finish, pending
+from services.histograms import compact_histograms, merged_histograms
+from services.stages import ANALYSE, DOWNLOAD, REDUCE, finish, pending, save_histogram_parts
 
 
 @pytest.fixture
@@ -109,3 +113,182 @@ def test_a_failure_of_one_survey_or_stage_is_not_cleared_by_a_success_of_another
     uow.commit()
     assert sorted((st, su, m) for _, st, su, _, m in uow.steps.failures("p")) == [
         (DOWNLOAD, "demo", "HTTP 500"), (REDUCE, "ztf", "no data")]
+
+
+def test_a_batch_of_new_sources_takes_its_steps_from_its_carry_within_the_batch_only(uow):
+    s = _sources(uow)
+    ids = [x.id for x in s]
+    carry = BatchCarry(fresh=True)
+    # What this batch's steps did (the database holds nothing of it yet), and an id of another batch.
+    carry.done = {(REDUCE, "demo", "r2"): {ids[0], ids[1], ids[2]}, (ANALYSE, "demo", "a2"): {ids[2], 999_999}}
+    todo, skipped = pending(uow, ANALYSE, "demo", "a2", s, after=(REDUCE, "r2"), carry=carry)
+    assert ([x.name for x in todo], skipped) == (["s0", "s1"], 1)
+    todo, skipped = pending(uow, REDUCE, "demo", "r2", s, carry=carry)
+    assert ([x.name for x in todo], skipped) == (["s3"], 3)
+    todo, skipped = pending(uow, ANALYSE, "demo", "a2", s, after=(REDUCE, "r1"), carry=carry)
+    assert (todo, skipped) == ([], 1)
+    # finish records in the carry what it marked done, beside what was there.
+    finish(uow, ANALYSE, "demo", "a2", {ids[0]: 1}, {ids[1]: "unreadable"}, carry)
+    assert carry.done[(ANALYSE, "demo", "a2")] == {ids[0], ids[2], 999_999}
+    assert uow.steps.done(ANALYSE, "demo", "a2", ids) == {ids[0]}
+
+
+def test_a_resumed_batch_asks_the_database_not_its_carry(uow):
+    s = _sources(uow, n=2)
+    ids = [x.id for x in s]
+    uow.steps.mark_done(REDUCE, "demo", "r1", {ids[0]: 1})
+    uow.commit()
+    carry = BatchCarry()  # not fresh: what it holds is not all there is on record
+    carry.done = {(REDUCE, "demo", "r1"): {ids[1]}}
+    todo, skipped = pending(uow, REDUCE, "demo", "r1", s, carry=carry)
+    assert ([x.name for x in todo], skipped) == (["s1"], 1)
+    todo, _ = pending(uow, ANALYSE, "demo", "a1", s, after=(REDUCE, "r1"), carry=carry)
+    assert [x.name for x in todo] == ["s0"]
+
+
+def test_lightcurves_of_a_source_come_by_filter_then_season(uow):
+    from tests.integration.test_postgres_versions import _lightcurve
+
+    (source,) = _sources(uow, n=1)
+    made = []
+    for filter_, season in (("r", 1), ("g", 1), ("r", 0), ("g", 0)):
+        lc = _lightcurve(source, "r1", 5)
+        lc.filter, lc.season, lc.key = filter_, season, f"s0/{filter_}/{season}"
+        made.append(lc)
+    uow.lightcurves.add_many(made)
+    uow.commit()
+    uow.session.expunge_all()
+    found = uow.lightcurves.for_sources([source.id], "demo", "r1")
+    assert [(lc.filter, lc.season) for lc in found[source.id]] == [("g", 0), ("g", 1), ("r", 0), ("r", 1)]
+
+
+def test_replacing_parts_touches_only_its_own_product(session_factory):
+    products = {"own": ("p", "demo", "a1"), "project": ("q", "demo", "a1"), "survey": ("p", "ztf", "a1"),
+                "version": ("p", "demo", "a2")}
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        for key, (project, survey, version) in products.items():
+            uow.histogram_parts.add(project, survey, version, "scanned", f"h/{key}")
+        uow.commit()
+        # Every key named, the other products' included: only this product's part is replaced.
+        uow.histogram_parts.replace("p", "demo", "a1", "scanned", [f"h/{k}" for k in products], "h/merged")
+        uow.commit()
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert {key: uow.histogram_parts.keys(*product, "scanned") for key, product in products.items()} == {
+            "own": ["h/merged"], "project": ["h/project"], "survey": ["h/survey"], "version": ["h/version"]}
+
+
+def _part(values) -> Histograms:
+    h = Histograms({"mag": Axis.numeric(10, 20, 1)})
+    h.fill("counts", mag=values)
+    return h
+
+
+class _CountingStore(NetCdfHistogramStore):
+    def __init__(self, root):
+        super().__init__(root)
+        self.loaded = []
+
+    def load(self, key):
+        self.loaded.append(key)
+        return super().load(key)
+
+
+def _write_parts(session_factory, store, values_of_parts, product=("p", "demo", "a1", "scanned")):
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        for i, values in enumerate(values_of_parts):
+            key = f"histograms/{'/'.join(product)}/part-{i}"
+            store.save(key, _part(values))
+            uow.histogram_parts.add(*product, key)
+        uow.commit()
+        return uow.histogram_parts.keys(*product)
+
+
+def test_parts_are_compacted_from_min_parts_on_and_keep_every_count(session_factory, tmp_path):
+    store = _CountingStore(tmp_path)
+    values = [[10.5], [11.5, 11.5], [12.5, 19.5, 25.0]]
+    keys = _write_parts(session_factory, store, values)
+    # The merged counts, bin for bin: numpy's histogram of every value written (25 overflows).
+    expected = np.histogram([v for part in values for v in part], bins=np.arange(10, 21))[0]
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert compact_histograms(uow, store, "p", "demo", "a1", "scanned", min_parts=4) == 0
+        assert uow.histogram_parts.keys("p", "demo", "a1", "scanned") == keys
+        assert merged_histograms(uow, store, "p", "demo", "a1", "ztf") is None
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert compact_histograms(uow, store, "p", "demo", "a1", "scanned", min_parts=3) == 3
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        (merged_key,) = uow.histogram_parts.keys("p", "demo", "a1", "scanned")
+        merged = merged_histograms(uow, store, "p", "demo", "a1", "scanned")
+    assert merged_key.startswith("histograms/p/demo/a1/scanned/merged-")
+    assert not any(store.exists(key) for key in keys) and store.exists(merged_key)
+    counts = merged["counts"]
+    assert counts.sel(mag=np.arange(10.5, 20)).values.tolist() == expected.tolist()
+    assert merged.total("counts") == 6
+
+
+def test_one_part_is_never_compacted_and_two_are_from_min_parts_one(session_factory, tmp_path):
+    store = NetCdfHistogramStore(tmp_path)
+    (only,) = _write_parts(session_factory, store, [[10.5]], ("p", "demo", "a1", "scanned"))
+    two = _write_parts(session_factory, store, [[10.5], [11.5]], ("p", "demo", "a1", "cut_chi"))
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert compact_histograms(uow, store, "p", "demo", "a1", "scanned", min_parts=1) == 0
+        assert compact_histograms(uow, store, "p", "demo", "a1", "cut_chi", min_parts=1) == 2
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert uow.histogram_parts.keys("p", "demo", "a1", "scanned") == [only]
+        assert len(uow.histogram_parts.keys("p", "demo", "a1", "cut_chi")) == 1
+        assert merged_histograms(uow, store, "p", "demo", "a1", "cut_chi").total("counts") == 2
+    assert not any(store.exists(key) for key in two)
+
+
+def test_known_sums_replace_reading_back_only_while_every_key_they_cover_is_on_record(session_factory, tmp_path):
+    store = _CountingStore(tmp_path)
+    keys = _write_parts(session_factory, store, [[10.5], [11.5], [12.5]])
+    # Deliberately not the sum of those parts: used instead of them, it would show in the result.
+    marked = _part([15.5] * 7)
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        stale = (frozenset({keys[0], "histograms/p/demo/a1/scanned/gone"}), marked)
+        assert compact_histograms(uow, store, "p", "demo", "a1", "scanned", min_parts=2, known=stale) == 3
+    assert sorted(store.loaded) == sorted(keys)  # a key of the known sums is gone: every part is read
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        first = merged_histograms(uow, store, "p", "demo", "a1", "scanned")
+    assert first.total("counts") == 3
+    more = _write_parts(session_factory, store, [[13.5], [14.5]], ("p", "demo", "a1", "cut_chi"))
+    store.loaded.clear()
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert compact_histograms(uow, store, "p", "demo", "a1", "cut_chi", min_parts=2,
+                                  known=(frozenset(more), marked)) == 2
+    assert store.loaded == []  # every key covered: nothing read back, the known sums taken as they are
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert merged_histograms(uow, store, "p", "demo", "a1", "cut_chi").total("counts") == 7
+    store.loaded.clear()
+    some = _write_parts(session_factory, store, [[10.5], [11.5], [12.5]], ("p", "demo", "a1", "cut_sharp"))
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert compact_histograms(uow, store, "p", "demo", "a1", "cut_sharp", min_parts=2,
+                                  known=(frozenset(some[:2]), marked)) == 3
+    assert store.loaded == some[2:]  # only the part the known sums do not cover
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert merged_histograms(uow, store, "p", "demo", "a1", "cut_sharp").total("counts") == 8
+
+
+def test_a_batch_writes_one_part_per_histogram_named_by_its_sources_whatever_their_order(session_factory, tmp_path):
+    store = NetCdfHistogramStore(tmp_path)
+    histograms = {"scanned": _part([10.5, 11.5]), "cut_chi": _part([12.5])}
+    carry = BatchCarry()
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        save_histogram_parts(uow, store, histograms, "p", "demo", "a1", [3, 1, 2], carry)
+        save_histogram_parts(uow, store, histograms, "p", "demo", "a1", [1, 2, 3])  # the same batch again
+        save_histogram_parts(uow, store, histograms, "p", "demo", "a1", [])  # no source: no part
+        uow.commit()
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        keys = {name: uow.histogram_parts.keys("p", "demo", "a1", name) for name in histograms}
+        assert {name: len(k) for name, k in keys.items()} == {"scanned": 1, "cut_chi": 1}
+        # Under the product's folder (the project's name made file-safe, with a hash of it).
+        layout = {name: k[0].split("/") for name, k in keys.items()}
+        assert all(parts[0] == "histograms" and parts[1].startswith("p-") and parts[2:5] == ["demo", "a1", name]
+                   and parts[5].startswith("part-") and len(parts) == 6 for name, parts in layout.items())
+        assert [(s, v, n, k) for s, v, n, k, _ in carry.parts] == [
+            ("demo", "a1", name, keys[name][0]) for name in histograms]
+        assert [h.total("counts") for *_, h in carry.parts] == [2, 1]
+        save_histogram_parts(uow, store, histograms, "p", "demo", "a1", [4])
+        uow.commit()
+        assert len(uow.histogram_parts.keys("p", "demo", "a1", "scanned")) == 2
+        assert merged_histograms(uow, store, "p", "demo", "a1", "scanned").total("counts") == 4
