@@ -8,6 +8,7 @@ hand from what each test stores.
 
 import numpy as np
 import pytest
+from sqlalchemy import create_engine, text
 
 from adapters.files.netcdf_store import NetCdfHistogramStore
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
@@ -292,3 +293,24 @@ def test_a_batch_writes_one_part_per_histogram_named_by_its_sources_whatever_the
         uow.commit()
         assert len(uow.histogram_parts.keys("p", "demo", "a1", "scanned")) == 2
         assert merged_histograms(uow, store, "p", "demo", "a1", "scanned").total("counts") == 4
+
+
+def test_parts_come_oldest_first_even_where_a_vacuumed_table_reuses_a_forgotten_part_s_place(
+        session_factory, database_url):
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        for key in ("h/1", "h/2", "h/3"):
+            uow.histogram_parts.add("p", "demo", "a1", "scanned", key)
+        uow.commit()
+        uow.histogram_parts.replace("p", "demo", "a1", "scanned", ["h/1"], "h/merged")
+        uow.commit()
+    # (auto)vacuum frees the forgotten row's slot in the table's page; the next row recorded may take it.
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("VACUUM histogram_parts"))
+    finally:
+        engine.dispose()
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        uow.histogram_parts.add("p", "demo", "a1", "scanned", "h/4")
+        uow.commit()
+        assert uow.histogram_parts.keys("p", "demo", "a1", "scanned") == ["h/2", "h/3", "h/merged", "h/4"]
