@@ -314,3 +314,17 @@ def test_parts_come_oldest_first_even_where_a_vacuumed_table_reuses_a_forgotten_
         uow.histogram_parts.add("p", "demo", "a1", "scanned", "h/4")
         uow.commit()
         assert uow.histogram_parts.keys("p", "demo", "a1", "scanned") == ["h/2", "h/3", "h/merged", "h/4"]
+
+
+def test_raw_data_of_another_survey_at_the_same_version_is_not_returned(uow):
+    from domain.rawdata import RawData
+
+    raws = [RawData(survey, "s0", "d1", {"t": np.arange(n)}) for survey, n in (("demo", 3), ("ztf", 5))]
+    for raw in raws:
+        raw.file, raw.key = f"{raw.survey}.h5", "s0"
+    uow.raw_data.add_many(raws)
+    uow.commit()
+    uow.session.expunge_all()
+    found = {survey: uow.raw_data.get_many(survey, "d1", ["s0", "s1"]) for survey in ("demo", "ztf", "tess")}
+    assert {survey: {name: (raw.survey, raw.num_epochs) for name, raw in by_name.items()}
+            for survey, by_name in found.items()} == {"demo": {"s0": ("demo", 3)}, "ztf": {"s0": ("ztf", 5)}, "tess": {}}
