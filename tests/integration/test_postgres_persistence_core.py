@@ -328,3 +328,18 @@ def test_raw_data_of_another_survey_at_the_same_version_is_not_returned(uow):
     found = {survey: uow.raw_data.get_many(survey, "d1", ["s0", "s1"]) for survey in ("demo", "ztf", "tess")}
     assert {survey: {name: (raw.survey, raw.num_epochs) for name, raw in by_name.items()}
             for survey, by_name in found.items()} == {"demo": {"s0": ("demo", 3)}, "ztf": {"s0": ("ztf", 5)}, "tess": {}}
+
+
+def test_a_batch_of_new_sources_spends_no_statement_on_failures_it_cannot_have(uow, monkeypatch):
+    from adapters.postgres.repository import SqlAlchemyStepRepository
+
+    cleared = []
+    clear = SqlAlchemyStepRepository.clear_failures
+    monkeypatch.setattr(SqlAlchemyStepRepository, "clear_failures",
+                        lambda self, *args: cleared.append(args[0]) or clear(self, *args))
+    (source,) = _sources(uow, n=1)
+    finish(uow, REDUCE, "demo", "r1", {source.id: 1}, {}, BatchCarry(fresh=True))
+    assert cleared == []
+    finish(uow, ANALYSE, "demo", "a1", {source.id: 1}, {}, BatchCarry())
+    finish(uow, ANALYSE, "demo", "a2", {source.id: 1}, {})
+    assert cleared == [ANALYSE, ANALYSE]
