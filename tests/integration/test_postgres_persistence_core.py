@@ -164,18 +164,20 @@ def test_lightcurves_of_a_source_come_by_filter_then_season(uow):
 
 
 def test_replacing_parts_touches_only_its_own_product(session_factory):
-    products = {"own": ("p", "demo", "a1"), "project": ("q", "demo", "a1"), "survey": ("p", "ztf", "a1"),
-                "version": ("p", "demo", "a2")}
+    products = {"own": ("p", "demo", "a1", "scanned"), "project": ("q", "demo", "a1", "scanned"),
+                "survey": ("p", "ztf", "a1", "scanned"), "version": ("p", "demo", "a2", "scanned"),
+                "kind": ("p", "demo", "a1", "cut_chi")}
     with SqlAlchemyUnitOfWork(session_factory) as uow:
-        for key, (project, survey, version) in products.items():
-            uow.histogram_parts.add(project, survey, version, "scanned", f"h/{key}")
+        for key, product in products.items():
+            uow.histogram_parts.add(*product, f"h/{key}")
         uow.commit()
         # Every key named, the other products' included: only this product's part is replaced.
-        uow.histogram_parts.replace("p", "demo", "a1", "scanned", [f"h/{k}" for k in products], "h/merged")
+        uow.histogram_parts.replace(*products["own"], [f"h/{k}" for k in products], "h/merged")
         uow.commit()
     with SqlAlchemyUnitOfWork(session_factory) as uow:
-        assert {key: uow.histogram_parts.keys(*product, "scanned") for key, product in products.items()} == {
-            "own": ["h/merged"], "project": ["h/project"], "survey": ["h/survey"], "version": ["h/version"]}
+        assert {key: uow.histogram_parts.keys(*product) for key, product in products.items()} == {
+            "own": ["h/merged"], "project": ["h/project"], "survey": ["h/survey"], "version": ["h/version"],
+            "kind": ["h/kind"]}
 
 
 def _part(values) -> Histograms:
