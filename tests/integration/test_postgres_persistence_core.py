@@ -345,3 +345,15 @@ def test_a_batch_of_new_sources_spends_no_statement_on_failures_it_cannot_have(u
     finish(uow, ANALYSE, "demo", "a1", {source.id: 1}, {}, BatchCarry())
     finish(uow, ANALYSE, "demo", "a2", {source.id: 1}, {})
     assert cleared == [ANALYSE, ANALYSE]
+
+
+def test_a_long_project_name_makes_the_same_32_character_folder_as_its_other_products(session_factory, tmp_path):
+    import hashlib
+
+    project = "a_long_project_name_of_forty_chars_xxxxx"
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        save_histogram_parts(uow, NetCdfHistogramStore(tmp_path), {"scanned": _part([10.5])}, project, "demo", "a1", [1])
+        uow.commit()
+        (key,) = uow.histogram_parts.keys(project, "demo", "a1", "scanned")
+    # The readable part cut at 32 characters, then the first 12 hex digits of the name's SHA-256 (domain.naming).
+    assert key.split("/")[1] == project[:32] + "-" + hashlib.sha256(project.encode()).hexdigest()[:12]
