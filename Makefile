@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-slow test-reliability test-mutation test-all lint-imports benchmark screenshots clean-data
+.PHONY: demo test test-slow test-reliability test-mutation test-mutation-persistence test-all lint-imports benchmark screenshots clean-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,15 @@ test-mutation: $(VENV)/.mutation-installed
 	$(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTANTS)
 	$(BIN)/python tests/mutation_report.py
 
+## Mutation testing of the persistence/resume core (step bookkeeping, version filters of the repositories, histogram
+## parts) against the PostgreSQL integration tests and the run unit tests, in build/mutation-persistence with its own
+## [tool.mutmut] and a scratch PostgreSQL (about half an hour on one core; JOBS=2 for two). Resumes where it stopped;
+## MUTANTS='--survivors' runs the survivors again. Scores and equivalent survivors: tests/mutation/persistence.md.
+test-mutation-persistence: $(VENV)/.mutation-installed
+	$(BIN)/python -m tests.mutation.persistence --max-children $(or $(JOBS),1) $(MUTANTS)
+
 ## Everything: the default suite, then the slow, reliability and mutation suites.
-test-all: test test-slow test-reliability test-mutation
+test-all: test test-slow test-reliability test-mutation test-mutation-persistence
 
 lint-imports: $(STAMP)
 	$(BIN)/lint-imports
