@@ -18,7 +18,7 @@ from services.product_tables import (
     rows_table,
 )
 
-__all__ = ["TablesMixin", "PRODUCTS"]
+__all__ = ["TablesMixin", "PRODUCTS", "refuse_source_filters"]
 
 #: What can be exported, by name.
 PRODUCTS = ("lightcurves", "detections", "sources", "histograms", "injections")
@@ -27,6 +27,18 @@ _DETECTION_FIELDS = ("kind", "peak_mjd", "start_mjd", "end_mjd", "snr", "peak_fl
 _SOURCE_FIELDS = ("ra", "dec", "mag", "mag_err", "pmra", "pmdec", "parallax", "epoch")
 _SUMMARY_FIELDS = ("num_lightcurves", "num_epochs", "num_good", "mag_median", "rms", "best_snr", "best_kind",
                    "best_peak_mjd", "num_detections", "detections_dropped")
+
+
+def refuse_source_filters(names: Sequence[str] | None, limit: int | None) -> None:
+    """Refuse source filters for histograms, which count the whole project (rather than ignore them).
+
+    Raises
+    ------
+    DataError
+        If ``names`` or ``limit`` is given.
+    """
+    if names is not None or limit is not None:
+        raise DataError("histograms count the whole project: --source and --limit do not apply to them")
 
 
 class TablesMixin:
@@ -93,8 +105,8 @@ class TablesMixin:
         """
         config = self.survey(survey)
         self._check_names(names)
-        if what == "histograms" and (names is not None or limit is not None):
-            raise DataError("histograms count the whole project: --source and --limit do not apply to them")
+        if what == "histograms":
+            refuse_source_filters(names, limit)
         if what == "lightcurves":
             meta = self.provenance(config.name, product=what)
             lightcurves = [lc for item in self.sources(config.name, names=names, limit=limit)
@@ -163,7 +175,12 @@ class TablesMixin:
         with self.uow_factory() as uow:
             rows = injection_rows(uow, self.name, config)
         if names is not None or limit is not None:
-            chosen = {item.source.name for item in self.sources(config.name, names=names, limit=limit)}
+            # The sources ``sources(names=, limit=)`` would give, by name only (their products are not needed).
+            if names is not None:
+                chosen = set(sorted(set(names))[:limit])  # every name exists: checked by table()
+            else:
+                with self.uow_factory() as uow:
+                    chosen = {source.name for source in uow.sources.list(self.name, limit=limit)}
             rows = [row for row in rows if row["source"] in chosen]
         units = {"peak_mjd": "d", "start_mjd": "d", "end_mjd": "d", "width": "d"}
         columns = list(rows[0]) if rows else ["source", "survey", "filter", "season", "sequence", "kind",

@@ -131,9 +131,9 @@ def export(args: argparse.Namespace) -> int:
             return {"lightcurves": len(write_lightkurve_files(tables, args.out))}
         if fmt == "netcdf":
             from adapters.files.tables import write_histograms
+            from services.product_export import refuse_source_filters
 
-            if args.source or args.limit is not None:
-                raise DataError("histograms count the whole project: --source and --limit do not apply to them")
+            refuse_source_filters(args.source, args.limit)
             name = args.histogram or ("efficiency" if args.simulated else "scanned")
             histograms = products.histograms(name, survey)
             if histograms is None:

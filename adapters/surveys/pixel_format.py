@@ -20,8 +20,11 @@ from adapters.surveys.spoc_format import (
     Mission,
     MissionLightcurveFile,
     cadence_seconds,
+    checked_season,
     header_to_dict,
     mjd_tdb,
+    target_id,
+    target_position,
 )
 from domain.errors import DataError
 from domain.pixels import PixelCube
@@ -98,17 +101,7 @@ def _read(path: Path, hdus: fits.HDUList, mission: Mission) -> MissionLightcurve
     flux = data["FLUX"]
     if flux.ndim != 3:
         raise DataError(f"{path}: FLUX cells are not images (shape {flux.shape})")
-    mission_value = primary.get("MISSION")
-    if mission.mission_values and isinstance(mission_value, str) and mission_value.strip() not in mission.mission_values:
-        raise DataError(f"{path}: a {mission_value.strip()} file (MISSION keyword), not {mission.name}")
-    season = primary.get(mission.season_keyword)
-    if not isinstance(season, int) or isinstance(season, bool):
-        season = mission.season_from_filename(path.name)
-    if season is None:
-        raise DataError(f"{path}: no {mission.season_keyword} keyword and no {mission.season_word} in the file name")
-    timesys = str(header.get("TIMESYS", "TDB")).upper()
-    if timesys != "TDB":
-        raise DataError(f"{path}: {name} TIMESYS is {timesys!r}, expected 'TDB'")
+    season = checked_season(path, primary, header, name, mission)
     time = np.asarray(data["TIME"], dtype=np.float64)
     n, cadence = time.size, cadence_seconds(header)
     mjd = mjd_tdb(time, header.get("BJDREFI", mission.bjdrefi), header.get("BJDREFF", 0.0))
@@ -121,7 +114,7 @@ def _read(path: Path, hdus: fits.HDUList, mission: Mission) -> MissionLightcurve
                "cadence_s": np.full(n, cadence, dtype=np.float64)}
     aperture_bits = _aperture(hdus, flux.shape[1:])
     wcs_header = _wcs_header(hdus, table.header, data.columns.names.index("FLUX") + 1)
-    ra, dec = _float_or_nan(primary.get("RA_OBJ")), _float_or_nan(primary.get("DEC_OBJ"))
+    ra, dec = target_position(primary)
     target_pixel, scale = _target_pixel(wcs_header, ra, dec)
     cube = PixelCube(
         times=mjd, flux=flux, flux_err=data["FLUX_ERR"], quality=columns["quality"],
@@ -130,10 +123,8 @@ def _read(path: Path, hdus: fits.HDUList, mission: Mission) -> MissionLightcurve
         target_pixel=target_pixel, pixel_scale_arcsec=scale)
     if cube.aperture is not None and not cube.aperture.any():
         cube.aperture = None  # TESScut writes an APERTURE of collected pixels only: no pipeline aperture
-    target = primary.get(mission.target_keyword)
     return MissionLightcurveFile(
-        path=path, target_id=target if isinstance(target, int) and not isinstance(target, bool) else None,
-        season=int(season), ra=ra, dec=dec, cadence_s=cadence, columns=columns, primary=primary,
+        path=path, target_id=target_id(primary, mission), season=season, ra=ra, dec=dec, cadence_s=cadence, columns=columns, primary=primary,
         lightcurve=header, aperture=aperture_bits, pixels=cube, wcs=header_to_dict(wcs_header))
 
 
@@ -215,7 +206,3 @@ def pixel_cube(images: dict[str, np.ndarray], entry: dict, times: np.ndarray, qu
     return PixelCube(times=times, flux=flux, flux_err=flux_err, quality=quality, background=background,
                      aperture=aperture if aperture is not None and aperture.any() else None, target_pixel=tuple(target) if target else None,
                      pixel_scale_arcsec=pixels.get("pixel_scale_arcsec"))
-
-
-def _float_or_nan(value) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")

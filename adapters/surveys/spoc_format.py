@@ -25,11 +25,14 @@ __all__ = [
     "Mission",
     "MissionLightcurveFile",
     "cadence_seconds",
+    "checked_season",
     "header_to_dict",
     "json_number",
     "mjd_tdb",
     "quality_presets",
     "read_mission_file",
+    "target_id",
+    "target_position",
 ]
 
 #: Flag bit set where the time or the flux is NaN, far above every QUALITY bit, so such cadences are never used.
@@ -323,15 +326,7 @@ def read_mission_file(path: str | Path, mission: Mission) -> MissionLightcurveFi
         raise
     except (OSError, ValueError, TypeError, KeyError, IndexError) as exc:
         raise DataError(f"{path}: cannot read as a {mission.name} lightcurve file ({exc})") from None
-    _check_mission(path, primary, mission)
-    season = primary.get(mission.season_keyword)
-    if not isinstance(season, int) or isinstance(season, bool):
-        season = mission.season_from_filename(path.name)
-    if season is None:
-        raise DataError(f"{path}: no {mission.season_keyword} keyword and no {mission.season_word} in the file name")
-    timesys = str(lc_header.get("TIMESYS", "TDB")).upper()
-    if timesys != "TDB":
-        raise DataError(f"{path}: LIGHTCURVE TIMESYS is {timesys!r}, expected 'TDB'")
+    season = checked_season(path, primary, lc_header, "LIGHTCURVE", mission)
     columns["mjd_tdb"] = mjd_tdb(columns[mission.time_column], lc_header.get("BJDREFI", mission.bjdrefi),
                                  lc_header.get("BJDREFF", 0.0))
     n = columns[mission.time_column].size
@@ -339,10 +334,9 @@ def read_mission_file(path: str | Path, mission: Mission) -> MissionLightcurveFi
     columns[mission.season_column] = np.full(n, season, dtype=np.int32)
     columns["cadence_s"] = np.full(n, cadence, dtype=np.float64)
     columns = {name: columns[name] for name in raw_columns}
-    target = primary.get(mission.target_keyword)
+    ra, dec = target_position(primary)
     return MissionLightcurveFile(
-        path=path, target_id=target if isinstance(target, int) and not isinstance(target, bool) else None,
-        season=int(season), ra=_float_or_nan(primary.get("RA_OBJ")), dec=_float_or_nan(primary.get("DEC_OBJ")),
+        path=path, target_id=target_id(primary, mission), season=season, ra=ra, dec=dec,
         cadence_s=cadence, columns=columns, primary=primary, lightcurve=lc_header, aperture=aperture,
     )
 
@@ -355,12 +349,57 @@ def _file_columns(mission: Mission, names: set[str]) -> dict[str, str]:
             "cadenceno": "CADENCENO"}
 
 
-def _check_mission(path: Path, primary: dict, mission: Mission) -> None:
-    # Kepler and K2 files share every column and keyword but this one; without it a K2 file
+def checked_season(path: Path, primary: dict, table_header: dict, table: str, mission: Mission) -> int:
+    """Check a mission file's MISSION keyword and TDB time system; return its season.
+
+    Shared by the lightcurve files and the target pixel files, which carry the same keywords.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file (named in errors).
+    primary, table_header : dict
+        Its primary header and the header of its data table, as :func:`header_to_dict` gives them.
+    table : str
+        The data table's name, for the errors.
+    mission : Mission
+        The mission it should be of.
+
+    Returns
+    -------
+    int
+        Quarter, campaign or sector: the header's keyword, else read from the file name.
+
+    Raises
+    ------
+    DataError
+        A file of another mission, no season, or a time system other than TDB.
+    """
+    # Kepler and K2 files share every column and keyword but MISSION; without this check a K2 file
     # ingested as Kepler would fail later on a missing QUARTER, which says less.
     value = primary.get("MISSION")
     if mission.mission_values and isinstance(value, str) and value.strip() not in mission.mission_values:
         raise DataError(f"{path}: a {value.strip()} file (MISSION keyword), not {mission.name}")
+    season = primary.get(mission.season_keyword)
+    if not isinstance(season, int) or isinstance(season, bool):
+        season = mission.season_from_filename(path.name)
+    if season is None:
+        raise DataError(f"{path}: no {mission.season_keyword} keyword and no {mission.season_word} in the file name")
+    timesys = str(table_header.get("TIMESYS", "TDB")).upper()
+    if timesys != "TDB":
+        raise DataError(f"{path}: {table} TIMESYS is {timesys!r}, expected 'TDB'")
+    return int(season)
+
+
+def target_id(primary: dict, mission: Mission) -> int | None:
+    """Return the mission's target number (KEPLERID, K2_ID/KEPLERID, TICID) from the primary header, or None."""
+    target = primary.get(mission.target_keyword)
+    return target if isinstance(target, int) and not isinstance(target, bool) else None
+
+
+def target_position(primary: dict) -> tuple[float, float]:
+    """Return the primary header's ``(RA_OBJ, DEC_OBJ)`` in degrees, NaN where missing or not a number."""
+    return _float_or_nan(primary.get("RA_OBJ")), _float_or_nan(primary.get("DEC_OBJ"))
 
 
 def _float_or_nan(value) -> float:
