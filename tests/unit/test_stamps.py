@@ -19,7 +19,7 @@ def _cube(n: int = 40, quality: np.ndarray | None = None) -> PixelCube:
     flux = np.repeat(base[None], n, axis=0)
     flux[20, 1, 2] += 50.0   # the event: one frame, one pixel
     flux[21, 1, 2] += 20.0
-    flux[5] += 1000.0        # a frame far from the peak, inside the reference window: the median ignores it
+    flux[12] += 1000.0       # a frame inside the reference window (a cosmic ray): the median ignores it
     return PixelCube(times=times, flux=flux, flux_err=np.ones_like(flux),
                      quality=np.zeros(n, dtype=int) if quality is None else quality,
                      target_pixel=(1.0, 2.0), pixel_scale_arcsec=3.98)
