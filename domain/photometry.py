@@ -13,8 +13,8 @@ import numpy as np
 from domain.errors import DataError
 from domain.pixels import PixelCube
 
-__all__ = ["DEFAULT_CIRCLE_RADIUS_PX", "DEFAULT_THRESHOLD", "aperture_photometry", "choose_aperture",
-           "circular_aperture", "threshold_aperture"]
+__all__ = ["DEFAULT_CIRCLE_RADIUS_PX", "DEFAULT_THRESHOLD", "aperture_photometry", "background_pixels",
+           "choose_aperture", "circular_aperture", "needs_background", "subtract_background", "threshold_aperture"]
 
 #: Threshold of :func:`threshold_aperture`, in robust standard deviations of the median image (lightkurve's 3).
 DEFAULT_THRESHOLD = 3.0
@@ -22,6 +22,10 @@ DEFAULT_THRESHOLD = 3.0
 DEFAULT_CIRCLE_RADIUS_PX = 1.5
 # Median absolute deviation of a normal distribution, in standard deviations (as lightkurve's 1.4826).
 _MAD_TO_SIGMA = 1.4826
+# Standard error of the median of m normal values, in units of sigma / sqrt(m) (sqrt(pi / 2)).
+_MEDIAN_ERROR = 1.2533141373155003
+#: Fewest background pixels a background estimate is made from.
+MIN_BACKGROUND_PIXELS = 4
 
 
 def aperture_photometry(flux: np.ndarray, flux_err: np.ndarray, aperture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,3 +183,97 @@ def choose_aperture(cube: PixelCube, quality_mask: int, threshold: float = DEFAU
     if mask.any() and not mask[np.isfinite(image)].all():
         return mask, "threshold"
     return circular_aperture(cube.image_shape, target, radius), "circle"
+
+
+def needs_background(cube: PixelCube) -> bool:
+    """Return whether a cube's images still hold the sky background.
+
+    Mission target pixel files are background subtracted and carry the subtracted background in
+    ``FLUX_BKG``; TESScut cutouts of the full-frame images are not, and their ``FLUX_BKG`` is zero
+    (astrocut keeps the column for the layout only), so the caller must estimate the background.
+
+    Parameters
+    ----------
+    cube : PixelCube
+        The images.
+
+    Returns
+    -------
+    bool
+        True when the cube has no background images or they are all zero.
+    """
+    return cube.background is None or not np.any(np.asarray(cube.background))
+
+
+def background_pixels(image: np.ndarray, aperture: np.ndarray) -> np.ndarray:
+    """Return the pixels of a stamp that sample the sky: finite, outside the aperture, at most the median.
+
+    The fainter half of the median image, as lightkurve's TESScut tutorial takes
+    ``~create_threshold_mask(threshold=0.001, reference_pixel=None)``: stars, the target's wings and
+    neighbours included, are brighter than the median of a stamp that is mostly sky.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(rows, cols)`` median image of the good cadences.
+    aperture : numpy.ndarray
+        Boolean ``(rows, cols)``: pixels never used as sky.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean ``(rows, cols)``.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    finite = np.isfinite(image) & ~np.asarray(aperture, dtype=bool)
+    if not finite.any():
+        return finite
+    return finite & (np.where(finite, image, np.inf) <= np.median(image[finite]))
+
+
+def subtract_background(cube: PixelCube, aperture: np.ndarray, flux: np.ndarray, flux_err: np.ndarray,
+                        quality_mask: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return aperture fluxes with the sky background removed, and their errors.
+
+    Per cadence the sky level per pixel is the median of the :func:`background_pixels` of that image;
+    the aperture's flux loses that level times its number of pixels. The level's error, ``sqrt(pi/2)
+    x 1.4826 MAD / sqrt(m)`` of the ``m`` sky pixels, times the number of aperture pixels, is added to
+    the flux error in quadrature.
+
+    Parameters
+    ----------
+    cube : PixelCube
+        The images (not background subtracted: :func:`needs_background`).
+    aperture : numpy.ndarray
+        Boolean ``(rows, cols)``: the pixels summed into ``flux``.
+    flux, flux_err : numpy.ndarray
+        Aperture sums and their errors, shape ``(n,)`` (:func:`aperture_photometry`).
+    quality_mask : int
+        Quality bits of cadences left out of the median image the sky pixels are chosen from.
+
+    Returns
+    -------
+    flux, flux_err : numpy.ndarray
+        Background-subtracted, shape ``(n,)``.
+
+    Raises
+    ------
+    DataError
+        If the stamp has fewer than :data:`MIN_BACKGROUND_PIXELS` sky pixels (an aperture filling the
+        stamp: ask for a larger cutout).
+    """
+    aperture = np.asarray(aperture, dtype=bool)
+    sky = background_pixels(cube.median_image(cube.good_cadences(quality_mask)), aperture)
+    m = int(sky.sum())
+    if m < MIN_BACKGROUND_PIXELS:
+        raise DataError(f"background: only {m} sky pixels outside the aperture in a {cube.image_shape} stamp "
+                        f"(at least {MIN_BACKGROUND_PIXELS}; ask for a larger cutout)")
+    values = np.asarray(cube.flux)[:, sky].astype(np.float64)
+    with warnings.catch_warnings():  # an image whose sky pixels are all NaN gives NaN, as it should
+        warnings.simplefilter("ignore", RuntimeWarning)
+        level = np.nanmedian(values, axis=1)
+        scatter = _MAD_TO_SIGMA * np.nanmedian(np.abs(values - level[:, None]), axis=1)
+    counted = np.isfinite(values).sum(axis=1)
+    level_err = _MEDIAN_ERROR * scatter / np.sqrt(np.maximum(counted, 1))
+    n_ap = int(aperture.sum())
+    return flux - n_ap * level, np.hypot(flux_err, n_ap * level_err)

@@ -13,7 +13,7 @@ import numpy as np
 from adapters.surveys.pixel_format import pixel_cube
 from adapters.surveys.spoc_format import MissionLightcurveFile, json_number
 from domain.errors import DataError
-from domain.photometry import aperture_photometry, choose_aperture
+from domain.photometry import aperture_photometry, choose_aperture, needs_background, subtract_background
 from domain.rawdata import RawData
 
 __all__ = ["pixel_entry", "pixel_images", "pixel_photometry"]
@@ -42,7 +42,8 @@ def pixel_images(lc: MissionLightcurveFile, aperture_name: str) -> tuple[dict[st
     names = {"flux": f"flux{suffix}", "flux_err": f"flux_err{suffix}"}
     images = {names["flux"]: np.asarray(cube.flux, dtype=np.float32),
               names["flux_err"]: np.asarray(cube.flux_err, dtype=np.float32)}
-    if cube.background is not None:
+    # TESScut's FLUX_BKG is all zero (the images keep the sky): not worth storing, and its absence says so.
+    if cube.background is not None and np.any(np.asarray(cube.background)):
         names["background"] = f"flux_bkg{suffix}"
         images[names["background"]] = np.asarray(cube.background, dtype=np.float32)
     target = cube.target_pixel
@@ -84,6 +85,9 @@ def pixel_entry(entries: list[dict], what: str) -> dict | None:
 def pixel_photometry(raw: RawData, rows: np.ndarray, entry: dict, quality_mask: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Return the aperture flux and error of a target pixel file's cadences.
 
+    Images that still hold the sky (TESScut cutouts: :func:`domain.photometry.needs_background`) have
+    it removed (:func:`domain.photometry.subtract_background`).
+
     Parameters
     ----------
     raw : RawData
@@ -113,4 +117,6 @@ def pixel_photometry(raw: RawData, rows: np.ndarray, entry: dict, quality_mask: 
                         f"{int(np.count_nonzero(rows))} cadences")
     aperture, kind = choose_aperture(cube, quality_mask)
     flux, flux_err = aperture_photometry(cube.flux, cube.flux_err, aperture)
+    if needs_background(cube):  # a TESScut cutout: the full-frame images keep the sky
+        flux, flux_err = subtract_background(cube, aperture, flux, flux_err, quality_mask)
     return flux, flux_err, kind
