@@ -205,12 +205,15 @@ def needs_background(cube: PixelCube) -> bool:
     return cube.background is None or not np.any(np.asarray(cube.background))
 
 
-def background_pixels(image: np.ndarray, aperture: np.ndarray) -> np.ndarray:
-    """Return the pixels of a stamp that sample the sky: finite, outside the aperture, at most the median.
+def background_pixels(image: np.ndarray, aperture: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    """Return the pixels of a stamp that sample the sky: finite, outside the aperture and away from stars.
 
-    The fainter half of the median image, as lightkurve's TESScut tutorial takes
-    ``~create_threshold_mask(threshold=0.001, reference_pixel=None)``: stars, the target's wings and
-    neighbours included, are brighter than the median of a stamp that is mostly sky.
+    A pixel is sky unless it, or one of its four neighbours, reaches the :func:`threshold_aperture`
+    of the median image (every star of the stamp, not only the target). Only what stands out is left
+    out: choosing sky pixels as the *fainter* ones of the median image (e.g. below its median) would
+    pick pixels whose noise happened to be low in the very frames the background is measured in, and
+    bias the level low (by 0.8 sigma / sqrt(frames) per pixel: on 120 frames of unit noise, 3 e-/s on
+    a 37-pixel aperture).
 
     Parameters
     ----------
@@ -218,6 +221,8 @@ def background_pixels(image: np.ndarray, aperture: np.ndarray) -> np.ndarray:
         ``(rows, cols)`` median image of the good cadences.
     aperture : numpy.ndarray
         Boolean ``(rows, cols)``: pixels never used as sky.
+    threshold : float
+        Of the star mask, in robust standard deviations above the median.
 
     Returns
     -------
@@ -225,10 +230,13 @@ def background_pixels(image: np.ndarray, aperture: np.ndarray) -> np.ndarray:
         Boolean ``(rows, cols)``.
     """
     image = np.asarray(image, dtype=np.float64)
-    finite = np.isfinite(image) & ~np.asarray(aperture, dtype=bool)
-    if not finite.any():
-        return finite
-    return finite & (np.where(finite, image, np.inf) <= np.median(image[finite]))
+    stars = threshold_aperture(image, threshold)
+    near = stars.copy()
+    near[1:] |= stars[:-1]
+    near[:-1] |= stars[1:]
+    near[:, 1:] |= stars[:, :-1]
+    near[:, :-1] |= stars[:, 1:]
+    return np.isfinite(image) & ~np.asarray(aperture, dtype=bool) & ~near
 
 
 def subtract_background(cube: PixelCube, aperture: np.ndarray, flux: np.ndarray, flux_err: np.ndarray,

@@ -42,13 +42,14 @@ def _celestial(ra: float, dec: float, rows: int, cols: int, scale_deg: float) ->
 
 def pixel_cube_bytes(*, mission: str = "tess", n: int = 40, rows: int = 5, cols: int = 7, ra: float = 130.656765,
                      dec: float = 19.988607, target_id: int | None = 211983544, season: int = 18, camera: int = 1,
-                     ccd: int = 3, star_flux: float = 5000.0, seed: int = 0) -> bytes:
+                     ccd: int = 3, star_flux: float = 5000.0, seed: int = 0, flux_bkg: float = 10.0) -> bytes:
     """Return a target pixel file (``mission`` ``k2`` or ``kepler``) or TESScut cutout (``tesscut``) / TESS TPF (``tess``).
 
     ``season`` is the campaign (K2), quarter (Kepler) or sector (TESS).
 
     A star of ``star_flux`` e-/s (Gaussian, sigma 1 pixel) sits at the middle pixel, on a
-    background of 10 e-/s with unit noise; every HDU carries CHECKSUM/DATASUM.
+    background of 10 e-/s with unit noise; every HDU carries CHECKSUM/DATASUM. ``flux_bkg`` fills the
+    FLUX_BKG images (0 as in real TESScut cutouts, whose images keep the sky).
     """
     rng = np.random.default_rng(seed)
     k2 = mission in ("k2", "kepler")
@@ -65,7 +66,7 @@ def pixel_cube_bytes(*, mission: str = "tess", n: int = 40, rows: int = 5, cols:
                fits.Column("RAW_CNTS", f"{image}J", dim=tdim, array=np.rint(flux * 6).astype(np.int32)),
                fits.Column("FLUX", f"{image}E", unit="e-/s", dim=tdim, array=flux),
                fits.Column("FLUX_ERR", f"{image}E", unit="e-/s", dim=tdim, array=np.ones_like(flux)),
-               fits.Column("FLUX_BKG", f"{image}E", unit="e-/s", dim=tdim, array=np.full_like(flux, 10.0)),
+               fits.Column("FLUX_BKG", f"{image}E", unit="e-/s", dim=tdim, array=np.full_like(flux, flux_bkg)),
                fits.Column("FLUX_BKG_ERR", f"{image}E", unit="e-/s", dim=tdim, array=np.full_like(flux, 0.5)),
                fits.Column("QUALITY", "J", array=np.zeros(n, np.int32)),
                fits.Column("POS_CORR1", "E", unit="pixel", array=np.zeros(n, np.float32)),
@@ -85,8 +86,9 @@ def pixel_cube_bytes(*, mission: str = "tess", n: int = 40, rows: int = 5, cols:
     for key, value in [("TIMESYS", "TDB"), ("BJDREFI", 2454833 if k2 else 2457000), ("BJDREFF", 0.0),
                        ("TIMEUNIT", "d"), ("TIMEDEL", 0.0204 if k2 else 200.0 / 86400.0)]:
         table.header[key] = value
-    aperture = fits.ImageHDU(np.where(star > star.max() / 4, 3, 1).astype(np.int32), header=wcs.to_header(),
-                             name="APERTURE")
+    # TESScut marks every pixel collected (bit 1) and none in an optimal aperture (bit 2): it has no pipeline.
+    bits = np.ones(star.shape, np.int32) if mission == "tesscut" else np.where(star > star.max() / 4, 3, 1)
+    aperture = fits.ImageHDU(bits.astype(np.int32), header=wcs.to_header(), name="APERTURE")
     primary = fits.PrimaryHDU()
     cards = [("TELESCOP", "Kepler" if k2 else "TESS"), ("RADESYS", "ICRS"), ("RA_OBJ", ra), ("DEC_OBJ", dec),
              ("EQUINOX", 2000.0)]

@@ -254,4 +254,5 @@ def test_a_cutout_without_a_pipeline_aperture_gives_the_injected_stars_flux(tmp_
     # The amplitude is the injected one: slope of measured on injected relative flux 1 (error about 0.006).
     slope = np.polyfit(star_flux / np.median(star_flux), lc.columns["flux"] / np.median(lc.columns["flux"]), 1)[0]
     assert slope == pytest.approx(1.0, abs=0.03)
-    assert (lc.filter, lc.season) == ("TESS", 1) and np.all(lc.flag == 0)
+    # 30-min full-frame images: the filter of FFI photometry, apart from SPOC's 2-min "TESS" of the same sector.
+    assert (lc.filter, lc.season) == ("TESS-FFI", 1) and np.all(lc.flag == 0)
