@@ -248,12 +248,14 @@ def event_frames(times: np.ndarray, good: np.ndarray, start: float, end: float,
     return inside, near & ~inside
 
 
-def event_centroid_shift(cube: PixelCube, start: float, end: float, bad_bits: int) -> CentroidShift | None:
+def event_centroid_shift(cube: PixelCube, start: float, end: float, bad_bits: int,
+                         min_baseline_days: float = MIN_BASELINE_DAYS,
+                         target_error_arcsec: float = TARGET_ERROR_ARCSEC) -> CentroidShift | None:
     """Return the centroid shift of an event in a pixel cube, or None when the cube cannot measure it.
 
-    The out-of-event frames are the good frames within ``max(MIN_BASELINE_DAYS, BASELINE_DURATIONS x
+    The out-of-event frames are the good frames within ``max(min_baseline_days, BASELINE_DURATIONS x
     duration)`` on either side of the event; every pixel is weighed; the offset is measured from the
-    cube's target pixel, known to :data:`TARGET_ERROR_ARCSEC` when the pixel scale is known.
+    cube's target pixel, known to ``target_error_arcsec`` when the pixel scale is known.
 
     Parameters
     ----------
@@ -263,19 +265,25 @@ def event_centroid_shift(cube: PixelCube, start: float, end: float, bad_bits: in
         First and last time of the event (the cube's time scale).
     bad_bits : int
         Quality bits of frames not to use.
+    min_baseline_days : float
+        Shortest stretch on each side (days): :data:`MIN_BASELINE_DAYS` for the minutes-apart frames of
+        a target pixel file; weeks for ZTF, whose exposures of a field are days apart.
+    target_error_arcsec : float
+        Uncertainty of the target's position in the images, per axis (:data:`TARGET_ERROR_ARCSEC` for
+        the missions' WCS; ZTF's images are tied to Gaia to a tenth of an arcsec).
 
     Returns
     -------
     CentroidShift or None
         None when the event has no good frame or fewer than 3 good frames around it.
     """
-    baseline = max(MIN_BASELINE_DAYS, BASELINE_DURATIONS * (end - start))
+    baseline = max(min_baseline_days, BASELINE_DURATIONS * (end - start))
     inside, outside = event_frames(cube.times, cube.good_cadences(bad_bits), start, end, baseline)
     if inside.sum() < 1 or outside.sum() < 3:
         return None
     scale = cube.pixel_scale_arcsec
     return centroid_shift(cube.flux, inside, outside, pixel_scale_arcsec=scale, target_pixel=cube.target_pixel,
-                          target_error_px=TARGET_ERROR_ARCSEC / scale if scale else 0.0)
+                          target_error_px=target_error_arcsec / scale if scale else 0.0)
 
 
 def _nanmean(frames: np.ndarray) -> np.ndarray:

@@ -149,7 +149,9 @@ def ztf_cutout_bytes(image: fits.ImageHDU, ra: float, dec: float, size_arcsec: f
 
     cut = Cutout2D(image.data, SkyCoord(ra, dec, unit="deg"), size_px, wcs=wcs, mode="trim")
     header = cut.wcs.to_header()
-    header["FILTER"] = image.header["FILTER"]
+    for key in ("FILTER", "MAGZP", "EXPTIME"):  # IRSA's cutouts keep the science image's header
+        if key in image.header:
+            header[key] = image.header[key]
     out = io.BytesIO()
     fits.PrimaryHDU(cut.data, header=header).writeto(out)
     return out.getvalue()
