@@ -61,7 +61,8 @@ class Stamps:
         return tuple(int(n) for n in self.reference.shape)  # type: ignore[return-value]
 
 
-def event_stamps(cube: PixelCube, start: float, end: float, peak_time: float, bad_bits: int) -> Stamps | None:
+def event_stamps(cube: PixelCube, start: float, end: float, peak_time: float, bad_bits: int,
+                 min_baseline_days: float = MIN_BASELINE_DAYS) -> Stamps | None:
     """Return the stamps of an event in a pixel cube, or None when the cube has no frames for them.
 
     Parameters
@@ -74,6 +75,8 @@ def event_stamps(cube: PixelCube, start: float, end: float, peak_time: float, ba
         Time of the event's peak; the peak stamp is the good frame nearest it.
     bad_bits : int
         Quality bits of frames not to use.
+    min_baseline_days : float
+        Shortest stretch each side of the event whose frames make the reference (as the centroid shift's).
 
     Returns
     -------
@@ -81,7 +84,7 @@ def event_stamps(cube: PixelCube, start: float, end: float, peak_time: float, ba
         None when there is no good frame in the event or fewer than 3 good frames around it (the same
         rule as the centroid shift).
     """
-    baseline = max(MIN_BASELINE_DAYS, BASELINE_DURATIONS * (end - start))
+    baseline = max(min_baseline_days, BASELINE_DURATIONS * (end - start))
     good = cube.good_cadences(bad_bits)
     inside, outside = event_frames(cube.times, good, start, end, baseline)
     if inside.sum() < 1 or outside.sum() < 3:

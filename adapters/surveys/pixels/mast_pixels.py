@@ -45,13 +45,16 @@ class _TargetPixelsMixin:
 
     id_prefix: ClassVar[str]
 
-    def download_pixels(self, source: Source) -> list[PixelFile]:
+    def download_pixels(self, source: Source, seasons: set[int] | None = None) -> list[PixelFile]:
         """Return the target pixel files of ``source``, fetching those not stored yet.
 
         Parameters
         ----------
         source : Source
             Target.
+        seasons : set of int, optional
+            Only these quarters, campaigns or sectors (e.g. the one of a detection: a TESS target pixel
+            file is 40 MB a sector); by default the configured ones.
 
         Returns
         -------
@@ -68,12 +71,15 @@ class _TargetPixelsMixin:
             When MAST keeps failing, or a file keeps arriving cut or corrupt.
         """
         target_id, products = self._pixel_products(source)
+        wanted = set(seasons) if seasons is not None else self._pixel_seasons()
         found = []
         for product in products:
+            named = self._product_season(product)
+            if wanted and named is not None and named not in wanted:
+                continue  # not fetched: the product row tells its season
             path = self._fetch_pixels(target_id, product, f"{source.name}: {product['productFilename']}")
             summary = self._summary(path, source)
             season = summary.primary.get(self.mission.season_keyword)
-            wanted = self._pixel_seasons()
             if wanted and season not in wanted:
                 continue  # the header is the authority where the product row could not tell
             found.append(PixelFile(path, self.name, source.name, "tpf", summary.shape, season=season,
@@ -86,6 +92,10 @@ class _TargetPixelsMixin:
         raise NotImplementedError
 
     def _pixel_seasons(self) -> set[int]:
+        raise NotImplementedError
+
+    def _product_season(self, product: dict) -> int | None:
+        """The season a product row names (None when it cannot tell; the file's header decides then)."""
         raise NotImplementedError
 
     # -- files -------------------------------------------------------------------------------------------------
@@ -175,6 +185,9 @@ class TessTargetPixels(_TargetPixelsMixin, VirtualTESS):
     def _pixel_seasons(self) -> set[int]:
         return set(self.parameters.sectors)
 
+    def _product_season(self, product: dict) -> int | None:
+        return sector_from_filename(str(product["productFilename"]))
+
 
 class KeplerTargetPixels(_TargetPixelsMixin, VirtualKepler):
     """Kepler target pixel files (``kplr*_lpd-targ.fits.gz``, ``*_spd-targ``) of the configured cadences and quarters.
@@ -199,6 +212,9 @@ class KeplerTargetPixels(_TargetPixelsMixin, VirtualKepler):
 
     def _pixel_seasons(self) -> set[int]:
         return set(self._seasons())
+
+    def _product_season(self, product: dict) -> int | None:
+        return self._season_of(product)
 
 
 class K2TargetPixels(KeplerTargetPixels, VirtualK2):
