@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     from adapters.cli.rate_command import add_rate_parser
 
     add_rate_parser(commands, project_command)  # rate
+    from adapters.cli.evidence_command import add_evidence_parser
+
+    add_evidence_parser(commands, project_command)  # evidence
     ingest = project_command("ingest", "add survey files you already have (an IRSA ZTF answer, a TESS lc.fits) "
                                        "as raw data of the matching catalog sources")
     ingest.add_argument("survey", help="survey the files come from (e.g. ztf, tess)")
