@@ -82,7 +82,7 @@ def test_a_gaia_ecsv_is_recognised_by_its_ucds_and_its_config_runs(tmp_path, mon
     # names; G (not BP) is the magnitude; the epoch is the ref_epoch column's.
     assert catalog_block(config) == {"path": "../gaia.ecsv", "columns": {"name": "designation",
                                      "mag": "phot_g_mean_mag"}, "epoch": 2016.0, "selection": ""}
-    assert f"wrote configs/gaia.yaml (surveys: demo); next: vo run configs/gaia.yaml" in out
+    assert "wrote configs/gaia.yaml (surveys: demo); next: vo run configs/gaia.yaml" in out
     run = vo_json("run", str(config), data_dir=tmp_path / "data", database_url=empty_database_url)
     assert run["status"]["analysed"] == len(POSITIONS) and run["status"]["failed"] == 0
     sources = tmp_path / "sources.ecsv"
