@@ -20,6 +20,8 @@ __all__ = ["add_init_parser", "init_project", "DEFAULT_SURVEY"]
 DEFAULT_SURVEY = "ztf"
 #: Roles that have a flag to choose their column (the others are taken only when unambiguous).
 _FLAG_ROLES = ("name", "ra", "dec", "mag")
+#: Units the optional columns must have when the file states one (the first is the one vo reads).
+_UNITS = {"pmra": ("mas / yr", "mas yr-1"), "pmdec": ("mas / yr", "mas yr-1"), "parallax": ("mas",)}
 _ROLE_WORDS = {"name": "source names", "ra": "right ascension", "dec": "declination", "mag": "magnitude",
                "pmra": "proper motion in RA", "pmdec": "proper motion in Dec", "parallax": "parallax"}
 
@@ -80,20 +82,20 @@ def init_project(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise ConfigError(f"{out} exists; use --force to overwrite it", key="--out", source="command line")
     description = describe_catalog(catalog)
-    columns, standard, reasons = _choose_columns(description, args, catalog)
+    columns, standard, reasons, notes = _choose_columns(description, args, catalog)
     epoch, epoch_reason = _epoch(description, args, columns)
     out.parent.mkdir(parents=True, exist_ok=True)
     surveys = list(dict.fromkeys(args.survey or [DEFAULT_SURVEY]))
     draft = ProjectDraft(
         name=args.name or _stem(out), catalog_path=_catalog_path(catalog, out),
         columns={role: (columns[role], reasons[role]) for role in columns if columns[role] != role},
-        standard=[role for role in standard], epoch=epoch, epoch_reason=epoch_reason, surveys=surveys,
+        standard=standard, notes=notes, epoch=epoch, epoch_reason=epoch_reason, surveys=surveys,
         offline=args.offline, source=str(catalog), selected=description.rows)
     text = render_config(draft, str(out))
     with atomic_path(out) as temporary:
         Path(temporary).write_text(text, encoding="utf-8")
         _check(Path(temporary))  # a configuration that would not run is never left under the name
-    _print_summary(out, description, columns, reasons, epoch, epoch_reason, surveys)
+    _print_summary(out, description, columns, reasons, epoch, epoch_reason, surveys, notes)
     return 0
 
 
@@ -113,8 +115,8 @@ def _stem(path: Path) -> str:
     return name or "project"
 
 
-def _choose_columns(description: CatalogDescription, args, catalog: Path) -> tuple[dict, list, dict]:
-    """Return role -> column, the roles found under their standard name, and role -> why."""
+def _choose_columns(description: CatalogDescription, args, catalog: Path) -> tuple[dict, list, dict, list]:
+    """Return role -> column, the roles found under their standard name, role -> why, and notes on columns left out."""
     infos = {info.name: info for info in description.columns}
     chosen: dict[str, str] = {}
     reasons: dict[str, str] = {}
@@ -142,8 +144,18 @@ def _choose_columns(description: CatalogDescription, args, catalog: Path) -> tup
                                f"choose one with --{role}-column", path=catalog, field=role)
     for role in ("ra", "dec"):
         _check_degrees(infos[chosen[role]], role, catalog)
+    notes = []
+    for role, units in _UNITS.items():
+        unit = infos[chosen[role]].unit.strip() if role in chosen else ""
+        if unit and unit not in units:
+            if chosen[role] == role:  # read under its own name whatever the configuration says
+                raise CatalogError(f"column {role!r} is in {unit}: vo reads {_ROLE_WORDS[role]} in {units[0]}",
+                                   path=catalog, field=role)
+            # Proper motions and parallaxes only move the positions a little: leave one out rather than stop.
+            notes.append(f"{chosen.pop(role)} ({_ROLE_WORDS[role]}) is in {unit}, not {units[0]}: not used")
+            reasons.pop(role)
     standard = [role for role in ROLES if chosen.get(role) == role]
-    return chosen, standard, reasons
+    return chosen, standard, reasons, notes
 
 
 def _check_degrees(info, role: str, catalog: Path) -> None:
@@ -159,11 +171,13 @@ def _check_degrees(info, role: str, catalog: Path) -> None:
 def _epoch(description: CatalogDescription, args, columns: dict) -> tuple[float, str]:
     if args.epoch is not None:
         return args.epoch, "chosen with --epoch"
+    # A J2000 position column (VizieR's RAJ2000 beside its Epoch column of 2016.0) is at 2000 whatever
+    # epoch the file's other positions have.
+    if "2000" in columns["ra"]:
+        return 2000.0, f"the column name {columns['ra']}"
     if len(set(description.epochs.values())) == 1:
         column, value = next(iter(description.epochs.items()))
         return value, f"the file's {column} column"
-    if "2000" in columns["ra"]:
-        return 2000.0, f"the column name {columns['ra']}"
     return 2000.0, "assumed (set it if your positions are of another epoch; Gaia DR3: 2016.0)"
 
 
@@ -175,10 +189,12 @@ def _check(path: Path) -> None:
 
 
 def _print_summary(out: Path, description, columns: dict, reasons: dict, epoch: float, epoch_reason: str,
-                   surveys: list) -> None:
+                   surveys: list, notes: list) -> None:
     print(f"read {description.rows} rows ({description.format}); columns:")
     for role in ROLES:
         if role in columns:
             print(f"  {role:<9} {columns[role]:<24} {reasons[role]}")
     print(f"  epoch     {epoch:<24} {epoch_reason}")
+    for note in notes:
+        print(f"  {note}")
     print(f"wrote {out} (surveys: {', '.join(surveys)}); next: vo run {out}")

@@ -222,3 +222,33 @@ def test_the_real_gaia_files_are_recognised(tmp_path, monkeypatch, capsys, share
     assert block["columns"] == {"name": "designation", "mag": "phot_g_mean_mag"} and block["epoch"] == 2016.0
     rows = len(Table.read(shared_data / name))
     assert f"read {rows} rows" in out
+
+
+def test_a_vizier_table_at_j2000_with_its_epoch_column_and_proper_motions_in_other_units(tmp_path, monkeypatch,
+                                                                                       capsys):
+    monkeypatch.chdir(tmp_path)
+    # VizieR's Gaia DR3 table: RAJ2000/DEJ2000 computed for J2000 beside an Epoch column of 2016.0.
+    table = Table({"Source": [1, 2], "RAJ2000": [10.0, 11.0], "DEJ2000": [5.0, 6.0], "Epoch": [2016.0, 2016.0],
+                   "pmRA": [0.003, 0.004], "pmDE": [1.0, 2.0], "Plx": [1.2, 0.8], "Gmag": [15.0, 16.0]})
+    for name, unit in (("RAJ2000", "deg"), ("DEJ2000", "deg"), ("Epoch", "yr"), ("pmRA", "arcsec / yr"),
+                       ("pmDE", "mas / yr"), ("Plx", "mas"), ("Gmag", "mag")):
+        table[name].unit = unit
+    table.write(tmp_path / "vizier.ecsv", format="ascii.ecsv")
+    code, out, err = init(tmp_path / "vizier.ecsv", "--survey", "demo", capsys=capsys)
+    assert code == 0, err
+    config = tmp_path / "configs" / "vizier.yaml"
+    block = catalog_block(config)
+    assert block["epoch"] == 2000.0  # the positions chosen are J2000, whatever the file's Epoch column says
+    assert block["columns"] == {"name": "Source", "ra": "RAJ2000", "dec": "DEJ2000", "mag": "Gmag", "pmdec": "pmDE",
+                                "parallax": "Plx"}
+    assert "pmRA (proper motion in RA) is in arcsec / yr, not mas / yr: not used" in out
+    assert "# pmRA (proper motion in RA) is in arcsec / yr, not mas / yr: not used" in config.read_text()
+
+
+def test_the_file_epoch_is_used_for_positions_that_are_not_j2000(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    vizier_csv(tmp_path / "icrs.csv", "ID,RA_ICRS,DE_ICRS,Epoch", [("a", 1.0, 2.0, 2016.0), ("b", 3.0, 4.0, 2016.0)])
+    code, out, err = init(tmp_path / "icrs.csv", "--survey", "demo", capsys=capsys)
+    assert code == 0, err
+    assert catalog_block(tmp_path / "configs" / "icrs.yaml")["epoch"] == 2016.0
+    assert "the file's Epoch column" in out
