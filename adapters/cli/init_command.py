@@ -95,7 +95,7 @@ def init_project(args: argparse.Namespace) -> int:
     with atomic_path(out) as temporary:
         Path(temporary).write_text(text, encoding="utf-8")
         _check(Path(temporary))  # a configuration that would not run is never left under the name
-    _print_summary(out, description, columns, reasons, epoch, epoch_reason, surveys, notes)
+    _print_summary(out, description, columns, reasons, epoch, epoch_reason, surveys, notes, not args.survey)
     return 0
 
 
@@ -189,7 +189,7 @@ def _check(path: Path) -> None:
 
 
 def _print_summary(out: Path, description, columns: dict, reasons: dict, epoch: float, epoch_reason: str,
-                   surveys: list, notes: list) -> None:
+                   surveys: list, notes: list, defaulted: bool) -> None:
     print(f"read {description.rows} rows ({description.format}); columns:")
     for role in ROLES:
         if role in columns:
@@ -198,3 +198,6 @@ def _print_summary(out: Path, description, columns: dict, reasons: dict, epoch: 
     for note in notes:
         print(f"  {note}")
     print(f"wrote {out} (surveys: {', '.join(surveys)}); next: vo run {out}")
+    if defaulted:
+        print(f"the survey is {DEFAULT_SURVEY} by default; --survey chooses ({', '.join(sorted(SURVEY_BLOCKS))}, "
+              "repeated for several)")
