@@ -206,9 +206,9 @@ def test_an_existing_configuration_is_kept_unless_forced(tmp_path, monkeypatch, 
     code, _, err = init(catalog, capsys=capsys)
     assert code == 2 and "'--out': configs/t.yaml exists; use --force to overwrite it" in err
     assert out.read_text() == "# mine\n"
-    code, out, err = init(catalog, "--force", capsys=capsys)
+    code, printed, err = init(catalog, "--force", capsys=capsys)
     assert code == 0, err
-    assert "the survey is ztf by default; --survey chooses (demo, k2, kepler, tess, ztf, repeated for several)" in out
+    assert "the survey is ztf by default; --survey chooses (demo, k2, kepler, tess, ztf, repeated for several)" in printed
     assert catalog_block(out)["columns"]["ra"] == "RAJ2000"
     assert yaml.safe_load(out.read_text())["project"]["surveys"] == ["ztf"]  # the default survey
 
