@@ -117,7 +117,8 @@ class Container(containers.DeclarativeContainer):
     (download threads; raised to the largest ``max_concurrency`` of the project's surveys),
     ``batch_workers`` (Dask worker processes for the batches; 1 runs them in this process),
     ``scheduler`` (address of an existing Dask scheduler, instead) and ``dashboard`` (address of
-    the local cluster's dashboard; None: none).
+    the local cluster's dashboard; None: none); ``project_folder`` (where the TUI lists project files
+    when no project file is given; None: ./configs).
     """
 
     config_path = providers.Object(None)
@@ -126,6 +127,7 @@ class Container(containers.DeclarativeContainer):
     batch_workers = providers.Object(1)
     scheduler = providers.Object(None)
     dashboard = providers.Object(None)
+    project_folder = providers.Object(None)
 
     data_dir = providers.Singleton(data_dir)
     database = providers.Singleton(Database, url=providers.Callable(database_url_from_env), data_dir=data_dir)
@@ -167,7 +169,7 @@ class Container(containers.DeclarativeContainer):
     # -- The TUI's workspace (project files on disk, projects in the database); see _workspace below.
     workspace = providers.Singleton(
         lambda *args: _workspace(*args), uow.provider, project.provider, survey_parameters, config_path, overrides,
-        workers,
+        workers, project_folder,
     )
 
 
@@ -248,8 +250,9 @@ def build_container(config_path=None, overrides=None, *, workers: int = 4, progr
 
 
 # -- The TUI's workspace -------------------------------------------------------------------------------
-# `vo tui` lists the project files next to the one it was given (and in ./configs) and the projects in
-# the database, and opens any of them; opening builds a Project exactly as `vo run` does.
+# `vo tui` lists the project files next to the one it was given (and in ./configs), or those of the folder
+# it was given, and the projects in the database, and opens any of them; opening builds a Project exactly
+# as `vo run` does.
 
 def find_project_files(*folders) -> list[str]:
     """Return the YAML files of ``folders`` (those that exist), sorted, each once.
@@ -273,7 +276,8 @@ def find_project_files(*folders) -> list[str]:
     return list(found.values())
 
 
-def _workspace(uow_factory, project_factory, survey_parameters, config_path, overrides, workers) -> Workspace:
+def _workspace(uow_factory, project_factory, survey_parameters, config_path, overrides, workers,
+               project_folder=None) -> Workspace:
     given = Path(config_path).resolve() if config_path else None
 
     def load(path):
@@ -286,7 +290,10 @@ def _workspace(uow_factory, project_factory, survey_parameters, config_path, ove
         return project_factory(config=config, mapper=_thread_map(_download_threads(workers, config)),
                                executor=InProcessExecutor(), worker_recipe=None)
 
-    folders = ([given.parent] if given else []) + [Path.cwd() / "configs"]
+    if project_folder is not None:
+        folders = [Path(project_folder)]
+    else:
+        folders = ([given.parent] if given else []) + [Path.cwd() / "configs"]
     return Workspace(uow_factory, find_configs=lambda: find_project_files(*folders), load_config=load,
                      make_project=make)
 

@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from domain.catalog_columns import suggest_mapping
 from domain.errors import CatalogError
 from domain.selection import evaluate_selection
 from domain.source import Source
@@ -78,8 +79,8 @@ class Catalog:
         self.row_numbers = np.asarray(row_numbers) if row_numbers is not None else np.arange(1, n + 1)
         for required in REQUIRED_COLUMNS:
             if required not in self.columns:
-                raise CatalogError(f"missing required column (have: {', '.join(self.columns)})",
-                                   path=name, field=required)
+                raise CatalogError(f"missing required column (have: {', '.join(self.columns)}); "
+                                   + _how_to_map(required, list(self.columns)), path=name, field=required)
         for column, values in self.columns.items():
             if values.dtype.kind == "S" or column == "name":
                 self.columns[column] = self._decoded(column)
@@ -135,7 +136,9 @@ class Catalog:
         for bad, column, message in checks:
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise CatalogError(f"{message}, got {self.columns[column][i]!r}",
+                value = self.columns[column][i]
+                value = value.item() if isinstance(value, np.generic) else value  # 400.0, not np.float64(400.0)
+                raise CatalogError(f"{message}, got {value!r}",
                                    path=self.name, row=int(self.row_numbers[i]), field=column)
         # A set of the names, not np.unique of them as fixed-width text: one long name would make
         # that copy (4 bytes a character, every row as wide as the longest) gigabytes.
@@ -236,3 +239,17 @@ class Catalog:
         end = len(self) if limit is None else min(limit, len(self))
         for start in range(0, end, size):
             yield self.sources(project, start, min(start + size, end))
+
+
+def _how_to_map(role: str, names: list[str]) -> str:
+    """Name the configuration key that maps a file's column to ``role``, with the columns it likely means."""
+    suggested = suggest_mapping(names)
+    if role in suggested:
+        mapping = ", ".join(f"{k}: {v}" for k, v in suggested.items())
+        return (f"set catalog.columns.{role} to the file's column, e.g. catalog.columns: {{{mapping}}} "
+                "(or let `vo init CATALOG` write the configuration)")
+    return (f"set catalog.columns.{role} to the file's column of the {_ROLE_WORDS[role]} "
+            "(or let `vo init CATALOG` find it)")
+
+
+_ROLE_WORDS = {"name": "source names", "ra": "right ascensions (degrees)", "dec": "declinations (degrees)"}

@@ -11,7 +11,7 @@ from domain.catalog import Catalog, CatalogSpec
 from domain.errors import CatalogError
 from services.ports import CatalogReader
 
-__all__ = ["FileCatalogReader"]
+__all__ = ["FileCatalogReader", "guess_format"]
 
 _EXTENSIONS = {
     ".csv": "csv", ".ecsv": "ecsv", ".fits": "fits", ".fit": "fits", ".fits.gz": "fits",
@@ -47,7 +47,7 @@ class FileCatalogReader(CatalogReader):
         path = Path(spec.path)
         if not path.is_file():
             raise CatalogError("catalog file not found", path=path)
-        fmt = spec.format if spec.format != "auto" else _guess_format(path)
+        fmt = spec.format if spec.format != "auto" else guess_format(path)
         if fmt == "csv":
             # The column that becomes the name stays text; the others are typed as they are read.
             columns, row_numbers = read_csv_columns(path, text={spec.columns.get("name", "name")})
@@ -62,7 +62,8 @@ class FileCatalogReader(CatalogReader):
         return Catalog(mapped, name=str(path), row_numbers=row_numbers, epoch=spec.epoch)
 
 
-def _guess_format(path: Path) -> str:
+def guess_format(path: Path) -> str:
+    """Return the catalog format ``path``'s extension names (``csv``, ``ecsv``, ``fits``, ``votable``, ``hdf5``)."""
     name = path.name.lower()
     for extension, fmt in sorted(_EXTENSIONS.items(), key=lambda item: -len(item[0])):
         if name.endswith(extension):

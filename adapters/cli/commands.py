@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from adapters.cli.failure_classes import failure_lines
 from adapters.cli.progress import LogProgress, RichProgress
@@ -13,7 +14,7 @@ from adapters.container import Container, build_container, close_container
 from domain.errors import ConfigError
 from services.rates import efficiency_includes
 
-__all__ = ["run", "simulate", "status", "ingest", "top", "export", "db", "tui", "make_container"]
+__all__ = ["run", "simulate", "status", "ingest", "top", "export", "db", "tui", "tui_container", "make_container"]
 
 
 def make_container(args: argparse.Namespace, progress=None) -> Container:
@@ -195,19 +196,50 @@ def db(args: argparse.Namespace) -> int:
 
 
 def tui(args: argparse.Namespace) -> int:
-    """``vo tui [CONFIG]``: open the terminal user interface (on CONFIG's project, or on the project list)."""
+    """``vo tui [CONFIG | FOLDER]``: open the terminal user interface (on CONFIG's project, or on the project
+    list of FOLDER, default ./configs)."""
     from tui.app import VirtualObserverApp
 
-    container = make_container(args)
-    if args.config:
-        container.project_config()  # a bad configuration is a one-line error before the screen opens
+    container = tui_container(args)
     try:
-        project = container.project() if args.config else None
+        project = container.project() if container.config_path() else None
         app = VirtualObserverApp(project=project, workspace=container.workspace())
         app.run()
     finally:
         close_container(container)
     return app.return_code or 0
+
+
+def tui_container(args: argparse.Namespace) -> Container:
+    """The container of ``vo tui``: CONFIG's project, or the project files of a folder.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``vo tui`` arguments; ``config`` is a project file, a folder or None.
+
+    Returns
+    -------
+    Container
+        With ``config_path`` set for a file, ``project_folder`` for a folder.
+
+    Raises
+    ------
+    ConfigError
+        If the file is not a valid configuration, or ``--set`` is given with a folder.
+    """
+    folder = None
+    if args.config and Path(args.config).is_dir():
+        # A folder of project files: list those (instead of ./configs) and open none.
+        if args.set:
+            raise ConfigError("--set applies to a project file, not to a folder", key="--set", source="command line")
+        folder, args = args.config, argparse.Namespace(**{**vars(args), "config": None})
+    container = make_container(args)
+    if folder is not None:
+        container.project_folder.override(folder)
+    if args.config:
+        container.project_config()  # a bad configuration is a one-line error before the screen opens
+    return container
 
 
 def _print_run(summary: dict) -> None:

@@ -72,8 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     from adapters.cli.gaia_command import add_gaia_parser
 
     add_gaia_parser(commands)
+    from adapters.cli.init_command import add_init_parser
+
+    add_init_parser(commands)  # init
     tui = commands.add_parser("tui", help="open the terminal user interface")
-    tui.add_argument("config", nargs="?", default=None, help="project YAML file (default: choose one in the app)")
+    tui.add_argument("config", nargs="?", default=None, metavar="CONFIG|FOLDER",
+                     help="project YAML file to open, or a folder whose project files to list (default: list "
+                          "./configs and choose one in the app)")
     tui.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                      help="override a configuration value of CONFIG, e.g. observatories.analysis.threshold=4")
     _executor_arguments(tui)
