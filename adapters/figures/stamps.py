@@ -52,7 +52,8 @@ def draw_stamps(figure, stamped: Sequence) -> list:
 
     Reference and peak share one colour scale (percentiles 1-99.5 of both), so that what brightened is
     seen brighter; the difference has a symmetric diverging scale around zero. The target's pixel is
-    marked with a cross where known. Each image is an ``imshow`` with gid ``stamp:<panel>``.
+    marked with a cross where known. Each image is an ``imshow`` with gid ``stamp:<detection id>:<panel>``
+    (an SVG names its group so).
 
     Parameters
     ----------
@@ -78,7 +79,7 @@ def draw_stamps(figure, stamped: Sequence) -> list:
             {"cmap": "RdBu_r", "vmin": -span, "vmax": span},)
         for axes, title, image, scale in zip(row, PANEL_TITLES, (stamps.reference, stamps.peak, stamps.difference),
                                              scales):
-            shown = axes.imshow(image, origin="lower", interpolation="nearest", gid=f"stamp:{title}", **scale)
+            shown = axes.imshow(image, origin="lower", interpolation="nearest", gid=f"stamp:{detection.id}:{title}", **scale)
             if stamps.target_pixel is not None:
                 axes.plot(stamps.target_pixel[1], stamps.target_pixel[0], "+", color="white" if title != "difference"
                           else "black", ms=8, mew=1.0)
