@@ -2,21 +2,24 @@
 
 Layout of ``stamps/<project>/<version>/batches/<xx>/batch-<hash>.h5``::
 
-    s<i>     float32 (3, rows, cols): reference, peak and difference stamps of detection i
+    s<j>     float32 (n, 3, rows, cols): reference, peak and difference stamps of the n detections whose
+             images have the j-th shape of the batch; a detection's key is ``s<j>[i:i+1]``
     index    one row per detection: key, source name, filter, season, the detection's peak time, the peak
              frame's time, its time scale, reference frames, target pixel, pixel scale, WCS (JSON cards)
 
 The file is named by the hash of its content (:func:`adapters.files.batch_tables.content_name`), as the
 batch files of raw data and lightcurves are: a batch analysed again after a crash writes the same file,
 and ``vo doctor`` finds a changed byte. A detection's key is its dataset's name, so the doctor's check of
-a record's keys reads exactly its stamps. float32 holds the images at the precision of the pixel files
-(Kepler, K2 and TESS store float32 fluxes).
+a record's keys reads exactly its stamps. One dataset per image shape, not per detection: creating an HDF5
+dataset costs about a millisecond, the stamps of a detection a few kilobytes. float32 holds the images at
+the precision of the pixel files (Kepler, K2 and TESS store float32 fluxes).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -32,6 +35,7 @@ __all__ = ["write_stamps", "read_stamps", "STAMP_PLANES"]
 
 #: Order of the planes of a stamps dataset.
 STAMP_PLANES = ("reference", "peak", "difference")
+_KEY = re.compile(r"^(?P<name>s\d+)\[(?P<start>\d+):(?P<stop>\d+)\]$")
 
 
 def write_stamps(root: Path, project: str, version: str, items: Sequence[tuple[str, str, int, float, Stamps]]
@@ -59,10 +63,15 @@ def write_stamps(root: Path, project: str, version: str, items: Sequence[tuple[s
     """
     if not items:
         return None, []
-    keys = [f"s{i}" for i in range(len(items))]
-    datasets: dict[str, np.ndarray] = {
-        key: np.stack([s.reference, s.peak, s.difference]).astype(np.float32)
-        for key, (*_, s) in zip(keys, items)}
+    shapes: dict[tuple[int, int], list[int]] = {}
+    for i, (*_, stamps) in enumerate(items):
+        shapes.setdefault(stamps.shape, []).append(i)
+    keys, datasets = [""] * len(items), {}
+    for number, members in enumerate(shapes.values()):
+        datasets[f"s{number}"] = np.stack([np.stack([items[i][-1].reference, items[i][-1].peak,
+                                                     items[i][-1].difference]) for i in members]).astype(np.float32)
+        for row, i in enumerate(members):
+            keys[i] = f"s{number}[{row}:{row + 1}]"
     datasets["index"] = to_table(_index(keys, items))
     name = content_name(datasets)
     relative = Path("stamps") / safe_key(project, max_length=32) / version / "batches" / name[:2] / f"batch-{name}.h5"
@@ -125,16 +134,19 @@ def read_stamps(root: Path, file: str, key: str) -> Stamps:
         Naming the file and key, if either is missing or unreadable.
     """
     path = root / file
+    match = _KEY.match(key or "")
+    if match is None:
+        raise DataError(f"stamps: {path}#{key} is not a stamps key (s<j>[i:i+1])")
     try:
         with h5py_module().File(path, "r") as f:
-            planes = np.asarray(f[key][()], dtype=np.float64)
+            planes = np.asarray(f[match["name"]][int(match["start"]):int(match["stop"])], dtype=np.float64)
             index = from_table(f["index"][()])
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"stamps: cannot read {path}#{key}: {exc}") from exc
     rows = np.flatnonzero(index["key"] == key)
-    if planes.ndim != 3 or planes.shape[0] != len(STAMP_PLANES) or rows.size != 1:
+    if planes.shape[:2] != (1, len(STAMP_PLANES)) or planes.ndim != 4 or rows.size != 1:
         raise DataError(f"stamps: {path}#{key} is not a stamps dataset of this layout (shape {planes.shape})")
-    row = int(rows[0])
+    planes, row = planes[0], int(rows[0])
 
     def optional(column: str) -> float | None:
         value = float(index[column][row])
