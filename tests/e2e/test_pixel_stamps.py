@@ -8,10 +8,12 @@ with astropy, not from the code under test.
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
@@ -191,17 +193,27 @@ def test_a_rerun_does_not_remake_stamps_and_vo_doctor_reports_a_lost_stamps_file
     assert not file.exists()
     checked = vo("doctor", str(project["config"]), "--json", data_dir=project["data"], database_url=project["url"])
     assert checked.returncode != 0
-    import json
-
     report = json.loads(checked.stdout)
     [finding] = report["findings"]
     assert finding["kind"] == "missing" and finding["path"] == file.relative_to(project["data"]).as_posix()
     assert "image stamps" in finding["what"] and SOURCE in finding["what"]
     # A file that is there but lacks a detection's dataset is reported as well.
-    import h5py
-
     with h5py.File(moved, "r") as original, h5py.File(file, "w") as broken:
         broken.create_dataset("index", data=original["index"][()])
     checked = vo("doctor", str(project["config"]), "--json", data_dir=project["data"], database_url=project["url"])
     [finding] = json.loads(checked.stdout)["findings"]
     assert finding["kind"] == "corrupt" and "no dataset" in finding["reason"]
+    # The repair sets the broken file aside and the analysis to be done again: the next run makes the same stamps.
+    rows = detection_rows(project["url"])
+    repaired = vo("doctor", str(project["config"]), "--repair", "--json", data_dir=project["data"],
+                  database_url=project["url"])
+    assert repaired.returncode == 0, repaired.stderr
+    assert not file.exists()
+    vo_json("run", str(project["config"]), *OFFLINE, data_dir=project["data"], database_url=project["url"], code=4)
+    with h5py.File(moved, "r") as before, h5py.File(file, "r") as after:  # the same name: the same content
+        assert sorted(after) == sorted(before)
+        for name in before:
+            np.testing.assert_array_equal(after[name][()], before[name][()])
+    assert detection_rows(project["url"]) == rows
+    healthy = vo_json("doctor", str(project["config"]), data_dir=project["data"], database_url=project["url"])
+    assert healthy["healthy"], healthy
