@@ -67,6 +67,9 @@ class Detection:
         Distance of the light that changed from the target, and its error (pixels).
     centroid_offset_sigma : float or None
         Their ratio: large for an event on a neighbour (the column to sort by when vetting).
+    stamps_file, stamps_key : str or None
+        Where the event's image stamps (reference, peak, difference: :class:`~domain.stamps.Stamps`) are
+        stored, through the data store; None where the survey has no images of the event.
     """
 
     def __init__(
@@ -100,7 +103,8 @@ class Detection:
             is_simulated=bool(is_simulated), filter_width=float(filter_width), first_epoch=first_epoch,
             last_epoch=last_epoch, quality=dict(quality or {}), injection_id=None, peak_snr=_float(peak_snr),
             amplitude=_float(amplitude), equivalent_duration=_float(equivalent_duration),
-            equivalent_duration_err=_float(equivalent_duration_err), **dict.fromkeys(CENTROID_FIELDS))
+            equivalent_duration_err=_float(equivalent_duration_err), **dict.fromkeys(CENTROID_FIELDS),
+            stamps_file=None, stamps_key=None)
 
     def set_centroid_shift(self, shift) -> None:
         """Keep the pixel vetting statistic of this event (a :class:`~domain.centroid_shift.CentroidShift`).

@@ -17,7 +17,8 @@ class PixelCube:
 
     The arrays may be lazy (memory maps of a FITS file, datasets of an HDF5 file): nothing here reads
     more than the frames a computation asks for. No sky coordinates are needed: the target's position
-    is given in pixels (the reader converts it with the file's WCS, which stays with the adapter).
+    is given in pixels (the reader converts it with the file's WCS). The WCS itself travels as plain
+    FITS keywords (``wcs_header``), for exports of the images; the domain never interprets it.
 
     Attributes
     ----------
@@ -38,6 +39,9 @@ class PixelCube:
         The target's position as ``(row, col)`` in 0-based pixel coordinates, pixel centres at integers.
     pixel_scale_arcsec : float or None
         Size of one pixel on the sky (3.98 arcsec for Kepler and K2, 21 for TESS, 1.01 for ZTF).
+    wcs_header : dict or None
+        The images' celestial WCS as FITS keyword -> value (``CTYPE1``, ``CRPIX1``, ``CRVAL1``, ``PC1_1``,
+        ...; pixel ``(row, col)`` is FITS pixel ``(col + 1, row + 1)``), when the file has one.
     """
 
     times: np.ndarray
@@ -48,6 +52,7 @@ class PixelCube:
     aperture: np.ndarray | None = None
     target_pixel: tuple[float, float] | None = None
     pixel_scale_arcsec: float | None = None
+    wcs_header: dict | None = None
 
     def __post_init__(self) -> None:
         self.times = np.asarray(self.times, dtype=np.float64)

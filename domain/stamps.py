@@ -40,6 +40,10 @@ class Stamps:
         ``(row, col)`` of the target, 0-based, when known.
     pixel_scale_arcsec : float or None
         Size of one pixel on the sky, when known.
+    wcs_header : dict or None
+        Celestial WCS of the images as FITS keyword -> value (see :attr:`PixelCube.wcs_header`), when known.
+    time_scale : str or None
+        Time scale of ``peak_time`` (``tdb`` for Kepler, K2 and TESS; ``utc`` for ZTF), when known.
     """
 
     reference: np.ndarray
@@ -49,6 +53,8 @@ class Stamps:
     reference_frames: int
     target_pixel: tuple[float, float] | None = None
     pixel_scale_arcsec: float | None = None
+    wcs_header: dict | None = None
+    time_scale: str | None = None
 
     def __post_init__(self) -> None:
         shapes = {np.shape(self.reference), np.shape(self.peak), np.shape(self.difference)}
@@ -95,4 +101,5 @@ def event_stamps(cube: PixelCube, start: float, end: float, peak_time: float, ba
     peak = np.asarray(cube.flux[nearest], dtype=np.float64)
     return Stamps(reference=reference, peak=peak, difference=peak - reference, peak_time=float(cube.times[nearest]),
                   reference_frames=int(outside.sum()), target_pixel=cube.target_pixel,
-                  pixel_scale_arcsec=cube.pixel_scale_arcsec)
+                  pixel_scale_arcsec=cube.pixel_scale_arcsec,
+                  wcs_header=dict(cube.wcs_header) if cube.wcs_header else None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from domain.stamps import Stamps
 from services.catalog_browser import CatalogBrowser, CatalogPage, Cone
+from services.stamps import detection_stamps
 from services.triage import DetectionRow, label_detections, list_detections
 from services.workspace import list_projects
 
@@ -12,7 +14,7 @@ __all__ = ["BrowsingMixin"]
 class BrowsingMixin:
     """Read-mostly queries of :class:`~services.project.Project` for interactive use (the TUI, notebooks).
 
-    Relies on the project's ``name``, ``config``, ``uow_factory``, ``catalog_reader``,
+    Relies on the project's ``name``, ``config``, ``uow_factory``, ``store``, ``catalog_reader``,
     ``_survey()`` and ``_current_failures()``.
     """
 
@@ -74,6 +76,30 @@ class BrowsingMixin:
         """
         with self.uow_factory() as uow:
             return label_detections(uow, labels)
+
+    def detection_stamps(self, source_name: str, detection_id: int) -> Stamps | None:
+        """Return the reference, peak and difference stamps persisted for a detection (None when it has none).
+
+        Parameters
+        ----------
+        source_name : str
+            The detection's source.
+        detection_id : int
+            The detection's id (as in :meth:`detections`).
+
+        Returns
+        -------
+        Stamps or None
+            None when the source or detection is unknown at the current analysis version, or the
+            detection has no stamps (its survey has no images of it, or it is simulated).
+
+        Raises
+        ------
+        DataError
+            Naming the file, if the stamps on record cannot be read.
+        """
+        with self.uow_factory() as uow:
+            return detection_stamps(uow, self.store, self.config, source_name, detection_id)
 
     def browse_catalog(self, selection: str = "", cone: Cone | None = None, *, survey: str | None = None,
                        only: str | None = None, offset: int = 0, limit: int = 200) -> CatalogPage:

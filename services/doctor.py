@@ -181,13 +181,14 @@ class Doctor:
         report, plan = DoctorReport(), _Plan()
         with self.records() as index:
             raws, lightcurves, parts = index.raw(), index.lightcurves(), index.parts()
-            reduced, scores = index.steps(REDUCE), index.scores()
-        report.records = len(raws) + len(lightcurves) + len(parts) + len(reduced) + len(scores)
+            reduced, scores, stamps = index.steps(REDUCE), index.scores(), index.stamps()
+        report.records = len(raws) + len(lightcurves) + len(parts) + len(reduced) + len(scores) + len(stamps)
         referenced: set[str] = set()
         self._check_raw(raws, report, plan, referenced)
         self._check_lightcurves(lightcurves, reduced, report, plan, referenced)
         self._check_scores(scores, report, plan, referenced)
         self._check_parts(parts, report, plan, referenced)
+        self._check_stamps(stamps, report, plan, referenced)
         self._check_manifests(report, plan)
         files = self.folder.files()
         report.files = len(files)
@@ -293,6 +294,31 @@ class Doctor:
                 found.repairable = False
                 continue
             plan.resets.add((self.config.name, stage, part.survey, part.version))
+
+    def _check_stamps(self, stamps, report: DoctorReport, plan: _Plan, referenced: set[str]) -> None:
+        # Stamps are made by the analysis: lost ones come back when it runs again for every source.
+        project, current = self.config.name, self._current()
+        by_file = defaultdict(list)
+        for record in stamps:
+            by_file[record.file].append(record)
+        for file, group in by_file.items():
+            referenced.add(file)
+            first = group[0]
+            names = sorted({r.source_name for r in group})
+            found = self._problem(file, sorted({r.key for r in group}),
+                                  f"image stamps of {len(group)} detections of {names[0]!r}"
+                                  f"{' and others' if len(names) > 1 else ''}, {first.project}/{first.survey} "
+                                  f"version {first.version}")
+            if not found:
+                continue
+            report.findings.append(found)
+            survey = current.get(first.survey) if first.project == project else None
+            if survey is None or survey.analysis_version != first.version:
+                found.repairable = False
+                continue
+            plan.resets.add((project, ANALYSE, first.survey, first.version))
+            if found.kind == "corrupt":
+                plan.quarantine.add(file)
 
     def _check_manifests(self, report: DoctorReport, plan: _Plan) -> None:
         # A manifest no run can read stops every run of its version; set aside, the next run writes it again.

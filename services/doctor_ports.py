@@ -63,6 +63,18 @@ class LightcurveRecord:
 
 
 @dataclass(frozen=True)
+class StampsRecord:
+    """A detection row that points at its image stamps: the file and the dataset in it."""
+
+    project: str
+    survey: str
+    version: str
+    source_name: str
+    file: str
+    key: str
+
+
+@dataclass(frozen=True)
 class PartRecord:
     """A histogram part row: one netCDF file counted in a product (project, survey, version, kind)."""
 
@@ -105,6 +117,10 @@ class RecordIndex(abc.ABC):
     @abc.abstractmethod
     def parts(self) -> list[PartRecord]:
         """Return every histogram part row."""
+
+    @abc.abstractmethod
+    def stamps(self) -> list[StampsRecord]:
+        """Return every detection row that points at image stamps."""
 
     @abc.abstractmethod
     def forget_raw(self, ids: Sequence[int]) -> None:

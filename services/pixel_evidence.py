@@ -1,4 +1,4 @@
-"""Pixel evidence of detections: the centroid shift of each event measured on the survey's images."""
+"""Pixel evidence of detections: the centroid shift of each event and its image stamps, from the survey's images."""
 
 from __future__ import annotations
 
@@ -6,33 +6,38 @@ import logging
 from typing import Sequence
 
 from domain.centroid_shift import event_centroid_shift
+from domain.stamps import event_stamps
 from domain.errors import VOError
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, SurveyClient
 
-__all__ = ["measure_centroid_shifts"]
+__all__ = ["measure_pixel_evidence"]
 
 logger = logging.getLogger(__name__)
 
 
-def measure_centroid_shifts(uow: AbstractUnitOfWork, store: DataStore, client: SurveyClient, survey,
-                            analysed: Sequence[tuple[Source, list]], carried: dict | None = None) -> int:
-    """Set the centroid shift on every detection whose lightcurve was made from images.
+def measure_pixel_evidence(uow: AbstractUnitOfWork, store: DataStore, client: SurveyClient, survey, project: str,
+                           analysed: Sequence[tuple[Source, list]], carried: dict | None = None) -> int:
+    """Set the centroid shift and the image stamps on every detection whose lightcurve was made from images.
 
     Only sources with detections have their raw data loaded (from ``carried`` when the batch's download
-    step left it in memory). A source whose raw data cannot be read keeps its detections without the
-    statistic: the evidence is an addition to a detection, never a reason to lose it.
+    step left it in memory). The stamps of the batch go to one file of the data store, written here,
+    before the caller commits the detections that point at it (a batch redone after a crash writes the
+    same file again). A source whose raw data cannot be read keeps its detections without the evidence:
+    the evidence is an addition to a detection, never a reason to lose it.
 
     Parameters
     ----------
     uow : AbstractUnitOfWork
         Unit of work (entered by the caller).
     store : DataStore
-        Raw arrays.
+        Raw arrays; receives the stamps.
     client : SurveyClient
         The survey's client (:meth:`SurveyClient.pixel_cubes`).
     survey : SurveyConfig
-        The survey's name and download version.
+        The survey's name, download and analysis versions.
+    project : str
+        Project name (the stamps are the project's products).
     analysed : sequence of (Source, list)
         Each source and the analysis of each of its lightcurves (``lightcurve`` and ``detections``).
     carried : dict, optional
@@ -51,7 +56,7 @@ def measure_centroid_shifts(uow: AbstractUnitOfWork, store: DataStore, client: S
     missing = [s.name for s, _ in wanted if s.name not in raws]
     if missing:
         raws.update(_loaded(store, uow.raw_data.get_many(survey.name, survey.download_version, missing)))
-    measured = 0
+    measured, stamped = 0, []
     for source, results in wanted:
         raw = raws.get(source.name)
         cubes = client.pixel_cubes(raw) if raw is not None else {}
@@ -65,6 +70,16 @@ def measure_centroid_shifts(uow: AbstractUnitOfWork, store: DataStore, client: S
                 if shift is not None:
                     detection.set_centroid_shift(shift)
                     measured += 1
+                if detection.is_simulated:
+                    continue  # evidence images are for the detections a person vets
+                stamps = event_stamps(cube, detection.start_mjd, detection.end_mjd, detection.peak_mjd, bad_bits)
+                if stamps is not None:
+                    stamps.time_scale = getattr(lc, "time_scale", None)
+                    stamped.append((detection, (source.name, lc.filter, lc.season, detection.peak_mjd, stamps)))
+    if stamped:
+        file, keys = store.save_stamps_many(project, survey.analysis_version, [item for _, item in stamped])
+        for (detection, _), key in zip(stamped, keys):
+            detection.stamps_file, detection.stamps_key = file, key
     return measured
 
 
@@ -80,5 +95,5 @@ def _loaded(store: DataStore, records: dict) -> dict:
             try:
                 readable[name] = raw if raw.is_loaded else store.load_raw(raw)
             except VOError as exc:
-                logger.warning("%s: no centroid shifts (raw data unreadable: %s)", name, exc)
+                logger.warning("%s: no pixel evidence (raw data unreadable: %s)", name, exc)
         return readable

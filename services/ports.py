@@ -16,6 +16,7 @@ from domain.parameters import Parameters
 from domain.pixels import PixelCube
 from domain.rawdata import RawData
 from domain.source import Source
+from domain.stamps import Stamps
 
 from services import repository_ports
 from services.repository_ports import *  # noqa: F403 - re-exported: adapters and fakes import every port from here
@@ -261,6 +262,30 @@ class DataStore(abc.ABC):
     def load_epoch_scores_from(self, file: str, source_name: str) -> dict[str, dict[str, np.ndarray]]:
         """Read one source's per-epoch products from a file of :meth:`save_epoch_scores_many` (empty if none)."""
         return {}
+
+    # -- Pixel evidence of detections.
+    @abc.abstractmethod
+    def save_stamps_many(self, project: str, version: str,
+                         items: Sequence[tuple[str, str, int, float, Stamps]]) -> tuple[str | None, list[str]]:
+        """Write the image stamps of a batch's detections, atomically, and return where they are.
+
+        Parameters
+        ----------
+        project, version : str
+            Project and analysis version of the detections.
+        items : sequence of tuple
+            ``(source name, filter, season, detection peak time, Stamps)`` per detection.
+
+        Returns
+        -------
+        tuple
+            The file (None when ``items`` is empty) and one key per item, for the detections' records. Writing
+            the same items again gives the same file and keys (a batch redone after a crash).
+        """
+
+    @abc.abstractmethod
+    def load_stamps(self, file: str, key: str) -> Stamps:
+        """Read one detection's stamps (:meth:`save_stamps_many`); raise DataError naming the file if unreadable."""
 
 
 class HistogramStore(abc.ABC):

@@ -9,6 +9,7 @@ from astropy.table import Table
 from domain.config import SurveyConfig
 from domain.errors import DataError
 from services.export import injection_rows
+from services.stamps import StampedDetection, stamped_detections
 from services.product_tables import (
     SOURCE_UNITS,
     detection_units,
@@ -45,7 +46,7 @@ class TablesMixin:
     """Tables of :class:`~services.products.Products`, each with units and provenance metadata.
 
     Relies on the products' ``name``, ``survey()``, ``sources()``, ``load()``, ``summaries()``,
-    ``histograms()``, ``provenance()`` and ``uow_factory``.
+    ``histograms()``, ``provenance()``, ``store`` and ``uow_factory``.
     """
 
     def lightcurve_tables(self, survey: str | None = None, *, names: Sequence[str] | None = None,
@@ -71,6 +72,27 @@ class TablesMixin:
         for item in self.sources(survey, names=names, limit=limit):
             for lc in self.load(item.lightcurves):
                 yield lightcurve_table(lc, {**meta, "RA_OBJ": item.source.ra, "DEC_OBJ": item.source.dec})
+
+    def stamps(self, survey: str | None = None, *, names: Sequence[str] | None = None,
+               limit: int | None = None) -> Iterator[StampedDetection]:
+        """Yield the real detections that have image stamps, with the stamps read (one source at a time).
+
+        Parameters
+        ----------
+        survey : str, optional
+            Survey name (default: the project's first).
+        names : sequence of str, optional
+            Only these sources (an unknown name is an error).
+        limit : int, optional
+            At most this many sources (by name).
+
+        Yields
+        ------
+        StampedDetection
+            Source, survey, filter, season, detection and stamps.
+        """
+        self._check_names(names)
+        yield from stamped_detections(self.sources(survey, names=names, limit=limit), self.store)
 
     def table(self, what: str, survey: str | None = None, *, simulated: bool = False,
               names: Sequence[str] | None = None, limit: int | None = None, histogram: str | None = None) -> Table:

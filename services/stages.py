@@ -13,7 +13,7 @@ from domain.naming import safe_key
 from domain.errors import VOError
 from domain.source import Source
 from services.batch_carry import BatchCarry, in_canonical_order
-from services.pixel_evidence import measure_centroid_shifts
+from services.pixel_evidence import measure_pixel_evidence
 from services.ports import AbstractUnitOfWork, DataStore, HistogramStore, SurveyClient
 
 __all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "pending", "finish", "lightcurves_of",
@@ -384,8 +384,8 @@ def analyse_batch(
         Lightcurves the reduce step of this batch made (used instead of reading them back); receives
         the quality results.
     client : SurveyClient, optional
-        The survey's client: where its raw data holds images, each detection gets its centroid shift
-        (:func:`services.pixel_evidence.measure_centroid_shifts`).
+        The survey's client: where its raw data holds images, each detection gets its centroid shift and
+        its image stamps (:func:`services.pixel_evidence.measure_pixel_evidence`).
 
     Returns
     -------
@@ -427,8 +427,9 @@ def analyse_batch(
         qualities[source.id] = [r.quality for r in results]
         analysed[source.id] = results
     if client is not None:
-        measure_centroid_shifts(uow, store, client, survey, [(s, analysed[s.id]) for s in todo if s.id in analysed],
-                                carry.raws.get(survey.name) if carry is not None else None)
+        measure_pixel_evidence(uow, store, client, survey, project,
+                               [(s, analysed[s.id]) for s in todo if s.id in analysed],
+                               carry.raws.get(survey.name) if carry is not None else None)
     analysis.fill_many(histograms, scanned)
     scores_file = store.save_epoch_scores_many(project, version, scores) if scores else None
     save_histogram_parts(uow, histogram_store, histograms, project, survey.name, version, list(counts), carry)

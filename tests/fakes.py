@@ -459,6 +459,18 @@ class FakeDataStore(ports.DataStore):
     def load_epoch_scores(self, project, source_name, version):
         return self.files.get(f"scores/{project}/{version}/{source_name}", {})
 
+    def save_stamps_many(self, project, version, items):
+        if not items:
+            return None, []
+        file = f"stamps/{project}/{version}/{len(self.files)}"
+        self.files[file] = {f"s{i}": stamps for i, (*_, stamps) in enumerate(items)}
+        self.writes += 1
+        return file, list(self.files[file])
+
+    def load_stamps(self, file, key):
+        self.reads += 1
+        return self.files[file][key]
+
 
 class FakeHistogramStore(ports.HistogramStore):
     """Histograms in a dict (deep copies, so later changes to either side don't leak); counts writes."""

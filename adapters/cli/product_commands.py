@@ -12,7 +12,7 @@ __all__ = ["add_product_parsers", "export", "versions", "plot", "EXPORT_FORMATS"
 
 #: ``vo export --format`` choices: the table formats, plus two that only some products have.
 EXPORT_FORMATS = ("csv", "ecsv", "fits", "votable", "hdf5", "lightkurve", "netcdf")
-_WHAT = ("lightcurves", "detections", "sources", "histograms", "injections")
+_WHAT = ("lightcurves", "detections", "sources", "histograms", "injections", "stamps")
 _HISTOGRAMS = ("scanned", "cut_offset", "cut_limiting_mag", "cut_chi", "cut_sharp", "efficiency")
 
 
@@ -27,12 +27,14 @@ def add_product_parsers(commands, project_command) -> None:
         ``project_command(name, help)`` adds a sub-parser with ``config``, ``--json`` and ``--set``.
     """
     sub = project_command("export", "write lightcurves, detections (with triage labels), sources or histograms "
-                                    "as CSV, ECSV, FITS, VOTable or HDF5, with units and provenance")
+                                    "as CSV, ECSV, FITS, VOTable or HDF5, with units and provenance; stamps as "
+                                    "FITS cutouts with WCS")
     sub.add_argument("--what", choices=_WHAT, default=None, help="which product (required)")
     sub.add_argument("--format", choices=EXPORT_FORMATS, default=None,
                      help="file format (default: from the extension of --out). lightkurve: one lightkurve-"
                           "readable FITS file per lightcurve in the folder --out; netcdf: histograms as .nc")
-    sub.add_argument("--out", default=None, help="output file (or folder, for --format lightkurve)")
+    sub.add_argument("--out", default=None, help="output file (or folder, for --format lightkurve and for stamps: "
+                                                 "one FITS file per detection, HDUs REFERENCE, PEAK, DIFFERENCE)")
     sub.add_argument("--simulated", action="store_true",
                      help="detections: add the simulated ones (marked is_simulated); histograms: the efficiency map")
     sub.add_argument("--survey", default=None, help="survey (default: the project's first)")
@@ -54,8 +56,8 @@ def add_product_parsers(commands, project_command) -> None:
                      help="show every difference between two versions (unique prefixes are enough)")
     sub.set_defaults(handler=versions)
 
-    sub = project_command("plot", "draw a source's lightcurves with its detections, or the efficiency map "
-                                  "(PNG, PDF or SVG, by the extension of --out)")
+    sub = project_command("plot", "draw a source's lightcurves with its detections, its detections' image stamps, "
+                                  "or the efficiency map (PNG, PDF or SVG, by the extension of --out)")
     sub.add_argument("--what", choices=("lightcurves", "efficiency"), default="lightcurves",
                      help="what to draw (default lightcurves)")
     sub.add_argument("--source", default=None, help="lightcurves: the source's name")
@@ -63,6 +65,9 @@ def add_product_parsers(commands, project_command) -> None:
     sub.add_argument("--survey", default=None, help="survey (default: the project's first)")
     sub.add_argument("--flux", action="store_true", help="lightcurves: plot flux instead of magnitude")
     sub.add_argument("--simulated", action="store_true", help="lightcurves: also mark simulated detections")
+    sub.add_argument("--stamps", action="store_true",
+                     help="with --source: draw the reference, peak and difference stamps of each of its detections "
+                          "instead of its lightcurves")
     sub.set_defaults(handler=plot)
 
 
@@ -95,6 +100,10 @@ def _with_products(args: argparse.Namespace, action):
 def _export_format(args: argparse.Namespace) -> str:
     from adapters.files.tables import guess_format
 
+    if args.what == "stamps":
+        if args.format not in (None, "fits"):
+            raise DataError("stamps are written as FITS cutouts only (--format fits, or no --format)")
+        return "fits"
     if args.format:
         fmt = args.format
     elif Path(args.out).suffix.lower() == ".nc":
@@ -115,12 +124,18 @@ def export(args: argparse.Namespace) -> int:
     if args.legacy_what is not None:
         return _legacy_export(args)
     if args.what is None or args.out is None:
-        raise DataError("vo export needs --what (lightcurves, detections, sources, histograms, injections) "
+        raise DataError("vo export needs --what (lightcurves, detections, sources, histograms, injections, stamps) "
                         "and --out PATH")
     fmt = _export_format(args)
 
     def action(products):
         survey = products.survey(args.survey).name
+        if args.what == "stamps":
+            from adapters.files.fits_stamps import write_stamps_fits
+
+            written = write_stamps_fits(products.stamps(survey, names=args.source, limit=args.limit), args.out,
+                                        products.provenance(survey, product="stamps"))
+            return {"detections": len(written)}
         if args.what == "lightcurves" and fmt in ("fits", "lightkurve"):
             from adapters.files.fits_lightcurves import write_lightcurves_fits, write_lightkurve_files
 
@@ -231,9 +246,19 @@ def plot(args: argparse.Namespace) -> int:
     """``vo plot CONFIG --out FIGURE``: a source's lightcurves with detections, or the efficiency map."""
     if args.what == "lightcurves" and not args.source:
         raise DataError("vo plot --what lightcurves needs --source NAME")
+    if args.stamps and args.what != "lightcurves":
+        raise DataError("vo plot --stamps draws a source's detections: it does not go with --what efficiency")
 
     def action(products):
         survey = products.survey(args.survey)
+        if args.stamps:
+            from adapters.figures.stamps import plot_stamps
+
+            stamped = list(products.stamps(survey.name, names=[args.source]))
+            if not stamped:
+                raise DataError(f"source {args.source!r} has no detection with image stamps at the current "
+                                f"version of {survey.name}")
+            return plot_stamps(stamped, args.out)
         if args.what == "efficiency":
             from adapters.figures.efficiency import plot_efficiency
 
@@ -254,8 +279,9 @@ def plot(args: argparse.Namespace) -> int:
         return plot_lightcurves(item, args.out, flux=args.flux, flux_label=label, scores=products.epoch_scores(item))
 
     path = _with_products(args, action)
+    what = "stamps" if args.stamps else args.what
     if args.json:
-        print(json.dumps({"what": args.what, "output": str(path)}))
+        print(json.dumps({"what": what, "output": str(path)}))
     else:
-        print(f"wrote {args.what} figure to {path}")
+        print(f"wrote {what} figure to {path}")
     return 0

@@ -23,7 +23,7 @@ from services.doctor_ports import DataFolder
 __all__ = ["ProductFolder", "PRODUCT_FOLDERS"]
 
 #: Sub-folders that hold products made by runs (the raw-answer cache, the database and manifests are not).
-PRODUCT_FOLDERS = ("raw", "projects", "analysis", "histograms")
+PRODUCT_FOLDERS = ("raw", "projects", "analysis", "histograms", "stamps")
 _SUFFIXES = (".h5", ".nc")
 # Keys of tables in a batch file: rows start:stop of a dataset (see adapters/files/batch_tables.py).
 _SLICE = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<start>\d+):(?P<stop>\d+)\]$")

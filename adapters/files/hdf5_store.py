@@ -12,11 +12,13 @@ from adapters.files.atomic import atomic_path
 from adapters.files.batch_tables import from_table as _from_table
 from adapters.files.batch_tables import h5py_module as _h5py
 from adapters.files.batch_tables import read_index, read_tables, to_table as _to_table, write_tables
+from adapters.files.stamps_store import read_stamps, write_stamps
 from adapters.files.sweep import sweep_interrupted
 from domain.errors import DataError
 from domain.lightcurve import Lightcurve
 from domain.naming import safe_key, shard
 from domain.rawdata import RawData
+from domain.stamps import Stamps
 from services.ports import DataStore
 
 __all__ = ["Hdf5DataStore"]
@@ -30,6 +32,7 @@ class Hdf5DataStore(DataStore):
         raw/<survey>/<version>/batches/<xx>/batch-<hash>.h5        raw tables of a batch (shared by projects)
         projects/<project>/<version>/batches/<xx>/batch-<hash>.h5   lightcurves of a batch
         analysis/<project>/<version>/batches/<xx>/batch-<hash>.h5   per-epoch scores of a batch
+        stamps/<project>/<version>/batches/<xx>/batch-<hash>.h5     image stamps of a batch's detections
 
     Tables of the same layout are concatenated into one compound dataset and addressed by
     ``t<i>[start:stop]`` keys (see :mod:`adapters.files.batch_tables`). Every level is compressed
@@ -246,6 +249,15 @@ class Hdf5DataStore(DataStore):
         mine = np.flatnonzero(index["source_name"] == source_name)
         tables = read_tables(self.root, file, [str(index["key"][i]) for i in mine], what) if mine.size else []
         return {str(index["lightcurve"][i]): table for i, table in zip(mine, tables)}
+
+    def save_stamps_many(self, project: str, version: str,
+                         items: Sequence[tuple[str, str, int, float, Stamps]]) -> tuple[str | None, list[str]]:
+        """Write the stamps of a batch's detections to one file (see :mod:`adapters.files.stamps_store`)."""
+        return write_stamps(self.root, project, version, items)
+
+    def load_stamps(self, file: str, key: str) -> Stamps:
+        """Read one detection's stamps from a file of :meth:`save_stamps_many`."""
+        return read_stamps(self.root, file, key)
 
 
 def _dump_meta(raw: RawData) -> str:

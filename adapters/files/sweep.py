@@ -13,7 +13,7 @@ __all__ = ["sweep_interrupted", "SWEPT_FOLDERS"]
 
 #: Sub-folders of the data folder that runs write to: products, manifests (under projects/), the raw-answer
 #: cache. The database's own folder and the quarantine are not ours to touch.
-SWEPT_FOLDERS = ("raw", "projects", "analysis", "histograms", "cache")
+SWEPT_FOLDERS = ("raw", "projects", "analysis", "histograms", "stamps", "cache")
 
 
 def sweep_interrupted(root: str | Path) -> list[Path]:

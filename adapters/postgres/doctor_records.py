@@ -7,8 +7,25 @@ from typing import Sequence
 from sqlalchemy import delete, null, select
 from sqlalchemy.engine import Engine
 
-from adapters.postgres.orm import histogram_parts, lightcurves, projects, raw_data, source_summaries, sources, steps
-from services.doctor_ports import LightcurveRecord, PartRecord, RawRecord, RecordIndex, ScoresRecord, StepRecord
+from adapters.postgres.orm import (
+    detections,
+    histogram_parts,
+    lightcurves,
+    projects,
+    raw_data,
+    source_summaries,
+    sources,
+    steps,
+)
+from services.doctor_ports import (
+    LightcurveRecord,
+    PartRecord,
+    RawRecord,
+    RecordIndex,
+    ScoresRecord,
+    StampsRecord,
+    StepRecord,
+)
 from services.ports import batched
 
 __all__ = ["SqlRecordIndex"]
@@ -78,6 +95,18 @@ class SqlRecordIndex(RecordIndex):
                        histogram_parts.c.key)
                 .select_from(histogram_parts.join(projects, projects.c.id == histogram_parts.c.project_id)))
         return [PartRecord(*row) for row in self.connection.execute(stmt)]
+
+    def stamps(self) -> list[StampsRecord]:
+        """Return every detection row with image stamps (the survey is its lightcurve's)."""
+        if "stamps_file" not in detections.c:  # pragma: no cover - the mapping follows the head revision
+            return []
+        stmt = (select(projects.c.name, lightcurves.c.survey, detections.c.version, sources.c.name,
+                       detections.c.stamps_file, detections.c.stamps_key)
+                .select_from(detections.join(lightcurves, lightcurves.c.id == detections.c.lightcurve_id)
+                             .join(sources, sources.c.id == detections.c.source_id)
+                             .join(projects, projects.c.id == sources.c.project_id))
+                .where(detections.c.stamps_file.is_not(None)))
+        return [StampsRecord(*row) for row in self.connection.execute(stmt)]
 
     def forget_raw(self, ids: Sequence[int]) -> None:
         """Remove raw-data rows (lightcurves made from them keep their files; their link becomes NULL)."""

@@ -150,6 +150,9 @@ detections = Table(
     # Pixel vetting statistic (migration 0008): centroid shift of the event and the offset of the light
     # that changed from the target, NULL where the survey has no images of the event.
     *(Column(name, Float) for name in CENTROID_FIELDS),
+    # Image stamps of the event (migration 0009): file and key in the data folder, NULL without images.
+    Column("stamps_file", Text),
+    Column("stamps_key", Text),
     # Set only for simulated detections: the injected event they recovered.
     Column("injection_id", BigInteger, ForeignKey("injections.id", ondelete="CASCADE")),
     # Triage by a person (migration 0004): not part of the domain Detection, read and written by the

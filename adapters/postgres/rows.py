@@ -29,7 +29,7 @@ _DET_KEY = ("lightcurve_id", "version", "peak_mjd", "is_simulated", "injection_i
 _DET_VALUES = (
     "source_id", "kind", "start_mjd", "end_mjd", "snr", "peak_flux", "delta_mag", "baseline_flux", "num_epochs",
     "filter_width", "first_epoch", "last_epoch", "quality", "peak_snr", "amplitude", "equivalent_duration",
-    "equivalent_duration_err", *CENTROID_FIELDS,
+    "equivalent_duration_err", *CENTROID_FIELDS, "stamps_file", "stamps_key",
 )
 
 
@@ -125,14 +125,14 @@ def _detection_row(values: tuple) -> tuple:
     """Column values of a detection (``_DET_COLUMNS``), from ``_read_detection``, in types the driver adapts."""
     (lightcurve_id, version, peak_mjd, is_simulated, injection_id, source_id, kind, start_mjd, end_mjd, snr,
      peak_flux, delta_mag, baseline_flux, num_epochs, filter_width, first_epoch, last_epoch, quality, peak_snr,
-     amplitude, equivalent_duration, equivalent_duration_err, *centroid) = values
+     amplitude, equivalent_duration, equivalent_duration_err, *centroid, stamps_file, stamps_key) = values
     return (
         lightcurve_id, version, float(peak_mjd), bool(is_simulated), _optional_int(injection_id),
         source_id, kind, start_mjd, end_mjd, snr, peak_flux, delta_mag, baseline_flux,
         _optional_int(num_epochs), float(filter_width or 0.0), _optional_int(first_epoch), _optional_int(last_epoch),
         _json_text(quality), _optional_float(peak_snr), _optional_float(amplitude),
         _optional_float(equivalent_duration), _optional_float(equivalent_duration_err),
-        *map(_optional_float, centroid),
+        *map(_optional_float, centroid), stamps_file, stamps_key,
     )
 
 

@@ -116,16 +116,22 @@ def _read(path: Path, hdus: fits.HDUList, mission: Mission) -> MissionLightcurve
     wcs_header = _wcs_header(hdus, table.header, data.columns.names.index("FLUX") + 1)
     ra, dec = target_position(primary)
     target_pixel, scale = _target_pixel(wcs_header, ra, dec)
+    wcs_cards = header_to_dict(wcs_header)
     cube = PixelCube(
         times=mjd, flux=flux, flux_err=data["FLUX_ERR"], quality=columns["quality"],
         background=data["FLUX_BKG"] if "FLUX_BKG" in names else None,
         aperture=None if aperture_bits is None else (aperture_bits & PIPELINE_APERTURE_BIT) > 0,
-        target_pixel=target_pixel, pixel_scale_arcsec=scale)
+        target_pixel=target_pixel, pixel_scale_arcsec=scale, wcs_header=_celestial_cards(wcs_cards))
     if cube.aperture is not None and not cube.aperture.any():
         cube.aperture = None  # TESScut writes an APERTURE of collected pixels only: no pipeline aperture
     return MissionLightcurveFile(
         path=path, target_id=target_id(primary, mission), season=season, ra=ra, dec=dec, cadence_s=cadence, columns=columns, primary=primary,
-        lightcurve=header, aperture=aperture_bits, pixels=cube, wcs=header_to_dict(wcs_header))
+        lightcurve=header, aperture=aperture_bits, pixels=cube, wcs=wcs_cards)
+
+
+def _celestial_cards(cards: dict | None) -> dict | None:
+    """Return WCS cards that describe the sky (both axes typed), or None: a partial WCS is no WCS to export."""
+    return dict(cards) if cards and "CTYPE1" in cards and "CTYPE2" in cards else None
 
 
 def _aperture(hdus: fits.HDUList, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -205,4 +211,4 @@ def pixel_cube(images: dict[str, np.ndarray], entry: dict, times: np.ndarray, qu
     aperture = None if bits is None else (np.asarray(bits).astype(np.int64) & PIPELINE_APERTURE_BIT) > 0
     return PixelCube(times=times, flux=flux, flux_err=flux_err, quality=quality, background=background,
                      aperture=aperture if aperture is not None and aperture.any() else None, target_pixel=tuple(target) if target else None,
-                     pixel_scale_arcsec=pixels.get("pixel_scale_arcsec"))
+                     pixel_scale_arcsec=pixels.get("pixel_scale_arcsec"), wcs_header=_celestial_cards(pixels.get("wcs")))

@@ -131,3 +131,26 @@ def test_failures_at_the_current_version_only(project):
                                    "message": "no data for S010"}]
     assert project.status()["failures"] == project.failures()
     assert project.source("S010").name == "S010" and project.source("nope") is None
+
+
+def test_detection_stamps_are_read_from_the_store_for_the_detection_that_points_at_them():
+    from domain.stamps import Stamps
+
+    project, state = make_project(n=12)
+    project.run(limit=9)
+    rows = project.detections()
+    first, second = rows[0], rows[1]
+    # The flare survey has no images: no detection has stamps.
+    assert project.detection_stamps(first.source, first.id) is None
+    image = np.arange(6.0).reshape(2, 3)
+    stamps = Stamps(reference=image, peak=image + 1, difference=np.ones((2, 3)), peak_time=1.0, reference_frames=3)
+    project.store.files["stamps/f"] = {"s0": stamps}
+    [stored] = [d for d in state.detections if d.id == first.id]
+    stored.stamps_file, stored.stamps_key = "stamps/f", "s0"
+    assert project.detection_stamps(first.source, first.id) is stamps
+    assert project.detection_stamps(second.source, second.id) is None
+    # Only under its own source, and never for an unknown source or id.
+    other = next(r.source for r in rows if r.source != first.source)
+    assert project.detection_stamps(other, first.id) is None
+    assert project.detection_stamps("nobody", first.id) is None
+    assert project.detection_stamps(first.source, 10**9) is None
