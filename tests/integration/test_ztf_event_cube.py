@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
 
 from adapters.http.cache import RawCache
 from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
@@ -83,6 +85,9 @@ def test_the_frames_hold_the_source_in_microjansky_at_the_grid_centre(client):
     assert cube.num_cadences == N and (cube.quality == 0).all()
     assert cube.target_pixel == ((cube.image_shape[0] - 1) / 2, (cube.image_shape[1] - 1) / 2)
     assert cube.pixel_scale_arcsec == pytest.approx(1.01, rel=1e-3)
+    # The grid's WCS puts the source at the grid's centre (astropy, to a milliarcsecond).
+    x, y = WCS(fits.Header(cube.wcs_header)).world_to_pixel_values(RA, DEC)
+    assert (float(y), float(x)) == pytest.approx(cube.target_pixel, abs=1e-3 / 1.01)
     np.testing.assert_allclose(cube.times, [_mjd(k) + 15.0 / 86400.0 for k in range(N)], atol=1e-9)
     centre = np.array(cube.target_pixel)
     # A 5x5 box at the centre holds each star's light times the share of its sigma-1.5 px Gaussian inside it:

@@ -115,7 +115,8 @@ def ztf_event_cube(client: ZtfCutoutClient, source: Source, start_mjd: float, en
     noise = np.array([fr.noise for fr in frames])
     cube = PixelCube(times=np.array([fr.mid_mjd for fr in frames]), flux=flux,
                      flux_err=np.broadcast_to(noise[:, None, None], flux.shape).copy(), quality=quality,
-                     target_pixel=grid_centre(shape), pixel_scale_arcsec=scale)
+                     target_pixel=grid_centre(shape), pixel_scale_arcsec=scale,
+                     wcs_header=_grid_wcs(frames[0], grid_centre(shape)))
     return ZtfEventCube(cube, list(files), baseline_days=baseline_days)
 
 
@@ -123,6 +124,7 @@ def ztf_event_cube(client: ZtfCutoutClient, source: Source, start_mjd: float, en
 class _Frame:
     data: np.ndarray
     position: tuple[float, float]
+    wcs: WCS
     mid_mjd: float
     scale_arcsec: float
     noise: float
@@ -150,5 +152,16 @@ def _frame(path, ra: float, dec: float, start_mjd: float) -> _Frame:
     noise = float(1.4826 * np.median(np.abs(finite - sky))) if finite.size else float("nan")
     exposure = header.get("EXPTIME", 30.0)  # IRSA's cutouts keep the science image's header; 30 s is ZTF's
     exposure_days = (float(exposure) if isinstance(exposure, (int, float)) else 30.0) / 86400.0
-    return _Frame(data - sky, (float(y), float(x)), start_mjd + exposure_days / 2.0,
+    return _Frame(data - sky, (float(y), float(x)), wcs, start_mjd + exposure_days / 2.0,
                   float(np.mean(proj_plane_pixel_scales(wcs))) * 3600.0, noise, scaled)
+
+
+def _grid_wcs(frame: _Frame, centre: tuple[float, float]) -> dict:
+    """The common grid's WCS: the first frame's, moved so that the source sits at the grid's centre.
+
+    Grid pixel ``(i, j)`` is frame pixel ``position + (i, j) - centre``: the same projection with its
+    reference pixel shifted by ``centre - position`` (columns are FITS axis 1).
+    """
+    wcs = frame.wcs.deepcopy()
+    wcs.wcs.crpix = wcs.wcs.crpix + np.array([centre[1] - frame.position[1], centre[0] - frame.position[0]])
+    return {key: value for key, value in wcs.to_header().items() if key not in ("COMMENT", "HISTORY", "")}
