@@ -12,10 +12,13 @@ from services.export import injection_rows
 from services.product_tables import (
     SOURCE_UNITS,
     detection_units,
+    export_flux,
     histogram_table,
     lightcurve_table,
     lightcurves_table,
     rows_table,
+    survey_time_scale,
+    time_frame,
 )
 
 __all__ = ["TablesMixin", "PRODUCTS", "refuse_source_filters"]
@@ -136,7 +139,7 @@ class TablesMixin:
             for row in item.detections:
                 d = row.detection
                 lc = by_id.get(d.lightcurve_id)
-                scales.add(lc.time_scale if lc else "utc")
+                scales.add(lc.time_scale if lc else survey_time_scale(config.name))
                 rows.append({"source": row.source, "survey": row.survey, "filter": row.filter, "season": row.season,
                              "id": d.id, **{f: getattr(d, f) for f in _DETECTION_FIELDS},
                              **{f"quality_{cut}": value for cut, value in sorted(d.quality.items())},
@@ -145,9 +148,16 @@ class TablesMixin:
         columns = list(dict.fromkeys(k for row in rows for k in row)) if rows else \
             ["source", "survey", "filter", "season", "id", *_DETECTION_FIELDS, "is_simulated", "label", "version",
              "file", "key"]
+        scale = scales.pop() if len(scales) == 1 else survey_time_scale(config.name)
         meta = {**self.provenance(config.name, product="detections", simulated=simulated),
-                "TIMESYS": (scales.pop() if len(scales) == 1 else "UTC").upper()}
-        return rows_table(rows, detection_units(config.name), meta, columns)
+                **time_frame(scale, config.name)}
+        zero_point = meta.get("FLUXZP")
+        _, factor = export_flux(config.name, zero_point)
+        for row in rows:  # the detection's fluxes in the lightcurves' exported unit
+            for name in ("peak_flux", "baseline_flux"):
+                if row.get(name) is not None:
+                    row[name] = row[name] * factor
+        return rows_table(rows, detection_units(config.name, zero_point), meta, columns)
 
     def _sources_table(self, config: SurveyConfig, names, limit) -> Table:
         summaries = self.summaries(config.name)
@@ -158,7 +168,9 @@ class TablesMixin:
                          **{f: getattr(summary, f) if summary else None for f in _SUMMARY_FIELDS},
                          "analysed": summary is not None})
         columns = ["source", *_SOURCE_FIELDS, *_SUMMARY_FIELDS, "analysed"]
-        return rows_table(rows, SOURCE_UNITS, self.provenance(config.name, product="sources"), columns)
+        meta = {**self.provenance(config.name, product="sources"),
+                **time_frame(survey_time_scale(config.name), config.name)}
+        return rows_table(rows, SOURCE_UNITS, meta, columns)
 
     def _check_names(self, names: Sequence[str] | None) -> None:
         # An unknown name would otherwise export an empty table and look like "no products".
@@ -186,4 +198,6 @@ class TablesMixin:
         columns = list(rows[0]) if rows else ["source", "survey", "filter", "season", "sequence", "kind",
                                               "peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude",
                                               "width", "u0", "recovered"]
-        return rows_table(rows, units, self.provenance(config.name, product="injections", simulated=True), columns)
+        meta = {**self.provenance(config.name, product="injections", simulated=True),
+                **time_frame(survey_time_scale(config.name), config.name)}
+        return rows_table(rows, units, meta, columns)
