@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
+import astropy.units as u
 from astropy.table import Table
 
 from domain.config import SurveyConfig
@@ -11,6 +12,7 @@ from domain.errors import DataError
 from services.export import injection_rows
 from services.product_tables import (
     SOURCE_UNITS,
+    UJY_ZERO_POINT,
     detection_units,
     export_flux,
     histogram_table,
@@ -157,7 +159,10 @@ class TablesMixin:
             for name in ("peak_flux", "baseline_flux"):
                 if row.get(name) is not None:
                     row[name] = row[name] * factor
-        return rows_table(rows, detection_units(config.name, zero_point), meta, columns)
+        units = detection_units(config.name, zero_point)
+        if units.get("peak_flux") == u.uJy:  # FLUXZP names the zero point of the fluxes written
+            meta.update(FLUXZP=UJY_ZERO_POINT, MAGSYS="AB")
+        return rows_table(rows, units, meta, columns)
 
     def _sources_table(self, config: SurveyConfig, names, limit) -> Table:
         summaries = self.summaries(config.name)

@@ -175,8 +175,8 @@ def lightcurve_table(lightcurve: Lightcurve, meta: Mapping | None = None) -> Tab
     table.meta.update({"OBJECT": lightcurve.source_name or "", "SURVEY": lightcurve.survey,
                        "FILTER": lightcurve.filter, "SEASON": lightcurve.season,
                        **time_frame(lightcurve.time_scale, lightcurve.survey), "REDVER": lightcurve.version or ""})
-    if flux == u.uJy:
-        table.meta["MAGSYS"] = "AB"
+    if flux == u.uJy:  # FLUXZP names the zero point of the fluxes written, not of those stored
+        table.meta.update(FLUXZP=UJY_ZERO_POINT, MAGSYS="AB")
     return table
 
 
@@ -232,8 +232,8 @@ def lightcurves_table(lightcurves: Iterable[Lightcurve], meta: Mapping | None = 
                   descriptions={n: descriptions[n] for n in data})
     table.meta.update(meta)
     table.meta.update(time_frame(scale, survey))
-    if flux == u.uJy:
-        table.meta["MAGSYS"] = "AB"
+    if flux == u.uJy:  # FLUXZP names the zero point of the fluxes written, not of those stored
+        table.meta.update(FLUXZP=UJY_ZERO_POINT, MAGSYS="AB")
     return table
 
 
