@@ -324,3 +324,39 @@ def test_netcdf_histograms_follow_cf_conventions(products, tmp_path, name):
                 assert np.all(lower[finite] < upper[finite])
                 assert var.getncattr("units") in ("1", "s", "d")  # UDUNITS units
     assert read_histograms(path) == histograms
+
+
+# -- lightkurve-written files back in ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("survey", ["tess", "kepler"])
+def test_vo_ingest_takes_files_lightkurve_wrote(shared_data, tmp_path, module_session_factory, survey):
+    lk = pytest.importorskip("lightkurve")
+    written = tmp_path / f"{survey}_from_lightkurve.fits"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = lk.read(str(shared_data / FILES[survey]), quality_bitmask="none")
+        original.to_fits(str(written), overwrite=True)
+    assert fits.getheader(written)["CREATOR"].startswith("lightkurve")
+    config = load_config(REPO / "configs" / f"{survey}.yaml",
+                         survey_parameters={k: v.parameters_class for k, v in SURVEYS.items()},
+                         overrides={f"observatories.{survey}.download.offline": True})
+    project = Project(config, uow_factory=lambda: SqlAlchemyUnitOfWork(module_session_factory),
+                      store=Hdf5DataStore(tmp_path / "data"), catalog_reader=FileCatalogReader(),
+                      histogram_store=NetCdfHistogramStore(tmp_path / "data"), surveys={survey: SURVEYS[survey]})
+    assert project.ingest(survey, [written]).ingested  # matched to its catalog star by RA_OBJ/DEC_OBJ
+    project.run(limit=1)
+    (path,) = write_lightkurve_files(Products.of(project).lightcurve_tables(), tmp_path / "out")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = lk.read(str(path))
+    assert (ours.time.format, ours.time.scale, ours.flux.unit) == (
+        original.time.format, "tdb", u.electron / u.s)
+    # Cadence for cadence: the time lightkurve wrote (to 1 us), its flux and its quality bits.
+    assert len(ours) == len(original)
+    np.testing.assert_allclose(ours.time.value, original.time.value, rtol=0, atol=MICROSECOND_IN_DAYS)
+    np.testing.assert_array_equal(np.ma.filled(ours.flux.value, np.nan),
+                                  np.ma.filled(original.flux.value, np.nan).astype(np.float32))
+    # The flag keeps the quality bits of the configured preset, lightkurve's default bitmask.
+    flags = {"tess": lk.utils.TessQualityFlags, "kepler": lk.utils.KeplerQualityFlags}[survey]
+    np.testing.assert_array_equal(np.asarray(ours.quality) & 0xFFFF,
+                                  np.asarray(original.quality) & flags.DEFAULT_BITMASK)
