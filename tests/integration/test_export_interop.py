@@ -54,7 +54,10 @@ def reduced(shared_data: Path, survey: str):
                          survey_parameters={k: v.parameters_class for k, v in SURVEYS.items()})
     chosen = next(s for s in config.surveys if s.name == survey)
     client = SURVEYS[survey](chosen.download)
-    lc = client.reduce(client.parse_file(shared_data / FILES[survey]), chosen.reduction)[0]
+    try:
+        lc = client.reduce(client.parse_file(shared_data / FILES[survey]), chosen.reduction)[0]
+    finally:
+        client.close()  # its download cache folder
     # The provenance Products.provenance gives: the zero point of the stored flux for surveys without a unit.
     meta = {"FLUXZP": float(chosen.reduction.zero_point)} if survey == "ztf" else {}
     return lc, lightcurve_table(lc, meta)
