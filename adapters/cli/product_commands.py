@@ -134,7 +134,7 @@ def export(args: argparse.Namespace) -> int:
                                                               products.provenance(survey, product="lightcurves"))}
             return {"lightcurves": len(write_lightkurve_files(tables, args.out))}
         if fmt == "netcdf":
-            from adapters.files.tables import write_histograms
+            from adapters.files.cf_histograms import write_histograms
             from services.product_export import refuse_source_filters
 
             refuse_source_filters(args.source, args.limit)

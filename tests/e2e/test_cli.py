@@ -180,7 +180,7 @@ def test_export_excludes_simulated_unless_asked(tmp_path, empty_database_url):
     import xarray as xr
     from astropy.table import Table
 
-    from adapters.files.tables import read_histograms
+    from adapters.files.cf_histograms import read_histograms
 
     config = write_project(tmp_path / "p", rows=20, extra="  simulation: {enabled: true, injections_per_source: 4}\n")
     data = tmp_path / "data"

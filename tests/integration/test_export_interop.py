@@ -30,7 +30,8 @@ from adapters.container import SURVEYS
 from adapters.files.fits_lightcurves import write_lightcurves_fits, write_lightkurve_files
 from adapters.files.hdf5_store import Hdf5DataStore
 from adapters.files.netcdf_store import NetCdfHistogramStore
-from adapters.files.tables import csv_sidecar, read_histograms, read_table, write_histograms, write_table
+from adapters.files.cf_histograms import read_histograms, write_histograms
+from adapters.files.tables import csv_sidecar, read_table, write_table
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.surveys.demo import VirtualDemoObs
 from services.product_tables import lightcurve_table, skyportal_table
