@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
+import astropy.units as u
 from astropy.table import Table
 
 from domain.config import SurveyConfig
@@ -12,11 +13,15 @@ from services.export import injection_rows
 from services.stamps import StampedDetection, stamped_detections
 from services.product_tables import (
     SOURCE_UNITS,
+    UJY_ZERO_POINT,
     detection_units,
+    export_flux,
     histogram_table,
     lightcurve_table,
     lightcurves_table,
     rows_table,
+    survey_time_scale,
+    time_frame,
 )
 
 __all__ = ["TablesMixin", "PRODUCTS", "refuse_source_filters"]
@@ -158,7 +163,7 @@ class TablesMixin:
             for row in item.detections:
                 d = row.detection
                 lc = by_id.get(d.lightcurve_id)
-                scales.add(lc.time_scale if lc else "utc")
+                scales.add(lc.time_scale if lc else survey_time_scale(config.name))
                 rows.append({"source": row.source, "survey": row.survey, "filter": row.filter, "season": row.season,
                              "id": d.id, **{f: getattr(d, f) for f in _DETECTION_FIELDS},
                              **{f"quality_{cut}": value for cut, value in sorted(d.quality.items())},
@@ -167,9 +172,19 @@ class TablesMixin:
         columns = list(dict.fromkeys(k for row in rows for k in row)) if rows else \
             ["source", "survey", "filter", "season", "id", *_DETECTION_FIELDS, "is_simulated", "label", "version",
              "file", "key"]
+        scale = scales.pop() if len(scales) == 1 else survey_time_scale(config.name)
         meta = {**self.provenance(config.name, product="detections", simulated=simulated),
-                "TIMESYS": (scales.pop() if len(scales) == 1 else "UTC").upper()}
-        return rows_table(rows, detection_units(config.name), meta, columns)
+                **time_frame(scale, config.name)}
+        zero_point = meta.get("FLUXZP")
+        _, factor = export_flux(config.name, zero_point)
+        for row in rows:  # the detection's fluxes in the lightcurves' exported unit
+            for name in ("peak_flux", "baseline_flux"):
+                if row.get(name) is not None:
+                    row[name] = row[name] * factor
+        units = detection_units(config.name, zero_point)
+        if units.get("peak_flux") == u.uJy:  # FLUXZP names the zero point of the fluxes written
+            meta.update(FLUXZP=UJY_ZERO_POINT, MAGSYS="AB")
+        return rows_table(rows, units, meta, columns)
 
     def _sources_table(self, config: SurveyConfig, names, limit) -> Table:
         summaries = self.summaries(config.name)
@@ -180,7 +195,9 @@ class TablesMixin:
                          **{f: getattr(summary, f) if summary else None for f in _SUMMARY_FIELDS},
                          "analysed": summary is not None})
         columns = ["source", *_SOURCE_FIELDS, *_SUMMARY_FIELDS, "analysed"]
-        return rows_table(rows, SOURCE_UNITS, self.provenance(config.name, product="sources"), columns)
+        meta = {**self.provenance(config.name, product="sources"),
+                **time_frame(survey_time_scale(config.name), config.name)}
+        return rows_table(rows, SOURCE_UNITS, meta, columns)
 
     def _check_names(self, names: Sequence[str] | None) -> None:
         # An unknown name would otherwise export an empty table and look like "no products".
@@ -208,4 +225,6 @@ class TablesMixin:
         columns = list(rows[0]) if rows else ["source", "survey", "filter", "season", "sequence", "kind",
                                               "peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude",
                                               "width", "u0", "recovered"]
-        return rows_table(rows, units, self.provenance(config.name, product="injections", simulated=True), columns)
+        meta = {**self.provenance(config.name, product="injections", simulated=True),
+                **time_frame(survey_time_scale(config.name), config.name)}
+        return rows_table(rows, units, meta, columns)

@@ -1,10 +1,13 @@
 """Products as astropy tables with units and provenance: lightcurves, detections, sources, histograms.
 
-Units are per column and, for flux, per survey: TESS fluxes are in e-/s; other surveys' fluxes are
-on the reduction's zero-point scale, ``flux = 10**(-0.4 (mag - FLUXZP))`` (dimensionless, with
-``FLUXZP`` in the table's metadata). Times are MJD in days on the lightcurve's own scale, named
-by ``TIMESYS`` (UTC for ground surveys, TDB for TESS). Metadata keys are upper case and at most
-eight characters, so that FITS headers hold them exactly as the other formats do.
+Units are per column and, for flux, per survey: TESS and Kepler fluxes are in e-/s; the AB-calibrated
+ground surveys' (ZTF, and the demo survey that imitates it) are exported in microjansky,
+``flux_ujy = 10**(-0.4 (mag - 23.9))``, the convention of SkyPortal and sncosmo (stored fluxes are on the
+reduction's zero-point scale ``10**(-0.4 (mag - FLUXZP))`` and are rescaled). Times are MJD in days on
+the lightcurve's own scale, stated as the FITS time keywords do (:func:`time_frame`): ``TIMESYS``
+(UTC for ground surveys, TDB for TESS and Kepler), ``TREFPOS`` (``TOPOCENTER`` or ``BARYCENTER``),
+``TIMEREF`` (``LOCAL`` or ``SOLARSYSTEM``), ``TIMEUNIT`` and ``TIMEPIXR``. Metadata keys are upper case
+and at most eight characters, so that FITS headers hold them exactly as the other formats do.
 """
 
 from __future__ import annotations
@@ -21,11 +24,21 @@ from domain.errors import DataError
 from domain.histograms import OTHER, Axis, Histograms
 from domain.lightcurve import LIGHTCURVE_COLUMNS, OPTIONAL_COLUMNS, Lightcurve
 
-__all__ = ["flux_unit", "lightcurve_table", "lightcurves_table", "to_timeseries", "rows_table",
+__all__ = ["flux_unit", "export_flux", "time_frame", "time_columns", "survey_time_scale", "skyportal_table",
+           "lightcurve_table", "lightcurves_table", "to_timeseries", "rows_table",
            "detection_units", "SOURCE_UNITS", "histogram_table", "table_histograms", "HISTOGRAM_UNITS"]
 
 #: Flux units of surveys whose flux is physical; every other survey's flux is on the zero-point scale.
 FLUX_UNITS = {"tess": u.electron / u.s, "kepler": u.electron / u.s, "k2": u.electron / u.s}
+#: Surveys whose magnitudes are AB: their fluxes are exported in microjansky (zero point 23.9).
+AB_SURVEYS = frozenset({"ztf", "demo"})
+#: AB magnitude of 1 microjansky: 2.5 log10(3631 Jy / 1 uJy).
+UJY_ZERO_POINT = 23.9
+#: Surveys whose times are barycentric TDB (BJD_TDB of the mission products).
+TDB_SURVEYS = frozenset({"tess", "kepler", "k2"})
+#: Where in the exposure a survey's time stamp falls (FITS ``TIMEPIXR``): the missions stamp mid-exposure;
+#: IRSA's ZTF ``mjd`` is the exposure start (ZTF's ``obsjd`` convention), the demo survey simulates mid-exposure.
+_TIMEPIXR = {"ztf": 0.0}
 #: Units of the histogram axes (axes not listed are dimensionless or categorical).
 HISTOGRAM_UNITS = {"mag": u.mag, "exptime": u.s, "limiting_mag": u.mag, "width": u.d}
 #: Units of the source table's columns.
@@ -49,16 +62,79 @@ def flux_unit(survey: str) -> u.UnitBase | None:
     return FLUX_UNITS.get(survey)
 
 
-def _lightcurve_units(survey: str) -> dict[str, u.UnitBase | None]:
-    flux = flux_unit(survey)
+def export_flux(survey: str, zero_point: float | None) -> tuple[u.UnitBase | None, float]:
+    """Return the unit of a survey's exported flux and the factor from its stored flux.
+
+    Parameters
+    ----------
+    survey : str
+        Survey name.
+    zero_point : float or None
+        Zero point of the stored flux, ``flux = 10**(-0.4 (mag - zero_point))``, for surveys without
+        a physical flux unit (None: unknown, the flux is exported as stored).
+
+    Returns
+    -------
+    tuple
+        ``(unit, factor)``: ``electron / s`` and 1 for TESS and Kepler; ``uJy`` and
+        ``10**(-0.4 (zero_point - 23.9))`` for AB surveys; ``(None, 1.0)`` otherwise.
+    """
+    physical = flux_unit(survey)
+    if physical is not None:
+        return physical, 1.0
+    if survey in AB_SURVEYS and zero_point is not None:
+        return u.uJy, float(10.0 ** (-0.4 * (float(zero_point) - UJY_ZERO_POINT)))
+    return None, 1.0
+
+
+def survey_time_scale(survey: str) -> str:
+    """Return the time scale of a survey's times: ``tdb`` for the space missions, ``utc`` otherwise."""
+    return "tdb" if survey in TDB_SURVEYS else "utc"
+
+
+def time_frame(scale: str, survey: str) -> dict:
+    """Return the FITS time keywords (time-coordinate frame) of a survey's times on ``scale``.
+
+    Parameters
+    ----------
+    scale : str
+        ``utc`` or ``tdb``.
+    survey : str
+        Survey name (it sets ``TIMEPIXR``).
+
+    Returns
+    -------
+    dict
+        ``TIMESYS``, ``TIMEREF`` and ``TREFPOS`` (``SOLARSYSTEM``/``BARYCENTER`` for TDB times, which the
+        missions correct to the solar-system barycentre; ``LOCAL``/``TOPOCENTER`` for ground-survey UTC
+        times, as observed), ``TIMEUNIT`` (``d``) and ``TIMEPIXR`` (0.5: mid-exposure; 0: start).
+    """
+    barycentric = scale.lower() == "tdb"
+    return {"TIMESYS": scale.upper(), "TIMEREF": "SOLARSYSTEM" if barycentric else "LOCAL",
+            "TREFPOS": "BARYCENTER" if barycentric else "TOPOCENTER", "TIMEUNIT": "d",
+            "TIMEPIXR": _TIMEPIXR.get(survey, 0.5)}
+
+
+def time_columns(table: Table) -> list[str]:
+    """Return the names of a table's time columns: ``mjd`` and ``*_mjd`` in days (not durations)."""
+    return [name for name in table.colnames
+            if (name == "mjd" or name.endswith("_mjd")) and table[name].unit == u.d]
+
+
+def _lightcurve_units(survey: str, flux: u.UnitBase | None = None) -> dict[str, u.UnitBase | None]:
     return {"mjd": u.d, "flux": flux, "fluxerr": flux, "mag": u.mag, "magerr": u.mag, "flag": None,
             "exptime": u.s, "ra": u.deg, "dec": u.deg, "limiting_mag": u.mag, "chi": None, "sharp": None}
 
 
-def _lightcurve_descriptions(scale: str, survey: str) -> dict[str, str]:
-    flux = ("flux" if flux_unit(survey) is not None
-            else "flux on the zero-point scale, 10**(-0.4 (mag - FLUXZP))")
-    return {"mjd": f"Modified Julian Date of the epoch, {scale.upper()} time scale",
+def _lightcurve_descriptions(scale: str, survey: str, flux_unit_: u.UnitBase | None = None) -> dict[str, str]:
+    if flux_unit_ == u.uJy:
+        flux = "flux density in microjansky, 10**(-0.4 (mag - 23.9)) for AB magnitudes"
+    elif flux_unit_ is not None:
+        flux = "flux"
+    else:
+        flux = "flux on the zero-point scale, 10**(-0.4 (mag - FLUXZP))"
+    where = "barycentric" if scale.lower() == "tdb" else "as observed"
+    return {"mjd": f"Modified Julian Date of the epoch, {scale.upper()} time scale, {where}",
             "flux": flux[0].upper() + flux[1:], "fluxerr": f"One-sigma uncertainty of the {flux.split(',')[0]}",
             "mag": "Magnitude", "magerr": "One-sigma magnitude uncertainty",
             "flag": "Survey quality flags; non-zero marks an epoch the survey flagged bad (kept, not searched)",
@@ -81,18 +157,26 @@ def lightcurve_table(lightcurve: Lightcurve, meta: Mapping | None = None) -> Tab
     -------
     astropy.table.Table
         Columns of :data:`~domain.lightcurve.LIGHTCURVE_COLUMNS` and any optional columns present;
-        metadata ``OBJECT``, ``SURVEY``, ``FILTER``, ``SEASON``, ``TIMESYS``, ``REDVER`` and ``meta``.
+        metadata ``OBJECT``, ``SURVEY``, ``FILTER``, ``SEASON``, the time keywords of :func:`time_frame`,
+        ``REDVER``, ``MAGSYS`` (``AB`` for fluxes in microjansky) and ``meta``. Fluxes are converted as
+        :func:`export_flux` says, with the zero point ``meta["FLUXZP"]`` (none: as stored).
     """
+    meta = dict(meta or {})
     columns = lightcurve.columns
     names = [*LIGHTCURVE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in columns)]
-    units = _lightcurve_units(lightcurve.survey)
-    descriptions = _lightcurve_descriptions(lightcurve.time_scale, lightcurve.survey)
-    table = Table([columns[n] for n in names], names=names, units=[units[n] for n in names],
+    flux, factor = export_flux(lightcurve.survey, meta.get("FLUXZP"))
+    units = _lightcurve_units(lightcurve.survey, flux)
+    descriptions = _lightcurve_descriptions(lightcurve.time_scale, lightcurve.survey, flux)
+    data = [np.asarray(columns[n], dtype=np.float64) * factor if n in ("flux", "fluxerr") and factor != 1.0
+            else columns[n] for n in names]
+    table = Table(data, names=names, units=[units[n] for n in names],
                   descriptions=[descriptions[n] for n in names], copy=True)
-    table.meta.update(meta or {})
+    table.meta.update(meta)
     table.meta.update({"OBJECT": lightcurve.source_name or "", "SURVEY": lightcurve.survey,
                        "FILTER": lightcurve.filter, "SEASON": lightcurve.season,
-                       "TIMESYS": lightcurve.time_scale.upper(), "REDVER": lightcurve.version or ""})
+                       **time_frame(lightcurve.time_scale, lightcurve.survey), "REDVER": lightcurve.version or ""})
+    if flux == u.uJy:  # FLUXZP names the zero point of the fluxes written, not of those stored
+        table.meta.update(FLUXZP=UJY_ZERO_POINT, MAGSYS="AB")
     return table
 
 
@@ -104,7 +188,8 @@ def lightcurves_table(lightcurves: Iterable[Lightcurve], meta: Mapping | None = 
     lightcurves : iterable of Lightcurve
         With arrays loaded, all of one survey and one time scale.
     meta : mapping, optional
-        Provenance added to the metadata (with ``TIMESYS``).
+        Provenance added to the metadata (with the keywords of :func:`time_frame`); its ``FLUXZP``
+        converts the fluxes as :func:`export_flux` says.
 
     Returns
     -------
@@ -132,17 +217,23 @@ def lightcurves_table(lightcurves: Iterable[Lightcurve], meta: Mapping | None = 
         "filter": np.repeat(np.array([lc.filter for lc in lightcurves], dtype=str), sizes),
         "season": np.repeat(np.array([lc.season for lc in lightcurves], dtype=np.int64), sizes),
     }
+    meta = dict(meta or {})
+    flux, factor = export_flux(survey, meta.get("FLUXZP"))
     for name in names:
         parts = [lc.columns[name] if name in lc.columns else np.full(lc.num_epochs, np.nan) for lc in lightcurves]
         dtype = np.int64 if name == "flag" else np.float64
         data[name] = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
-    units = {"source": None, "filter": None, "season": None, **_lightcurve_units(survey)}
+        if name in ("flux", "fluxerr") and factor != 1.0:
+            data[name] = data[name] * factor
+    units = {"source": None, "filter": None, "season": None, **_lightcurve_units(survey, flux)}
     descriptions = {"source": "Source name", "filter": "Filter", "season": "Season (or sector) index in the filter",
-                    **_lightcurve_descriptions(scale, survey)}
+                    **_lightcurve_descriptions(scale, survey, flux)}
     table = Table(data, units={n: units[n] for n in data if units[n] is not None},
                   descriptions={n: descriptions[n] for n in data})
-    table.meta.update(meta or {})
-    table.meta["TIMESYS"] = scale.upper()
+    table.meta.update(meta)
+    table.meta.update(time_frame(scale, survey))
+    if flux == u.uJy:  # FLUXZP names the zero point of the fluxes written, not of those stored
+        table.meta.update(FLUXZP=UJY_ZERO_POINT, MAGSYS="AB")
     return table
 
 
@@ -175,13 +266,15 @@ def to_timeseries(lightcurve: Lightcurve, meta: Mapping | None = None) -> TimeSe
     return series
 
 
-def detection_units(survey: str) -> dict[str, u.UnitBase]:
+def detection_units(survey: str, zero_point: float | None = None) -> dict[str, u.UnitBase]:
     """Return the units of the detection table's columns for a survey.
 
     Parameters
     ----------
     survey : str
         Survey name (it sets the flux unit).
+    zero_point : float, optional
+        Zero point of the stored fluxes (see :func:`export_flux`): with it, AB surveys' fluxes are in uJy.
 
     Returns
     -------
@@ -190,7 +283,7 @@ def detection_units(survey: str) -> dict[str, u.UnitBase]:
     """
     units = {name: u.d for name in ("peak_mjd", "start_mjd", "end_mjd", "filter_width")}
     units.update({"delta_mag": u.mag, "quality_limiting_mag": u.mag})
-    flux = flux_unit(survey)
+    flux, _ = export_flux(survey, zero_point)
     if flux is not None:
         units.update({"peak_flux": flux, "baseline_flux": flux})
     return units
@@ -345,3 +438,64 @@ def _bin_values(axis: Axis, name: str, table: Table) -> np.ndarray:
     lower = np.asarray(table[f"{name}_lower"], dtype=float)
     upper = np.asarray(table[f"{name}_upper"], dtype=float)
     return np.where(np.isneginf(lower), upper - 1.0, lower)
+
+
+#: sncosmo bandpass names of each survey's filters (SkyPortal's ``filter``); the demo survey imitates ZTF.
+_SNCOSMO_FILTERS = {"ztf": {"g": "ztfg", "r": "ztfr", "i": "ztfi", "zg": "ztfg", "zr": "ztfr", "zi": "ztfi"}}
+_SNCOSMO_FILTERS["demo"] = _SNCOSMO_FILTERS["ztf"]
+#: Bandpass and magnitude system of the missions, whatever the filter is called: TESS magnitudes are
+#: Vega-normalised (the TIC's T), Kepler's Kp is on the AB-based KIC scale.
+_MISSION_BANDS = {"tess": ("tess", "vega"), "kepler": ("kepler", "ab"), "k2": ("kepler", "ab")}
+
+
+def skyportal_table(lightcurves: Table) -> Table:
+    """Return lightcurves as a SkyPortal photometry table (one row per finite-flux epoch).
+
+    Parameters
+    ----------
+    lightcurves : astropy.table.Table
+        From :func:`lightcurves_table` (``source``, ``filter``, ``mjd``, ``flux``, ``fluxerr``, ``mag``;
+        fluxes in uJy for AB surveys, e-/s for the missions; ``SURVEY`` and ``REDVER`` in the metadata).
+
+    Returns
+    -------
+    astropy.table.Table
+        ``obj_id``, ``mjd`` (as stored, on ``TIMESYS``), ``flux``, ``fluxerr``, ``zp``, ``magsys``,
+        ``filter`` (sncosmo names: ``ztfg``, ``ztfr``, ``ztfi``, ``tess``, ``kepler``) and ``origin``,
+        so that ``mag = zp - 2.5 log10(flux)`` on ``magsys``: zp 23.9 (AB) for fluxes in uJy, the
+        survey's own zero point (median of ``mag + 2.5 log10(flux)``) for fluxes in e-/s.
+
+    Raises
+    ------
+    DataError
+        For a survey with no SkyPortal filter names, or fluxes with no physical unit.
+    """
+    survey = str(lightcurves.meta.get("SURVEY", ""))
+    unit = lightcurves["flux"].unit
+    flux = np.asarray(lightcurves["flux"], dtype=np.float64)
+    mag = np.asarray(lightcurves["mag"], dtype=np.float64)
+    if survey in _MISSION_BANDS:
+        band, magsys = _MISSION_BANDS[survey]
+        filters = np.full(len(lightcurves), band)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zero_points = mag + 2.5 * np.log10(flux)
+        zp = float(np.nanmedian(zero_points[np.isfinite(zero_points)])) if np.isfinite(zero_points).any() else np.nan
+    elif survey in _SNCOSMO_FILTERS and unit == u.uJy:
+        names = _SNCOSMO_FILTERS[survey]
+        unknown = sorted({str(f) for f in lightcurves["filter"]} - set(names))
+        if unknown:
+            raise DataError(f"SkyPortal export of {survey}: no sncosmo name for filter(s) {', '.join(unknown)}")
+        filters = np.array([names[str(f)] for f in lightcurves["filter"]], dtype=str)
+        magsys, zp = "ab", UJY_ZERO_POINT
+    else:
+        raise DataError(f"SkyPortal export: survey {survey!r} has no sncosmo filter names or no flux unit "
+                        "(ztf, demo, tess, kepler and k2 have)")
+    keep = np.isfinite(flux)
+    origin = f"virtualobserver {survey} {lightcurves.meta.get('REDVER', '')}".strip()
+    table = Table({"obj_id": np.asarray(lightcurves["source"], dtype=str)[keep],
+                   "mjd": np.asarray(lightcurves["mjd"], dtype=np.float64)[keep], "flux": flux[keep],
+                   "fluxerr": np.asarray(lightcurves["fluxerr"], dtype=np.float64)[keep],
+                   "zp": np.full(keep.sum(), zp), "magsys": np.full(keep.sum(), magsys),
+                   "filter": filters[keep], "origin": np.full(keep.sum(), origin)})
+    table.meta.update({k: v for k, v in lightcurves.meta.items()})
+    return table

@@ -163,7 +163,8 @@ def _fmt(value, spec: str) -> str:
 
 def export(args: argparse.Namespace) -> int:
     """``vo export CONFIG WHAT OUTPUT``: write a product table or a merged histogram to a file."""
-    from adapters.files.tables import write_histograms, write_rows
+    from adapters.files.cf_histograms import write_histograms
+    from adapters.files.tables import write_rows
     from domain.errors import DataError
 
     def action(project):

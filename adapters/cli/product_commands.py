@@ -11,7 +11,7 @@ from domain.errors import DataError
 __all__ = ["add_product_parsers", "export", "versions", "plot", "EXPORT_FORMATS"]
 
 #: ``vo export --format`` choices: the table formats, plus two that only some products have.
-EXPORT_FORMATS = ("csv", "ecsv", "fits", "votable", "hdf5", "lightkurve", "netcdf")
+EXPORT_FORMATS = ("csv", "ecsv", "fits", "votable", "hdf5", "lightkurve", "netcdf", "skyportal")
 _WHAT = ("lightcurves", "detections", "sources", "histograms", "injections", "stamps")
 _HISTOGRAMS = ("scanned", "cut_offset", "cut_limiting_mag", "cut_chi", "cut_sharp", "efficiency")
 
@@ -31,8 +31,10 @@ def add_product_parsers(commands, project_command) -> None:
                                     "FITS cutouts with WCS")
     sub.add_argument("--what", choices=_WHAT, default=None, help="which product (required)")
     sub.add_argument("--format", choices=EXPORT_FORMATS, default=None,
-                     help="file format (default: from the extension of --out). lightkurve: one lightkurve-"
-                          "readable FITS file per lightcurve in the folder --out; netcdf: histograms as .nc")
+                     help="file format (default: from the extension of --out; .csv is plain CSV with the units in "
+                          "the column names and a .csv.json sidecar). lightkurve: one lightkurve-readable FITS file "
+                          "per lightcurve in the folder --out; netcdf: histograms as CF netCDF; skyportal: "
+                          "lightcurves as SkyPortal photometry CSV (mjd, flux, fluxerr, zp, magsys, filter, origin)")
     sub.add_argument("--out", default=None, help="output file (or folder, for --format lightkurve and for stamps: "
                                                  "one FITS file per detection, HDUs REFERENCE, PEAK, DIFFERENCE)")
     sub.add_argument("--simulated", action="store_true",
@@ -114,6 +116,8 @@ def _export_format(args: argparse.Namespace) -> str:
         fmt = guess_format(args.out)
     if fmt == "lightkurve" and args.what != "lightcurves":
         raise DataError("--format lightkurve writes lightcurves only (use --what lightcurves)")
+    if fmt == "skyportal" and args.what != "lightcurves":
+        raise DataError("--format skyportal writes lightcurves only (use --what lightcurves)")
     if fmt == "netcdf" and args.what != "histograms":
         raise DataError("--format netcdf writes histograms only (use --what histograms)")
     return fmt
@@ -145,7 +149,7 @@ def export(args: argparse.Namespace) -> int:
                                                               products.provenance(survey, product="lightcurves"))}
             return {"lightcurves": len(write_lightkurve_files(tables, args.out))}
         if fmt == "netcdf":
-            from adapters.files.tables import write_histograms
+            from adapters.files.cf_histograms import write_histograms
             from services.product_export import refuse_source_filters
 
             refuse_source_filters(args.source, args.limit)
@@ -153,8 +157,15 @@ def export(args: argparse.Namespace) -> int:
             histograms = products.histograms(name, survey)
             if histograms is None:
                 raise DataError(f"no histogram {name!r} at the current version of {survey} (run, or simulate, first)")
-            write_histograms(histograms, args.out)
+            write_histograms(histograms, args.out, name=name,
+                             meta=products.provenance(survey, product="histograms", simulated=name == "efficiency"))
             return {"counts": histograms.total(histograms.variables[0])}
+        if fmt == "skyportal":
+            from adapters.files.tables import write_skyportal
+            from services.product_tables import skyportal_table
+
+            table = products.table("lightcurves", survey, names=args.source, limit=args.limit)
+            return {"rows": write_skyportal(skyportal_table(table), args.out)}
         from adapters.files.tables import write_table
 
         table = products.table(args.what, survey, simulated=args.simulated, names=args.source, limit=args.limit,

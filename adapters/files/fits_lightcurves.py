@@ -1,18 +1,22 @@
 """Lightcurves as FITS: one binary table per lightcurve in one file, or one lightkurve-readable file each.
 
-Both layouts carry the provenance keywords in the primary header and the FITS time keywords
-(``TIMESYS``, ``TIMEREF``, ``TIMEUNIT`` and a reference time) in each table's header, and never a
-``CREATOR`` keyword: lightkurve's ``read`` then takes a file for a generic lightcurve instead of
-an official Kepler/TESS product, which would need keywords only the missions' pipelines write.
+Both layouts carry the provenance keywords in the primary header and the FITS time keywords in each
+table's header (``TIMESYS``, ``TIMEREF``, ``TREFPOS``, ``TIMEUNIT``, ``TIMEPIXR``, ``MJDREF`` and
+``TCTYPn``/``TCUNIn`` on the time column), so that astropy's native reader
+(``Table.read(path, hdu=k, astropy_native=True)``) gives the times as ``Time`` on their scale, and
+never a ``CREATOR`` keyword: lightkurve's ``read`` then takes a file for a generic lightcurve instead
+of an official Kepler/TESS product, which would need keywords only the missions' pipelines write.
 
 * ``write_lightcurves_fits``: extension ``k`` (``EXTNAME='LIGHTCURVE'``, ``EXTVER=k``) holds the
   k-th lightcurve with the export's column names (``mjd``, ``flux``, ``fluxerr``, ...) and
-  ``MJDREFI = MJDREFF = 0``, so ``mjd`` is the time itself. lightkurve reads one with
+  ``MJDREF = 0``, so ``mjd`` is the time itself. lightkurve reads one with
   ``lk.read(path, ext=k, time_column="mjd", flux_err_column="fluxerr", quality_column="flag")``.
 * ``write_lightkurve_files``: one file per lightcurve in a folder, extension 1 named ``LIGHTCURVE``
   with lightkurve's columns ``TIME``, ``FLUX``, ``FLUX_ERR``, ``QUALITY`` (plus ``MAG``, ``MAG_ERR``,
-  ``EXPTIME`` and any optional columns). TDB times are written as TESS writes them, BTJD
-  (``BJDREFI = 2457000``, ``TIME = MJD - 56999.5``), UTC times as MJD; ``lk.read(path)`` reads it.
+  ``EXPTIME`` and any optional columns). TDB times are written as their mission writes them, BTJD
+  for TESS (``BJDREFI = 2457000``, ``MJDREF = 56999.5``) and BKJD for Kepler and K2
+  (``BJDREFI = 2454833``, ``MJDREF = 54832.5``), UTC times as MJD; ``lk.read(path)`` reads each
+  and ``lk.LightCurveCollection`` gathers them.
 """
 
 from __future__ import annotations
@@ -26,24 +30,37 @@ import numpy as np
 from adapters.files.atomic import atomic_folder, atomic_path
 from adapters.files.tables import primary_hdu, read_table, table_hdu
 from domain.naming import safe_key
+from services.product_tables import time_frame
 
 __all__ = ["write_lightcurves_fits", "read_lightcurves_fits", "write_lightkurve_files", "lightkurve_layout",
-           "BTJD_OFFSET"]
+           "BTJD_OFFSET", "BJD_REFERENCES"]
 
 #: BTJD = BJD - 2457000 = MJD - 56999.5 (TESS's time reference).
 BTJD_OFFSET = 2457000.0 - 2400000.5
 
 
-def _time_keywords(table, time_values: np.ndarray, *, btjd: bool) -> dict:
+#: Reference (BJD) of the missions' time stamps: BTJD = BJD - 2457000, BKJD = BJD - 2454833.
+BJD_REFERENCES = {"tess": 2457000, "kepler": 2454833, "k2": 2454833}
+
+
+def _bjd_reference(table) -> int | None:
+    # TDB times are written as their mission writes them (BTJD or BKJD; BTJD for any other TDB survey).
+    if str(table.meta.get("TIMESYS", "UTC")).upper() != "TDB":
+        return None
+    return BJD_REFERENCES.get(str(table.meta.get("SURVEY", "")).lower(), 2457000)
+
+
+def _time_keywords(table, time_values: np.ndarray, *, bjdref: int | None) -> dict:
     scale = str(table.meta.get("TIMESYS", "UTC")).upper()
-    keywords = {"TIMESYS": scale,
-                # TDB times of space missions are barycentric; ground-survey UTC times are as observed.
-                "TIMEREF": "SOLARSYSTEM" if scale == "TDB" else "TOPOCENTER", "TIMEUNIT": "d"}
-    if btjd:
-        keywords.update(BJDREFI=2457000, BJDREFF=0.0)
+    frame = time_frame(scale, str(table.meta.get("SURVEY", "")))
+    keywords = {**frame, **{k: table.meta[k] for k in frame if k in table.meta}}
+    if bjdref is not None:
+        # MJDREF for astropy and the FITS standard (which have no BJDREFI), BJDREFI/F for lightkurve.
+        keywords.update(MJDREF=(bjdref - 2400000.5, "[d] MJD of time zero (BJD - 2400000.5)"),
+                        BJDREFI=bjdref, BJDREFF=0.0)
     else:
-        keywords.update(MJDREFI=0, MJDREFF=0.0)
-    if len(time_values):
+        keywords.update(MJDREF=(0.0, "[d] times are MJD themselves"))
+    if len(time_values) and np.isfinite(time_values).any():
         keywords.update(TSTART=float(np.nanmin(time_values)), TSTOP=float(np.nanmax(time_values)))
     return keywords
 
@@ -70,7 +87,7 @@ def write_lightcurves_fits(tables: Iterable, path: str | Path, meta: dict) -> in
     hdus = [primary_hdu(meta)]
     for number, table in enumerate(tables, start=1):
         extra = {"EXTNAME": "LIGHTCURVE", "EXTVER": number,
-                 **_time_keywords(table, np.asarray(table["mjd"]), btjd=False)}
+                 **_time_keywords(table, np.asarray(table["mjd"]), bjdref=None)}
         hdus.append(table_hdu(table, extra))
     with atomic_path(Path(path)) as tmp:
         fits.HDUList(hdus).writeto(tmp, overwrite=True)
@@ -112,8 +129,8 @@ def lightkurve_layout(table):
     """
     from astropy.table import Table
 
-    btjd = str(table.meta.get("TIMESYS", "UTC")).upper() == "TDB"
-    time = np.asarray(table["mjd"], dtype=np.float64) - (BTJD_OFFSET if btjd else 0.0)
+    bjdref = _bjd_reference(table)
+    time = np.asarray(table["mjd"], dtype=np.float64) - (0.0 if bjdref is None else bjdref - 2400000.5)
     flag = np.asarray(table["flag"])
     # lightkurve and the missions use 32-bit QUALITY; keep 64 bits only if a flag needs them.
     quality = flag.astype(np.int32) if flag.size == 0 or np.abs(flag).max() < 2**31 else flag
@@ -124,7 +141,7 @@ def lightkurve_layout(table):
         if name not in ("mjd", "flux", "fluxerr", "flag", "mag", "magerr", "exptime"):
             out[name.upper()] = table[name]
     out.meta.update(table.meta)
-    return out, _time_keywords(table, time, btjd=btjd)
+    return out, _time_keywords(table, time, bjdref=bjdref)
 
 
 def write_lightkurve_files(tables: Iterable, folder: str | Path) -> list[Path]:
@@ -153,7 +170,7 @@ def write_lightkurve_files(tables: Iterable, folder: str | Path) -> list[Path]:
             layout, keywords = lightkurve_layout(table)
             meta = dict(table.meta)
             primary = primary_hdu({**meta, "TELESCOP": str(meta.get("SURVEY", "")).upper()})
-            extension = table_hdu(layout, {"EXTNAME": "LIGHTCURVE", **keywords})
+            extension = table_hdu(layout, {"EXTNAME": "LIGHTCURVE", **keywords}, time_names=("TIME",))
             name = (f"{safe_key(str(meta.get('OBJECT', 'source')))}_{_slug(meta.get('SURVEY', ''))}_"
                     f"{_slug(meta.get('FILTER', ''))}_season{int(meta.get('SEASON', 0))}_lc.fits")
             with atomic_path(staging / name) as tmp:

@@ -312,12 +312,16 @@ def read_mission_file(path: str | Path, mission: Mission) -> MissionLightcurveFi
             lc_header = header_to_dict(table.header)
             data = table.data
             names = set(data.columns.names) if data is not None else set()
-            wanted = _file_columns(mission, names)
-            missing = [c for c in wanted.values() if c not in names]
-            if missing:
-                raise DataError(f"{path}: LIGHTCURVE lacks columns {missing}")
             raw_columns = mission.raw_columns
-            columns = {name: np.asarray(data[column]).astype(raw_columns[name]) for name, column in wanted.items()}
+            if _lightkurve_written(primary, names):
+                columns = _lightkurve_columns(path, mission, data, names)
+            else:
+                wanted = _file_columns(mission, names)
+                missing = [c for c in wanted.values() if c not in names]
+                if missing:
+                    raise DataError(f"{path}: LIGHTCURVE lacks columns {missing}")
+                columns = {name: np.asarray(data[column]).astype(raw_columns[name])
+                           for name, column in wanted.items()}
             aperture = None
             if "APERTURE" in hdus and hdus["APERTURE"].data is not None:
                 aperture = np.asarray(hdus["APERTURE"].data)
@@ -331,6 +335,11 @@ def read_mission_file(path: str | Path, mission: Mission) -> MissionLightcurveFi
                                  lc_header.get("BJDREFF", 0.0))
     n = columns[mission.time_column].size
     cadence = cadence_seconds(lc_header)
+    if np.isnan(cadence) and n > 1:
+        # lightkurve's to_fits writes no TIMEDEL: the cadence is the usual spacing of the time stamps.
+        steps = np.diff(columns[mission.time_column])
+        steps = steps[np.isfinite(steps) & (steps > 0)]
+        cadence = float(np.median(steps)) * 86400.0 if steps.size else cadence
     columns[mission.season_column] = np.full(n, season, dtype=np.int32)
     columns["cadence_s"] = np.full(n, cadence, dtype=np.float64)
     columns = {name: columns[name] for name in raw_columns}
@@ -339,6 +348,37 @@ def read_mission_file(path: str | Path, mission: Mission) -> MissionLightcurveFi
         path=path, target_id=target_id(primary, mission), season=season, ra=ra, dec=dec,
         cadence_s=cadence, columns=columns, primary=primary, lightcurve=lc_header, aperture=aperture,
     )
+
+
+def _lightkurve_written(primary: dict, names: set[str]) -> bool:
+    # ``LightCurve.to_fits()`` names itself the creator and writes TIME, FLUX and FLUX_ERR (no SAP/PDCSAP).
+    return str(primary.get("CREATOR", "")).startswith("lightkurve") and {"TIME", "FLUX", "FLUX_ERR"} <= names
+
+
+def _lightkurve_columns(path: Path, mission: Mission, data, names: set[str]) -> dict[str, np.ndarray]:
+    """The raw columns of a file lightkurve wrote: its FLUX stands for the PDCSAP flux (lightkurve's default).
+
+    Its TIME is in the mission's own days (BTJD, BKJD), as lightkurve reads and writes them; SAP columns are
+    taken when the file has them, NaN otherwise. A flux not in e-/s (normalised, say) is refused.
+    """
+    unit = str(data.columns["FLUX"].unit or "").replace(" ", "")
+    if unit not in ("e-/s", "electron/s", "electron.s**-1", "electron/second"):
+        raise DataError(f"{path}: lightkurve file with FLUX in {unit or 'no unit'!r}, not e-/s "
+                        "(a normalised lightcurve cannot be ingested)")
+    raw = mission.raw_columns
+    n = len(data)
+    nan = np.full(n, np.nan, dtype=np.float32)
+    quality = next((c for c in ("QUALITY", *mission.quality_columns) if c in names), None)
+    return {
+        mission.time_column: np.asarray(data["TIME"]).astype(raw[mission.time_column]),
+        "pdcsap_flux": np.asarray(data["FLUX"]).astype(np.float32),
+        "pdcsap_flux_err": np.asarray(data["FLUX_ERR"]).astype(np.float32),
+        "sap_flux": np.asarray(data["SAP_FLUX"]).astype(np.float32) if "SAP_FLUX" in names else nan,
+        "sap_flux_err": np.asarray(data["SAP_FLUX_ERR"]).astype(np.float32) if "SAP_FLUX_ERR" in names else nan,
+        "quality": np.asarray(data[quality]).astype(np.int32) if quality else np.zeros(n, dtype=np.int32),
+        "cadenceno": (np.asarray(data["CADENCENO"]).astype(np.int32) if "CADENCENO" in names
+                      else np.arange(n, dtype=np.int32)),
+    }
 
 
 def _file_columns(mission: Mission, names: set[str]) -> dict[str, str]:

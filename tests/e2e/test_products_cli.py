@@ -3,6 +3,7 @@
 import re
 import uuid
 
+import pandas
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
@@ -59,6 +60,7 @@ def test_every_product_exports_with_units_and_provenance(project, tmp_path, monk
                  ("--what", "histograms", "--simulated", "--format", "ecsv", "--out", str(out["eff.ecsv"])),
                  ("--what", "injections", "--out", str(out["inj.fits"])),
                  ("--what", "histograms", "--simulated", "--out", str(out["eff.nc"])),
+                 ("--what", "lightcurves", "--format", "skyportal", "--limit", "2", "--out", str(tmp_path / "sp.csv")),
                  ("--what", "lightcurves", "--format", "lightkurve", "--out", str(tmp_path / "lk"),
                   "--source", "DEMO-000002", "--json")):
         assert main(["export", str(config), *args]) == 0, capsys.readouterr().err
@@ -71,6 +73,12 @@ def test_every_product_exports_with_units_and_provenance(project, tmp_path, monk
     files = list((tmp_path / "lk").glob("DEMO-000002-*_lc.fits"))
     assert len(files) == sum(t.meta["OBJECT"] == "DEMO-000002" for t in lightcurves)
     assert f'"lightcurves": {len(files)}' in summary
+    photometry = pandas.read_csv(tmp_path / "sp.csv")  # SkyPortal's columns, as plain CSV
+    assert list(photometry.columns) == ["obj_id", "mjd", "flux", "fluxerr", "zp", "magsys", "filter", "origin"]
+    assert set(photometry["obj_id"]) == {"DEMO-000001", "DEMO-000002"} and set(photometry["zp"]) == {23.9}
+    assert set(photometry["filter"]) <= {"ztfg", "ztfr"} and set(photometry["magsys"]) == {"ab"}
+    plain = pandas.read_csv(out["det.csv"])  # plain CSV: units in the column names
+    assert {"peak_mjd_utc", "peak_flux_ujy"} <= set(plain.columns) and len(plain) == len(read_table(out["det.csv"]))
     detections = read_table(out["det.csv"])
     assert len(detections) == status["detections"] + status["detections_simulated"]
     assert set(detections["label"]) == {""} and detections.meta["SIMULATD"] is True

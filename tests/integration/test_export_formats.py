@@ -87,12 +87,18 @@ def test_units_and_provenance_say_what_the_numbers_are(products):
     lightcurves = products.table("lightcurves", limit=2)
     assert lightcurves["mjd"].unit == u.d and lightcurves["mag"].unit == u.mag and lightcurves["exptime"].unit == u.s
     assert "UTC" in lightcurves["mjd"].description and lightcurves.meta["TIMESYS"] == "UTC"
-    assert lightcurves["flux"].unit is None and "FLUXZP" in lightcurves["flux"].description
+    # The demo's AB magnitudes: fluxes in microjansky, 10**(-0.4 (mag - 23.9)), where the stored ones are on 25.
+    assert lightcurves["flux"].unit == u.uJy and "microjansky" in lightcurves["flux"].description
+    positive = np.asarray(lightcurves["flux"]) > 0
+    np.testing.assert_allclose(np.asarray(lightcurves["flux"])[positive],
+                               10 ** (-0.4 * (np.asarray(lightcurves["mag"])[positive] - 23.9)), rtol=1e-9)
     meta = lightcurves.meta
     survey = products.survey()
     assert (meta["PROJECT"], meta["SURVEY"], meta["REDVER"], meta["ANAVER"]) == (
         "e2e", "demo", survey.reduction_version, survey.analysis_version)
-    assert meta["CATHASH"] and meta["FLUXZP"] == 25.0 and meta["ALGOVER"].startswith("reduction=")
+    assert meta["CATHASH"] and meta["FLUXZP"] == 23.9 and meta["MAGSYS"] == "AB"
+    assert meta["ALGOVER"].startswith("reduction=")
+    assert (meta["TIMEREF"], meta["TREFPOS"], meta["TIMEPIXR"]) == ("LOCAL", "TOPOCENTER", 0.5)
     detections = products.table("detections")
     assert detections["peak_mjd"].unit == u.d and detections["delta_mag"].unit == u.mag
     sources = products.table("sources")
@@ -143,7 +149,7 @@ def test_one_fits_extension_per_lightcurve(products, tmp_path):
     assert len(back) == len(tables) > 3  # several filters and seasons per source
     for table, read in zip(tables, back):
         assert_same(table, read)
-        assert read.meta["OBJECT"] and read.meta["MJDREFI"] == 0 and read.meta["TIMESYS"] == "UTC"
+        assert read.meta["OBJECT"] and read.meta["MJDREF"] == 0 and read.meta["TIMESYS"] == "UTC"
 
 
 def test_lightcurves_open_with_plain_astropy_table_and_timeseries(products, tmp_path):
@@ -154,14 +160,19 @@ def test_lightcurves_open_with_plain_astropy_table_and_timeseries(products, tmp_
     for path in (tmp_path / "lc.fits", tmp_path / "lc.ecsv"):
         table = Table.read(path)  # astropy alone, no reader of ours
         np.testing.assert_array_equal(table["mag"], lc.mag)
-        assert table["mjd"].unit == u.d and table["mag"].unit == u.mag
+        assert table["mag"].unit == u.mag
+        if path.suffix == ".ecsv":  # ECSV holds the times as astropy Time, on their scale
+            assert table["mjd"].scale == "utc" and np.max(np.abs(table["mjd"].mjd - lc.mjds)) < 1e-6 / 86400
+        else:
+            assert table["mjd"].unit == u.d
     series = TimeSeries.read(tmp_path / "lc.fits", format="fits", hdu=1, time_column="mjd", time_format="mjd",
                              time_scale="utc")
     np.testing.assert_array_equal(series.time.mjd, lc.mjds)
     ours = products.timeseries(lc)
     assert ours.time.scale == "utc" and ours["mag"].unit == u.mag and ours.meta["REDVER"] == lc.version
     np.testing.assert_array_equal(ours.time.mjd, lc.mjds)
-    np.testing.assert_array_equal(ours["flux"], lc.flux)
+    assert ours["flux"].unit == u.uJy
+    np.testing.assert_allclose(ours["flux"].value, lc.flux * 10 ** (-0.4 * (25.0 - 23.9)), rtol=1e-12)
 
 
 def tess_like(n=50):
@@ -195,13 +206,14 @@ def test_lightkurve_reads_both_layouts(products, tmp_path):
             assert read.time.scale == lc.time_scale and read.meta["LABEL"] == lc.source_name
             assert read.time.format == ("btjd" if lc.time_scale == "tdb" else "mjd")
             np.testing.assert_allclose(read.time.mjd, lc.mjds, rtol=0, atol=1e-8)  # < 1 ms
-            np.testing.assert_array_equal(read.flux.value, lc.flux)
+            scale = 1.0 if lc.survey == "tess" else 10 ** (-0.4 * (25.0 - 23.9))  # the demo's flux: uJy
+            np.testing.assert_allclose(read.flux.value, lc.flux * scale, rtol=1e-12)
             np.testing.assert_array_equal(np.asarray(read.quality), lc.flag)
-            assert read.flux.unit == (u.electron / u.s if lc.survey == "tess" else u.dimensionless_unscaled)
+            assert read.flux.unit == (u.electron / u.s if lc.survey == "tess" else u.uJy)
             generic = lk.read(str(tmp_path / "all.fits"), ext=number, time_column="mjd", flux_err_column="fluxerr",
                               quality_column="flag")
             np.testing.assert_array_equal(generic.time.mjd, lc.mjds)
-            np.testing.assert_array_equal(generic.flux_err.value, lc.fluxerr)
+            np.testing.assert_allclose(generic.flux_err.value, lc.fluxerr * scale, rtol=1e-12)
     assert abs(BTJD_OFFSET - 56999.5) < 1e-12
 
 

@@ -21,6 +21,7 @@ def config(tmp_path, monkeypatch):
     (("export", "--what", "detections", "--out", "x.txt"), r"x\.txt: cannot tell the format from the extension"),
     (("export", "--what", "sources", "--format", "lightkurve", "--out", "d"), "writes lightcurves only"),
     (("export", "--what", "detections", "--format", "netcdf", "--out", "d.nc"), "writes histograms only"),
+    (("export", "--what", "sources", "--format", "skyportal", "--out", "s.csv"), "skyportal writes lightcurves only"),
     (("plot", "--out", "x.png"), "needs --source NAME"),
     (("versions", "--diff", "ffff", "eeee"), "no version starts with 'ffff'"),
 ])
