@@ -159,3 +159,37 @@ def test_a_prune_killed_at_any_point_and_run_again_ends_as_an_uninterrupted_one(
         assert files_of(killed) == expected_files, fault
         doctor = vo("doctor", config, "--set", NEW, data_dir=killed, database_url=killed_url)
         assert doctor.returncode == 0, (fault, doctor.stdout)
+
+
+def test_raw_data_another_project_uses_stays_and_the_pruned_version_is_made_again(tmp_path, empty_database_url):
+    url, data = empty_database_url, tmp_path / "data"
+    mine = str(write_project(tmp_path / "a", rows=10))
+    other = write_project(tmp_path / "b", rows=10)  # the same catalog and survey settings: the same raw data
+    other.write_text(other.read_text().replace("name: e2e", "name: other"))
+    for config in (mine, str(other)):
+        vo_json("run", config, data_dir=data, database_url=url)
+    version = vo_json("versions", mine, data_dir=data, database_url=url)["current"]
+    before = files_of(data)
+    theirs = {p: b for p, b in before.items() if "/other-" in f"/{p}" or p.startswith("raw/")}
+
+    # --step analysis: the analysis and what was made from it; lightcurves, raw data and the manifest stay.
+    partial = vo_json("prune", mine, "--version", version, "--step", "analysis", "--force", "--dry-run",
+                      data_dir=data, database_url=url)
+    assert {p["step"] for p in partial["products"]} == {"analysis", "simulation"} and not partial["manifest"]
+    assert partial["rows"]["lightcurves"] == 0 and partial["rows"]["summaries"] == 10
+
+    done = vo_json("prune", mine, "--version", version, "--force", data_dir=data, database_url=url)
+    kept = {k["step"]: k["reason"] for k in done["kept"]}
+    assert kept == {"download": f"used by version {version} of project other"}  # same chain, other project
+    assert done["rows"]["lightcurves"] > 0 and done["rows"]["raw_data"] == 0 and done["manifests"] == 1
+    after = files_of(data)
+    assert {p: after.get(p) for p in theirs} == theirs  # the other project's files and the raw data, unchanged
+    assert not [p for p in after if p.startswith(("projects/e2e-", "analysis/e2e-", "histograms/e2e-"))]
+    for config in (mine, str(other)):
+        doctor = vo("doctor", config, data_dir=data, database_url=url)
+        assert doctor.returncode == 0 and "healthy" in doctor.stdout, doctor.stdout
+
+    # Nothing on record says the pruned steps are done: the next run makes them again, from the raw data kept.
+    again = vo_json("run", mine, data_dir=data, database_url=url)
+    assert again["download"]["done"] == 0 and again["download"]["skipped"] == 10
+    assert again["reduce"]["done"] == again["analyse"]["done"] == 10
