@@ -196,26 +196,35 @@ def versions(args: argparse.Namespace) -> int:
             if not changes:
                 print("no differences")
         return 0
-    use = _disk_use(container, config, current)
+    use, unavailable = _disk_use(container, config, current) if found else ({}, None)
     if args.json:
         print(json.dumps({"project": config.name, "current": current,
                           "versions": [{**v.as_dict(), "disk": use[v.version].as_dict() if v.version in use else None}
-                                       for v in found]}, indent=2, default=str))
+                                       for v in found], **({"disk_error": unavailable} if unavailable else {})},
+                         indent=2, default=str))
         return 0
     _print_versions(config, found, current, use)
+    if unavailable:
+        print(f"(disk use not shown: {unavailable})")
     return 0
 
 
-def _disk_use(container, config, current: str) -> dict:
-    """Rows, files and bytes of every version of the project, and what pruning each would free."""
+def _disk_use(container, config, current: str) -> tuple[dict, str | None]:
+    """Rows, files and bytes of every version of the project, and what pruning each would free.
+
+    The manifests need no database, the counts do: without one, the listing still comes, with the reason.
+    """
     from adapters.cli.prune_command import version_stores
+    from adapters.postgres.database import DatabaseUnavailableError
     from services.provenance import version_chain
     from services.prune import disk_use
 
     try:
         records, files = version_stores(container)
         return disk_use(config.name, files.manifests(), records, files, current=current,
-                        current_chains={s.name: version_chain(s) for s in config.surveys})
+                        current_chains={s.name: version_chain(s) for s in config.surveys}), None
+    except DatabaseUnavailableError as exc:
+        return {}, str(exc)
     finally:
         container.database().close()
 
