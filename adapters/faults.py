@@ -13,7 +13,9 @@ which is how the tests learn how many hits a run has.
 The points are one-line calls, ``fault_point("db.before_commit")``, placed in the
 adapters: ``hdf5.before_fsync``, ``hdf5.before_rename``, ``netcdf.before_fsync``,
 ``netcdf.before_rename`` (atomic file writes), ``db.before_commit``, ``db.after_commit``
-(unit of work), ``download.source`` (demo survey) and ``download.mid_body`` (HTTP bodies).
+(unit of work), ``download.source`` (demo survey), ``download.mid_body`` (HTTP bodies),
+``prune.after_commit`` (a step version's rows removed by ``vo prune``) and ``prune.before_remove``
+(a file about to be deleted by it).
 """
 
 from __future__ import annotations

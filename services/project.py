@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 
 from domain.catalog import STANDARD_COLUMNS
 from domain.config import ProjectConfig
-from domain.errors import ConfigError
+from domain.errors import ConfigError, VOError
 from services.ports import (
     AbstractUnitOfWork,
     CatalogReader,
@@ -37,6 +37,7 @@ from services.browsing import BrowsingMixin
 from services.provenance import record_manifest
 from services.provenance_ports import ManifestStore
 from services.rates import event_rate
+from services.status import current_failures, project_status
 
 __all__ = ["Project", "RunReport"]
 
@@ -430,57 +431,32 @@ class Project(BatchRunnerMixin, BrowsingMixin):
                 return detection_rows(uow, self.name, config, include_simulated=include_simulated)
             return EXPORTS[what](uow, self.name, config)
 
-    def status(self) -> dict:
-        """Return counts of the project's products at the current versions.
+    def status(self, *, selected: bool = True) -> dict:
+        """Return counts of the project's products at the current versions, over all sources and the selected ones.
+
+        Parameters
+        ----------
+        selected : bool
+            Also count over the sources the configuration selects (reads the catalog).
 
         Returns
         -------
         dict
-            ``sources``, ``downloaded``, ``reduced``, ``analysed``,
-            ``lightcurves``, ``detections``, ``failed`` (summed over surveys),
-            plus ``surveys`` with the same counts and the versions per survey.
+            See :func:`services.status.project_status`: the top-level counts are over every source
+            in the project, ``selected`` over the selection (None if not asked, or the catalog does not
+            read: then ``selected_error`` says why).
         """
-        with self.uow_factory() as uow:
-            per_survey = {}
-            for survey in self.config.surveys:
-                per_survey[survey.name] = {
-                    "downloaded": uow.raw_data.count_for_project(self.name, survey.name, survey.download_version),
-                    "reduced": uow.steps.count_done(self.name, REDUCE, survey.name, survey.reduction_version),
-                    "analysed": uow.steps.count_done(self.name, ANALYSE, survey.name, survey.analysis_version),
-                    "lightcurves": uow.lightcurves.count(self.name, survey.reduction_version),
-                    "detections": uow.detections.count(self.name, survey.analysis_version),
-                    "detections_simulated": uow.detections.count(self.name, survey.simulation_version,
-                                                                 include_simulated=True),
-                    "simulated": uow.steps.count_done(self.name, SIMULATE, survey.name, survey.simulation_version),
-                    "injections": uow.injections.count(self.name, survey.simulation_version),
-                    "versions": {
-                        "download": survey.download_version,
-                        "reduction": survey.reduction_version,
-                        "analysis": survey.analysis_version,
-                        "simulation": survey.simulation_version,
-                    },
-                }
-            failures = self._current_failures(uow)
-            totals = {
-                key: sum(s[key] for s in per_survey.values())
-                for key in ("downloaded", "reduced", "analysed", "lightcurves", "detections", "detections_simulated",
-                            "simulated", "injections")
-            }
-            return {
-                "project": self.name,
-                "sources": uow.sources.count(self.name),
-                **totals,
-                "failed": len(failures),
-                "surveys": per_survey,
-                "failures": failures[:20],
-            }
+        names, error = None, None
+        if selected:
+            try:
+                catalog = selected_catalog(self.config, self.catalog_reader)
+                names = [str(name) for name in catalog.columns["name"]]
+            except VOError as exc:  # the counts over the project are still worth showing
+                error = str(exc)
+        status = project_status(self.config, self.uow_factory, names)
+        if error:
+            status["selected_error"] = error
+        return status
 
     def _current_failures(self, uow: AbstractUnitOfWork) -> list[dict]:
-        # A failure counts only at the version it happened at: a source that failed under other
-        # parameters is not a failure of the current configuration.
-        current = {(s.name, stage): version for s in self.config.surveys
-                   for stage, version in ((DOWNLOAD, s.download_version), (REDUCE, s.reduction_version),
-                                          (ANALYSE, s.analysis_version), (SIMULATE, s.simulation_version))}
-        return [{"source": name, "stage": stage, "survey": survey, "message": message}
-                for name, stage, survey, version, message in uow.steps.failures(self.name)
-                if current.get((survey, stage)) == version]
+        return current_failures(self.config, uow)

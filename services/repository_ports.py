@@ -123,6 +123,10 @@ class LightcurveRepository(abc.ABC):
     def count(self, project: str, version: str | None = None) -> int:
         """Return the number of lightcurves of ``project`` (of one version if given)."""
 
+    def count_for_sources(self, source_ids: Sequence[int], survey: str, version: str) -> int:
+        """Return how many lightcurves these sources have at ``version`` (adapters count without loading them)."""
+        return sum(len(found) for found in self.for_sources(source_ids, survey, version).values())
+
 
 class DetectionRepository(abc.ABC):
     """Detections; simulated ones are hidden unless asked for."""
@@ -145,6 +149,11 @@ class DetectionRepository(abc.ABC):
     def for_sources(self, source_ids: Sequence[int], version: str, *,
                     include_simulated: bool = False) -> dict[int, list[Detection]]:
         """Return the detections of these sources at ``version``, by source id, in peak-time order."""
+
+    def count_for_sources(self, source_ids: Sequence[int], version: str, *, include_simulated: bool = False) -> int:
+        """Return how many detections these sources have at ``version`` (adapters count without loading them)."""
+        found = self.for_sources(source_ids, version, include_simulated=include_simulated)
+        return sum(len(detections) for detections in found.values())
 
 
 class StepRepository(abc.ABC):
@@ -200,6 +209,11 @@ class InjectionRepository(abc.ABC):
     @abc.abstractmethod
     def count(self, project: str, version: str, *, recovered: bool | None = None) -> int:
         """Return how many injections (optionally only recovered or missed ones) ``project`` has."""
+
+    def count_for_sources(self, project: str, version: str, source_ids: Sequence[int]) -> int:
+        """Return how many injections these sources of ``project`` have at ``version`` (adapters count in SQL)."""
+        chosen = set(source_ids)
+        return sum(1 for injection in self.list(project, version) if injection.source_id in chosen)
 
 
 class SummaryRepository(abc.ABC):

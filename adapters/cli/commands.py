@@ -243,15 +243,19 @@ def tui_container(args: argparse.Namespace) -> Container:
     return container
 
 
+#: What each stage's products are (a run's summary names them, not "products").
+_MADE = {"download": "raw data", "reduce": "lightcurves", "analyse": "detections", "simulate": "injections"}
+
+
 def _print_run(summary: dict) -> None:
     print(f"project {summary['status']['project']}: {summary['selected']} sources selected, "
           f"{summary['new_sources']} new")
-    for stage in ("download", "reduce", "analyse", "simulate"):
+    for stage, made in _MADE.items():
         if stage not in summary:
             continue
         s = summary[stage]
         print(f"  {stage:<9} done {s['done']:>6}  skipped {s['skipped']:>6}  failed {s['failed']:>4}"
-              f"  products {s['products']:>6}")
+              f"  {made} {s['products']:>6}")
     if summary["selected"] == 0:
         print("no catalog rows pass the selection: nothing to do (check catalog.selection and --limit)")
     elif summary["nothing_to_do"]:
@@ -281,17 +285,30 @@ def ingest(args: argparse.Namespace) -> int:
     return 0 if not report.failed else 2
 
 
+#: Rows of the status table: key and what it counts (the simulation rows only when something was simulated).
+_STATUS_ROWS = (("sources", "sources"), ("downloaded", "sources with raw data"), ("reduced", "sources reduced"),
+                ("analysed", "sources analysed"), ("lightcurves", "lightcurves"), ("detections", "detections (real)"),
+                ("failed", "failures (source and step)"))
+_SIMULATION_ROWS = (("simulated", "sources simulated"), ("injections", "injected events"),
+                    ("detections_simulated", "simulated detections"))
+
+
 def _print_status(status: dict, *, failures: bool = True) -> None:
-    keys = ("sources", "downloaded", "reduced", "analysed", "lightcurves", "detections", "failed")
-    print("status: " + ", ".join(f"{k} {status[k]}" for k in keys))
-    if "cache" in status:
-        print(f"raw-answer cache: {_size(status['cache']['bytes'])} in {status['cache']['path']} "
-              "(shared by all projects)")
+    # Two columns: the sources this configuration selects, and every source the project holds (an earlier
+    # or wider selection left its own); both at the current versions.
+    selected = status.get("selected")
+    rows = _STATUS_ROWS + (_SIMULATION_ROWS if status.get("simulated") else ())
+    print(f"{'at the current versions':<28} {'selected by this config':>23} {'all in the project':>19}")
+    for key, label in rows:
+        mine = "-" if selected is None else selected[key]
+        print(f"  {label:<26} {mine:>23} {status[key]:>19}")
+    if selected is not None and selected["registered"] < selected["sources"]:
+        print(f"  ({selected['sources'] - selected['registered']} selected sources are not in the project yet: "
+              "`vo run` adds them)")
+    if status.get("selected_error"):
+        print(f"  (selection not counted: {status['selected_error']})")
     stages = sorted({failure["stage"] for failure in status["failures"]}) if failures else []
     for stage in stages:
         by_source = {f["source"]: f["message"] for f in status["failures"] if f["stage"] == stage}
         for line in failure_lines(by_source):
             print(f"  at {stage}: {line}")
-    if status.get("injections"):
-        print(f"simulation: {status['simulated']} sources, {status['injections']} injections, "
-              f"{status['detections_simulated']} recovered (hidden from the counts above)")

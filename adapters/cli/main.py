@@ -1,4 +1,4 @@
-"""The ``vo`` command: run, status, export, versions, plot, rate, db upgrade, demo-catalog, tui."""
+"""The ``vo`` command: run, status, export, versions, prune, plot, rate, db upgrade, demo-catalog, tui."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     from adapters.cli.doctor_command import add_doctor_parser
 
     add_doctor_parser(commands, project_command)  # doctor
+    from adapters.cli.prune_command import add_prune_parser
+
+    add_prune_parser(commands, project_command)  # prune
     from adapters.cli.rate_command import add_rate_parser
 
     add_rate_parser(commands, project_command)  # rate

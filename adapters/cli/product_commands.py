@@ -1,4 +1,4 @@
-"""``vo export``, ``vo versions`` and ``vo plot``: products as files for other tools, their provenance, figures."""
+"""``vo export``, ``vo versions`` and ``vo plot``: products as files for other tools, their provenance and disk use, figures."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ __all__ = ["add_product_parsers", "export", "versions", "plot", "EXPORT_FORMATS"
 #: ``vo export --format`` choices: the table formats, plus two that only some products have.
 EXPORT_FORMATS = ("csv", "ecsv", "fits", "votable", "hdf5", "lightkurve", "netcdf", "skyportal")
 _WHAT = ("lightcurves", "detections", "sources", "histograms", "injections", "stamps")
+#: What the files of each step hold, as ``vo versions`` names them.
+_STEP_PRODUCTS = {"download": "raw data", "reduction": "lightcurves", "analysis": "epoch scores and histograms",
+                  "simulation": "efficiency histograms"}
 _HISTOGRAMS = ("scanned", "cut_offset", "cut_limiting_mag", "cut_chi", "cut_sharp", "efficiency")
 
 
@@ -51,7 +54,8 @@ def add_product_parsers(commands, project_command) -> None:
     sub.add_argument("--include-simulated", action="store_true", help=argparse.SUPPRESS)
     sub.set_defaults(handler=export)
 
-    sub = project_command("versions", "list the versions of the project's products, with what differs between them")
+    sub = project_command("versions", "list the versions of the project's products, with what differs between "
+                                      "them, their disk use and row counts")
     sub.add_argument("--record", action="store_true",
                      help="write the manifest of the current configuration now (`vo run` writes it when it starts)")
     sub.add_argument("--diff", nargs=2, metavar=("A", "B"), default=None,
@@ -218,12 +222,37 @@ def versions(args: argparse.Namespace) -> int:
             if not changes:
                 print("no differences")
         return 0
+    use, unavailable = _disk_use(container, config, current) if found else ({}, None)
     if args.json:
         print(json.dumps({"project": config.name, "current": current,
-                          "versions": [v.as_dict() for v in found]}, indent=2, default=str))
+                          "versions": [{**v.as_dict(), "disk": use[v.version].as_dict() if v.version in use else None}
+                                       for v in found], **({"disk_error": unavailable} if unavailable else {})},
+                         indent=2, default=str))
         return 0
-    _print_versions(config, found, current)
+    _print_versions(config, found, current, use)
+    if unavailable:
+        print(f"(disk use not shown: {unavailable})")
     return 0
+
+
+def _disk_use(container, config, current: str) -> tuple[dict, str | None]:
+    """Rows, files and bytes of every version of the project, and what pruning each would free.
+
+    The manifests need no database, the counts do: without one, the listing still comes, with the reason.
+    """
+    from adapters.cli.prune_command import version_stores
+    from adapters.postgres.database import DatabaseUnavailableError
+    from services.provenance import version_chain
+    from services.prune import disk_use
+
+    try:
+        records, files = version_stores(container)
+        return disk_use(config.name, files.manifests(), records, files, current=current,
+                        current_chains={s.name: version_chain(s) for s in config.surveys}), None
+    except DatabaseUnavailableError as exc:
+        return {}, str(exc)
+    finally:
+        container.database().close()
 
 
 def _find(found, prefix: str):
@@ -234,7 +263,9 @@ def _find(found, prefix: str):
     return matches[0]
 
 
-def _print_versions(config, found, current: str) -> None:
+def _print_versions(config, found, current: str, use: dict) -> None:
+    from adapters.cli.prune_command import row_summary, size
+
     if not found:
         print(f"project {config.name}: no version manifest yet (`vo run` writes one when it starts; "
               "`vo versions --record` writes it now)")
@@ -245,6 +276,12 @@ def _print_versions(config, found, current: str) -> None:
                             for name, chain in info.manifest.get("versions", {}).items())
         catalogs = ", ".join(h[:12] for h in info.catalog_hashes) or "-"
         print(f"{mark} {info.version}  {info.created}  code {code.get('version', '?')}  catalog {catalogs}  {surveys}")
+        disk = use.get(info.version)
+        if disk is not None:
+            steps = ", ".join(f"{_STEP_PRODUCTS[step]} {size(n)}" for step, n in disk.by_step.items() if n)
+            print(f"      disk {size(disk.bytes)} in {disk.files} files ({steps or 'none'}); pruning it frees "
+                  f"{size(disk.frees)}")
+            print(f"      rows: {row_summary(disk.rows)}")
         for d in info.changes:
             print(f"      {d.key}: {d.old!r} -> {d.new!r}")
         if len(info.revisions):

@@ -18,7 +18,7 @@ from domain.naming import safe_key
 from services.provenance import content_hash
 from services.provenance_ports import ManifestStore
 
-__all__ = ["FileManifestStore", "manifest_problem", "is_manifest"]
+__all__ = ["FileManifestStore", "manifest_problem", "is_manifest", "read_manifest"]
 
 _MAIN = "manifest.yaml"
 _VERSION = re.compile(r"^[0-9a-f]{6,64}$")
@@ -130,6 +130,17 @@ def manifest_problem(path: Path) -> str | None:
     if other and not content_hash(manifest).startswith(other["hash"]):
         return f"content does not match its name: it hashes to {content_hash(manifest)[:12]}"
     return None
+
+
+def read_manifest(path: Path) -> dict:
+    """Return the manifest in ``path``.
+
+    Raises
+    ------
+    DataError
+        If it does not read as a YAML mapping.
+    """
+    return _read(path)
 
 
 def _read(path: Path) -> dict:

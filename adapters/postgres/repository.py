@@ -245,6 +245,15 @@ class SqlAlchemyLightcurveRepository(_Repository, LightcurveRepository):
                 found[lc.source_id].append(lc)
         return found
 
+    def count_for_sources(self, source_ids: Sequence[int], survey: str, version: str) -> int:
+        """Return how many lightcurves these sources have at ``version``."""
+        total = 0
+        for batch in batched(list(source_ids), BATCH):
+            total += self.session.execute(select(func.count()).select_from(lightcurves_table).where(
+                lightcurves_table.c.source_id.in_(batch), lightcurves_table.c.survey == survey,
+                lightcurves_table.c.version == version)).scalar_one()
+        return total
+
     def count(self, project: str, version: str | None = None) -> int:
         """Return the number of lightcurves of ``project`` (of one version if given)."""
         joined, condition = _in_project(project)
@@ -307,6 +316,17 @@ class SqlAlchemyDetectionRepository(_Repository, DetectionRepository):
     def count(self, project: str, version: str | None = None, *, include_simulated: bool = False) -> int:
         """Return the number of detections of ``project``."""
         return self.session.execute(self._select(func.count(), project, version, include_simulated)).scalar_one()
+
+    def count_for_sources(self, source_ids: Sequence[int], version: str, *, include_simulated: bool = False) -> int:
+        """Return how many detections these sources have at ``version`` (simulated ones only if asked)."""
+        total = 0
+        for batch in batched(list(source_ids), BATCH):
+            stmt = select(func.count()).select_from(detections_table).where(
+                detections_table.c.source_id.in_(batch), detections_table.c.version == version)
+            if not include_simulated:
+                stmt = stmt.where(detections_table.c.is_simulated.is_(False))
+            total += self.session.execute(stmt).scalar_one()
+        return total
 
     def for_sources(self, source_ids: Sequence[int], version: str, *,
                     include_simulated: bool = False) -> dict[int, list[Detection]]:

@@ -146,6 +146,14 @@ class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
         joined = joined.join(injections_table, injections_table.c.source_id == sources_table.c.id)
         return select(what).select_from(joined).where(condition, injections_table.c.version == version)
 
+    def count_for_sources(self, project: str, version: str, source_ids: Sequence[int]) -> int:
+        """Return how many injections these sources of ``project`` have at ``version``."""
+        total = 0
+        for batch in batched(list(source_ids), BATCH):
+            total += self.session.execute(self._select(func.count(), project, version).where(
+                injections_table.c.source_id.in_(batch))).scalar_one()
+        return total
+
     def list(self, project: str, version: str) -> list[Injection]:
         """Return the injections of ``project`` at ``version`` by source name and sequence.
 

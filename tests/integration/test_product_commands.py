@@ -39,3 +39,5 @@ def test_versions_without_database(config, capsys):
     listing = __import__("json").loads(capsys.readouterr().out)
     assert [v["version"] for v in listing["versions"]] == [listing["current"]]
     assert listing["versions"][0]["manifest"]["config"]["project"]["name"] == "e2e"
+    # The disk use needs the database: without one the listing still comes, saying why it has none.
+    assert listing["versions"][0]["disk"] is None and "cannot connect to the database" in listing["disk_error"]
