@@ -19,7 +19,8 @@ class DataVersionFiles(VersionFiles):
     """Folders of each step version, in the layout of ``Hdf5DataStore``, ``NetCdfHistogramStore`` and manifests.
 
     ``download``: ``raw/<survey>/<version>/``; ``reduction``: ``projects/<project>/<version>/``;
-    ``analysis``: ``analysis/<project>/<version>/`` and ``histograms/<project>/<survey>/<version>/``;
+    ``analysis``: ``analysis/<project>/<version>/``, ``histograms/<project>/<survey>/<version>/`` and the
+    detections' stamps, ``stamps/<project>/<version>/``;
     ``simulation``: ``histograms/<project>/<survey>/<version>/``. A project's manifests are in
     ``projects/<project>/<project version>/``, beside its reduction versions' folders.
 
@@ -45,7 +46,8 @@ class DataVersionFiles(VersionFiles):
         return {
             "download": [PurePosixPath("raw", safe_key(product.survey, max_length=16), v)],
             "reduction": [PurePosixPath("projects", owner, v)],
-            "analysis": [PurePosixPath("analysis", owner, v), PurePosixPath("histograms", owner, product.survey, v)],
+            "analysis": [PurePosixPath("analysis", owner, v), PurePosixPath("histograms", owner, product.survey, v),
+                         PurePosixPath("stamps", owner, v)],
             "simulation": [PurePosixPath("histograms", owner, product.survey, v)],
         }[product.step]
 

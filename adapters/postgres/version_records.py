@@ -97,7 +97,7 @@ class SqlVersionRecords(VersionRecords):
         c = self._conditions(project, product)
         found: set[str] = set()
         for column, kind in ((raw_data.c.file, "raw_data"), (lightcurves.c.file, "lightcurves"),
-                             (source_summaries.c.scores_file, "summaries")):
+                             (source_summaries.c.scores_file, "summaries"), (detections.c.stamps_file, "detections")):
             found.update(self.connection.execute(select(column).distinct().where(c[kind][1], column.isnot(None)))
                          .scalars())
         keys = self.connection.execute(select(histogram_parts.c.key).where(c["histogram_parts"][1])).scalars()
@@ -121,7 +121,8 @@ class SqlVersionRecords(VersionRecords):
             for table, column, owned in (
                     (raw_data, raw_data.c.file, raw_data.c.version.in_(versions)),
                     (lightcurves, lightcurves.c.file, lightcurves.c.source_id.in_(in_project)),
-                    (source_summaries, source_summaries.c.scores_file, source_summaries.c.source_id.in_(in_project))):
+                    (source_summaries, source_summaries.c.scores_file, source_summaries.c.source_id.in_(in_project)),
+                    (detections, detections.c.stamps_file, detections.c.source_id.in_(in_project))):
                 excluded = and_(owned, table.c.version.in_(versions)) if versions else false()
                 found.update(self.connection.execute(
                     select(column).distinct().where(column.in_(batch), not_(excluded))).scalars())
