@@ -71,16 +71,18 @@ def _share_archive_limits(database: Database) -> PostgresArchiveLimits:
     # Every process that builds a project (the driver, each Dask worker through WorkerRecipe, another
     # run on the same database) takes its archive slots and rate turns from the database, so together
     # they keep each archive's rate_limit_per_s and max_concurrency. Its engine opens on first request.
-    limits = PostgresArchiveLimits(database.url, owner=database)
+    limits = PostgresArchiveLimits(database.url)
     share_limits(limits)
+    # However the database is closed (close_container, or database().close() as several commands do),
+    # the process stops taking its turns from it.
+    database.on_close(functools.partial(_stop_sharing, limits))
     return limits
 
 
-def _stop_sharing_archive_limits(database) -> None:
-    shared = shared_limits()
-    if shared is not None and getattr(shared, "owner", None) is database:
+def _stop_sharing(limits: PostgresArchiveLimits) -> None:
+    if shared_limits() is limits:
         share_limits(None)
-        shared.close()
+    limits.close()
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,6 @@ def close_container(container: Container) -> None:
     try:
         container.executor().close()
     finally:
-        _stop_sharing_archive_limits(container.database())
         container.database().close()
 
 

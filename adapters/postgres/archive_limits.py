@@ -74,15 +74,11 @@ class PostgresArchiveLimits(SharedLimits):
         ``sleep(seconds)`` (tests may record the waits).
     connections : int
         Connections kept open for requests in flight (more are opened while needed).
-    owner : object, optional
-        What the limits belong to (the composition root's database), so that it stops sharing
-        them when it closes.
     """
 
     def __init__(self, url: str, *, poll_s: float = 0.02, sleep: Callable[[float], None] = time.sleep,
-                 connections: int = 4, owner=None):
+                 connections: int = 4):
         self.url = url
-        self.owner = owner
         self.poll_s = float(poll_s)
         self._sleep = sleep
         self._connections = int(connections)

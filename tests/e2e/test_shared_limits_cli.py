@@ -17,6 +17,9 @@ SOURCES = 40
 #: Scheduling delay between a turn and the request reaching the archive on a loaded 2-core machine (see
 #: tests/integration/test_http_fetcher.py::test_rate_limit_is_not_exceeded_from_many_threads).
 JITTER = 0.06
+#: Slack of the span of all requests (a late first arrival shortens it); far below the half of it that two
+#: workers pacing only themselves would save.
+SPAN_SLACK = 0.3
 
 
 def write_ztf_project(folder, archive_url: str):
@@ -57,5 +60,5 @@ def test_two_workers_of_a_run_keep_the_archive_rate_together(tmp_path, fake_arch
             if j - i > 1 + RATE * (times[j] - times[i] + JITTER)]
     assert over == []
     # 40 turns 1/5 s apart span 39/5 s; two workers pacing only themselves would take about half that.
-    assert times[-1] - times[0] >= (SOURCES - 1) / RATE - JITTER
+    assert times[-1] - times[0] >= (SOURCES - 1) / RATE - SPAN_SLACK
     assert fake_archive.max_in_flight <= 2

@@ -25,6 +25,9 @@ GOOD = b"mjd,mag\n58000.5,17.2\n"
 #: Scheduling delay between a turn and the request reaching the archive on a loaded 2-core machine (see
 #: tests/integration/test_http_fetcher.py::test_rate_limit_is_not_exceeded_from_many_threads).
 JITTER = 0.06
+#: Slack of a span of many requests: the first one alone was seen arriving 80 ms late at load 8 (shortening
+#: the span by as much). Far below what two workers pacing only themselves save (half the span).
+SPAN_SLACK = 0.15
 
 
 class ArchiveParameters(Parameters):
@@ -100,7 +103,7 @@ def test_two_workers_together_never_exceed_the_configured_rate(two_workers, fake
     assert len(times) == 2 * per_worker
     assert rate_violations(times, rate) == []
     # 30 turns 1/20 s apart span 29/20 s (one worker alone would pace its 15 in 14/20 s).
-    assert times[-1] - times[0] >= (2 * per_worker - 1) / rate - JITTER
+    assert times[-1] - times[0] >= (2 * per_worker - 1) / rate - SPAN_SLACK
 
 
 def test_without_shared_limits_two_workers_send_twice_the_rate(two_workers, fake_archive, database_url):
@@ -110,7 +113,7 @@ def test_without_shared_limits_two_workers_send_twice_the_rate(two_workers, fake
     times = run_on_two_workers(two_workers, fake_archive, database_url, shared=False, rate=rate, concurrency=4,
                                count=per_worker, threads=4)
     assert rate_violations(times, rate) != []
-    assert times[-1] - times[0] < (2 * per_worker - 1) / rate - JITTER
+    assert times[-1] - times[0] < (2 * per_worker - 1) / rate - SPAN_SLACK
 
 
 def test_two_workers_together_never_exceed_the_configured_concurrency(two_workers, fake_archive, database_url):
@@ -203,7 +206,9 @@ def test_a_slot_held_by_a_dead_session_is_free_at_once(database_url):
         other.close()
 
 
-def test_a_project_shares_its_archive_limits_through_its_database(monkeypatch, tmp_path, database_url):
+@pytest.mark.parametrize("close", ["close_container", "database"])
+def test_a_project_shares_its_archive_limits_through_its_database_until_it_closes(monkeypatch, tmp_path,
+                                                                                   database_url, close):
     from adapters.container import build_container, close_container
     from tests.e2e.helpers import REPO
 
@@ -215,5 +220,9 @@ def test_a_project_shares_its_archive_limits_through_its_database(monkeypatch, t
         shared = shared_limits()
         assert isinstance(shared, PostgresArchiveLimits) and shared.url == database_url
     finally:
-        close_container(container)
+        # Both ways the commands close: afterwards no fetcher of this process asks that database for turns.
+        if close == "close_container":
+            close_container(container)
+        else:
+            container.database().close()
     assert shared_limits() is None
