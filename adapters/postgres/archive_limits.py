@@ -68,8 +68,9 @@ class PostgresArchiveLimits(SharedLimits):
     url : str
         SQLAlchemy URL of the project database (migrated to include ``archive_pace``).
     poll_s : float
-        Pause between looks for a free slot while all are taken (jittered, so waiting processes
-        do not look in step).
+        First pause between looks for a free slot while all are taken (jittered, so waiting processes
+        do not look in step; growing to ten times this while the wait lasts). Slots are not handed out
+        in arrival order across processes: whoever looks first after one is freed takes it.
     sleep : callable
         ``sleep(seconds)`` (tests may record the waits).
     connections : int
@@ -144,13 +145,17 @@ class PostgresArchiveLimits(SharedLimits):
             self._free(connection, key, held)
 
     def _take_slot(self, connection, key: int, slots: int) -> int:
+        pause = self.poll_s
         while True:
             # One slot at a time: the server may evaluate a lock function in a multi-row query for more
             # rows than it returns (the PostgreSQL manual's warning about LIMIT and advisory locks).
             for slot in range(slots):
                 if connection.execute(_TRY_SLOT, {"key": key, "slot": slot}).scalar():
                     return slot
-            self._sleep(self.poll_s * (0.5 + self._rng.random()))
+            # Slots held by long downloads stay taken for minutes: look less often the longer one waits
+            # (at most ten times poll_s), so waiting workers do not keep the server busy.
+            self._sleep(pause * (0.5 + self._rng.random()))
+            pause = min(pause * 1.5, 10 * self.poll_s)
 
     def _free(self, connection, key: int, slot: int | None) -> None:
         try:

@@ -22,11 +22,14 @@ from tests.http_server import Reply
 pytest.importorskip("distributed")
 
 GOOD = b"mjd,mag\n58000.5,17.2\n"
-#: Scheduling delay between a turn and the request reaching the archive on a loaded 2-core machine (see
-#: tests/integration/test_http_fetcher.py::test_rate_limit_is_not_exceeded_from_many_threads).
-JITTER = 0.06
-#: Slack of a span of many requests: the first one alone was seen arriving 80 ms late at load 8 (shortening
-#: the span by as much). Far below what two workers pacing only themselves save (half the span).
+#: Scheduling delay between a turn and the request reaching the archive on a loaded 2-core machine: 60 ms
+#: for threads of one process (tests/integration/test_http_fetcher.py::test_rate_limit_is_not_exceeded_from_many_
+#: threads); with two worker processes, the test process and PostgreSQL on 2 cores at load 9, one request was
+#: seen 120 ms behind its turn (7 arrivals within 0.18 s at 20/s). Any delay up to JITTER passes; the windows
+#: still catch two workers that pace only themselves (30 requests in 0.7 s, where the rate allows 18).
+JITTER = 0.15
+#: Slack of a span of many requests: a late first arrival shortens it (80 ms seen at load 8). Far below what
+#: two workers pacing only themselves save (half the span).
 SPAN_SLACK = 0.15
 
 
