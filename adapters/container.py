@@ -16,6 +16,8 @@ from adapters.files.hdf5_store import Hdf5DataStore
 from adapters.files.manifest_store import FileManifestStore
 from adapters.files.netcdf_store import NetCdfHistogramStore
 from adapters.http.cache import RawCache
+from adapters.http.ratelimit import share_limits, shared_limits
+from adapters.postgres.archive_limits import PostgresArchiveLimits
 from adapters.postgres.database import Database
 from adapters.postgres.lock import PostgresRunLock
 from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
@@ -35,8 +37,9 @@ __all__ = ["Container", "SURVEYS", "WorkerRecipe", "open_project", "close_contai
 SURVEYS = {cls.name: cls for cls in (VirtualDemoObs, VirtualZTF, VirtualTESS, VirtualKepler, VirtualK2)}
 
 
-def _survey_factories(cache: RawCache) -> dict:
+def _survey_factories(cache: RawCache, archive_limits=None) -> dict:
     # Clients of real archives keep their answers in the shared raw cache; the demo needs none.
+    # ``archive_limits`` is taken only so the clients are never built before their limits are shared.
     return {name: functools.partial(cls, cache=cache) if "cache" in inspect.signature(cls).parameters else cls
             for name, cls in SURVEYS.items()}
 
@@ -62,6 +65,24 @@ def _executor(batch_workers: int, scheduler: str | None, dashboard: str | None =
     if scheduler is not None:
         return DaskExecutor(scheduler=scheduler)
     return DaskExecutor(workers=int(batch_workers), dashboard=dashboard)
+
+
+def _share_archive_limits(database: Database) -> PostgresArchiveLimits:
+    # Every process that builds a project (the driver, each Dask worker through WorkerRecipe, another
+    # run on the same database) takes its archive slots and rate turns from the database, so together
+    # they keep each archive's rate_limit_per_s and max_concurrency. Its engine opens on first request.
+    limits = PostgresArchiveLimits(database.url)
+    share_limits(limits)
+    # However the database is closed (close_container, or database().close() as several commands do),
+    # the process stops taking its turns from it.
+    database.on_close(functools.partial(_stop_sharing, limits))
+    return limits
+
+
+def _stop_sharing(limits: PostgresArchiveLimits) -> None:
+    if shared_limits() is limits:
+        share_limits(None)
+    limits.close()
 
 
 @dataclass(frozen=True)
@@ -139,7 +160,8 @@ class Container(containers.DeclarativeContainer):
     manifest_store = providers.Singleton(FileManifestStore, root=data_dir)
     catalog_reader = providers.Singleton(FileCatalogReader)
     raw_cache = providers.Singleton(lambda root: RawCache(root / "cache"), data_dir)
-    surveys = providers.Singleton(_survey_factories, raw_cache)
+    archive_limits = providers.Singleton(_share_archive_limits, database)
+    surveys = providers.Singleton(_survey_factories, raw_cache, archive_limits)
     survey_parameters = providers.Object({name: cls.parameters_class for name, cls in SURVEYS.items()})
     progress = providers.Object(NullProgress())
     executor = providers.Singleton(_executor, batch_workers, scheduler, dashboard)

@@ -90,6 +90,55 @@ class Catalog:
                 self.columns[column] = self._as_float(column)
         self._validate()
 
+    @classmethod
+    def from_table(cls, table, columns: Mapping[str, str] | None = None, *, name: str = "table",
+                   epoch: float | None = None, selection: str = "") -> "Catalog":
+        """Return the catalog of an astropy ``Table`` or ``QTable`` (an astroquery result is one).
+
+        Columns with units are converted to the catalog's (ra, dec in deg; pmra, pmdec in mas/yr;
+        parallax in mas), so a table in radians or arcsec/yr reads right; masked values become NaN
+        in number columns.
+
+        Parameters
+        ----------
+        table : astropy.table.Table
+            The targets, e.g. ``Gaia.launch_job(adql).get_results()``.
+        columns : mapping, optional
+            Standard name -> column of the table (e.g. ``{"name": "source_id", "mag": "phot_g_mean_mag"}``).
+        name : str
+            Catalog name for messages.
+        epoch : float, optional
+            Julian year of the positions (Gaia DR3: 2016.0).
+        selection : str
+            Selection expression over standard or table column names.
+
+        Returns
+        -------
+        Catalog
+            The validated (and selected) catalog.
+
+        Raises
+        ------
+        CatalogError
+            If a mapped column is missing, a unit does not convert, or a row is malformed.
+
+        Examples
+        --------
+        >>> from astropy.table import Table
+        >>> t = Table({"source_id": [1, 2], "ra": [10.0, 11.0], "dec": [-5.0, 5.0]})
+        >>> len(Catalog.from_table(t, {"name": "source_id"}, selection="dec > 0"))
+        1
+        """
+        values = {column: _table_column(table[column], column, name) for column in table.colnames}
+        mapped = dict(values)
+        for standard, column in (columns or {}).items():
+            if column not in values:
+                raise CatalogError(f"mapped column {column!r} not in the table (have: {', '.join(values)})",
+                                   path=name, field=standard)
+            mapped[standard] = _table_column(table[column], standard, name)
+        catalog = cls(mapped, name=name, epoch=epoch)
+        return catalog.select(selection) if selection else catalog
+
     def __len__(self) -> int:
         return int(self.columns["name"].size)
 
@@ -253,3 +302,25 @@ def _how_to_map(role: str, names: list[str]) -> str:
 
 
 _ROLE_WORDS = {"name": "source names", "ra": "right ascensions (degrees)", "dec": "declinations (degrees)"}
+
+
+#: Units of the standard columns; a table column with another unit is converted to these.
+_STANDARD_UNITS = {"ra": "deg", "dec": "deg", "pmra": "mas / yr", "pmdec": "mas / yr", "parallax": "mas"}
+
+
+def _table_column(column, standard: str, name: str) -> np.ndarray:
+    unit = getattr(column, "unit", None)
+    wanted = _STANDARD_UNITS.get(standard)
+    if unit is not None and wanted is not None and str(unit) != wanted:
+        try:
+            factor = unit.to(wanted)
+        except Exception as exc:  # astropy's UnitConversionError, or a unit it could not parse
+            raise CatalogError(f"unit {unit} does not convert to {wanted} ({exc})", path=name,
+                               field=standard) from None
+        column = np.asarray(column, dtype=float) * factor
+    mask = getattr(column, "mask", None)
+    data = np.ma.getdata(getattr(column, "value", column))  # a Quantity's numbers, a masked column's data
+    if mask is not None and np.any(mask):
+        data = np.array(data, dtype=float if data.dtype.kind in "biuf" else object)  # room for the NaN/None
+        data[np.asarray(mask)] = np.nan if data.dtype.kind == "f" else None
+    return data

@@ -21,7 +21,7 @@ from domain.errors import CatalogError, SurveyError, TransientSurveyError
 from domain.parameters import Param, Parameters
 
 __all__ = ["GaiaParameters", "GaiaTap", "GAIA_DR3_EPOCH", "GAIA_CATALOG_COLUMNS", "gaia_catalog_spec",
-           "check_answer", "convert_table", "OUTPUT_FORMATS"]
+           "check_answer", "convert_table", "overflow_message", "OUTPUT_FORMATS"]
 
 GAIA_TAP_URL = "https://gea.esac.esa.int/tap-server/tap"
 #: Julian year of every DR3 position (``ref_epoch``).
@@ -123,7 +123,7 @@ class GaiaTap:
         radius_deg : float
             Radius in degrees.
         where : str
-            Extra condition, checked against the whitelist grammar of :func:`check_where`.
+            Extra condition, kept one condition by :func:`adapters.catalogs.adql.check_where` (any read-only ADQL).
         columns : sequence of str, optional
             Columns (default: the configured ``columns``; empty list in the configuration = all).
         top : int, optional
@@ -160,7 +160,8 @@ class GaiaTap:
         Raises
         ------
         SurveyError
-            If the archive refuses the query (its message is quoted) or the job fails.
+            If the archive refuses the query (its message is quoted), cuts the answer at its row limit
+            (``QUERY_STATUS=OVERFLOW``: the limit is named, nothing is written) or the job fails.
         TransientSurveyError
             If the archive stays unavailable through the retries, or the job outlives ``async_timeout_s``.
         """
@@ -289,7 +290,9 @@ def check_answer(path: Path, format: str = "votable") -> None:
     ------
     BadAnswer
         For an HTML page (retry), a VOTable whose ``QUERY_STATUS`` is ``ERROR``
-        (no retry; the message quotes the server), or a file astropy cannot read.
+        (no retry; the message quotes the server) or ``OVERFLOW`` (no retry: the archive cut the
+        answer at its row limit; the message names the limit and what to do), or a file astropy
+        cannot read.
     """
     with open(path, "rb") as handle:
         head = handle.read(4096)
@@ -321,10 +324,35 @@ def _check_votable_status(path: Path) -> None:
             votable = parse(str(path), verify="ignore")
     except Exception as exc:  # astropy raises many types for malformed files
         raise BadAnswer(f"not a readable VOTable: {_squash(str(exc), 300)}") from None
-    for info in votable.iter_info():
-        if info.name == "QUERY_STATUS" and str(info.value).upper() == "ERROR":
+    statuses = [info for info in votable.iter_info() if info.name == "QUERY_STATUS"]
+    for info in statuses:
+        if str(info.value).upper() == "ERROR":
             message = _squash(info.content or info.value or "")
             raise BadAnswer(f"the archive refused the query: {message}")
+    # DALI: an answer cut at the service's row limit (MAXREC) ends with QUERY_STATUS=OVERFLOW (after the
+    # table, next to the OK before it). Its rows are a first part in the archive's order, not the cone:
+    # never a catalog.
+    if any(str(info.value).upper() == "OVERFLOW" for info in statuses):
+        rows = sum(len(table.array) for table in votable.iter_tables())
+        raise BadAnswer(overflow_message(rows))
+
+
+def overflow_message(rows: int) -> str:
+    """Return the one-line explanation of an answer the archive truncated at its row limit.
+
+    Parameters
+    ----------
+    rows : int
+        Rows the truncated answer holds (the archive's limit for this query).
+
+    Returns
+    -------
+    str
+        What happened and what to do.
+    """
+    return (f"the archive cut the answer at its row limit of {rows:,} rows (QUERY_STATUS=OVERFLOW), so the "
+            "table is incomplete and was not used: narrow the query (smaller cone, --where), run it as an async "
+            "job (--async; archives allow async jobs more rows), or ask for fewer rows with --top (the nearest ones)")
 
 
 def convert_table(source: Path, out: Path, out_format: str = "ecsv") -> int:

@@ -38,8 +38,9 @@ def add_gaia_parser(subparsers) -> argparse.ArgumentParser:
     sub.add_argument("--ra", type=float, required=True, help="centre right ascension (ICRS degrees)")
     sub.add_argument("--dec", type=float, required=True, help="centre declination (ICRS degrees)")
     sub.add_argument("--radius-deg", type=float, required=True, help="cone radius (degrees)")
-    sub.add_argument("--where", default="", help="extra ADQL condition over gaia_source columns, e.g. "
-                                                 "'phot_g_mean_mag < 18 AND ruwe < 1.4'")
+    sub.add_argument("--where", default="", help="extra ADQL condition over gaia_source columns (any read-only "
+                                                 "ADQL condition), e.g. \"phot_g_mean_mag < 18 AND "
+                                                 "phot_variable_flag = 'VARIABLE'\"")
     sub.add_argument("--columns", nargs="+", default=None, metavar="COLUMN",
                      help="columns to fetch (default: a useful set; 'all' for all 152)")
     sub.add_argument("--top", type=int, default=None, help="row limit (default: the row_limit parameter; 0 = none)")

@@ -62,9 +62,11 @@ def http_specs(
         "max_retry_after_s": Param(600.0, float, "Longest Retry-After the archive may ask for; longer gives up.",
                                    minimum=0.0, maximum=86400.0, science=False),
         "rate_limit_per_s": Param(float(rate_limit_per_s), float,
-                                  "Requests per second to the archive, over all threads (0 = unlimited).",
+                                  "Requests per second to the archive, over all threads, Dask workers and runs "
+                                  "on the project database (0 = unlimited).",
                                   minimum=0.0, maximum=1e6, science=False),
-        "max_concurrency": Param(int(max_concurrency), int, "Requests in flight at once to the archive.",
+        "max_concurrency": Param(int(max_concurrency), int, "Requests in flight at once to the archive, over all "
+                                 "threads, Dask workers and runs on the project database.",
                                  minimum=1, maximum=1024, science=False),
         "offline": Param(False, bool, "Use only the raw-answer cache; never contact the archive.", science=False),
     }

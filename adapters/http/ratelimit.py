@@ -1,13 +1,16 @@
-"""Per-service request rate (token bucket) and concurrency limits, shared by every fetcher in the process."""
+"""Per-service request rate (token bucket) and concurrency limits: every fetcher of the process shares them, and
+with :func:`share_limits` every process that shares the store (all workers of a run, every run on one database)."""
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import threading
 import time
 from typing import Callable, Iterator
 
-__all__ = ["TokenBucket", "ConcurrencyLimit", "ServiceLimits", "limits_for"]
+__all__ = ["TokenBucket", "ConcurrencyLimit", "ServiceLimits", "SharedLimits", "limits_for", "share_limits",
+           "shared_limits"]
 
 
 class TokenBucket:
@@ -102,10 +105,75 @@ class ConcurrencyLimit:
                 self._cond.notify()
 
 
-class ServiceLimits:
-    """Rate and concurrency limits of one archive service."""
+class SharedLimits(abc.ABC):
+    """Rate and concurrency limits kept outside the process, so that processes sharing them share the limits.
 
-    def __init__(self, rate_per_s: float, max_concurrency: int):
+    Implementations keep the state where every worker of a run can reach it (the project database:
+    :class:`adapters.postgres.archive_limits.PostgresArchiveLimits`).
+    """
+
+    @abc.abstractmethod
+    def slot(self, service: str, rate_per_s: float, max_concurrency: int) -> contextlib.AbstractContextManager:
+        """Return a context that holds one of the service's ``max_concurrency`` slots and its next rate turn.
+
+        Parameters
+        ----------
+        service : str
+            Archive service name (every process of every run names it the same).
+        rate_per_s : float
+            Requests per second over all processes (0: unlimited).
+        max_concurrency : int
+            Requests in flight at once over all processes.
+
+        Returns
+        -------
+        contextlib.AbstractContextManager
+            Entered when the request may be sent (the caller's turn has come); left when its answer is read.
+        """
+
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
+        """Release what the limits hold (connections)."""
+
+
+_shared: SharedLimits | None = None
+
+
+def share_limits(shared: SharedLimits | None) -> SharedLimits | None:
+    """Make every fetcher of this process take its slots from ``shared`` too (None: this process only).
+
+    The composition root calls it once the project database is known, in the driver and in every worker,
+    so ``--workers N`` and concurrent runs on one database stay within each archive's limits together.
+
+    Parameters
+    ----------
+    shared : SharedLimits or None
+        The limits shared with other processes.
+
+    Returns
+    -------
+    SharedLimits or None
+        The limits shared before.
+    """
+    global _shared
+    previous, _shared = _shared, shared  # one assignment: a fetcher reads either the old or the new
+    return previous
+
+
+def shared_limits() -> SharedLimits | None:
+    """Return the limits this process shares with others, if any (see :func:`share_limits`)."""
+    return _shared
+
+
+class ServiceLimits:
+    """Rate and concurrency limits of one archive service.
+
+    In-process, a token bucket and a counting semaphore; when limits are shared (:func:`share_limits`),
+    the semaphore still comes first (threads of one process never ask the shared store for more slots
+    than the process may hold) and the shared store then gives the slot and the rate turn.
+    """
+
+    def __init__(self, rate_per_s: float, max_concurrency: int, service: str = ""):
+        self.service = service
         self.bucket = TokenBucket(rate_per_s)
         self.concurrency = ConcurrencyLimit(max_concurrency)
 
@@ -118,8 +186,14 @@ class ServiceLimits:
         """
         start = time.monotonic()
         with self.concurrency.hold():
-            self.bucket.acquire()
-            yield time.monotonic() - start
+            shared = _shared
+            if shared is None:
+                self.bucket.acquire()
+                yield time.monotonic() - start
+                return
+            # The shared store paces every process exactly: a second, local bucket would only add waits.
+            with shared.slot(self.service, self.bucket.rate_per_s, self.concurrency.limit):
+                yield time.monotonic() - start
 
 
 _registry: dict[str, ServiceLimits] = {}
@@ -130,12 +204,13 @@ def limits_for(service: str, rate_per_s: float, max_concurrency: int) -> Service
     """Return the process-wide limits of ``service``, created or reconfigured with these values.
 
     Every fetcher of one service shares one :class:`ServiceLimits`; the most
-    recently built fetcher's settings apply to all of them.
+    recently built fetcher's settings apply to all of them. With :func:`share_limits`
+    they are shared with the other processes as well.
     """
     with _registry_lock:
         limits = _registry.get(service)
         if limits is None:
-            limits = _registry[service] = ServiceLimits(rate_per_s, max_concurrency)
+            limits = _registry[service] = ServiceLimits(rate_per_s, max_concurrency, service)
         else:
             if limits.bucket.rate_per_s != float(rate_per_s):
                 limits.bucket.set_rate(rate_per_s)

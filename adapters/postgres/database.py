@@ -42,6 +42,7 @@ class Database:
         self.migrate = migrate
         self.embedded: EmbeddedPostgres | None = None
         self._engine = None
+        self._closing: list = []
         # Map before any domain object is created, so objects made earlier are persistable too.
         start_mappers()
 
@@ -95,8 +96,21 @@ class Database:
         """Return a session factory bound to the engine."""
         return make_session_factory(self.engine)
 
+    def on_close(self, callback) -> None:
+        """Call ``callback()`` when the database is closed, before its connections go (e.g. stop sharing limits).
+
+        Parameters
+        ----------
+        callback : callable
+            Called with no arguments, once, by :meth:`close`.
+        """
+        self._closing.append(callback)
+
     def close(self) -> None:
-        """Dispose of connections and release the embedded server."""
+        """Run the :meth:`on_close` callbacks, dispose of connections and release the embedded server."""
+        closing, self._closing = self._closing, []
+        for callback in closing:
+            callback()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -43,6 +43,7 @@ __all__ = [
     "histogram_parts",
     "steps",
     "failures",
+    "archive_pace",
     "start_mappers",
     "clear_mappers",
 ]
@@ -260,6 +261,15 @@ failures = Table(
     Column("message", Text, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="1"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The next free request time of each archive service, shared by every process using this database
+# (adapters/postgres/archive_limits.py); per database, not per project, as the archive sees one client.
+archive_pace = Table(
+    "archive_pace",
+    metadata,
+    Column("archive", Text, primary_key=True),
+    Column("next_at", DateTime(timezone=True), nullable=False),
 )
 
 

@@ -294,3 +294,68 @@ def test_cli_print_query_makes_no_request(archive, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("SELECT TOP 50 *, DISTANCE(POINT('ICRS', ra, dec), "
                                               "POINT('ICRS', 280.0, -60.0)) AS dist")
     assert archive.requests == []
+
+
+# -- answers cut at the archive's row limit (QUERY_STATUS=OVERFLOW) ---------------------------------------------
+
+
+def overflowed(body: bytes) -> bytes:
+    """``body`` as a DALI service sends it when MAXREC cut it: OVERFLOW after the table (OK before it stays)."""
+    assert body.count(b"</TABLE>") == 1
+    return body.replace(b"</TABLE>", b'</TABLE>\n<INFO name="QUERY_STATUS" value="OVERFLOW"/>')
+
+
+@pytest.mark.parametrize("body, rows", [
+    (lambda data: overflowed(gaia_votable()), 3),
+    (lambda data: gaia_votable("OVERFLOW"), 3),  # a service that states only the overflow, before the table
+    (lambda data: overflowed((data / "gaia_dr3_gaia_source_2rows_astroquery.vot").read_bytes()), 2),
+])
+def test_sync_answer_cut_at_the_row_limit_is_reported_and_not_written(tap, archive, tmp_path, shared_data, body,
+                                                                      rows):
+    answer = body(shared_data)
+    assert b'value="OVERFLOW"' in answer and b'value="ERROR"' not in answer
+    archive.route("/tap/sync", lambda r: Reply(200, answer, VOTABLE))
+    with pytest.raises(SurveyError) as caught:
+        tap.save_table(tap.cone(45.0, 0.0, 0.05), tmp_path / "cut.ecsv")
+    message = str(caught.value)
+    assert f"row limit of {rows} rows (QUERY_STATUS=OVERFLOW)" in message and "--async" in message
+    assert "\n" not in message and not isinstance(caught.value, TransientSurveyError)
+    assert len(archive.requests) == 1  # the same query would be cut the same way: not retried
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_async_answer_cut_at_the_row_limit_is_reported(tap, archive, tmp_path):
+    archive.route(f"/tap/async/{JOB}/results/result", lambda r: Reply(200, overflowed(gaia_votable()), VOTABLE))
+    with pytest.raises(SurveyError, match=r"row limit of 3 rows \(QUERY_STATUS=OVERFLOW\)"):
+        tap.query("SELECT * FROM gaiadr3.gaia_source", tmp_path / "out.vot", mode="async")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_complete_answer_of_as_many_rows_is_used(tap, archive, tmp_path):
+    # The same rows with only QUERY_STATUS=OK: the rows alone never make an answer look cut.
+    archive.route("/tap/sync", lambda r: Reply(200, gaia_votable("OK"), VOTABLE))
+    assert tap.save_table(tap.cone(45.0, 0.0, 0.05, top=3), tmp_path / "full.ecsv") == 3
+
+
+def test_cli_reports_an_overflow_in_one_line_and_writes_no_catalog(archive, tmp_path):
+    archive.route("/tap/sync", lambda r: Reply(200, overflowed(gaia_votable()), VOTABLE))
+    out = tmp_path / "targets.ecsv"
+    with pytest.raises(SurveyError, match=r"row limit of 3 rows") as caught:
+        run_cli("--ra", "45", "--dec", "0", "--radius-deg", "0.05", "--top", "0", "--out", str(out),
+                "--base-url", f"{archive.url}/tap", *FAST)
+    assert "\n" not in str(caught.value) and not out.exists()
+
+
+@pytest.mark.parametrize("where", [
+    "phot_variable_flag = 'VARIABLE'",
+    "ABS(b) > 30",
+    "phot_g_mean_mag BETWEEN 12 AND 18",
+    "source_id IN (4295806720, 38655544960)",
+    "phot_variable_flag IN ('VARIABLE', 'NOT_AVAILABLE')",
+])
+def test_cli_passes_ordinary_adql_conditions_to_the_archive(archive, tmp_path, where):
+    archive.route("/tap/sync", lambda r: Reply(200, gaia_votable(), VOTABLE))
+    assert run_cli("--ra", "45", "--dec", "0", "--radius-deg", "0.05", "--where", where,
+                   "--out", str(tmp_path / "c.ecsv"), "--base-url", f"{archive.url}/tap", *FAST) == 0
+    (request,) = archive.requests
+    assert request.form["QUERY"][0].endswith(f" AND ({where}) ORDER BY dist ASC")

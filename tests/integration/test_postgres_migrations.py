@@ -11,7 +11,7 @@ from adapters.postgres.orm import metadata
 
 TABLES = {
     "projects", "sources", "raw_data", "lightcurves", "detections", "steps", "failures",
-    "injections", "source_summaries", "histogram_parts",
+    "injections", "source_summaries", "histogram_parts", "archive_pace",
 }
 
 

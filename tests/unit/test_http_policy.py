@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 
 import pytest
 
 from adapters.http.parameters import http_specs
-from adapters.http.ratelimit import TokenBucket, limits_for
+from adapters.http.ratelimit import ServiceLimits, TokenBucket, limits_for, share_limits, shared_limits
 from adapters.http.redact import redact
 from adapters.http.retry import backoff_delay, retry_after_seconds
 
@@ -88,3 +90,55 @@ def test_http_specs_never_change_versions():
     assert not any(spec.science for spec in specs.values())
     assert (specs["rate_limit_per_s"].default, specs["max_concurrency"].default, specs["timeout_s"].default) == (
         5.0, 4, 30.0)
+
+
+class RecordingShared:
+    """A SharedLimits fake: records each slot asked for and how many are held at once."""
+
+    def __init__(self):
+        self.asked, self.held, self.most = [], 0, 0
+
+    @contextlib.contextmanager
+    def slot(self, service, rate_per_s, max_concurrency):
+        self.asked.append((service, rate_per_s, max_concurrency))
+        self.held += 1
+        self.most = max(self.most, self.held)
+        try:
+            yield
+        finally:
+            self.held -= 1
+
+
+def test_shared_limits_give_the_slots_and_the_process_limit_still_comes_first():
+    shared = RecordingShared()
+    previous = share_limits(shared)
+    try:
+        limits = ServiceLimits(5.0, 2, "policy-shared")
+        clock = FakeClock()
+        limits.bucket = TokenBucket(5.0, clock=clock, sleep=clock.sleep)
+        local_turns = []
+        limits.bucket.acquire = lambda: local_turns.append(1) or 0.0  # the shared store paces: no local turn
+        entered = threading.Barrier(3, timeout=5)
+        leave = threading.Event()
+
+        def hold():
+            with limits.slot():
+                entered.wait()
+                leave.wait(5)
+
+        threads = [threading.Thread(target=hold) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        entered.wait()
+        third = threading.Thread(target=lambda: limits.slot().__enter__())
+        third.start()
+        third.join(0.2)
+        assert third.is_alive() and shared.asked == [("policy-shared", 5.0, 2)] * 2  # the third waits in-process
+        leave.set()
+        for thread in threads:
+            thread.join(5)
+        third.join(5)
+        assert shared.asked == [("policy-shared", 5.0, 2)] * 3 and shared.most == 2 and local_turns == []
+    finally:
+        share_limits(previous)
+    assert shared_limits() is previous
