@@ -264,7 +264,7 @@ failures = Table(
 )
 
 # The next free request time of each archive service, shared by every process using this database
-# (adapters/postgres/archive_limits.py); per database, not per project, as the archive sees one client.
+# (adapters/postgres/archive_limits.py, migration 0010); per database, not per project, as the archive sees one client.
 archive_pace = Table(
     "archive_pace",
     metadata,
