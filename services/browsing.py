@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from domain.stamps import Stamps
 from services.catalog_browser import CatalogBrowser, CatalogPage, Cone
+from services.stamp_browsing import stamps_on_the_fly
 from services.triage import DetectionRow, label_detections, list_detections
 from services.workspace import list_projects
 
@@ -36,7 +38,8 @@ class BrowsingMixin:
         survey : str, optional
             Survey name (default: the first of the project).
         order_by : str
-            ``snr`` (absolute S/N, strongest first), ``time``, ``source`` or ``label`` (unjudged first).
+            ``snr`` (absolute S/N, strongest first), ``time``, ``source``, ``label`` (unjudged first) or
+            ``centroid`` (centroid offset significance, largest first; unmeasured last).
         descending : bool, optional
             Reverse the natural direction of ``order_by`` when given.
         include_simulated : bool
@@ -74,6 +77,32 @@ class BrowsingMixin:
         """
         with self.uow_factory() as uow:
             return label_detections(uow, labels)
+
+    def detection_stamps(self, source_name: str, detection_id: int) -> Stamps | None:
+        """Return the reference, peak and difference stamps of a detection, or None when there are none.
+
+        TEMPORARY implementation (branch ``demo-tui``): computed from the source's raw data on every
+        call (:func:`services.stamp_browsing.stamps_on_the_fly`); the persisted stamps replace it.
+
+        Parameters
+        ----------
+        source_name : str
+            Source of the detection.
+        detection_id : int
+            Id of a (real) detection of the current analysis version.
+
+        Returns
+        -------
+        Stamps or None
+            None for a survey without images, a simulated or unknown detection, or too few frames.
+
+        Raises
+        ------
+        VOError
+            If the source's raw data cannot be read.
+        """
+        return stamps_on_the_fly(self.uow_factory, self.store, self.name, list(self.config.surveys), self.clients,
+                                 source_name, detection_id)
 
     def browse_catalog(self, selection: str = "", cone: Cone | None = None, *, survey: str | None = None,
                        only: str | None = None, offset: int = 0, limit: int = 200) -> CatalogPage:
