@@ -99,3 +99,26 @@ def test_no_stamps_panel_for_a_survey_without_images():
             assert app.screen.query_one("#source-bottom").size.height == 6
 
     asyncio.run(scenario())
+
+
+def test_opened_on_a_detection_the_stamps_are_those_of_that_detection_whichever_its_row():
+    project = imaged_project()
+    by_source = {}
+    for r in project.detections(order_by="time"):
+        by_source.setdefault(r.source, []).append(r.detection)
+    name, found = next((n, ds) for n, ds in by_source.items() if len(ds) >= 2)
+
+    async def scenario():
+        app = VirtualObserverApp(project=project, start="source")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            for detection in (found[-1], found[0], found[-1]):
+                await app.show_source(name, focus=detection)
+                await settle(app, pilot)
+                table = app.screen.query_one("#source-detections", DataTable)
+                assert str(table.get_row_at(table.cursor_row)[0]) == str(detection.id)
+                title = app.screen.query_one("#stamps", StampsPanel).border_title
+                assert app.screen.stamps_for == str(detection.id)
+                assert title == "stamps" or title.startswith(f"det {detection.id}")
+
+    asyncio.run(scenario())

@@ -313,9 +313,14 @@ class SourceScreen(VOScreen):
     @on(DataTable.RowHighlighted, "#source-detections")
     def detection_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Show the stamps of the highlighted detection."""
-        if not self._has_images() or self.name_shown is None or event.cursor_row < 0:
+        table = event.data_table
+        # The row under the cursor now, not the event's: a refill's highlight of row 0 can arrive after
+        # the cursor was moved to the detection the screen was opened on.
+        if not self._has_images() or self.name_shown is None or not 0 <= table.cursor_row < table.row_count:
             return
-        detection_id = str(event.data_table.get_row_at(event.cursor_row)[0])
+        detection_id = str(table.get_row_at(table.cursor_row)[0])
+        if detection_id == self.stamps_for:
+            return  # asked for already
         self.stamps_for = detection_id
         found = next((d for _, ds in self.views for d in ds if str(d.id) == detection_id), None)
         panel = self.query_one("#stamps", StampsPanel)
