@@ -96,6 +96,8 @@ class SourceScreen(VOScreen):
         if focus is not None and focus.is_simulated:
             self.include_simulated = True
         self.query_one("#source-meta", Static).update(f"loading {name}…")
+        # The layout first: a plot drawn before the stamps row grows would keep ticks chosen for the old height.
+        self._stamps_shown(self._has_images())
         self._load(name, survey, focus)
 
     def reload(self) -> None:  # noqa: D102
