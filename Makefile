@@ -63,6 +63,7 @@ lint-imports: $(STAMP)
 ## and concurrent downloads from a slow local archive.
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_demo_scaling.py 1000
+	$(BIN)/python benchmarks/run_demo_images.py 1000 3
 	$(BIN)/python benchmarks/run_memory_flatness.py 500 4000
 	$(BIN)/python benchmarks/run_download_concurrency.py 1000 0.2 16 100
 	$(BIN)/python benchmarks/run_scale.py reference 1000 100000

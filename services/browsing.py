@@ -38,7 +38,8 @@ class BrowsingMixin:
         survey : str, optional
             Survey name (default: the first of the project).
         order_by : str
-            ``snr`` (absolute S/N, strongest first), ``time``, ``source`` or ``label`` (unjudged first).
+            ``snr`` (absolute S/N, strongest first), ``time``, ``source``, ``label`` (unjudged first) or
+            ``centroid`` (centroid offset significance, largest first; unmeasured last).
         descending : bool, optional
             Reverse the natural direction of ``order_by`` when given.
         include_simulated : bool

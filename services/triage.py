@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from domain.detection import Detection
@@ -11,7 +12,7 @@ from services.ports import TRIAGE_LABELS, AbstractUnitOfWork
 __all__ = ["DetectionRow", "DETECTION_ORDERS", "list_detections", "label_detections", "check_label"]
 
 #: Orders the detection list can be sorted in, with their natural direction (True: descending).
-DETECTION_ORDERS = {"snr": True, "time": False, "source": False, "label": False}
+DETECTION_ORDERS = {"snr": True, "time": False, "source": False, "label": False, "centroid": True}
 
 
 @dataclass
@@ -77,6 +78,11 @@ def _sort_key(order_by: str):
         return lambda r: (r.detection.peak_mjd, r.source)
     if order_by == "source":
         return lambda r: (r.source, r.detection.peak_mjd)
+    if order_by == "centroid":
+        # The centroid offset's significance (events on a neighbour first); list_detections puts the
+        # unmeasured ones last.
+        return lambda r: (-math.inf if r.detection.centroid_offset_sigma is None else r.detection.centroid_offset_sigma,
+                          abs(r.detection.snr))
     if order_by == "label":
         # Unjudged first (they are the work left), then by label, strongest first within each.
         return lambda r: (r.label is not None, r.label or "", -abs(r.detection.snr))
@@ -97,7 +103,8 @@ def list_detections(uow: AbstractUnitOfWork, project: str, survey, *, order_by: 
     survey : SurveyConfig
         Survey and versions.
     order_by : str
-        ``snr`` (absolute S/N), ``time`` (peak MJD), ``source`` (name, then time) or ``label``.
+        ``snr`` (absolute S/N), ``time`` (peak MJD), ``source`` (name, then time), ``label`` or ``centroid``
+        (significance of the centroid offset, the pixel evidence of an event on a neighbour; unmeasured last).
     descending : bool, optional
         Direction; by default S/N descends and the others ascend.
     include_simulated : bool
@@ -125,6 +132,9 @@ def list_detections(uow: AbstractUnitOfWork, project: str, survey, *, order_by: 
             if label == "any" or mark == label]
     reverse = DETECTION_ORDERS[order_by] if descending is None else descending
     rows.sort(key=key, reverse=reverse)
+    if order_by == "centroid":  # unmeasured last in either direction: they are not the smallest values
+        rows = ([r for r in rows if r.detection.centroid_offset_sigma is not None]
+                + [r for r in rows if r.detection.centroid_offset_sigma is None])
     return rows
 
 

@@ -11,7 +11,7 @@ from textual.message import Message
 
 __all__ = [
     "StageStarted", "StageAdvanced", "StageFinished", "LogLine", "RunFinished", "RunStopped", "StatusLoaded",
-    "FailuresLoaded", "SummariesLoaded", "SourceLoaded", "DetectionsLoaded", "LabelSaved", "CatalogLoaded",
+    "FailuresLoaded", "SummariesLoaded", "SourceLoaded", "StampsLoaded", "DetectionsLoaded", "LabelSaved", "CatalogLoaded",
     "ProjectsLoaded", "HistogramLoaded", "RateLoaded", "LoadFailed",
 ]
 
@@ -93,6 +93,16 @@ class SourceLoaded(Message, bubble=False):
     source: object = None
     survey: str | None = None
     focus: object = None
+
+
+@dataclass
+class StampsLoaded(Message, bubble=False):
+    """The stamps of a detection (None when it has none), or the ``error`` that kept them from loading."""
+
+    name: str
+    detection_id: str
+    stamps: object = None
+    error: str | None = None
 
 
 @dataclass

@@ -9,9 +9,11 @@ from typing import Sequence
 import numpy as np
 
 from adapters.faults import fault_point
+from adapters.surveys.demo_pixels import demo_cubes, neighbour_of, with_neighbour_flare
 from domain.errors import SurveyError
 from domain.lightcurve import Lightcurve
 from domain.parameters import Param, Parameters
+from domain.pixels import PixelCube
 from domain.rawdata import RawData
 from domain.reduction import ReductionParameters, reduce_photometry
 from domain.seeding import generator_from_state, seed_states
@@ -59,6 +61,12 @@ class DemoParameters(Parameters):
                        "detector measures; magnitudes derived, NaN where the flux is <= 0); 'mag': Gaussian in "
                        "magnitude (the demo before flux noise; its flux S/N is lopsided for faint sources).",
                        choices=("flux", "mag")),
+        "images": Param(False, bool, "Give every lightcurve synthetic images (11x11 cutouts of the target and a "
+                        "neighbour 3 px away, built on demand), so that detections get a centroid shift and "
+                        "stamps."),
+        "neighbour_flare_fraction": Param(0.03, float, "With images: fraction of sources whose neighbour has one "
+                                          "flare, which leaks into the target's lightcurve through the PSF's wing.",
+                                          minimum=0.0, maximum=1.0),
         "seed": Param(0, int, "Survey-wide seed mixed with each source name.", minimum=0, maximum=2**31),
         "latency": Param(0.0, float, "Simulated download latency per source (s).", minimum=0.0, maximum=60.0,
                          science=False),
@@ -106,6 +114,30 @@ class VirtualDemoObs(SurveyClient):
     parameters_class = DemoParameters
     #: What every download with the current parameters shares; rebuilt when ``parameters`` is replaced.
     _constants: _Constants | None = None
+
+    @property
+    def has_images(self) -> bool:
+        """Whether the lightcurves have images (``images: true``)."""
+        return bool(self.parameters.images)
+
+    def pixel_cubes(self, raw: RawData) -> dict[tuple[str, int], tuple[PixelCube, int]]:
+        """Return a synthetic 11x11 cube per lightcurve of the raw data (none without ``images: true``).
+
+        Parameters
+        ----------
+        raw : RawData
+            Loaded raw data of this survey.
+
+        Returns
+        -------
+        dict
+            ``(filter, season)`` -> its cube (see :mod:`adapters.surveys.demo_pixels`) and the bad-image
+            flag bit.
+        """
+        if not self.has_images or raw.num_epochs == 0:
+            return {}
+        p = self.parameters
+        return demo_cubes(raw, p.seed, p.neighbour_flare_fraction, DEMO_ZERO_POINT, BAD_IMAGE_FLAG)
 
     @property
     def waits_on_network(self) -> bool:
@@ -206,7 +238,8 @@ class VirtualDemoObs(SurveyClient):
             "mjd": mjd, **photometry, "filter": filters, "flag": flag,
             "exptime": exptime, "limiting_mag": limiting_mag, "chi": chi, "sharp": sharp, "ra": ra, "dec": dec,
         }
-        return RawData(self.name, name, "", columns, ra=ra0, dec=dec0)
+        raw = RawData(self.name, name, "", columns, ra=ra0, dec=dec0)
+        return _neighbour_flare(c, raw, mag0) if c.images else raw
 
     def download_many(self, sources: Sequence[Source]) -> list:
         """Return what :meth:`download` returns (or raises) for each source, computed for many at once.
@@ -233,6 +266,9 @@ class VirtualDemoObs(SurveyClient):
         results = []
         for start in range(0, len(sources), rows):
             results += _download_block(self.name, c, sources[start:start + rows])
+        if c.images:
+            results = [_neighbour_flare(c, r, 18.0 if s.mag is None else s.mag) if isinstance(r, RawData) else r
+                       for s, r in zip(sources, results)]
         return results
 
     def _current_constants(self) -> _Constants:
@@ -285,6 +321,8 @@ class _Constants:
         self.error_floor = p.error_floor
         self.limiting_mag = p.limiting_mag
         self.flux_noise = p.noise == "flux"
+        self.images = p.images
+        self.neighbour_flare_fraction = p.neighbour_flare_fraction
         #: The sky-limited flux error at seeing 1: a source at the limiting magnitude has magerr 0.2.
         self.sky_flux_error = 0.2 * 10.0 ** (-0.4 * (p.limiting_mag - DEMO_ZERO_POINT))
         self.magerr_range = (min(p.magerr_range), max(p.magerr_range)) if len(p.magerr_range) == 2 else None
@@ -475,6 +513,19 @@ def _scaled_normal(z: np.ndarray, scale: float) -> np.ndarray:
     z *= scale
     z += 0.0
     return z
+
+
+def _neighbour_flare(c: _Constants, raw: RawData, mag0: float) -> RawData:
+    # After every draw of the table: with images the neighbour's flare adds its wing to the photometry.
+    columns = raw.columns
+    neighbour = neighbour_of(raw.source_name, c.seed, columns["mjd"], c.neighbour_flare_fraction)
+    if not neighbour.flares:
+        return raw
+    offsets = np.zeros(raw.num_epochs)
+    for band, offset in zip(c.filters, c.offsets):
+        offsets[columns["filter"] == band] = offset
+    quiescent = 10.0 ** (-0.4 * (mag0 + offsets - DEMO_ZERO_POINT))
+    return with_neighbour_flare(raw, neighbour, quiescent, DEMO_ZERO_POINT)
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:

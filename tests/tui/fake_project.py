@@ -20,7 +20,7 @@ from tests.fakes import (
     FakeUnitOfWork,
 )
 
-__all__ = ["FlareSurvey", "FakeClock", "make_project", "make_workspace", "catalog"]
+__all__ = ["FlareSurvey", "ImagedFlareSurvey", "FakeClock", "make_project", "make_workspace", "catalog"]
 
 
 class FlareSurvey(FakeSurveyClient):
@@ -53,6 +53,46 @@ class FlareSurvey(FakeSurveyClient):
         columns = {"mjd": mjd, "mag": mag, "magerr": np.full(n, self.parameters.noise), "filter": bands,
                    "flag": flag, "exptime": np.full(n, 30.0)}
         return RawData(self.name, source.name, "", columns, ra=source.ra, dec=source.dec)
+
+
+class ImagedFlareSurvey(FlareSurvey):
+    """The flare survey with an 11x11 image per epoch: the target at the centre, a neighbour 3 px to its right.
+
+    Sources whose name's CRC is even have what varies in their lightcurve on the neighbour (it leaks
+    into the target's aperture through the PSF's wing); the others have it on the target.
+    """
+
+    has_images = True
+
+    def pixel_cubes(self, raw):
+        from adapters.surveys.demo_pixels import pixel_psf, target_aperture
+        from domain.pixels import PixelCube
+        from domain.reduction import split_seasons
+
+        c = raw.columns
+        flux = 10.0 ** (-0.4 * (np.asarray(c["mag"]) - 25.0))
+        seed = zlib.crc32(raw.source_name.encode())
+        on_neighbour = seed % 2 == 0
+        target_psf, neighbour_psf = pixel_psf(5.0, 5.0), pixel_psf(5.0, 8.0)
+        wing = float(neighbour_psf[target_aperture()].sum())
+        rng = np.random.default_rng(seed)
+        cubes = {}
+        for band in ("g", "r"):
+            rows = np.flatnonzero(c["filter"] == band)
+            seasons = split_seasons(c["mjd"][rows], 90.0)
+            for season in np.unique(seasons):
+                chosen = rows[seasons == season]
+                f = flux[chosen]
+                quiet = float(np.median(f))
+                target = np.full(f.size, quiet) if on_neighbour else f
+                neighbour = 0.5 * quiet + ((f - quiet) / wing if on_neighbour else np.zeros(f.size))
+                images = (target[:, None, None] * target_psf + neighbour[:, None, None] * neighbour_psf
+                          + rng.normal(0.0, 0.005 * quiet, (f.size, 11, 11)))
+                cube = PixelCube(times=c["mjd"][chosen], flux=images, flux_err=np.full(images.shape, 0.005 * quiet),
+                                 quality=c["flag"][chosen], aperture=target_aperture(), target_pixel=(5.0, 5.0),
+                                 pixel_scale_arcsec=4.0)
+                cubes[(band, int(season))] = (cube, 32768)
+        return cubes
 
 
 class FakeClock:

@@ -1,5 +1,9 @@
 """Write a screenshot (SVG and PNG) of every screen of the TUI, built over fakes: ``python -m tests.tui.screenshots``.
 
+Besides the screens of the fake project, ``demo-detections`` and ``demo-source`` show the demo survey
+with images (``configs/demo.yaml``'s survey, 120 sources, stored in memory): the detections sorted by
+centroid offset significance and the source of the first, a neighbour's flare, with its stamps.
+
 The PNGs are rendered from the SVGs with resvg (a wheel with no system library); the SVGs
 ask for the web font "Fira Code", which is swapped for a monospace font installed here.
 """
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 from pathlib import Path
 
@@ -30,6 +35,46 @@ async def take(name: str, keys: list[str], size: tuple[int, int]) -> str:
                 await app.workers.wait_for_complete()
                 await pilot.pause()
         return app.export_screenshot(title=f"virtualobserver — {name}")
+
+
+def demo_project(rows: int = 120):
+    """The demo project of ``configs/demo.yaml`` (images on, no simulation) over ``rows`` fake catalog rows, run."""
+    import yaml
+
+    from adapters.surveys.demo import DemoParameters, VirtualDemoObs
+    from domain.config import build_config
+    from services.project import Project
+    from tests.fakes import FakeCatalogReader, FakeDataStore, FakeHistogramStore, FakeState, FakeUnitOfWork
+    from tests.tui.fake_project import catalog
+
+    document = yaml.safe_load(Path("configs/demo.yaml").read_text())
+    document["catalog"] = {"path": "fake.csv", "selection": "mag < 30"}
+    document["observatories"]["simulation"]["enabled"] = False
+    config = build_config(document, survey_parameters={"demo": DemoParameters}, source="configs/demo.yaml")
+    state = FakeState()
+    project = Project(config, uow_factory=lambda: FakeUnitOfWork(state), store=FakeDataStore(),
+                      catalog_reader=FakeCatalogReader(catalog(rows)), histogram_store=FakeHistogramStore(),
+                      surveys={"demo": VirtualDemoObs})
+    project.run()
+    return project
+
+
+async def take_demo(size: tuple[int, int]) -> dict[str, str]:
+    """Return SVGs of the demo project's detections (sorted by centroid σ) and of the first one's source."""
+    from tui.app import VirtualObserverApp
+
+    app = VirtualObserverApp(project=demo_project(), start="detections")
+    shots = {}
+    async with app.run_test(size=size) as pilot:
+        # The cursor stays on its detection when the order changes: page up to the first row.
+        for keys, name in ((["c", "pageup", "pageup", "pageup"], "demo-detections"), (["enter"], "demo-source")):
+            for key in keys:
+                await pilot.press(key)
+            for _ in range(4):
+                await app.workers.wait_for_complete()
+                await pilot.pause(0.1)
+            shots[name] = app.export_screenshot(title=f"virtualobserver — {name}")
+    return shots
 
 
 def svg_to_png(svg: str) -> bytes | None:
@@ -56,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     missing_png = False
-    for name, keys in SCREEN_KEYS.items():
-        svg = asyncio.run(take(name, keys, size))
+    shots = ((name, asyncio.run(take(name, keys, size))) for name, keys in SCREEN_KEYS.items())
+    for name, svg in itertools.chain(shots, asyncio.run(take_demo(size)).items()):
         (out / f"{name}.svg").write_text(svg, encoding="utf-8")
         png = svg_to_png(svg)
         if png is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.fakes import FakeDataStore, FakeHistogramStore, FakeState
-from tests.tui.fake_project import FakeClock, make_project, make_workspace
+from tests.tui.fake_project import FakeClock, ImagedFlareSurvey, make_project, make_workspace
 from tui.app import VirtualObserverApp
 
 __all__ = ["build_app", "SCREEN_KEYS"]
@@ -22,14 +22,16 @@ SCREEN_KEYS = {
 
 
 def build_app(*, run_first: bool = True) -> VirtualObserverApp:
-    """Return the app on a simulated 16-source fake project (12 analysed unless ``run_first`` is False).
+    """Return the app on a simulated 16-source fake project with images (12 analysed unless ``run_first`` is False).
 
     The run screen's own run then finds everything done (or does it all, without ``run_first``),
     with a fake clock so that its rates and times are the same on every machine.
     """
     state, store, histograms = FakeState(), FakeDataStore(), FakeHistogramStore()
-    project, _ = make_project(state, n=16, batch_size=6, simulate=True, store=store, histogram_store=histograms)
+    project, _ = make_project(state, n=16, batch_size=6, simulate=True, store=store, histogram_store=histograms,
+                              survey=ImagedFlareSurvey)
     if run_first:
         project.run(limit=12)
-    workspace = make_workspace(state, store=store, histogram_store=histograms, n=16, batch_size=6, simulate=True)
+    workspace = make_workspace(state, store=store, histogram_store=histograms, n=16, batch_size=6, simulate=True,
+                               survey=ImagedFlareSurvey)
     return VirtualObserverApp(project=project, workspace=workspace, clock=FakeClock(), start="run")

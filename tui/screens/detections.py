@@ -18,7 +18,10 @@ from tui.widgets.data_table import MeasuredDataTable
 __all__ = ["DetectionsScreen", "ORDERS", "LABEL_FILTERS"]
 
 #: Sort orders in the order ``o`` cycles through them: (service name, shown as).
-ORDERS = (("snr", "|S/N|"), ("time", "peak time"), ("source", "source"), ("label", "label (unjudged first)"))
+ORDERS = (("snr", "|S/N|"), ("time", "peak time"), ("source", "source"), ("label", "label (unjudged first)"),
+          ("centroid", "centroid offset σ"))
+#: Index of the centroid order in ORDERS (key ``c``).
+CENTROID = 4
 #: Label filters in the order ``f`` cycles through them (service value, shown as).
 LABEL_FILTERS = (("any", "all"), (None, "unjudged"), ("real", "real"), ("artifact", "artifact"), ("unsure", "unsure"))
 _LABEL_STYLE = {"real": "bold green", "artifact": "red", "unsure": "yellow"}
@@ -28,7 +31,9 @@ MAX_ROWS = 5000
 class DetectionsScreen(VOScreen):
     """Every detection of the current analysis version, to sort, judge and open.
 
-    ``o`` cycles the order (|S/N|, time, source, label) and ``d`` flips its direction;
+    ``o`` cycles the order (|S/N|, time, source, label, centroid) and ``d`` flips its direction;
+    ``c`` sorts by the centroid offset's significance (``cenσ``: how many errors the light that
+    changed lies from the target; large for an event on a neighbour, blank where not measured);
     ``r``/``a``/``u`` label the highlighted detection real, artifact or unsure (``x`` clears)
     and move to the next one; ``f`` filters by label; ``s`` shows the simulated detections
     (hidden by default, as everywhere); enter opens the source zoomed on the event.
@@ -42,6 +47,7 @@ class DetectionsScreen(VOScreen):
         Binding("u", "label('unsure')", "Unsure"),
         Binding("x", "label(None)", "Clear", show=False),
         Binding("o", "order", "Order"),
+        Binding("c", "centroid", "By centroid σ"),
         Binding("d", "direction", "Reverse", show=False),
         Binding("f", "filter", "Filter"),
         Binding("s", "simulated", "Simulated"),
@@ -66,8 +72,9 @@ class DetectionsScreen(VOScreen):
         super().on_mount()
         table = self.query_one("#detections", DataTable)
         for label, key in (("id", "id"), ("source", "source"), ("flt", "filter"), ("kind", "kind"),
-                           ("peak MJD", "time"), ("S/N", "snr"), ("Δmag", "dmag"), ("n", "n"), ("width", "width"),
-                           ("label", "label"), ("sim", "sim")):
+                           ("peak MJD", "time"), ("S/N", "snr"), ("cenσ", "centroid"), ("Δmag", "dmag"), ("n", "n"),
+                           ("w", "width"), ("label", "label"), ("sim", "sim")):
+            # Narrow headers (w: the matched filter's width in days; kind brt/dim) keep all 12 columns in 80.
             # The label column is as wide as its longest label: labels change in place.
             table.add_column(label, key=key, width=8 if key == "label" else None)
         self._hint()
@@ -98,8 +105,9 @@ class DetectionsScreen(VOScreen):
             d = row.detection
             key = str(d.id)
             self.rows[key] = row
-            table.add_row(key, row.source, row.filter or "-", "bright" if d.kind == "brightening" else "dim",
-                          f"{d.peak_mjd:.4f}", f"{d.snr:.1f}", f"{d.delta_mag:+.3f}", str(d.num_epochs),
+            table.add_row(key, row.source, row.filter or "-", "brt" if d.kind == "brightening" else "dim",
+                          f"{d.peak_mjd:.4f}", f"{d.snr:.1f}", _centroid_text(d.centroid_offset_sigma),
+                          f"{d.delta_mag:+.3f}", str(d.num_epochs),
                           f"{d.filter_width:g}", _label_text(row.label),
                           Text("sim", style="magenta") if d.is_simulated else "", key=key)
         if current in self.rows:
@@ -113,9 +121,17 @@ class DetectionsScreen(VOScreen):
         self.descending = None
         self.reload()
 
+    def action_centroid(self) -> None:
+        """Sort by the centroid offset's significance (events on a neighbour first); again reverses."""
+        if self.order == CENTROID:
+            self.action_direction()
+            return
+        self.order, self.descending = CENTROID, None
+        self.reload()
+
     def action_direction(self) -> None:
         """Reverse the direction of the order."""
-        natural = ORDERS[self.order][0] == "snr"
+        natural = ORDERS[self.order][0] in ("snr", "centroid")
         self.descending = not (natural if self.descending is None else self.descending)
         self.reload()
 
@@ -173,8 +189,8 @@ class DetectionsScreen(VOScreen):
 
     @on(DataTable.HeaderSelected, "#detections")
     def header_selected(self, event: DataTable.HeaderSelected) -> None:
-        """Sort by a clicked column (S/N, time, source or label); clicking it again reverses."""
-        wanted = {"snr": 0, "time": 1, "source": 2, "label": 3}.get(str(event.column_key.value))
+        """Sort by a clicked column (S/N, time, source, label or centroid σ); clicking it again reverses."""
+        wanted = {"snr": 0, "time": 1, "source": 2, "label": 3, "centroid": CENTROID}.get(str(event.column_key.value))
         if wanted is None:
             return
         if wanted == self.order:
@@ -194,7 +210,7 @@ class DetectionsScreen(VOScreen):
         if text is None:
             labels = [row.label for row in self.rows.values()]
             order = ORDERS[self.order][1]
-            natural = ORDERS[self.order][0] == "snr"
+            natural = ORDERS[self.order][0] in ("snr", "centroid")
             down = natural if self.descending is None else self.descending
             shown = len(self.rows) if total is None or total <= MAX_ROWS else f"{MAX_ROWS} of {total}"
             text = (f"{shown} detections · by {order} {'↓' if down else '↑'} · "
@@ -202,6 +218,13 @@ class DetectionsScreen(VOScreen):
                     f" · {labels.count('real')} real, {labels.count('artifact')} artifact, "
                     f"{labels.count('unsure')} unsure, {labels.count(None)} unjudged")
         self.query_one("#detections-hint", Static).update(text)
+
+
+def _centroid_text(sigma: float | None) -> Text:
+    """The centroid offset's significance, red from 3 (light from elsewhere), blank when not measured."""
+    if sigma is None or sigma != sigma:
+        return Text("")
+    return Text(f"{sigma:.1f}", style="bold red" if sigma >= 3.0 else "", justify="right")
 
 
 def _label_text(label: str | None) -> Text:

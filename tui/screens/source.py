@@ -6,14 +6,17 @@ import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.widgets import ContentSwitcher, DataTable, Static
 
 from domain.analysis.quality import CUTS
+from domain.errors import VOError
 from tui.format import fmt
-from tui.messages import SourceLoaded
+from tui.messages import SourceLoaded, StampsLoaded
 from tui.screens.base import VOScreen
 from tui.widgets.lightcurve_plot import LightcurvePlot, epoch_table, flagged_epochs
 from tui.widgets.data_table import MeasuredDataTable
+from tui.widgets.stamps_panel import StampsPanel
 
 __all__ = ["SourceScreen"]
 
@@ -28,7 +31,9 @@ class SourceScreen(VOScreen):
     detection, ``t`` switches between the plot and the epochs table, ``m`` between magnitudes,
     flux (with the trend each epoch was measured against) and per-epoch S/N, ``s`` shows simulated
     detections too, ``v`` the next survey. Epochs a quality cut removed are drawn apart, and the
-    plot's bottom border names the cuts with their counts.
+    plot's bottom border names the cuts with their counts. For a survey with images, the stamps
+    (reference, peak, difference) of the detection highlighted in the table are drawn beside it,
+    titled with its centroid offset.
     """
 
     MODE = "source"
@@ -60,13 +65,16 @@ class SourceScreen(VOScreen):
         self.xlim: tuple[float, float] | None = None
         self.include_simulated = False
         self.event = -1
+        self.stamps_for: str | None = None  # the detection whose stamps were asked for last
 
     def compose_body(self) -> ComposeResult:  # noqa: D102
         yield Static("no source: open one from the catalog (2) or the detections (5)", id="source-meta")
         with ContentSwitcher(initial="plot", id="source-views"):
             yield LightcurvePlot(id="plot")
             yield MeasuredDataTable(id="epochs", cursor_type="row", zebra_stripes=True)
-        yield MeasuredDataTable(id="source-detections", cursor_type="row")
+        with Horizontal(id="source-bottom"):
+            yield MeasuredDataTable(id="source-detections", cursor_type="row")
+            yield StampsPanel(id="stamps")
 
     def on_mount(self) -> None:  # noqa: D102
         super().on_mount()
@@ -79,6 +87,7 @@ class SourceScreen(VOScreen):
                              ("ED s", 7), ("sim", 3), ("Δmag", 7), ("n", 3), ("width d", 7), ("worst cuts", 40)):
             detections.add_column(label, width=width)
         self.query_one("#source-detections").border_title = "detections"
+        self._stamps_shown(False)
 
     # -- opening ----------------------------------------------------------------------------------
     def open_source(self, name: str, *, survey: str | None = None, focus=None) -> None:
@@ -87,6 +96,8 @@ class SourceScreen(VOScreen):
         if focus is not None and focus.is_simulated:
             self.include_simulated = True
         self.query_one("#source-meta", Static).update(f"loading {name}…")
+        # The layout first: a plot drawn before the stamps row grows would keep ticks chosen for the old height.
+        self._stamps_shown(self._has_images())
         self._load(name, survey, focus)
 
     def reload(self) -> None:  # noqa: D102
@@ -95,6 +106,7 @@ class SourceScreen(VOScreen):
 
     def reset(self) -> None:  # noqa: D102
         self.name_shown, self.source, self.views, self.scores = None, None, [], {}
+        self._stamps_shown(False)
         self.query_one("#source-meta", Static).update("no source: open one from the catalog (2) or the detections (5)")
         self.query_one(LightcurvePlot).show([], "")
         self.query_one("#epochs", DataTable).clear()
@@ -116,7 +128,15 @@ class SourceScreen(VOScreen):
             self.index = None
         if message.focus is not None:
             self._zoom_on(message.focus)
+        self._stamps_shown(self._has_images())
+        self.stamps_for = None
+        self.query_one("#stamps", StampsPanel).show(None, "no detection")
         self._fill_detections()
+        if message.focus is not None:
+            table = self.query_one("#source-detections", DataTable)
+            for row in range(table.row_count):
+                if str(table.get_row_at(row)[0]) == str(message.focus.id):
+                    table.move_cursor(row=row)
         self._draw()
 
     # -- actions ----------------------------------------------------------------------------------
@@ -283,6 +303,57 @@ class SourceScreen(VOScreen):
                               _seconds(getattr(d, "equivalent_duration", None)), "sim" if d.is_simulated else "",
                               f"{d.delta_mag:.3f}", str(d.num_epochs), f"{d.filter_width:g}", cuts)
 
+    # -- stamps -----------------------------------------------------------------------------------
+    def _has_images(self) -> bool:
+        clients = getattr(self.project, "clients", {}) or {}
+        return any(getattr(client, "has_images", False) for client in clients.values())
+
+    def _stamps_shown(self, shown: bool) -> None:
+        self.query_one("#stamps", StampsPanel).display = shown
+        self.query_one("#source-bottom").set_class(shown, "with-stamps")
+
+    @on(DataTable.RowHighlighted, "#source-detections")
+    def detection_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Show the stamps of the highlighted detection."""
+        table = event.data_table
+        # The row under the cursor now, not the event's: a refill's highlight of row 0 can arrive after
+        # the cursor was moved to the detection the screen was opened on.
+        if not self._has_images() or self.name_shown is None or not 0 <= table.cursor_row < table.row_count:
+            return
+        detection_id = str(table.get_row_at(table.cursor_row)[0])
+        if detection_id == self.stamps_for:
+            return  # asked for already
+        self.stamps_for = detection_id
+        found = next((d for _, ds in self.views for d in ds if str(d.id) == detection_id), None)
+        panel = self.query_one("#stamps", StampsPanel)
+        if found is not None and found.is_simulated:
+            panel.show(None, "a simulated event: it is in no image")
+            return
+        panel.show(None, "loading stamps…")
+        self._load_stamps(self.name_shown, detection_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="stamps")
+    def _load_stamps(self, name: str, detection_id: str) -> None:
+        try:
+            stamps = self.project.detection_stamps(name, int(detection_id))
+        except VOError as exc:
+            self.post_message(StampsLoaded(name, detection_id, error=str(exc)))
+            return
+        self.post_message(StampsLoaded(name, detection_id, stamps))
+
+    @on(StampsLoaded)
+    def stamps_loaded(self, message: StampsLoaded) -> None:  # noqa: D102
+        if message.name != self.name_shown or message.detection_id != self.stamps_for:
+            return  # an older request answered late
+        panel = self.query_one("#stamps", StampsPanel)
+        if message.error:
+            panel.show(None, f"no stamps: {message.error}")
+        elif message.stamps is None:
+            panel.show(None, "no stamps: no images of enough frames around this event")
+        else:
+            found = next((d for _, ds in self.views for d in ds if str(d.id) == message.detection_id), None)
+            panel.show(message.stamps, _stamps_title(message.detection_id, found))
+
     @on(DataTable.RowSelected, "#source-detections")
     def detection_selected(self, event: DataTable.RowSelected) -> None:
         """Zoom on the detection chosen in the table."""
@@ -293,6 +364,14 @@ class SourceScreen(VOScreen):
                     self._zoom_on(d)
                     self._draw()
                     return
+
+
+def _stamps_title(detection_id: str, detection) -> str:
+    """``det ID · cen Sσ P px``: the detection and its centroid offset (significance, pixels) where measured."""
+    sigma = getattr(detection, "centroid_offset_sigma", None)
+    if sigma is None:
+        return f"det {detection_id}"
+    return f"det {detection_id} · cen {sigma:.1f}σ {fmt(detection.centroid_offset_px, '.1f')} px"
 
 
 def _cut_names(quality_flag: int) -> str:

@@ -202,7 +202,9 @@ def render_lightcurves(views, width: int = 100, height: int = 24, title: str = "
         ticks, labels = nice_ticks(float(values.min()), float(values.max()), 4)
         plt.yticks(ticks, labels)
     elif values.size:
-        ticks = np.linspace(values.min(), values.max(), 5)
+        # One tick per two rows of the canvas at most: where labels share a row, which one plotext keeps
+        # varies from process to process (a short plot beside the stamps showed different labels each run).
+        ticks = np.linspace(values.min(), values.max(), int(np.clip((height - 4) // 2, 2, 5)))
         plt.yticks(ticks.tolist(), [f"{-t:.2f}" for t in ticks])
     _xticks(plt, [lc.mjds[_window(lc.mjds, xlim)] for lc, _ in views], xlim)
     return _finish(plt)
