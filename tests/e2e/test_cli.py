@@ -126,7 +126,7 @@ def test_top_ranks_sources_by_summary(tmp_path, empty_database_url):
     for row in Table.read(detections, format="ascii.ecsv"):
         if abs(row["snr"]) > abs(strongest.get(row["source"], {"snr": 0.0})["snr"]):
             strongest[row["source"]] = {"snr": float(row["snr"]), "kind": str(row["kind"]),
-                                        "peak_mjd": float(row["peak_mjd"])}
+                                        "peak_mjd": float(row["peak_mjd"].mjd)}  # ECSV keeps times as Time
     detected = [r for r in everyone if r["num_detections"]]
     assert detected and {r["best_kind"] for r in detected} == {"brightening", "dimming"}
     for r in detected:
