@@ -152,6 +152,28 @@ def test_an_injected_copy_recomputes_only_the_biweight_windows_that_hold_a_chang
     assert np.array_equal(reused.trend, fresh.trend, equal_nan=True)
 
 
+@pytest.mark.parametrize("copy_first", [True, False])
+def test_a_batch_mixing_a_copy_with_a_previous_scoring_and_one_without_scores_each_as_from_scratch(copy_first):
+    # ``previous`` is per lightcurve: None where a lightcurve has no earlier scoring. The batch's scores
+    # equal each lightcurve scored alone from scratch, whichever lightcurve comes first in the batch (the
+    # reused windows are then at an offset in the batch).
+    lc = flat_lightcurve(n=120, seed=6)
+    other = flat_lightcurve(n=80, seed=7)
+    parameters = AnalysisParameters(detrend="biweight", detrend_window_days=5.0, widths_days=[])
+    original = score_batch([lc], parameters, None)[0][0]
+    columns = writable_columns(lc)
+    columns["flux"][60] += 50.0
+    injected = lc.with_photometry(columns["flux"], lc.fluxerr, lc.mag, lc.magerr)
+    lightcurves, previous = [injected, other], [(lc, original), None]
+    if not copy_first:
+        lightcurves, previous = lightcurves[::-1], previous[::-1]
+    batch = score_batch(lightcurves, parameters, None, previous)[0]
+    for scores, alone in zip(batch, lightcurves):
+        fresh = score_batch([alone], parameters, None)[0][0]
+        assert np.array_equal(scores.snr, fresh.snr, equal_nan=True)
+        assert np.array_equal(scores.trend, fresh.trend, equal_nan=True)
+
+
 @pytest.mark.parametrize("detrend", ["none", "biweight"])
 def test_scoring_a_lightcurve_with_bad_epochs_and_a_lone_epoch_warns_of_nothing(detrend):
     # A flagged epoch has no baseline (0 epochs: 0/0) and an epoch alone after a gap longer than half the
