@@ -188,3 +188,39 @@ def test_scoring_a_lightcurve_with_bad_epochs_and_a_lone_epoch_warns_of_nothing(
         warnings.simplefilter("error")
         scores = score_lightcurve(lc, parameters)
     assert np.isnan(scores.snr[[3, 4]]).all() and np.isfinite(scores.snr[5:59]).all()
+
+
+def test_when_the_batch_summary_fails_each_source_is_summarised_alone_with_its_survey_and_version(monkeypatch):
+    # summarise_many refusing the batch: each source's summary is then made alone, still recorded under the
+    # survey and version asked for, with its own lightcurves and epochs (counted by hand).
+    from domain.analysis import analysis as module
+    from domain.errors import DataError
+
+    def refuse(*args, **kwargs):
+        raise DataError("batch summary refused")
+
+    monkeypatch.setattr(module, "summarise_many", refuse)
+    sources = [Source(name="a", ra=1.0, dec=2.0), Source(name="b", ra=3.0, dec=4.0)]
+    for i, source in enumerate(sources):
+        source.id = i + 1
+    grouped = [(sources[0], [flat_lightcurve(n=40, seed=1), flat_lightcurve(n=30, seed=2)]),
+               (sources[1], [flat_lightcurve(n=25, seed=3)])]
+    outcomes = Analysis(AnalysisParameters(threshold=4.0)).analyse_sources(grouped, "demo", "v7")
+    assert [(s.source_id, s.survey, s.version, s.num_lightcurves, s.num_epochs) for _, s in outcomes] == [
+        (1, "demo", "v7", 2, 70), (2, "demo", "v7", 1, 25)]
+    assert [len(results) for results, _ in outcomes] == [2, 1]
+
+
+@pytest.mark.parametrize(("lengths", "snr", "values", "positions"), [
+    # Every segment holds epochs: the strongest |S/N| keeps its sign; a segment of NaN only has none.
+    ([3, 2, 1], [1.0, -3.0, 2.0, np.nan, np.nan, 0.5], [-3.0, np.nan, 0.5], [1, -1, 0]),
+    # With an empty segment (a filter whose lightcurves have no epoch), and a tie taken at its first epoch.
+    ([3, 0, 2, 1], [1.0, -3.0, 3.0, np.nan, np.nan, 0.5], [-3.0, np.nan, np.nan, 0.5], [1, -1, -1, 0]),
+])
+def test_the_strongest_epoch_of_each_segment_by_hand(lengths, snr, values, positions):
+    from domain.analysis.summaries import _strongest_epoch_each
+    from domain.segments import Segments
+
+    got_values, got_positions = _strongest_epoch_each(np.array(snr), Segments(lengths))
+    assert np.array_equal(got_values, values, equal_nan=True)
+    assert got_positions == positions
