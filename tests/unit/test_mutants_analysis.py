@@ -224,3 +224,35 @@ def test_the_strongest_epoch_of_each_segment_by_hand(lengths, snr, values, posit
     got_values, got_positions = _strongest_epoch_each(np.array(snr), Segments(lengths))
     assert np.array_equal(got_values, values, equal_nan=True)
     assert got_positions == positions
+
+
+@pytest.mark.parametrize("ra0", [90.0, 270.0])
+def test_offsets_of_a_source_far_from_ra_zero_are_small(ra0):
+    # Positions scattered by 0.1 arcsec around (ra0, 0): offsets in robust sigmas stay small and every epoch
+    # passes. (Wrapping the RA differences at the wrong place would split a source at 90 or 270 deg in two.)
+    from domain.analysis.quality import QualityChecker
+
+    rng = np.random.default_rng(2)
+    lc = flat_lightcurve(n=100, seed=1)
+    lc.columns = {**lc.columns, "ra": ra0 + rng.normal(0, 0.1 / 3600, 100), "dec": rng.normal(0, 0.1 / 3600, 100)}
+    result = QualityChecker().check(lc)
+    assert np.nanmax(result.values["offset"]) < 5.0 and result.good.all()
+
+
+def test_a_histogram_axis_of_few_wide_bins_is_accepted_and_one_of_too_many_is_refused():
+    # [0, 1000, 200]: 5 bins of 200 (well under MAX_AXIS_BINS); [0, 1000, 0.001]: a million bins.
+    from domain.analysis.analysis import MAX_AXIS_BINS
+    from domain.errors import ConfigError
+
+    assert (1000 - 0) / 200 < MAX_AXIS_BINS < (1000 - 0) / 0.001
+    assert HistogramParameters(snr=[0.0, 1000.0, 200.0]).snr == [0.0, 1000.0, 200.0]  # checked when built
+    with pytest.raises(ConfigError, match="'snr'"):
+        HistogramParameters(snr=[0.0, 1000.0, 0.001])
+
+
+def test_a_repeated_histogram_filter_is_refused_naming_the_filters_key():
+    from domain.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        HistogramParameters(filters=["g", "g"])  # checked when built
+    assert refused.value.key == "filters"
