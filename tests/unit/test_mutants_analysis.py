@@ -256,3 +256,29 @@ def test_a_repeated_histogram_filter_is_refused_naming_the_filters_key():
     with pytest.raises(ConfigError) as refused:
         HistogramParameters(filters=["g", "g"])  # checked when built
     assert refused.value.key == "filters"
+
+
+def test_the_worst_values_over_a_detection_stop_at_its_last_epoch():
+    # Epochs 2..4 hold chi 1, 3, 2; epoch 5 (after the window) holds 9: the worst over 2..4 is 3.
+    from domain.analysis.quality import QualityChecker, QualityParameters
+
+    lc = flat_lightcurve(n=10, seed=1)
+    lc.columns = {**lc.columns, "chi": np.array([0.0, 0.0, 1.0, 3.0, 2.0, 9.0, 0.0, 0.0, 0.0, 0.0])}
+    result = QualityChecker(QualityParameters(max_chi=20.0)).check(lc)
+    assert result.over(2, 4)["chi"] == 3.0 and result.over(5, 5)["chi"] == 9.0
+
+
+def test_cuts_left_off_fail_no_epoch_whatever_their_values_and_give_boolean_masks():
+    # max_abs_sharp and max_offset_sigma at 0 (off): a sharpness of 0.5 and a position 5 arcsec away fail
+    # nothing, and each cut's mask selects no epoch.
+    from domain.analysis.quality import QualityChecker, QualityParameters
+
+    n = 50
+    lc = flat_lightcurve(n=n, seed=1)
+    dec = np.zeros(n)
+    dec[7] = 5 / 3600
+    lc.columns = {**lc.columns, "sharp": np.full(n, 0.5), "ra": np.full(n, 10.0), "dec": dec}
+    result = QualityChecker(QualityParameters(max_abs_sharp=0.0, max_offset_sigma=0.0)).check(lc)
+    assert result.good.all() and (result.flag == 0).all()
+    for cut in ("sharp", "offset"):
+        assert lc.mjds[result.failed[cut]].size == 0

@@ -35,3 +35,27 @@ def test_epochs_out_of_order_by_one_step_are_sorted():
     (lc,) = reduce_photometry(columns, ReductionParameters(min_epochs=1), survey="test")
     assert lc.mjds.tolist() == [0.5, 1.0, 2.0, 3.0, 4.0]
     assert lc.columns["mag"].tolist() == [10.5, 11.0, 12.0, 13.0, 14.0]
+
+
+def _columns(mjd, filters, flag):
+    mjd = np.asarray(mjd, dtype=float)
+    return {"mjd": mjd, "mag": 10.0 + np.arange(mjd.size), "magerr": np.full(mjd.size, 0.01),
+            "filter": np.asarray(filters), "flag": flag, "exptime": np.full(mjd.size, 30.0)}
+
+
+def test_flags_of_object_type_are_read_as_integers():
+    # A table whose flag column came as Python objects (0, 4, 0): the lightcurve's flags are the integers.
+    from domain.reduction import ReductionParameters, reduce_photometry
+
+    columns = _columns([1.0, 2.0, 3.0], ["g"] * 3, np.array([0, 4, 0], dtype=object))
+    (lc,) = reduce_photometry(columns, ReductionParameters(min_epochs=1), survey="test")
+    assert lc.columns["flag"].tolist() == [0, 4, 0]
+
+
+def test_a_filter_without_any_finite_time_is_skipped_and_the_next_filter_kept():
+    # g: no finite time (no lightcurve); r: three epochs (one lightcurve).
+    from domain.reduction import ReductionParameters, reduce_photometry
+
+    columns = _columns([np.nan, 1.0, np.nan, 2.0, 3.0], ["g", "r", "g", "r", "r"], np.zeros(5, int))
+    lightcurves = reduce_photometry(columns, ReductionParameters(min_epochs=1), survey="test")
+    assert [(lc.filter, lc.mjds.tolist()) for lc in lightcurves] == [("r", [1.0, 2.0, 3.0])]

@@ -130,3 +130,11 @@ def test_a_peak_drawn_at_the_epochs_falls_anywhere_within_half_a_cadence_of_one(
                                            peak_time="epochs")).plan([lc], references, 3)
     distance = np.array([np.min(np.abs(mjd - plan.event.peak_mjd)) for plan in plans])
     assert distance.max() <= 1.0 and distance.max() > 0.9
+
+
+def test_a_simulation_value_refused_is_named_by_its_dotted_key():
+    from domain.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        SimulationParameters(source="project.yaml", prefix="simulation", injections_per_source="many")
+    assert refused.value.key == "simulation.injections_per_source" and refused.value.source == "project.yaml"
