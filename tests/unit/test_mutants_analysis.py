@@ -282,3 +282,13 @@ def test_cuts_left_off_fail_no_epoch_whatever_their_values_and_give_boolean_mask
     assert result.good.all() and (result.flag == 0).all()
     for cut in ("sharp", "offset"):
         assert lc.mjds[result.failed[cut]].size == 0
+
+
+def test_a_step_of_exactly_four_cadences_is_kept_and_a_longer_one_counts_as_one_cadence():
+    # Steps 1, 1, 4, 1, 1, 5, 1: median cadence 1; a step longer than 4 cadences is a gap (1 day); the
+    # last epoch gets one cadence.
+    from domain.analysis.detecting import _GAP_CADENCES, _time_steps
+
+    assert _GAP_CADENCES == 4.0
+    mjd = np.cumsum([0.0, 1.0, 1.0, 4.0, 1.0, 1.0, 5.0, 1.0])
+    assert _time_steps(mjd).tolist() == [1.0, 1.0, 4.0, 1.0, 1.0, 1.0, 1.0, 1.0]
