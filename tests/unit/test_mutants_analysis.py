@@ -292,3 +292,15 @@ def test_a_step_of_exactly_four_cadences_is_kept_and_a_longer_one_counts_as_one_
     assert _GAP_CADENCES == 4.0
     mjd = np.cumsum([0.0, 1.0, 1.0, 4.0, 1.0, 1.0, 5.0, 1.0])
     assert _time_steps(mjd).tolist() == [1.0, 1.0, 4.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_a_lightcurve_without_robust_scatter_is_not_clipped():
+    # Six of ten fluxes equal 5: median 5, MAD 0, so there is no robust scatter to clip by and every good
+    # epoch stays in the sample. A second lightcurve with scatter loses its outlier (100) at 3 sigma.
+    from domain.analysis.scoring import _clipped_sample
+    from domain.segments import Segments
+
+    flat = [5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 1.0, 9.0, 2.0, 8.0]
+    scattered = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0]
+    sample = _clipped_sample(Segments([10, 7]), np.array(flat + scattered), np.ones(17, bool), 3.0)
+    assert sample.tolist() == [True] * 10 + [True] * 6 + [False]
