@@ -304,3 +304,15 @@ def test_a_lightcurve_without_robust_scatter_is_not_clipped():
     scattered = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0]
     sample = _clipped_sample(Segments([10, 7]), np.array(flat + scattered), np.ones(17, bool), 3.0)
     assert sample.tolist() == [True] * 10 + [True] * 6 + [False]
+
+
+def test_a_faint_source_below_unit_flux_has_its_magnitude_change():
+    # Flux 0.5 with noise 0.001: delta_mag = -2.5 log10(flux / trend) is defined at every good epoch, and
+    # epoch 10 raised to 1.0 (twice the baseline) is 2.5 log10(2) = 0.753 mag brighter.
+    lc = flat_lightcurve(n=60, flux=0.5, sigma=0.001, seed=3)
+    columns = writable_columns(lc)
+    columns["flux"][10] = 1.0
+    lc.columns = columns
+    scores = score_lightcurve(lc, AnalysisParameters())
+    assert np.isfinite(scores.delta_mag).all()
+    assert scores.delta_mag[10] == pytest.approx(-2.5 * np.log10(2.0), abs=0.01)
