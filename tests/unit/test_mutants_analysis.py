@@ -316,3 +316,13 @@ def test_a_faint_source_below_unit_flux_has_its_magnitude_change():
     scores = score_lightcurve(lc, AnalysisParameters())
     assert np.isfinite(scores.delta_mag).all()
     assert scores.delta_mag[10] == pytest.approx(-2.5 * np.log10(2.0), abs=0.01)
+
+
+def test_the_excess_threshold_is_continuous_where_the_table_ends():
+    # Beyond the largest tabulated size the threshold follows the Gaussian limit with a fading skew term,
+    # starting from the table's last row: no jump between the last size and just beyond it.
+    from domain.analysis.calibration import _GATE_SIZES, excess_threshold
+
+    largest = float(_GATE_SIZES[-1])
+    at, beyond = excess_threshold(np.array([largest, largest * 1.001]), 3.0)
+    assert beyond == pytest.approx(at, rel=1e-3) and beyond < at
