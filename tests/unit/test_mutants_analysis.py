@@ -152,6 +152,28 @@ def test_an_injected_copy_recomputes_only_the_biweight_windows_that_hold_a_chang
     assert np.array_equal(reused.trend, fresh.trend, equal_nan=True)
 
 
+@pytest.mark.parametrize("copy_first", [True, False])
+def test_a_batch_mixing_a_copy_with_a_previous_scoring_and_one_without_scores_each_as_from_scratch(copy_first):
+    # ``previous`` is per lightcurve: None where a lightcurve has no earlier scoring. The batch's scores
+    # equal each lightcurve scored alone from scratch, whichever lightcurve comes first in the batch (the
+    # reused windows are then at an offset in the batch).
+    lc = flat_lightcurve(n=120, seed=6)
+    other = flat_lightcurve(n=80, seed=7)
+    parameters = AnalysisParameters(detrend="biweight", detrend_window_days=5.0, widths_days=[])
+    original = score_batch([lc], parameters, None)[0][0]
+    columns = writable_columns(lc)
+    columns["flux"][60] += 50.0
+    injected = lc.with_photometry(columns["flux"], lc.fluxerr, lc.mag, lc.magerr)
+    lightcurves, previous = [injected, other], [(lc, original), None]
+    if not copy_first:
+        lightcurves, previous = lightcurves[::-1], previous[::-1]
+    batch = score_batch(lightcurves, parameters, None, previous)[0]
+    for scores, alone in zip(batch, lightcurves):
+        fresh = score_batch([alone], parameters, None)[0][0]
+        assert np.array_equal(scores.snr, fresh.snr, equal_nan=True)
+        assert np.array_equal(scores.trend, fresh.trend, equal_nan=True)
+
+
 @pytest.mark.parametrize("detrend", ["none", "biweight"])
 def test_scoring_a_lightcurve_with_bad_epochs_and_a_lone_epoch_warns_of_nothing(detrend):
     # A flagged epoch has no baseline (0 epochs: 0/0) and an epoch alone after a gap longer than half the
@@ -166,3 +188,141 @@ def test_scoring_a_lightcurve_with_bad_epochs_and_a_lone_epoch_warns_of_nothing(
         warnings.simplefilter("error")
         scores = score_lightcurve(lc, parameters)
     assert np.isnan(scores.snr[[3, 4]]).all() and np.isfinite(scores.snr[5:59]).all()
+
+
+def test_when_the_batch_summary_fails_each_source_is_summarised_alone_with_its_survey_and_version(monkeypatch):
+    # summarise_many refusing the batch: each source's summary is then made alone, still recorded under the
+    # survey and version asked for, with its own lightcurves and epochs (counted by hand).
+    from domain.analysis import analysis as module
+    from domain.errors import DataError
+
+    def refuse(*args, **kwargs):
+        raise DataError("batch summary refused")
+
+    monkeypatch.setattr(module, "summarise_many", refuse)
+    sources = [Source(name="a", ra=1.0, dec=2.0), Source(name="b", ra=3.0, dec=4.0)]
+    for i, source in enumerate(sources):
+        source.id = i + 1
+    grouped = [(sources[0], [flat_lightcurve(n=40, seed=1), flat_lightcurve(n=30, seed=2)]),
+               (sources[1], [flat_lightcurve(n=25, seed=3)])]
+    outcomes = Analysis(AnalysisParameters(threshold=4.0)).analyse_sources(grouped, "demo", "v7")
+    assert [(s.source_id, s.survey, s.version, s.num_lightcurves, s.num_epochs) for _, s in outcomes] == [
+        (1, "demo", "v7", 2, 70), (2, "demo", "v7", 1, 25)]
+    assert [len(results) for results, _ in outcomes] == [2, 1]
+
+
+@pytest.mark.parametrize(("lengths", "snr", "values", "positions"), [
+    # Every segment holds epochs: the strongest |S/N| keeps its sign; a segment of NaN only has none.
+    ([3, 2, 1], [1.0, -3.0, 2.0, np.nan, np.nan, 0.5], [-3.0, np.nan, 0.5], [1, -1, 0]),
+    # With an empty segment (a filter whose lightcurves have no epoch), and a tie taken at its first epoch.
+    ([3, 0, 2, 1], [1.0, -3.0, 3.0, np.nan, np.nan, 0.5], [-3.0, np.nan, np.nan, 0.5], [1, -1, -1, 0]),
+])
+def test_the_strongest_epoch_of_each_segment_by_hand(lengths, snr, values, positions):
+    from domain.analysis.summaries import _strongest_epoch_each
+    from domain.segments import Segments
+
+    got_values, got_positions = _strongest_epoch_each(np.array(snr), Segments(lengths))
+    assert np.array_equal(got_values, values, equal_nan=True)
+    assert got_positions == positions
+
+
+@pytest.mark.parametrize("ra0", [90.0, 270.0])
+def test_offsets_of_a_source_far_from_ra_zero_are_small(ra0):
+    # Positions scattered by 0.1 arcsec around (ra0, 0): offsets in robust sigmas stay small and every epoch
+    # passes. (Wrapping the RA differences at the wrong place would split a source at 90 or 270 deg in two.)
+    from domain.analysis.quality import QualityChecker
+
+    rng = np.random.default_rng(2)
+    lc = flat_lightcurve(n=100, seed=1)
+    lc.columns = {**lc.columns, "ra": ra0 + rng.normal(0, 0.1 / 3600, 100), "dec": rng.normal(0, 0.1 / 3600, 100)}
+    result = QualityChecker().check(lc)
+    assert np.nanmax(result.values["offset"]) < 5.0 and result.good.all()
+
+
+def test_a_histogram_axis_of_few_wide_bins_is_accepted_and_one_of_too_many_is_refused():
+    # [0, 1000, 200]: 5 bins of 200 (well under MAX_AXIS_BINS); [0, 1000, 0.001]: a million bins.
+    from domain.analysis.analysis import MAX_AXIS_BINS
+    from domain.errors import ConfigError
+
+    assert (1000 - 0) / 200 < MAX_AXIS_BINS < (1000 - 0) / 0.001
+    assert HistogramParameters(snr=[0.0, 1000.0, 200.0]).snr == [0.0, 1000.0, 200.0]  # checked when built
+    with pytest.raises(ConfigError, match="'snr'"):
+        HistogramParameters(snr=[0.0, 1000.0, 0.001])
+
+
+def test_a_repeated_histogram_filter_is_refused_naming_the_filters_key():
+    from domain.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        HistogramParameters(filters=["g", "g"])  # checked when built
+    assert refused.value.key == "filters"
+
+
+def test_the_worst_values_over_a_detection_stop_at_its_last_epoch():
+    # Epochs 2..4 hold chi 1, 3, 2; epoch 5 (after the window) holds 9: the worst over 2..4 is 3.
+    from domain.analysis.quality import QualityChecker, QualityParameters
+
+    lc = flat_lightcurve(n=10, seed=1)
+    lc.columns = {**lc.columns, "chi": np.array([0.0, 0.0, 1.0, 3.0, 2.0, 9.0, 0.0, 0.0, 0.0, 0.0])}
+    result = QualityChecker(QualityParameters(max_chi=20.0)).check(lc)
+    assert result.over(2, 4)["chi"] == 3.0 and result.over(5, 5)["chi"] == 9.0
+
+
+def test_cuts_left_off_fail_no_epoch_whatever_their_values_and_give_boolean_masks():
+    # max_abs_sharp and max_offset_sigma at 0 (off): a sharpness of 0.5 and a position 5 arcsec away fail
+    # nothing, and each cut's mask selects no epoch.
+    from domain.analysis.quality import QualityChecker, QualityParameters
+
+    n = 50
+    lc = flat_lightcurve(n=n, seed=1)
+    dec = np.zeros(n)
+    dec[7] = 5 / 3600
+    lc.columns = {**lc.columns, "sharp": np.full(n, 0.5), "ra": np.full(n, 10.0), "dec": dec}
+    result = QualityChecker(QualityParameters(max_abs_sharp=0.0, max_offset_sigma=0.0)).check(lc)
+    assert result.good.all() and (result.flag == 0).all()
+    for cut in ("sharp", "offset"):
+        assert lc.mjds[result.failed[cut]].size == 0
+
+
+def test_a_step_of_exactly_four_cadences_is_kept_and_a_longer_one_counts_as_one_cadence():
+    # Steps 1, 1, 4, 1, 1, 5, 1: median cadence 1; a step longer than 4 cadences is a gap (1 day); the
+    # last epoch gets one cadence.
+    from domain.analysis.detecting import _GAP_CADENCES, _time_steps
+
+    assert _GAP_CADENCES == 4.0
+    mjd = np.cumsum([0.0, 1.0, 1.0, 4.0, 1.0, 1.0, 5.0, 1.0])
+    assert _time_steps(mjd).tolist() == [1.0, 1.0, 4.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_a_lightcurve_without_robust_scatter_is_not_clipped():
+    # Six of ten fluxes equal 5: median 5, MAD 0, so there is no robust scatter to clip by and every good
+    # epoch stays in the sample. A second lightcurve with scatter loses its outlier (100) at 3 sigma.
+    from domain.analysis.scoring import _clipped_sample
+    from domain.segments import Segments
+
+    flat = [5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 1.0, 9.0, 2.0, 8.0]
+    scattered = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0]
+    sample = _clipped_sample(Segments([10, 7]), np.array(flat + scattered), np.ones(17, bool), 3.0)
+    assert sample.tolist() == [True] * 10 + [True] * 6 + [False]
+
+
+def test_a_faint_source_below_unit_flux_has_its_magnitude_change():
+    # Flux 0.5 with noise 0.001: delta_mag = -2.5 log10(flux / trend) is defined at every good epoch, and
+    # epoch 10 raised to 1.0 (twice the baseline) is 2.5 log10(2) = 0.753 mag brighter.
+    lc = flat_lightcurve(n=60, flux=0.5, sigma=0.001, seed=3)
+    columns = writable_columns(lc)
+    columns["flux"][10] = 1.0
+    lc.columns = columns
+    scores = score_lightcurve(lc, AnalysisParameters())
+    assert np.isfinite(scores.delta_mag).all()
+    assert scores.delta_mag[10] == pytest.approx(-2.5 * np.log10(2.0), abs=0.01)
+
+
+def test_the_excess_threshold_is_continuous_where_the_table_ends():
+    # Beyond the largest tabulated size the threshold follows the Gaussian limit with a fading skew term,
+    # starting from the table's last row: no jump between the last size and just beyond it.
+    from domain.analysis.calibration import _GATE_SIZES, excess_threshold
+
+    largest = float(_GATE_SIZES[-1])
+    at, beyond = excess_threshold(np.array([largest, largest * 1.001]), 3.0)
+    assert beyond == pytest.approx(at, rel=1e-3) and beyond < at

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from domain.detection import BRIGHTENING, Detection
 from domain.events import InjectedEvent
 
@@ -22,3 +24,16 @@ def test_the_injection_record_holds_the_event_its_outcome_and_its_sequence():
     missed = InjectedEvent.create("box_dip", 59040.0, 4.0, -0.3).to_injection(0)
     assert missed.recovered is False and missed.detection is None and missed.sequence == 0
     assert math.isnan(missed.snr_amplitude)  # no S/N recorded: NaN, not None
+
+
+def test_a_microlensing_event_without_a_positive_u0_is_refused():
+    for u0 in (None, 0.0, -0.1):
+        with pytest.raises(ValueError, match="positive u0"):
+            InjectedEvent(kind="microlensing", peak_mjd=100.0, start_mjd=99.0, end_mjd=101.0, amplitude=1.0,
+                          width=1.0, u0=u0)
+
+
+def test_an_event_created_without_a_cadence_has_none_as_one_built_directly():
+    # The cadence is unknown (0) unless given, whether the event is built or created.
+    built = InjectedEvent(kind="box_bump", peak_mjd=100.0, start_mjd=99.0, end_mjd=101.0, amplitude=0.5, width=2.0)
+    assert InjectedEvent.create("box_bump", 100.0, 2.0, 0.5).cadence == built.cadence == 0.0

@@ -114,3 +114,27 @@ def test_copies_with_source_noise_get_the_photon_noise_of_the_added_flux():
         noise = simulator.plan(lightcurves, references, 1)[0].noise
         (_, _, copy), = simulator.copies(lightcurves, references, [Planned(0, event, 0, ((0, 1.0),), noise)])
         np.testing.assert_allclose(copy.fluxerr, lightcurves[0].fluxerr * scale, rtol=1e-12)
+
+
+def test_a_peak_drawn_at_the_epochs_falls_anywhere_within_half_a_cadence_of_one():
+    # peak_time "epochs": a searched epoch, then uniform over +-half a cadence. With epochs every 2 days the
+    # distance to the nearest epoch is uniform on [0, 1]: all 400 within 1 day, and the largest above
+    # 0.9 day (the chance that none is: 0.9**400 ~ 5e-19).
+    mjd = 59000.0 + 2.0 * np.arange(100)
+    lc = flat_lightcurve(n=100, seed=5)
+    lc.columns = {**lc.columns, "mjd": mjd}
+    found = find_events_many([lc], AnalysisParameters())
+    references = [reference_of(lc.mjds, scores, detections, lc.exptime) for scores, detections in found]
+    assert references[0].cadence == pytest.approx(2.0)
+    plans = Simulator(SimulationParameters(kinds=["box_bump"], injections_per_source=400,
+                                           peak_time="epochs")).plan([lc], references, 3)
+    distance = np.array([np.min(np.abs(mjd - plan.event.peak_mjd)) for plan in plans])
+    assert distance.max() <= 1.0 and distance.max() > 0.9
+
+
+def test_a_simulation_value_refused_is_named_by_its_dotted_key():
+    from domain.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        SimulationParameters(source="project.yaml", prefix="simulation", injections_per_source="many")
+    assert refused.value.key == "simulation.injections_per_source" and refused.value.source == "project.yaml"
