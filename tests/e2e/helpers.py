@@ -42,8 +42,11 @@ def vo_json(*args: str, data_dir: Path, database_url: str | None, code: int | No
 
 
 def write_project(folder: Path, *, rows: int = 60, batch_size: int = 10, num_points: int = 120,
-                  latency: float = 0.0, extra: str = "") -> Path:
-    """Write a small demo catalog and a project YAML in ``folder``; return the YAML path."""
+                  latency: float = 0.0, extra: str = "", images: bool = False) -> Path:
+    """Write a small demo catalog and a project YAML in ``folder``; return the YAML path.
+
+    ``images`` gives the demo survey's lightcurves images, so detections get centroid shifts and stamps.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     write_demo_catalog(folder / "catalog.csv", rows=rows, seed=7)
     config = folder / "project.yaml"
@@ -56,6 +59,7 @@ catalog:
 observatories:
   analysis: {{threshold: 5.0}}
   demo:
-    download: {{num_points: {num_points}, latency: {latency}, flare_fraction: 0.2, dip_fraction: 0.2}}
+    download: {{num_points: {num_points}, latency: {latency}, flare_fraction: 0.2, dip_fraction: 0.2,
+                images: {str(images).lower()}}}
 {extra}""")
     return config

@@ -26,7 +26,8 @@ def files_of(data: Path) -> dict[str, bytes]:
 
 def build(tmp_path: Path, url: str) -> tuple[str, Path, dict, dict]:
     """Old version (threshold 5, run and simulated), then the current one (3.5): return config, data, both chains."""
-    config, data = str(write_project(tmp_path / "p", rows=20)), tmp_path / "data"
+    # With images: the detections' stamps are an analysis version's files too.
+    config, data = str(write_project(tmp_path / "p", rows=20, images=True)), tmp_path / "data"
     vo_json("run", config, data_dir=data, database_url=url)
     vo_json("simulate", config, data_dir=data, database_url=url)
     vo_json("run", config, "--set", NEW, data_dir=data, database_url=url)
@@ -65,9 +66,9 @@ def test_dry_run_reports_what_the_real_run_removes_and_the_other_version_stays_w
     # What the old version alone has: its analysis and simulation folders and its manifest folder.
     before = files_of(data)
     own = {p for p in before if set(Path(p).parts[1:]) & {chain["analysis"], chain["simulation"]}
-           and Path(p).parts[0] in ("analysis", "histograms")}
+           and Path(p).parts[0] in ("analysis", "histograms", "stamps")}
     manifest = {p for p in before if Path(p).parts[:1] == ("projects",) and old["version"] in Path(p).parts}
-    assert len(own) >= 4 and len(manifest) == 1
+    assert len(own) >= 4 and len(manifest) == 1 and any(Path(p).parts[0] == "stamps" for p in own)
     rows = expected_rows(url, chain["analysis"], chain["simulation"])
     assert rows["detections"] > 0 and rows["injections"] > 0 and rows["simulated_detections"] > 0
 
