@@ -22,7 +22,7 @@ demo: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.tui.screenshots results/screenshots
 
-## Set up and run the default test suite on both cores (one test module per worker; about 10 minutes on 2 cores).
+## Set up and run the default test suite on both cores (one test module per worker; about 17 minutes on 2 cores; the aim is 10).
 test: $(STAMP)
 	$(BIN)/ruff check domain services adapters tui tests benchmarks
 	$(BIN)/lint-imports
