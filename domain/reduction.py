@@ -134,7 +134,9 @@ def reduce_photometry(
     # Epochs with no time cannot be placed in a season: mark them bad, keep nothing undefined. With
     # every time finite and numeric flags this would change no value, so it is skipped.
     flag = table["flag"]
-    if finite is not None or flag.dtype.kind not in "biuf" or flag.shape != times.shape:
+    if flag.dtype.kind not in "biuf":
+        flag = table["flag"] = _integer_flags(flag, survey, source_name)
+    if finite is not None or flag.shape != times.shape:
         table["flag"] = np.where(np.isfinite(times) if finite is None else finite, flag, 1 << 30)
     names = [name for name in _LIGHTCURVE_NAMES if name in table]
     # Columns the lightcurve would check and convert anyway are converted here, once, into its own arrays.
@@ -211,3 +213,21 @@ def _season_bounds(mjd: np.ndarray, gap_days: float) -> list[tuple[int, int]]:
         return [(0, mjd.size)]
     edges = (gaps.nonzero()[0] + 1).tolist()
     return list(zip([0] + edges, edges + [mjd.size]))
+
+
+def _integer_flags(flag: np.ndarray, survey: str, source_name: str | None) -> np.ndarray:
+    """Return quality flags read as integers (text such as "4" from a CSV is), or raise naming a bad value."""
+    try:
+        return flag.astype(np.int64)
+    except (TypeError, ValueError, OverflowError):
+        bad = next(v for v in flag.ravel().tolist() if not _is_integer_text(v))
+        raise DataError(f"{survey} data of {source_name!r}: column 'flag' holds {bad!r}, "
+                        "not an integer quality flag") from None
+
+
+def _is_integer_text(value) -> bool:
+    try:
+        np.int64(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True

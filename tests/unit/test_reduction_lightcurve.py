@@ -51,6 +51,16 @@ def test_lightcurve_rejects_ragged_columns():
         Lightcurve("s", "g", columns=cols)
 
 
+def test_text_flags_are_read_as_integers_and_a_word_is_named():
+    t = table()
+    t["flag"] = np.array(["0", "0", "32768"] + ["0"] * 7)  # as a CSV reader may give them
+    lcs = reduce_photometry(t, ReductionParameters(season_gap_days=50.0), survey="s", source_name="x")
+    assert lcs[0].flag.tolist() == [0, 32768, 0, 0]
+    t["flag"] = np.array(["0"] * 9 + ["bad"])
+    with pytest.raises(DataError, match=r"s data of 'x': column 'flag' holds 'bad', not an integer quality flag"):
+        reduce_photometry(t, ReductionParameters(), survey="s", source_name="x")
+
+
 def test_missing_raw_column_named():
     t = table()
     del t["magerr"]
