@@ -19,6 +19,7 @@ from domain.config import ProjectConfig
 from domain.errors import DataError, SurveyError
 from domain.evidence import measure_event
 from services.evidence_ports import EventPixelsSource
+from services.pixel_evidence import link_stamps
 from services.ports import AbstractUnitOfWork, DataStore
 
 __all__ = ["EvidenceReport", "gather_evidence", "needs_evidence"]
@@ -152,11 +153,7 @@ def _one_source(uow: AbstractUnitOfWork, store: DataStore, config: ProjectConfig
         if stamps is not None:
             stamps.time_scale = lc.time_scale
             stamped.append((detection, (source.name, lc.filter, lc.season, detection.peak_mjd, stamps)))
-    if stamped:
-        # Written before the commit that points at it; the same detections give the same file again.
-        file, keys = store.save_stamps_many(config.name, survey.analysis_version, [item for _, item in stamped])
-        for (detection, _), key in zip(stamped, keys):
-            detection.stamps_file, detection.stamps_key = file, key
+    link_stamps(store, config.name, survey.analysis_version, stamped)
     uow.detections.add_many(todo)
     uow.commit()
     report.measured += measured

@@ -11,7 +11,7 @@ from domain.errors import VOError
 from domain.source import Source
 from services.ports import AbstractUnitOfWork, DataStore, SurveyClient
 
-__all__ = ["measure_pixel_evidence"]
+__all__ = ["link_stamps", "measure_pixel_evidence"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +76,31 @@ def measure_pixel_evidence(uow: AbstractUnitOfWork, store: DataStore, client: Su
                 if stamps is not None:
                     stamps.time_scale = getattr(lc, "time_scale", None)
                     stamped.append((detection, (source.name, lc.filter, lc.season, detection.peak_mjd, stamps)))
-    if stamped:
-        file, keys = store.save_stamps_many(project, survey.analysis_version, [item for _, item in stamped])
-        for (detection, _), key in zip(stamped, keys):
-            detection.stamps_file, detection.stamps_key = file, key
+    link_stamps(store, project, survey.analysis_version, stamped)
     return measured
+
+
+def link_stamps(store: DataStore, project: str, version: str, stamped: Sequence[tuple]) -> None:
+    """Write detections' stamps to one file of the store and point each detection at its own.
+
+    Written before the commit that records the detections; the same stamps give the same file again
+    (a batch redone after a crash).
+
+    Parameters
+    ----------
+    store : DataStore
+        Receives the stamps.
+    project, version : str
+        Project and analysis version of the detections.
+    stamped : sequence of (Detection, tuple)
+        Each detection with its ``(source name, filter, season, peak time, Stamps)``; nothing is written
+        when empty.
+    """
+    if not stamped:
+        return
+    file, keys = store.save_stamps_many(project, version, [item for _, item in stamped])
+    for (detection, _), key in zip(stamped, keys):
+        detection.stamps_file, detection.stamps_key = file, key
 
 
 def _loaded(store: DataStore, records: dict) -> dict:
