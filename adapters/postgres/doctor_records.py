@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from sqlalchemy import delete, null, select
-from sqlalchemy.engine import Engine
 
+from adapters.postgres.connection_scope import ConnectionScope
 from adapters.postgres.orm import (
     detections,
     histogram_parts,
@@ -33,7 +33,7 @@ __all__ = ["SqlRecordIndex"]
 _BATCH = 1000
 
 
-class SqlRecordIndex(RecordIndex):
+class SqlRecordIndex(ConnectionScope, RecordIndex):
     """One connection and one transaction on the project database; every statement is parameterised.
 
     Parameters
@@ -41,21 +41,6 @@ class SqlRecordIndex(RecordIndex):
     engine : sqlalchemy.Engine
         Engine of the database.
     """
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.connection = None
-
-    def __enter__(self) -> "SqlRecordIndex":
-        self.connection = self.engine.connect()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        try:
-            self.rollback()
-        finally:
-            self.connection.close()
-            self.connection = None
 
     def raw(self) -> list[RawRecord]:
         """Return every raw-data row."""
@@ -150,13 +135,3 @@ class SqlRecordIndex(RecordIndex):
             histogram_parts.c.project_id == project_id, histogram_parts.c.survey == survey,
             histogram_parts.c.version == version).returning(histogram_parts.c.key))
         return sorted(removed.scalars())
-
-    def commit(self) -> None:
-        """Make the removals durable."""
-        self.connection.commit()
-
-    def rollback(self) -> None:
-        """Discard the removals."""
-        if self.connection is not None:
-            self.connection.rollback()
-

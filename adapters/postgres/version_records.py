@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, delete, false, func, not_, select, true
-from sqlalchemy.engine import Engine
 
 from adapters.faults import fault_point
 from adapters.files.netcdf_store import NetCdfHistogramStore
+from adapters.postgres.connection_scope import ConnectionScope
 from adapters.postgres.orm import (
     detections,
     failures,
@@ -36,7 +36,7 @@ def _histogram_file(key: str) -> str:
     return NetCdfHistogramStore.relative_path(key).as_posix()
 
 
-class SqlVersionRecords(VersionRecords):
+class SqlVersionRecords(ConnectionScope, VersionRecords):
     """One connection and one transaction on the project database; every statement is parameterised.
 
     Parameters
@@ -44,21 +44,6 @@ class SqlVersionRecords(VersionRecords):
     engine : sqlalchemy.Engine
         Engine of the database.
     """
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.connection = None
-
-    def __enter__(self) -> "SqlVersionRecords":
-        self.connection = self.engine.connect()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        try:
-            self.rollback()
-        finally:
-            self.connection.close()
-            self.connection = None
 
     def _in_project(self, project: str):
         project_id = select(projects.c.id).where(projects.c.name == project).scalar_subquery()
@@ -141,10 +126,6 @@ class SqlVersionRecords(VersionRecords):
 
     def commit(self) -> None:
         """Make the removals durable."""
-        self.connection.commit()
+        super().commit()
         fault_point("prune.after_commit")
 
-    def rollback(self) -> None:
-        """Discard the removals."""
-        if self.connection is not None:
-            self.connection.rollback()
