@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: demo test test-slow test-reliability test-mutation test-mutation-persistence test-all lint-imports benchmark screenshots clean-data
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,interop]'
@@ -78,4 +78,4 @@ benchmark: $(STAMP)
 ## Remove the data folder ($$VO_DATA or ~/.local/share/virtualobserver): every project's files, the embedded
 ## database and the answer cache (its server stopped first; refused while a vo process uses it).
 clean-data: $(STAMP)
-	$(BIN)/python -m adapters.cli.clean_data
+	$(BIN)/python -m virtualobserver.adapters.cli.clean_data

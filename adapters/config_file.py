@@ -8,9 +8,9 @@ from typing import Any, Mapping
 
 import yaml
 
-from adapters.yaml_limits import BoundedLoader, safe_load
-from domain.config import ProjectConfig, build_config
-from domain.errors import ConfigError
+from virtualobserver.adapters.yaml_limits import BoundedLoader, safe_load
+from virtualobserver.domain.config import ProjectConfig, build_config
+from virtualobserver.domain.errors import ConfigError
 
 __all__ = ["load_config", "parse_overrides"]
 

@@ -10,26 +10,26 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
-from adapters.catalogs.files import FileCatalogReader
-from adapters.config_file import load_config
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.files.manifest_store import FileManifestStore
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from adapters.http.cache import RawCache
-from adapters.http.ratelimit import share_limits, shared_limits
-from adapters.postgres.archive_limits import PostgresArchiveLimits
-from adapters.postgres.database import Database
-from adapters.postgres.lock import PostgresRunLock
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from adapters.settings import data_dir, database_url_from_env
-from adapters.surveys.demo import VirtualDemoObs
-from adapters.surveys.kepler import VirtualK2, VirtualKepler
-from adapters.surveys.tess import VirtualTESS
-from adapters.surveys.ztf import VirtualZTF
-from services.executor import InProcessExecutor
-from services.ports import NullProgress
-from services.project import Project
-from services.workspace import Workspace
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.files.manifest_store import FileManifestStore
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.ratelimit import share_limits, shared_limits
+from virtualobserver.adapters.postgres.archive_limits import PostgresArchiveLimits
+from virtualobserver.adapters.postgres.database import Database
+from virtualobserver.adapters.postgres.lock import PostgresRunLock
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.adapters.settings import data_dir, database_url_from_env
+from virtualobserver.adapters.surveys.demo import VirtualDemoObs
+from virtualobserver.adapters.surveys.kepler import VirtualK2, VirtualKepler
+from virtualobserver.adapters.surveys.tess import VirtualTESS
+from virtualobserver.adapters.surveys.ztf import VirtualZTF
+from virtualobserver.services.executor import InProcessExecutor
+from virtualobserver.services.ports import NullProgress
+from virtualobserver.services.project import Project
+from virtualobserver.services.workspace import Workspace
 
 __all__ = ["Container", "SURVEYS", "WorkerRecipe", "open_project", "close_container", "build_container", "find_project_files"]
 
@@ -60,7 +60,7 @@ def _executor(batch_workers: int, scheduler: str | None, dashboard: str | None =
     # One process by default (today's behaviour); Dask only when asked for, as it costs seconds to start.
     if scheduler is None and int(batch_workers) <= 1:
         return InProcessExecutor()
-    from adapters.executors.dask_executor import DaskExecutor
+    from virtualobserver.adapters.executors.dask_executor import DaskExecutor
 
     if scheduler is not None:
         return DaskExecutor(scheduler=scheduler)

@@ -28,15 +28,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from domain.analysis.baselines import (  # noqa: E402
+from virtualobserver.domain.analysis.baselines import (  # noqa: E402
     _biweight_rows,
     biweight_variance_factor,
     median_variance_factor,
 )
-from domain.analysis.calibration import _GATE_SIZES, MAD_SD_FACTOR  # noqa: E402
-from domain.analysis.finder import AnalysisParameters, score_many  # noqa: E402
-from domain.lightcurve import Lightcurve  # noqa: E402
-from domain.statistics import MAD_TO_SIGMA  # noqa: E402
+from virtualobserver.domain.analysis.calibration import _GATE_SIZES, MAD_SD_FACTOR  # noqa: E402
+from virtualobserver.domain.analysis.finder import AnalysisParameters, score_many  # noqa: E402
+from virtualobserver.domain.lightcurve import Lightcurve  # noqa: E402
+from virtualobserver.domain.statistics import MAD_TO_SIGMA  # noqa: E402
 
 _LEVELS = (1.0, 2.0, 3.0)
 

@@ -50,16 +50,16 @@ def _timed(owner, name: str, label: str) -> None:
 
 
 def _instrument() -> None:
-    import adapters.files.hdf5_store as hdf5
-    import adapters.files.netcdf_store as netcdf
-    import adapters.postgres.repository as rows
-    import adapters.postgres.science_repository as science_rows
-    import adapters.surveys.demo as demo
-    import domain.analysis.analysis as analysis
-    import domain.simulator as simulator
-    import services.batch_runner as runner
-    import services.simulate as simulate
-    import services.stages as stages
+    import virtualobserver.adapters.files.hdf5_store as hdf5
+    import virtualobserver.adapters.files.netcdf_store as netcdf
+    import virtualobserver.adapters.postgres.repository as rows
+    import virtualobserver.adapters.postgres.science_repository as science_rows
+    import virtualobserver.adapters.surveys.demo as demo
+    import virtualobserver.domain.analysis.analysis as analysis
+    import virtualobserver.domain.simulator as simulator
+    import virtualobserver.services.batch_runner as runner
+    import virtualobserver.services.simulate as simulate
+    import virtualobserver.services.stages as stages
 
     for name in ("download_batch", "reduce_batch", "analyse_batch"):
         _timed(stages, name, f"step: {name}")
@@ -117,8 +117,8 @@ def main(n: int, workload: str) -> None:
         os.environ["VO_DATA"] = f"{work}/data"
         os.environ.pop("VO_DATABASE_URL", None)
         _instrument()
-        from adapters.catalogs.demo import write_demo_catalog
-        from adapters.container import open_project
+        from virtualobserver.adapters.catalogs.demo import write_demo_catalog
+        from virtualobserver.adapters.container import open_project
 
         write_demo_catalog(Path(work) / "catalog.csv", rows=n, seed=3)
         (Path(work) / "p.yaml").write_text(WORKLOADS[workload].replace("CATALOG", f"{work}/catalog.csv"))

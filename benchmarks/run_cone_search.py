@@ -24,10 +24,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adapters.postgres.database import Database  # noqa: E402
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork  # noqa: E402
-from adapters.settings import database_url_from_env  # noqa: E402
-from domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested  # noqa: E402
+from virtualobserver.adapters.postgres.database import Database  # noqa: E402
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork  # noqa: E402
+from virtualobserver.adapters.settings import database_url_from_env  # noqa: E402
+from virtualobserver.domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested  # noqa: E402
 
 
 def _copy_sources(engine, project_id: int, ra: np.ndarray, dec: np.ndarray) -> None:

@@ -31,10 +31,10 @@ CHILD = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from adapters.catalogs.demo import write_demo_catalog
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog
 from dependency_injector import providers
-from adapters.container import build_container, close_container
-from adapters.executors.dask_executor import DaskExecutor
+from virtualobserver.adapters.container import build_container, close_container
+from virtualobserver.adapters.executors.dask_executor import DaskExecutor
 work, n, config_text, workers = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 write_demo_catalog(work / "catalog.csv", rows=n, seed=3)
 (work / "p.yaml").write_text(config_text.replace("CATALOG", str(work / "catalog.csv")))
@@ -47,7 +47,7 @@ try:
     project.status()  # start the server and migrate before timing
     if workers:
         # Each worker imports the stack and builds its project (engine, configuration) once: not timed.
-        from services.executor import worker_project
+        from virtualobserver.services.executor import worker_project
         project.executor.client.run(lambda recipe: worker_project(recipe) and None, project.worker_recipe)
     startup = time.perf_counter() - started
     start = time.perf_counter()

@@ -23,8 +23,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adapters.catalogs.demo import write_demo_catalog  # noqa: E402
-from adapters.container import open_project  # noqa: E402
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog  # noqa: E402
+from virtualobserver.adapters.container import open_project  # noqa: E402
 
 
 def one_run(work: Path, n: int, images: bool, tag: str) -> tuple[float, int, int, int]:

@@ -24,9 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adapters.catalogs.demo import write_demo_catalog  # noqa: E402
-from adapters.container import SURVEYS, open_project  # noqa: E402
-from domain.analysis.analysis import Analysis  # noqa: E402
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog  # noqa: E402
+from virtualobserver.adapters.container import SURVEYS, open_project  # noqa: E402
+from virtualobserver.domain.analysis.analysis import Analysis  # noqa: E402
 
 
 def main(n: int = 1000) -> None:

@@ -49,10 +49,10 @@ def digest(workload: str, n: int) -> dict[str, str]:
     """Run ``workload`` on ``n`` sources in a temporary folder; return a digest per result table."""
     from sqlalchemy import text
 
-    from adapters.catalogs.demo import write_demo_catalog
-    from adapters.container import open_project
-    from adapters.files.batch_tables import read_tables
-    from services.histograms import merged_histograms
+    from virtualobserver.adapters.catalogs.demo import write_demo_catalog
+    from virtualobserver.adapters.container import open_project
+    from virtualobserver.adapters.files.batch_tables import read_tables
+    from virtualobserver.services.histograms import merged_histograms
 
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -89,7 +89,7 @@ def digest(workload: str, n: int) -> dict[str, str]:
                 parts = connection.execute(text(
                     "SELECT DISTINCT version, kind FROM histogram_parts ORDER BY version, kind")).all()
             for file in scores:
-                from adapters.files.batch_tables import h5py_module  # h5py with the filters of batch tables
+                from virtualobserver.adapters.files.batch_tables import h5py_module  # h5py with the filters of batch tables
 
                 with h5py_module().File(work / "data" / file, "r") as f:
                     for name in sorted(f):

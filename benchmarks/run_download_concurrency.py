@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adapters.container import open_project  # noqa: E402
+from virtualobserver.adapters.container import open_project  # noqa: E402
 from tests.http_server import FakeArchive, Reply  # noqa: E402
 from tests.integration.test_ztf_client import LC_PATH, Obj, encode, ztf_table  # noqa: E402
 

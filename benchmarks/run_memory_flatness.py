@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from adapters.catalogs.demo import write_demo_catalog
-from adapters.container import open_project
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog
+from virtualobserver.adapters.container import open_project
 work, n = sys.argv[2], int(sys.argv[3])
 write_demo_catalog(f"{work}/catalog.csv", rows=n, seed=5)
 with open(f"{work}/p.yaml", "w") as f:

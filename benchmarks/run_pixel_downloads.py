@@ -22,10 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adapters.http.cache import RawCache  # noqa: E402
-from adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters  # noqa: E402
-from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters  # noqa: E402
-from domain.source import Source  # noqa: E402
+from virtualobserver.adapters.http.cache import RawCache  # noqa: E402
+from virtualobserver.adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters  # noqa: E402
+from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters  # noqa: E402
+from virtualobserver.domain.source import Source  # noqa: E402
 from tests.http_server import FakeArchive, Reply, Request  # noqa: E402
 from tests.integration.test_tesscut_downloads import BASE, Tesscut  # noqa: E402
 from tests.integration.test_ztf_cutouts import DEC, RA, Irsa  # noqa: E402

@@ -56,9 +56,9 @@ END_TO_END = r"""
 import json, os, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from adapters.catalogs.demo import write_demo_catalog
-from adapters.container import open_project
-from adapters.files.batch_tables import to_table
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog
+from virtualobserver.adapters.container import open_project
+from virtualobserver.adapters.files.batch_tables import to_table
 work, n, config_text = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 write_demo_catalog(work / "catalog.csv", rows=n, seed=3)
 (work / "p.yaml").write_text(config_text.replace("CATALOG", str(work / "catalog.csv")))
@@ -77,7 +77,7 @@ try:
     with container.database().engine.connect() as c:
         epochs = c.execute(text("SELECT sum(num_epochs) FROM raw_data")).scalar()
         raw = c.execute(text("SELECT file, key FROM raw_data LIMIT 1")).first()
-    from adapters.files.batch_tables import read_tables
+    from virtualobserver.adapters.files.batch_tables import read_tables
     row_bytes = to_table(read_tables(work / "data", raw[0], [raw[1]], "raw")[0]).itemsize
     on_disk = {top: sum(f.stat().st_size for f in (work / "data" / top).rglob("*") if f.is_file())
                for top in ("raw", "projects", "analysis", "histograms")}
@@ -92,14 +92,14 @@ FLOOR = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from adapters.catalogs.demo import write_demo_catalog
-from adapters.catalogs.files import FileCatalogReader
-from adapters.config_file import load_config
-from adapters.container import SURVEYS
-from domain.analysis.analysis import Analysis, summarise_many
-from domain.analysis.finder import find_events_many
-from domain.recovery import reference_of
-from domain.simulator import Simulator
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.domain.analysis.analysis import Analysis, summarise_many
+from virtualobserver.domain.analysis.finder import find_events_many
+from virtualobserver.domain.recovery import reference_of
+from virtualobserver.domain.simulator import Simulator
 work, n, config_text = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 write_demo_catalog(work / "catalog.csv", rows=n, seed=3)
 (work / "p.yaml").write_text(config_text.replace("CATALOG", str(work / "catalog.csv")))

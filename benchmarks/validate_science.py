@@ -40,11 +40,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adapters.config_file import load_config  # noqa: E402
-from adapters.container import SURVEYS  # noqa: E402
-from domain.analysis.analysis import Analysis  # noqa: E402
-from domain.analysis.detecting import SECONDS_PER_DAY, find_detections  # noqa: E402
-from domain.analysis.finder import AnalysisParameters, score_many  # noqa: E402
+from virtualobserver.adapters.config_file import load_config  # noqa: E402
+from virtualobserver.adapters.container import SURVEYS  # noqa: E402
+from virtualobserver.domain.analysis.analysis import Analysis  # noqa: E402
+from virtualobserver.domain.analysis.detecting import SECONDS_PER_DAY, find_detections  # noqa: E402
+from virtualobserver.domain.analysis.finder import AnalysisParameters, score_many  # noqa: E402
 from tests.noise import noise_lightcurves, two_sided_tail  # noqa: E402
 
 LENGTHS = (20, 33, 100, 1000)

@@ -8,10 +8,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from domain.catalog_columns import suggest_mapping
-from domain.errors import CatalogError
-from domain.selection import evaluate_selection
-from domain.source import Source
+from virtualobserver.domain.catalog_columns import suggest_mapping
+from virtualobserver.domain.errors import CatalogError
+from virtualobserver.domain.selection import evaluate_selection
+from virtualobserver.domain.source import Source
 
 __all__ = ["Catalog", "CatalogSpec", "STANDARD_COLUMNS", "REQUIRED_COLUMNS"]
 

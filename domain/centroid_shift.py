@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from domain.errors import DataError
-from domain.pixels import PixelCube
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.pixels import PixelCube
 
 __all__ = ["CentroidShift", "MIN_BASELINE_DAYS", "centroid_shift", "event_centroid_shift", "event_frames",
            "flux_weighted_centroid"]

@@ -6,14 +6,14 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from domain.analysis.analysis import HistogramParameters
-from domain.analysis.finder import AnalysisParameters
-from domain.analysis.quality import QualityParameters
-from domain.catalog import STANDARD_COLUMNS, CatalogSpec
-from domain.errors import ConfigError
-from domain.parameters import Param, Parameters, version_hash
-from domain.reduction import ReductionParameters
-from domain.simulator import SimulationParameters
+from virtualobserver.domain.analysis.analysis import HistogramParameters
+from virtualobserver.domain.analysis.finder import AnalysisParameters
+from virtualobserver.domain.analysis.quality import QualityParameters
+from virtualobserver.domain.catalog import STANDARD_COLUMNS, CatalogSpec
+from virtualobserver.domain.errors import ConfigError
+from virtualobserver.domain.parameters import Param, Parameters, version_hash
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.simulator import SimulationParameters
 
 __all__ = ["ProjectParameters", "SurveyConfig", "ProjectConfig", "build_config", "SECTIONS", "ALGORITHMS"]
 

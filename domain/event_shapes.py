@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from domain import flare_template
+from virtualobserver.domain import flare_template
 
 __all__ = ["OCCULTATION_INGRESS_FRACTION", "flare", "gaussian", "box", "occultation", "paczynski", "flare_mean",
            "gaussian_mean", "box_mean", "occultation_mean", "paczynski_mean", "erf"]

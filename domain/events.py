@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from domain import event_shapes, flare_template
-from domain.detection import BRIGHTENING, DIMMING, Detection
-from domain.event_shapes import OCCULTATION_INGRESS_FRACTION, box, flare, gaussian, occultation, paczynski
-from domain.injection import Injection
+from virtualobserver.domain import event_shapes, flare_template
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
+from virtualobserver.domain.event_shapes import OCCULTATION_INGRESS_FRACTION, box, flare, gaussian, occultation, paczynski
+from virtualobserver.domain.injection import Injection
 
 __all__ = ["EVENT_KINDS", "DIMMING_KINDS", "WIDTH_MEANINGS", "EDGE_FRACTION", "FLARE_SPAN",
            "OCCULTATION_INGRESS_FRACTION", "SECONDS_PER_DAY", "flare", "gaussian", "box", "occultation", "paczynski",

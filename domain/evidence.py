@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.centroid_shift import MIN_BASELINE_DAYS, TARGET_ERROR_ARCSEC, CentroidShift, event_centroid_shift
-from domain.pixels import PixelCube
-from domain.stamps import Stamps, event_stamps
+from virtualobserver.domain.centroid_shift import MIN_BASELINE_DAYS, TARGET_ERROR_ARCSEC, CentroidShift, event_centroid_shift
+from virtualobserver.domain.pixels import PixelCube
+from virtualobserver.domain.stamps import Stamps, event_stamps
 
 __all__ = ["EventPixels", "measure_event"]
 

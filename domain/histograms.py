@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from domain.errors import DataError
-from domain.histogram_axes import KIND_ATTR, OTHER, Axis, Binned
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.histogram_axes import KIND_ATTR, OTHER, Axis, Binned
 
 if TYPE_CHECKING:  # xarray takes 1.1 s to import: only the methods that build its objects import it
     import xarray as xr

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.errors import DataError
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["aligned_stack", "grid_centre"]
 

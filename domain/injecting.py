@@ -6,11 +6,11 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.errors import DataError
-from domain.events import InjectedEvent, event_factor
-from domain.lightcurve import Lightcurve
-from domain.segments import Segments
-from domain.statistics import median
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.events import InjectedEvent, event_factor
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.segments import Segments
+from virtualobserver.domain.statistics import median
 
 __all__ = ["inject", "inject_many", "NOISE_MODELS"]
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from domain.errors import DataError
-from domain.statistics import robust_location_scale
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.statistics import robust_location_scale
 
 if TYPE_CHECKING:
     from astropy.time import Time

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
-from domain.errors import ConfigError
+from virtualobserver.domain.errors import ConfigError
 
 __all__ = ["Param", "Parameters", "version_hash"]
 

@@ -10,8 +10,8 @@ import warnings
 
 import numpy as np
 
-from domain.errors import DataError
-from domain.pixels import PixelCube
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.pixels import PixelCube
 
 __all__ = ["DEFAULT_CIRCLE_RADIUS_PX", "DEFAULT_THRESHOLD", "aperture_photometry", "background_pixels",
            "choose_aperture", "circular_aperture", "needs_background", "subtract_background", "threshold_aperture"]

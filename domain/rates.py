@@ -29,10 +29,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Mapping, Sequence
 
-from domain.detection import BRIGHTENING, DIMMING
-from domain.errors import ConfigError, DataError
-from domain.events import DIMMING_KINDS, EVENT_KINDS
-from domain.intervals import feldman_cousins_interval, garwood_interval, wilson_interval
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING
+from virtualobserver.domain.errors import ConfigError, DataError
+from virtualobserver.domain.events import DIMMING_KINDS, EVENT_KINDS
+from virtualobserver.domain.intervals import feldman_cousins_interval, garwood_interval, wilson_interval
 
 __all__ = [
     "DAYS_PER_YEAR", "LABEL_RULES", "INTERVAL_METHODS", "EFFICIENCY_SHARE", "Exposure", "Candidate",

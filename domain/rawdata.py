@@ -6,7 +6,7 @@ from typing import Mapping
 
 import numpy as np
 
-from domain.errors import DataError
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["RawData"]
 

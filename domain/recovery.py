@@ -14,9 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.detection import Detection
-from domain.events import InjectedEvent
-from domain.segments import Segments
+from virtualobserver.domain.detection import Detection
+from virtualobserver.domain.events import InjectedEvent
+from virtualobserver.domain.segments import Segments
 
 __all__ = ["Reference", "reference_of", "references_many", "new_detection", "overlapping"]
 

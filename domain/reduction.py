@@ -7,9 +7,9 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from domain.errors import DataError
-from domain.lightcurve import LIGHTCURVE_COLUMNS, OPTIONAL_COLUMNS, Lightcurve
-from domain.parameters import Param, Parameters
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.lightcurve import LIGHTCURVE_COLUMNS, OPTIONAL_COLUMNS, Lightcurve
+from virtualobserver.domain.parameters import Param, Parameters
 
 __all__ = ["ReductionParameters", "mag_to_flux", "split_seasons", "reduce_photometry"]
 

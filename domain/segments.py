@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.statistics import MAD_TO_SIGMA
+from virtualobserver.domain.statistics import MAD_TO_SIGMA
 
 __all__ = ["Segments"]
 

@@ -15,7 +15,7 @@ from typing import Mapping
 
 import numpy as np
 
-from domain.errors import SelectionError
+from virtualobserver.domain.errors import SelectionError
 
 __all__ = ["evaluate_selection", "selection_names", "MAX_LENGTH", "MAX_NODES"]
 

@@ -25,14 +25,14 @@ from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from domain.errors import ConfigError
-from domain.events import DIMMING_KINDS, EVENT_KINDS, WIDTH_MEANINGS, InjectedEvent
-from domain.injecting import NOISE_MODELS, inject, inject_many
-from domain.injection import Injection
-from domain.lightcurve import Lightcurve
-from domain.parameters import Param, Parameters
-from domain.recovery import Reference, new_detection, overlapping
-from domain.seeding import generator_from_state, stream_states
+from virtualobserver.domain.errors import ConfigError
+from virtualobserver.domain.events import DIMMING_KINDS, EVENT_KINDS, WIDTH_MEANINGS, InjectedEvent
+from virtualobserver.domain.injecting import NOISE_MODELS, inject, inject_many
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.parameters import Param, Parameters
+from virtualobserver.domain.recovery import Reference, new_detection, overlapping
+from virtualobserver.domain.seeding import generator_from_state, stream_states
 
 __all__ = ["SimulationParameters", "Simulator", "Planned", "inject", "inject_many", "NOISE_MODELS", "PEAK_TIMES",
            "EVENT_KINDS", "InjectedEvent"]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from domain.centroid_shift import BASELINE_DURATIONS, MIN_BASELINE_DAYS, event_frames
-from domain.errors import DataError
-from domain.pixels import PixelCube
+from virtualobserver.domain.centroid_shift import BASELINE_DURATIONS, MIN_BASELINE_DAYS, event_frames
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.pixels import PixelCube
 
 __all__ = ["Stamps", "event_stamps"]
 

@@ -7,18 +7,18 @@ import functools
 import time
 from typing import TYPE_CHECKING
 
-from domain.analysis.analysis import HISTOGRAM_NAMES
-from domain.errors import DatabaseConnectionLost
-from services.batch_carry import BatchCarry
-from services.collector import fewer_collections
-from services.executor import BatchOutcome, pack_batch, run_batch_task
-from services.histograms import compact_histograms
-from services.ports import AbstractUnitOfWork
-from services.simulate import EFFICIENCY, SIMULATE, simulate_batch
-from services.stages import ANALYSE, DOWNLOAD, REDUCE, StageResult, analyse_batch, download_batch, reduce_batch
+from virtualobserver.domain.analysis.analysis import HISTOGRAM_NAMES
+from virtualobserver.domain.errors import DatabaseConnectionLost
+from virtualobserver.services.batch_carry import BatchCarry
+from virtualobserver.services.collector import fewer_collections
+from virtualobserver.services.executor import BatchOutcome, pack_batch, run_batch_task
+from virtualobserver.services.histograms import compact_histograms
+from virtualobserver.services.ports import AbstractUnitOfWork
+from virtualobserver.services.simulate import EFFICIENCY, SIMULATE, simulate_batch
+from virtualobserver.services.stages import ANALYSE, DOWNLOAD, REDUCE, StageResult, analyse_batch, download_batch, reduce_batch
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from services.project import RunReport
+    from virtualobserver.services.project import RunReport
 
 __all__ = ["BatchRunnerMixin", "RUN", "SIMULATE_ONLY", "RECONNECT_DELAYS"]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from domain.stamps import Stamps
-from services.catalog_browser import CatalogBrowser, CatalogPage, Cone
-from services.stamps import detection_stamps
-from services.triage import DetectionRow, label_detections, list_detections
-from services.workspace import list_projects
+from virtualobserver.domain.stamps import Stamps
+from virtualobserver.services.catalog_browser import CatalogBrowser, CatalogPage, Cone
+from virtualobserver.services.stamps import detection_stamps
+from virtualobserver.services.triage import DetectionRow, label_detections, list_detections
+from virtualobserver.services.workspace import list_projects
 
 __all__ = ["BrowsingMixin"]
 

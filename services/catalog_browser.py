@@ -8,12 +8,12 @@ from typing import Callable
 
 import numpy as np
 
-from domain.catalog import Catalog
-from domain.config import ProjectConfig
-from domain.errors import SelectionError
-from services.ports import AbstractUnitOfWork, CatalogReader, batched
-from services.stages import ANALYSE
-from services.targets import selected_catalog
+from virtualobserver.domain.catalog import Catalog
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.domain.errors import SelectionError
+from virtualobserver.services.ports import AbstractUnitOfWork, CatalogReader, batched
+from virtualobserver.services.stages import ANALYSE
+from virtualobserver.services.targets import selected_catalog
 
 __all__ = ["Cone", "parse_cone", "angular_separation", "CatalogRow", "CatalogPage", "CatalogBrowser", "FLAGS"]
 

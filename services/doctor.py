@@ -21,10 +21,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from domain.config import ProjectConfig
-from domain.naming import safe_key
-from services.doctor_ports import DataFolder, RecordIndex
-from services.ports import AbstractUnitOfWork
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.domain.naming import safe_key
+from virtualobserver.services.doctor_ports import DataFolder, RecordIndex
+from virtualobserver.services.ports import AbstractUnitOfWork
 
 __all__ = ["Finding", "DoctorReport", "Doctor"]
 
@@ -365,7 +365,7 @@ class Doctor:
         DataError
             If the database already holds sources of this project.
         """
-        from domain.errors import DataError
+        from virtualobserver.domain.errors import DataError
 
         report = DoctorReport()
         project, current = self.config.name, self._current()

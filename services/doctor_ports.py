@@ -6,8 +6,8 @@ import abc
 from dataclasses import dataclass
 from typing import Sequence
 
-from domain.lightcurve import Lightcurve
-from domain.rawdata import RawData
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.rawdata import RawData
 
 __all__ = ["RawRecord", "StepRecord", "ScoresRecord", "LightcurveRecord", "PartRecord", "RecordIndex", "DataFolder"]
 

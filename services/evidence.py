@@ -15,12 +15,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from domain.config import ProjectConfig
-from domain.errors import DataError, SurveyError
-from domain.evidence import measure_event
-from services.evidence_ports import EventPixelsSource
-from services.pixel_evidence import link_stamps
-from services.ports import AbstractUnitOfWork, DataStore
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.evidence import measure_event
+from virtualobserver.services.evidence_ports import EventPixelsSource
+from virtualobserver.services.pixel_evidence import link_stamps
+from virtualobserver.services.ports import AbstractUnitOfWork, DataStore
 
 __all__ = ["EvidenceReport", "gather_evidence", "needs_evidence"]
 

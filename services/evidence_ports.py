@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import abc
 
-from domain.evidence import EventPixels
-from domain.source import Source
+from virtualobserver.domain.evidence import EventPixels
+from virtualobserver.domain.source import Source
 
 __all__ = ["EventPixelsSource"]
 

@@ -6,9 +6,9 @@ import abc
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from domain.source import Source
-from services.collector import fewer_collections
-from services.stages import StageResult
+from virtualobserver.domain.source import Source
+from virtualobserver.services.collector import fewer_collections
+from virtualobserver.services.stages import StageResult
 
 __all__ = ["BatchExecutor", "BatchOutcome", "InProcessExecutor", "pack_batch", "run_batch_task", "unpack_batch",
            "worker_project"]

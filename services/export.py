@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ports import AbstractUnitOfWork
+from virtualobserver.services.ports import AbstractUnitOfWork
 
 __all__ = ["detection_rows", "injection_rows", "summary_rows", "EXPORTS"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from domain.histograms import Histograms
-from services.ports import AbstractUnitOfWork, HistogramStore
+from virtualobserver.domain.histograms import Histograms
+from virtualobserver.services.ports import AbstractUnitOfWork, HistogramStore
 
 __all__ = ["merged_histograms", "compact_histograms"]
 

@@ -8,13 +8,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from domain.catalog import Catalog
-from domain.config import ProjectConfig
-from domain.errors import SurveyError, VOError
-from domain.rawdata import RawData
-from services.ports import AbstractUnitOfWork, CatalogReader, DataStore, SurveyClient
-from services.stages import DOWNLOAD
-from services.targets import selected_catalog
+from virtualobserver.domain.catalog import Catalog
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.domain.errors import SurveyError, VOError
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.services.ports import AbstractUnitOfWork, CatalogReader, DataStore, SurveyClient
+from virtualobserver.services.stages import DOWNLOAD
+from virtualobserver.services.targets import selected_catalog
 
 __all__ = ["IngestReport", "ingest_files", "nearest_row"]
 

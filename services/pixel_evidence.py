@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-from domain.centroid_shift import event_centroid_shift
-from domain.stamps import event_stamps
-from domain.errors import VOError
-from domain.source import Source
-from services.ports import AbstractUnitOfWork, DataStore, SurveyClient
+from virtualobserver.domain.centroid_shift import event_centroid_shift
+from virtualobserver.domain.stamps import event_stamps
+from virtualobserver.domain.errors import VOError
+from virtualobserver.domain.source import Source
+from virtualobserver.services.ports import AbstractUnitOfWork, DataStore, SurveyClient
 
 __all__ = ["link_stamps", "measure_pixel_evidence"]
 

@@ -9,20 +9,20 @@ from typing import TYPE_CHECKING, ContextManager
 
 import numpy as np
 
-from domain.catalog import Catalog, CatalogSpec
-from domain.errors import SurveyError, VOError
-from domain.lightcurve import Lightcurve
-from domain.parameters import Parameters
-from domain.pixels import PixelCube
-from domain.rawdata import RawData
-from domain.source import Source
-from domain.stamps import Stamps
+from virtualobserver.domain.catalog import Catalog, CatalogSpec
+from virtualobserver.domain.errors import SurveyError, VOError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.parameters import Parameters
+from virtualobserver.domain.pixels import PixelCube
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.stamps import Stamps
 
-from services import repository_ports
-from services.repository_ports import *  # noqa: F403 - re-exported: adapters and fakes import every port from here
+from virtualobserver.services import repository_ports
+from virtualobserver.services.repository_ports import *  # noqa: F403 - re-exported: adapters and fakes import every port from here
 
 if TYPE_CHECKING:  # the module is written by the science core; only names are needed here
-    from domain.histograms import Histograms
+    from virtualobserver.domain.histograms import Histograms
 
 __all__ = [
     "SurveyClient",

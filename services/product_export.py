@@ -7,11 +7,11 @@ from typing import Iterator, Sequence
 import astropy.units as u
 from astropy.table import Table
 
-from domain.config import SurveyConfig
-from domain.errors import DataError
-from services.export import injection_rows
-from services.stamps import StampedDetection, stamped_detections
-from services.product_tables import (
+from virtualobserver.domain.config import SurveyConfig
+from virtualobserver.domain.errors import DataError
+from virtualobserver.services.export import injection_rows
+from virtualobserver.services.stamps import StampedDetection, stamped_detections
+from virtualobserver.services.product_tables import (
     SOURCE_UNITS,
     UJY_ZERO_POINT,
     detection_units,

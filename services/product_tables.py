@@ -20,9 +20,9 @@ from astropy.table import MaskedColumn, Table
 from astropy.time import Time
 from astropy.timeseries import TimeSeries
 
-from domain.errors import DataError
-from domain.histograms import OTHER, Axis, Histograms
-from domain.lightcurve import LIGHTCURVE_COLUMNS, OPTIONAL_COLUMNS, Lightcurve
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.histograms import OTHER, Axis, Histograms
+from virtualobserver.domain.lightcurve import LIGHTCURVE_COLUMNS, OPTIONAL_COLUMNS, Lightcurve
 
 __all__ = ["flux_unit", "export_flux", "time_frame", "time_columns", "survey_time_scale", "skyportal_table",
            "lightcurve_table", "lightcurves_table", "to_timeseries", "rows_table",

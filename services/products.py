@@ -20,17 +20,17 @@ from typing import Callable, Iterator, Sequence
 
 from astropy.timeseries import TimeSeries
 
-from domain.config import ProjectConfig, SurveyConfig
-from domain.errors import ConfigError, DataError
-from domain.lightcurve import Lightcurve
-from domain.source import Source
-from domain.summary import SourceSummary
-from services.histograms import merged_histograms
-from services.ports import AbstractUnitOfWork, DataStore, HistogramStore
-from services.product_export import PRODUCTS, TablesMixin
-from services.product_tables import flux_unit, to_timeseries
-from services.provenance import catalog_fingerprint, code_version, project_version
-from services.triage import DetectionRow
+from virtualobserver.domain.config import ProjectConfig, SurveyConfig
+from virtualobserver.domain.errors import ConfigError, DataError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.summary import SourceSummary
+from virtualobserver.services.histograms import merged_histograms
+from virtualobserver.services.ports import AbstractUnitOfWork, DataStore, HistogramStore
+from virtualobserver.services.product_export import PRODUCTS, TablesMixin
+from virtualobserver.services.product_tables import flux_unit, to_timeseries
+from virtualobserver.services.provenance import catalog_fingerprint, code_version, project_version
+from virtualobserver.services.triage import DetectionRow
 
 __all__ = ["Products", "SourceProducts", "PRODUCTS", "to_timeseries"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from domain.catalog import STANDARD_COLUMNS
-from domain.config import ProjectConfig
-from domain.errors import ConfigError, VOError
-from services.ports import (
+from virtualobserver.domain.catalog import STANDARD_COLUMNS
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.domain.errors import ConfigError, VOError
+from virtualobserver.services.ports import (
     AbstractUnitOfWork,
     CatalogReader,
     DataStore,
@@ -19,25 +19,25 @@ from services.ports import (
     SurveyClient,
     batched,
 )
-from services.export import EXPORTS, detection_rows
-from services.histograms import merged_histograms
-from services.executor import BatchExecutor, InProcessExecutor
-from services.simulate import EFFICIENCY, SIMULATE
-from services.stages import (
+from virtualobserver.services.export import EXPORTS, detection_rows
+from virtualobserver.services.histograms import merged_histograms
+from virtualobserver.services.executor import BatchExecutor, InProcessExecutor
+from virtualobserver.services.simulate import EFFICIENCY, SIMULATE
+from virtualobserver.services.stages import (
     ANALYSE,
     DOWNLOAD,
     REDUCE,
     StageResult,
     lightcurves_of,
 )
-from services.targets import check_known_sources, selected_catalog
-from services.ingest import IngestReport, ingest_files
-from services.batch_runner import RUN, SIMULATE_ONLY, BatchRunnerMixin
-from services.browsing import BrowsingMixin
-from services.provenance import record_manifest
-from services.provenance_ports import ManifestStore
-from services.rates import event_rate
-from services.status import current_failures, project_status
+from virtualobserver.services.targets import check_known_sources, selected_catalog
+from virtualobserver.services.ingest import IngestReport, ingest_files
+from virtualobserver.services.batch_runner import RUN, SIMULATE_ONLY, BatchRunnerMixin
+from virtualobserver.services.browsing import BrowsingMixin
+from virtualobserver.services.provenance import record_manifest
+from virtualobserver.services.provenance_ports import ManifestStore
+from virtualobserver.services.rates import event_rate
+from virtualobserver.services.status import current_failures, project_status
 
 __all__ = ["Project", "RunReport"]
 

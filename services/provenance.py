@@ -14,12 +14,12 @@ import datetime as _dt
 import hashlib
 import json
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any, Iterable, Mapping
 
-from domain.config import ALGORITHMS, ProjectConfig, SurveyConfig
-from domain.parameters import version_hash
-from services.provenance_ports import ManifestStore
+from virtualobserver._release import release
+from virtualobserver.domain.config import ALGORITHMS, ProjectConfig, SurveyConfig
+from virtualobserver.domain.parameters import version_hash
+from virtualobserver.services.provenance_ports import ManifestStore
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -109,18 +109,15 @@ class VersionInfo:
 
 
 def code_version() -> dict:
-    """Return the version of the code: the installed package's and that of each step's science code.
+    """Return the version of the code: the package's release and that of each step's science code.
 
     Returns
     -------
     dict
-        ``package``, ``version`` (``"unknown"`` when not installed) and ``algorithms``.
+        ``package``, ``version`` (from git: distinct for every commit, ``.dYYYYMMDD`` for uncommitted changes;
+        ``"unknown"`` for a source tree neither checked out nor installed) and ``algorithms``.
     """
-    try:
-        release = metadata.version(_PACKAGE)
-    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
-        release = "unknown"
-    return {"package": _PACKAGE, "version": release, "algorithms": dict(ALGORITHMS)}
+    return {"package": _PACKAGE, "version": release(), "algorithms": dict(ALGORITHMS)}
 
 
 def catalog_fingerprint(config: ProjectConfig, fingerprint) -> dict:

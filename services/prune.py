@@ -21,8 +21,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from domain.errors import DataError
-from services.prune_ports import STEPS, StepVersion, VersionFiles, VersionRecords
+from virtualobserver.domain.errors import DataError
+from virtualobserver.services.prune_ports import STEPS, StepVersion, VersionFiles, VersionRecords
 
 __all__ = ["PrunePlan", "PruneReport", "DiskUse", "find_version", "chain_of", "plan_prune", "prune", "disk_use"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 
-from domain.rates import Candidate, Exposure, InjectionCounts
+from virtualobserver.domain.rates import Candidate, Exposure, InjectionCounts
 
 __all__ = ["RateRepository"]
 

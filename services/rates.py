@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from domain.config import SurveyConfig
-from domain.errors import DataError
-from domain.rates import (
+from virtualobserver.domain.config import SurveyConfig
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.rates import (
     EventRate,
     InjectionCounts,
     check_options,
@@ -14,9 +14,9 @@ from domain.rates import (
     keeps_label,
     measure_rate,
 )
-from services.ports import AbstractUnitOfWork
-from services.simulate import SIMULATE
-from services.stages import ANALYSE
+from virtualobserver.services.ports import AbstractUnitOfWork
+from virtualobserver.services.simulate import SIMULATE
+from virtualobserver.services.stages import ANALYSE
 
 __all__ = ["event_rate", "efficiency_includes"]
 

@@ -7,13 +7,13 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from domain.detection import Detection
-from domain.injection import Injection
-from domain.lightcurve import Lightcurve
-from domain.rawdata import RawData
-from domain.source import Source
-from domain.summary import SourceSummary
-from services.rate_ports import RateRepository
+from virtualobserver.domain.detection import Detection
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.summary import SourceSummary
+from virtualobserver.services.rate_ports import RateRepository
 
 __all__ = [
     "SourceRepository",

@@ -7,17 +7,17 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.analysis.analysis import Analysis
-from domain.analysis.finder import find_events, find_events_many
-from domain.config import SurveyConfig
-from domain.errors import VOError
-from domain.histograms import Axis, Histograms
-from domain.injection import Injection
-from domain.recovery import Reference, references_many
-from domain.simulator import Simulator
-from domain.source import Source
-from services.ports import AbstractUnitOfWork, DataStore, HistogramStore
-from services.stages import (
+from virtualobserver.domain.analysis.analysis import Analysis
+from virtualobserver.domain.analysis.finder import find_events, find_events_many
+from virtualobserver.domain.config import SurveyConfig
+from virtualobserver.domain.errors import VOError
+from virtualobserver.domain.histograms import Axis, Histograms
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.recovery import Reference, references_many
+from virtualobserver.domain.simulator import Simulator
+from virtualobserver.domain.source import Source
+from virtualobserver.services.ports import AbstractUnitOfWork, DataStore, HistogramStore
+from virtualobserver.services.stages import (
     ANALYSE,
     StageResult,
     finish,
@@ -25,7 +25,7 @@ from services.stages import (
     pending,
     save_histogram_parts,
 )
-from services.batch_carry import BatchCarry
+from virtualobserver.services.batch_carry import BatchCarry
 
 __all__ = ["SIMULATE", "EFFICIENCY", "simulate_batch", "efficiency_histograms", "fill_efficiency"]
 

@@ -7,14 +7,14 @@ from typing import Callable, Sequence
 
 import hashlib
 
-from domain.analysis.analysis import Analysis
-from domain.config import SurveyConfig
-from domain.naming import safe_key
-from domain.errors import VOError
-from domain.source import Source
-from services.batch_carry import BatchCarry, in_canonical_order
-from services.pixel_evidence import measure_pixel_evidence
-from services.ports import AbstractUnitOfWork, DataStore, HistogramStore, SurveyClient
+from virtualobserver.domain.analysis.analysis import Analysis
+from virtualobserver.domain.config import SurveyConfig
+from virtualobserver.domain.naming import safe_key
+from virtualobserver.domain.errors import VOError
+from virtualobserver.domain.source import Source
+from virtualobserver.services.batch_carry import BatchCarry, in_canonical_order
+from virtualobserver.services.pixel_evidence import measure_pixel_evidence
+from virtualobserver.services.ports import AbstractUnitOfWork, DataStore, HistogramStore, SurveyClient
 
 __all__ = ["StageResult", "download_batch", "reduce_batch", "analyse_batch", "pending", "finish", "lightcurves_of",
            "load_lightcurves_of", "batch_lightcurves", "save_histogram_parts", "DOWNLOAD", "REDUCE", "ANALYSE"]

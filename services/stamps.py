@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from domain.config import ProjectConfig
-from domain.detection import Detection
-from domain.stamps import Stamps
-from services.ports import AbstractUnitOfWork, DataStore
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.domain.detection import Detection
+from virtualobserver.domain.stamps import Stamps
+from virtualobserver.services.ports import AbstractUnitOfWork, DataStore
 
 __all__ = ["detection_stamps", "stamped_detections", "StampedDetection"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable, Sequence
 
-from domain.config import ProjectConfig
-from services.ports import AbstractUnitOfWork, batched
-from services.simulate import SIMULATE
-from services.stages import ANALYSE, DOWNLOAD, REDUCE
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.services.ports import AbstractUnitOfWork, batched
+from virtualobserver.services.simulate import SIMULATE
+from virtualobserver.services.stages import ANALYSE, DOWNLOAD, REDUCE
 
 __all__ = ["project_status", "selected_counts", "COUNTS"]
 

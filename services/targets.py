@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from domain.catalog import Catalog
-from domain.config import ProjectConfig
-from domain.errors import CatalogError
-from services.ports import AbstractUnitOfWork, CatalogReader
+from virtualobserver.domain.catalog import Catalog
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.domain.errors import CatalogError
+from virtualobserver.services.ports import AbstractUnitOfWork, CatalogReader
 
 __all__ = ["selected_catalog", "check_known_sources"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from domain.detection import Detection
-from domain.errors import DataError
-from services.ports import TRIAGE_LABELS, AbstractUnitOfWork
+from virtualobserver.domain.detection import Detection
+from virtualobserver.domain.errors import DataError
+from virtualobserver.services.ports import TRIAGE_LABELS, AbstractUnitOfWork
 
 __all__ = ["DetectionRow", "DETECTION_ORDERS", "list_detections", "label_detections", "check_label"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from domain.config import ProjectConfig
-from domain.errors import VOError
-from services.ports import AbstractUnitOfWork, ProjectRecord
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.domain.errors import VOError
+from virtualobserver.services.ports import AbstractUnitOfWork, ProjectRecord
 
 __all__ = ["ConfigEntry", "Workspace", "list_projects"]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from adapters.postgres import migrate
-from adapters.postgres.embedded import EmbeddedPostgres
-from adapters.postgres.engine import make_engine, make_session_factory
-from adapters.postgres.orm import clear_mappers, start_mappers
+from virtualobserver.adapters.postgres import migrate
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
+from virtualobserver.adapters.postgres.engine import make_engine, make_session_factory
+from virtualobserver.adapters.postgres.orm import clear_mappers, start_mappers
 from tests.http_fixtures import fake_archive  # noqa: F401  (a fixture for every test module)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

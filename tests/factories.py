@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.catalog import Catalog
-from domain.lightcurve import Lightcurve
+from virtualobserver.domain.catalog import Catalog
+from virtualobserver.domain.lightcurve import Lightcurve
 
 
 def flat_lightcurve(n: int = 200, flux: float = 100.0, sigma: float = 1.0, seed: int = 0,

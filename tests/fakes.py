@@ -9,18 +9,18 @@ import zlib
 
 import numpy as np
 
-from domain.catalog import Catalog, CatalogSpec
-from domain.errors import SurveyError
-from domain.lightcurve import Lightcurve
-from domain.parameters import Param, Parameters
-from domain.rawdata import RawData
-from domain.reduction import reduce_photometry
-from domain.source import Source
-from domain.healpix import angular_distance_deg
-from domain.rates import Candidate, Exposure, InjectionCounts
-from domain.summary import SourceSummary
-from services import ports
-from services.rate_ports import RateRepository
+from virtualobserver.domain.catalog import Catalog, CatalogSpec
+from virtualobserver.domain.errors import SurveyError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.parameters import Param, Parameters
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.reduction import reduce_photometry
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.healpix import angular_distance_deg
+from virtualobserver.domain.rates import Candidate, Exposure, InjectionCounts
+from virtualobserver.domain.summary import SourceSummary
+from virtualobserver.services import ports
+from virtualobserver.services.rate_ports import RateRepository
 
 
 class FakeState:

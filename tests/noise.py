@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from domain.lightcurve import Lightcurve
+from virtualobserver.domain.lightcurve import Lightcurve
 
 __all__ = ["noise_lightcurves", "two_sided_tail", "assert_tail"]
 

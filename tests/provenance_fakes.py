@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from domain.errors import DataError
-from services.provenance import content_hash
-from services.provenance_ports import ManifestStore
+from virtualobserver.domain.errors import DataError
+from virtualobserver.services.provenance import content_hash
+from virtualobserver.services.provenance_ports import ManifestStore
 
 
 class FakeManifestStore(ManifestStore):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.analysis.baselines import biweight_variance_factor, median_variance_factor
-from domain.analysis.calibration import excess_threshold
+from virtualobserver.domain.analysis.baselines import biweight_variance_factor, median_variance_factor
+from virtualobserver.domain.analysis.calibration import excess_threshold
 
 MAD = 1.482602218505602
 

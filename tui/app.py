@@ -11,14 +11,14 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import WorkerState
 
-from tui.screens.catalog import CatalogScreen
-from tui.screens.detections import DetectionsScreen
-from tui.screens.help import HelpScreen
-from tui.screens.histograms import HistogramsScreen
-from tui.screens.projects import ProjectsScreen
-from tui.screens.run import RunScreen
-from tui.screens.source import SourceScreen
-from tui.widgets.nav_bar import SCREENS
+from virtualobserver.tui.screens.catalog import CatalogScreen
+from virtualobserver.tui.screens.detections import DetectionsScreen
+from virtualobserver.tui.screens.help import HelpScreen
+from virtualobserver.tui.screens.histograms import HistogramsScreen
+from virtualobserver.tui.screens.projects import ProjectsScreen
+from virtualobserver.tui.screens.run import RunScreen
+from virtualobserver.tui.screens.source import SourceScreen
+from virtualobserver.tui.widgets.nav_bar import SCREENS
 
 __all__ = ["VirtualObserverApp"]
 

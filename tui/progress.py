@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from domain.errors import RunCancelled
-from services.ports import ProgressSink
-from tui.messages import LogLine, StageAdvanced, StageFinished, StageStarted
+from virtualobserver.domain.errors import RunCancelled
+from virtualobserver.services.ports import ProgressSink
+from virtualobserver.tui.messages import LogLine, StageAdvanced, StageFinished, StageStarted
 
 __all__ = ["MessageProgress"]
 

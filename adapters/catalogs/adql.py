@@ -7,7 +7,7 @@ import math
 import re
 from typing import Sequence
 
-from domain.errors import CatalogError
+from virtualobserver.domain.errors import CatalogError
 
 __all__ = ["cone_query", "select_query", "check_where", "check_columns", "format_number", "MAX_WHERE_CHARS"]
 

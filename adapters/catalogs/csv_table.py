@@ -20,7 +20,7 @@ from typing import Collection
 
 import numpy as np
 
-from domain.errors import CatalogError
+from virtualobserver.domain.errors import CatalogError
 
 __all__ = ["read_csv_columns"]
 

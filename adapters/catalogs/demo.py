@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.files.atomic import atomic_path
+from virtualobserver.adapters.files.atomic import atomic_path
 
 __all__ = ["write_demo_catalog"]
 

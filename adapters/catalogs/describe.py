@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.catalogs.csv_table import read_csv_columns
-from adapters.catalogs.files import guess_format
-from domain.catalog_columns import ColumnInfo
-from domain.errors import CatalogError
+from virtualobserver.adapters.catalogs.csv_table import read_csv_columns
+from virtualobserver.adapters.catalogs.files import guess_format
+from virtualobserver.domain.catalog_columns import ColumnInfo
+from virtualobserver.domain.errors import CatalogError
 
 __all__ = ["CatalogDescription", "describe_catalog"]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.catalogs.csv_table import read_csv_columns
-from domain.catalog import Catalog, CatalogSpec
-from domain.errors import CatalogError
-from services.ports import CatalogReader
+from virtualobserver.adapters.catalogs.csv_table import read_csv_columns
+from virtualobserver.domain.catalog import Catalog, CatalogSpec
+from virtualobserver.domain.errors import CatalogError
+from virtualobserver.services.ports import CatalogReader
 
 __all__ = ["FileCatalogReader", "guess_format"]
 

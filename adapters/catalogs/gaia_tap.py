@@ -12,13 +12,13 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.catalogs.adql import cone_query
-from adapters.files.atomic import atomic_path
-from adapters.http.fetcher import BadAnswer, HttpFetcher
-from adapters.http.parameters import http_specs
-from domain.catalog import CatalogSpec
-from domain.errors import CatalogError, SurveyError, TransientSurveyError
-from domain.parameters import Param, Parameters
+from virtualobserver.adapters.catalogs.adql import cone_query
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.adapters.http.fetcher import BadAnswer, HttpFetcher
+from virtualobserver.adapters.http.parameters import http_specs
+from virtualobserver.domain.catalog import CatalogSpec
+from virtualobserver.domain.errors import CatalogError, SurveyError, TransientSurveyError
+from virtualobserver.domain.parameters import Param, Parameters
 
 __all__ = ["GaiaParameters", "GaiaTap", "GAIA_DR3_EPOCH", "GAIA_CATALOG_COLUMNS", "gaia_catalog_spec",
            "check_answer", "convert_table", "overflow_message", "OUTPUT_FORMATS"]

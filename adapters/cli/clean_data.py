@@ -9,8 +9,8 @@ from __future__ import annotations
 import shutil
 import sys
 
-from adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresError
-from adapters.settings import data_dir
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from virtualobserver.adapters.settings import data_dir
 
 __all__ = ["main"]
 

@@ -7,12 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from adapters.cli.failure_classes import failure_lines
-from adapters.cli.progress import LogProgress, RichProgress
-from adapters.config_file import parse_overrides
-from adapters.container import Container, build_container, close_container
-from domain.errors import ConfigError
-from services.rates import efficiency_includes
+from virtualobserver.adapters.cli.failure_classes import failure_lines
+from virtualobserver.adapters.cli.progress import LogProgress, RichProgress
+from virtualobserver.adapters.config_file import parse_overrides
+from virtualobserver.adapters.container import Container, build_container, close_container
+from virtualobserver.domain.errors import ConfigError
+from virtualobserver.services.rates import efficiency_includes
 
 __all__ = ["run", "simulate", "status", "ingest", "top", "export", "db", "tui", "tui_container", "make_container"]
 
@@ -163,9 +163,9 @@ def _fmt(value, spec: str) -> str:
 
 def export(args: argparse.Namespace) -> int:
     """``vo export CONFIG WHAT OUTPUT``: write a product table or a merged histogram to a file."""
-    from adapters.files.cf_histograms import write_histograms
-    from adapters.files.tables import write_rows
-    from domain.errors import DataError
+    from virtualobserver.adapters.files.cf_histograms import write_histograms
+    from virtualobserver.adapters.files.tables import write_rows
+    from virtualobserver.domain.errors import DataError
 
     def action(project):
         if args.what in ("detections", "injections", "summaries"):
@@ -199,7 +199,7 @@ def db(args: argparse.Namespace) -> int:
 def tui(args: argparse.Namespace) -> int:
     """``vo tui [CONFIG | FOLDER]``: open the terminal user interface (on CONFIG's project, or on the project
     list of FOLDER, default ./configs)."""
-    from tui.app import VirtualObserverApp
+    from virtualobserver.tui.app import VirtualObserverApp
 
     container = tui_container(args)
     try:

@@ -28,11 +28,11 @@ def add_doctor_parser(commands, project_command) -> None:
 
 def doctor(args: argparse.Namespace) -> int:
     """Run the doctor; exit 0 when healthy (or fully repaired), 3 when problems remain."""
-    from adapters.cli.commands import make_container
-    from adapters.files.data_folder import ProductFolder
-    from adapters.postgres.doctor_records import SqlRecordIndex
-    from services.doctor import Doctor
-    from services.targets import selected_catalog
+    from virtualobserver.adapters.cli.commands import make_container
+    from virtualobserver.adapters.files.data_folder import ProductFolder
+    from virtualobserver.adapters.postgres.doctor_records import SqlRecordIndex
+    from virtualobserver.services.doctor import Doctor
+    from virtualobserver.services.targets import selected_catalog
 
     container = make_container(args)
     config = container.project_config()  # a bad configuration fails here, before the database is touched

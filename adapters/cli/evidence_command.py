@@ -30,10 +30,10 @@ def add_evidence_parser(commands, project_command) -> None:
 
 def evidence(args: argparse.Namespace) -> int:
     """``vo evidence CONFIG``: gather the evidence, print what was done; exit 4 when a source failed."""
-    from adapters.cli.commands import EXIT_SOURCES_FAILED, _check_counts, make_container
-    from adapters.container import close_container
-    from adapters.surveys.pixels.evidence_factories import evidence_source
-    from services.evidence import gather_evidence
+    from virtualobserver.adapters.cli.commands import EXIT_SOURCES_FAILED, _check_counts, make_container
+    from virtualobserver.adapters.container import close_container
+    from virtualobserver.adapters.surveys.pixels.evidence_factories import evidence_source
+    from virtualobserver.services.evidence import gather_evidence
 
     _check_counts(args)
     container = make_container(args)

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from adapters.catalogs.gaia_tap import GAIA_CATALOG_COLUMNS, GAIA_DR3_EPOCH, OUTPUT_FORMATS, GaiaParameters, GaiaTap
-from adapters.config_file import parse_overrides
+from virtualobserver.adapters.catalogs.gaia_tap import GAIA_CATALOG_COLUMNS, GAIA_DR3_EPOCH, OUTPUT_FORMATS, GaiaParameters, GaiaTap
+from virtualobserver.adapters.config_file import parse_overrides
 
 __all__ = ["add_gaia_parser", "catalog_gaia", "BASE_URL_ENV"]
 

@@ -6,13 +6,13 @@ import argparse
 import os
 from pathlib import Path
 
-from adapters.catalogs.describe import CatalogDescription, describe_catalog
-from adapters.catalogs.files import FileCatalogReader
-from adapters.config_file import load_config
-from adapters.config_template import SURVEY_BLOCKS, ProjectDraft, render_config
-from adapters.files.atomic import atomic_path
-from domain.catalog_columns import REQUIRED_ROLES, ROLES, recognise
-from domain.errors import CatalogError, ConfigError
+from virtualobserver.adapters.catalogs.describe import CatalogDescription, describe_catalog
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.config_template import SURVEY_BLOCKS, ProjectDraft, render_config
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.domain.catalog_columns import REQUIRED_ROLES, ROLES, recognise
+from virtualobserver.domain.errors import CatalogError, ConfigError
 
 __all__ = ["add_init_parser", "init_project", "DEFAULT_SURVEY"]
 
@@ -182,7 +182,7 @@ def _epoch(description: CatalogDescription, args, columns: dict) -> tuple[float,
 
 
 def _check(path: Path) -> None:
-    from adapters.container import SURVEYS
+    from virtualobserver.adapters.container import SURVEYS
 
     config = load_config(path, survey_parameters={n: c.parameters_class for n, c in SURVEYS.items()})
     FileCatalogReader().read(config.catalog)  # names unique, positions in range: what a run would refuse

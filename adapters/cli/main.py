@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from domain.errors import DatabaseConnectionLost, VOError
+from virtualobserver.domain.errors import DatabaseConnectionLost, VOError
 
 __all__ = ["main", "build_parser"]
 
@@ -35,19 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the recovery efficiency")
     simulate.add_argument("--limit", type=int, default=None, help="only the first N sources of the project")
     project_command("status", "counts of the project's products at the current versions")
-    from adapters.cli.product_commands import add_product_parsers
+    from virtualobserver.adapters.cli.product_commands import add_product_parsers
 
     add_product_parsers(commands, project_command)  # export, versions, plot
-    from adapters.cli.doctor_command import add_doctor_parser
+    from virtualobserver.adapters.cli.doctor_command import add_doctor_parser
 
     add_doctor_parser(commands, project_command)  # doctor
-    from adapters.cli.prune_command import add_prune_parser
+    from virtualobserver.adapters.cli.prune_command import add_prune_parser
 
     add_prune_parser(commands, project_command)  # prune
-    from adapters.cli.rate_command import add_rate_parser
+    from virtualobserver.adapters.cli.rate_command import add_rate_parser
 
     add_rate_parser(commands, project_command)  # rate
-    from adapters.cli.evidence_command import add_evidence_parser
+    from virtualobserver.adapters.cli.evidence_command import add_evidence_parser
 
     add_evidence_parser(commands, project_command)  # evidence
     ingest = project_command("ingest", "add survey files you already have (an IRSA ZTF answer, a TESS lc.fits) "
@@ -72,10 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=2400)
     demo.add_argument("--seed", type=int, default=42)
     commands.add_parser("config-reference", help="print the Markdown reference of every configuration key")
-    from adapters.cli.gaia_command import add_gaia_parser
+    from virtualobserver.adapters.cli.gaia_command import add_gaia_parser
 
     add_gaia_parser(commands)
-    from adapters.cli.init_command import add_init_parser
+    from virtualobserver.adapters.cli.init_command import add_init_parser
 
     add_init_parser(commands)  # init
     tui = commands.add_parser("tui", help="open the terminal user interface")
@@ -222,17 +222,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "handler", None) is not None:
         return args.handler(args)
     if args.command == "demo-catalog":
-        from adapters.catalogs.demo import write_demo_catalog
+        from virtualobserver.adapters.catalogs.demo import write_demo_catalog
 
         n = write_demo_catalog(args.output, rows=args.rows, seed=args.seed)
         print(f"wrote {n} sources to {args.output}")
         return 0
     if args.command == "config-reference":
-        from adapters.cli.reference import config_reference
+        from virtualobserver.adapters.cli.reference import config_reference
 
         print(config_reference())
         return 0
-    from adapters.cli import commands
+    from virtualobserver.adapters.cli import commands
 
     return getattr(commands, args.command.replace("-", "_"))(args)
 

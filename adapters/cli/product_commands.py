@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from domain.errors import DataError
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["add_product_parsers", "export", "versions", "plot", "EXPORT_FORMATS"]
 
@@ -82,15 +82,15 @@ def _manifest_store(container):
     provider = getattr(container, "manifest_store", None)
     if provider is not None:
         return provider()
-    from adapters.files.manifest_store import FileManifestStore
+    from virtualobserver.adapters.files.manifest_store import FileManifestStore
 
     return FileManifestStore(container.data_dir())
 
 
 def _with_products(args: argparse.Namespace, action):
     """Validate the configuration, then call ``action(products)`` and release the database afterwards."""
-    from adapters.cli.commands import make_container
-    from services.products import Products
+    from virtualobserver.adapters.cli.commands import make_container
+    from virtualobserver.services.products import Products
 
     container = make_container(args)
     config = container.project_config()  # a bad configuration fails here, before the database is touched
@@ -104,7 +104,7 @@ def _with_products(args: argparse.Namespace, action):
 
 
 def _export_format(args: argparse.Namespace) -> str:
-    from adapters.files.tables import guess_format
+    from virtualobserver.adapters.files.tables import guess_format
 
     if args.what == "stamps":
         if args.format not in (None, "fits"):
@@ -139,13 +139,13 @@ def export(args: argparse.Namespace) -> int:
     def action(products):
         survey = products.survey(args.survey).name
         if args.what == "stamps":
-            from adapters.files.fits_stamps import write_stamps_fits
+            from virtualobserver.adapters.files.fits_stamps import write_stamps_fits
 
             written = write_stamps_fits(products.stamps(survey, names=args.source, limit=args.limit), args.out,
                                         products.provenance(survey, product="stamps"))
             return {"detections": len(written)}
         if args.what == "lightcurves" and fmt in ("fits", "lightkurve"):
-            from adapters.files.fits_lightcurves import write_lightcurves_fits, write_lightkurve_files
+            from virtualobserver.adapters.files.fits_lightcurves import write_lightcurves_fits, write_lightkurve_files
 
             tables = products.lightcurve_tables(survey, names=args.source, limit=args.limit)
             if fmt == "fits":
@@ -153,8 +153,8 @@ def export(args: argparse.Namespace) -> int:
                                                               products.provenance(survey, product="lightcurves"))}
             return {"lightcurves": len(write_lightkurve_files(tables, args.out))}
         if fmt == "netcdf":
-            from adapters.files.cf_histograms import write_histograms
-            from services.product_export import refuse_source_filters
+            from virtualobserver.adapters.files.cf_histograms import write_histograms
+            from virtualobserver.services.product_export import refuse_source_filters
 
             refuse_source_filters(args.source, args.limit)
             name = args.histogram or ("efficiency" if args.simulated else "scanned")
@@ -165,12 +165,12 @@ def export(args: argparse.Namespace) -> int:
                              meta=products.provenance(survey, product="histograms", simulated=name == "efficiency"))
             return {"counts": histograms.total(histograms.variables[0])}
         if fmt == "skyportal":
-            from adapters.files.tables import write_skyportal
-            from services.product_tables import skyportal_table
+            from virtualobserver.adapters.files.tables import write_skyportal
+            from virtualobserver.services.product_tables import skyportal_table
 
             table = products.table("lightcurves", survey, names=args.source, limit=args.limit)
             return {"rows": write_skyportal(skyportal_table(table), args.out)}
-        from adapters.files.tables import write_table
+        from virtualobserver.adapters.files.tables import write_table
 
         table = products.table(args.what, survey, simulated=args.simulated, names=args.source, limit=args.limit,
                                histogram=args.histogram)
@@ -189,7 +189,7 @@ def export(args: argparse.Namespace) -> int:
 def _legacy_export(args: argparse.Namespace) -> int:
     import sys
 
-    from adapters.cli import commands
+    from virtualobserver.adapters.cli import commands
 
     if args.legacy_output is None:
         raise DataError("vo export CONFIG WHAT OUTPUT needs an output file (or use --what, --format, --out)")
@@ -201,8 +201,8 @@ def _legacy_export(args: argparse.Namespace) -> int:
 
 def versions(args: argparse.Namespace) -> int:
     """``vo versions CONFIG``: list the versions with manifests and what changed from one to the next."""
-    from adapters.cli.commands import make_container
-    from services.provenance import diff_manifests, list_versions, project_version, record_manifest
+    from virtualobserver.adapters.cli.commands import make_container
+    from virtualobserver.services.provenance import diff_manifests, list_versions, project_version, record_manifest
 
     container = make_container(args)
     config = container.project_config()
@@ -240,10 +240,10 @@ def _disk_use(container, config, current: str) -> tuple[dict, str | None]:
 
     The manifests need no database, the counts do: without one, the listing still comes, with the reason.
     """
-    from adapters.cli.prune_command import version_stores
-    from adapters.postgres.database import DatabaseUnavailableError
-    from services.provenance import version_chain
-    from services.prune import disk_use
+    from virtualobserver.adapters.cli.prune_command import version_stores
+    from virtualobserver.adapters.postgres.database import DatabaseUnavailableError
+    from virtualobserver.services.provenance import version_chain
+    from virtualobserver.services.prune import disk_use
 
     try:
         records, files = version_stores(container)
@@ -264,7 +264,7 @@ def _find(found, prefix: str):
 
 
 def _print_versions(config, found, current: str, use: dict) -> None:
-    from adapters.cli.prune_command import row_summary, size
+    from virtualobserver.adapters.cli.prune_command import row_summary, size
 
     if not found:
         print(f"project {config.name}: no version manifest yet (`vo run` writes one when it starts; "
@@ -300,7 +300,7 @@ def plot(args: argparse.Namespace) -> int:
     def action(products):
         survey = products.survey(args.survey)
         if args.stamps:
-            from adapters.figures.stamps import plot_stamps
+            from virtualobserver.adapters.figures.stamps import plot_stamps
 
             stamped = list(products.stamps(survey.name, names=[args.source]))
             if not stamped:
@@ -308,14 +308,14 @@ def plot(args: argparse.Namespace) -> int:
                                 f"version of {survey.name}")
             return plot_stamps(stamped, args.out)
         if args.what == "efficiency":
-            from adapters.figures.efficiency import plot_efficiency
+            from virtualobserver.adapters.figures.efficiency import plot_efficiency
 
             histograms = products.histograms("efficiency", survey.name)
             if histograms is None:
                 raise DataError(f"no efficiency map at the current version of {survey.name} (run `vo simulate` first)")
             return plot_efficiency(histograms, args.out)
-        from adapters.figures.lightcurves import plot_lightcurves
-        from services.product_tables import flux_unit
+        from virtualobserver.adapters.figures.lightcurves import plot_lightcurves
+        from virtualobserver.services.product_tables import flux_unit
 
         item = products.source(args.source, survey.name, include_simulated=args.simulated)
         if item is None:

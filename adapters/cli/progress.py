@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from services.ports import ProgressSink
+from virtualobserver.services.ports import ProgressSink
 
 __all__ = ["RichProgress", "LogProgress"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from domain.errors import DataError
-from services.prune_ports import STEPS
+from virtualobserver.domain.errors import DataError
+from virtualobserver.services.prune_ports import STEPS
 
 __all__ = ["add_prune_parser", "prune", "version_stores", "row_summary", "size"]
 
@@ -49,8 +49,8 @@ def row_summary(rows) -> str:
 
 def version_stores(container):
     """Return ``(records factory, files)``: the rows and files of versions in the container's database and folder."""
-    from adapters.files.version_files import DataVersionFiles
-    from adapters.postgres.version_records import SqlVersionRecords
+    from virtualobserver.adapters.files.version_files import DataVersionFiles
+    from virtualobserver.adapters.postgres.version_records import SqlVersionRecords
 
     engine = container.database().engine
     return (lambda: SqlVersionRecords(engine)), DataVersionFiles(container.data_dir())
@@ -58,10 +58,10 @@ def version_stores(container):
 
 def prune(args: argparse.Namespace) -> int:
     """Prune a version: refuse the current one without ``--force``; with ``--dry-run`` only report."""
-    from adapters.cli.commands import make_container
-    from services.provenance import project_version, version_chain
-    from services.prune import find_version, plan_prune
-    from services.prune import prune as carry_out
+    from virtualobserver.adapters.cli.commands import make_container
+    from virtualobserver.services.provenance import project_version, version_chain
+    from virtualobserver.services.prune import find_version, plan_prune
+    from virtualobserver.services.prune import prune as carry_out
 
     container = make_container(args)
     config = container.project_config()  # a bad configuration fails here, before the database is touched

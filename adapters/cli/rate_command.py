@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from domain.events import EVENT_KINDS
-from domain.rates import INTERVAL_METHODS, LABEL_RULES, EventRate
+from virtualobserver.domain.events import EVENT_KINDS
+from virtualobserver.domain.rates import INTERVAL_METHODS, LABEL_RULES, EventRate
 
 __all__ = ["add_rate_parser", "rate", "format_rate"]
 
@@ -36,7 +36,7 @@ def add_rate_parser(commands, project_command) -> None:
 
 def rate(args: argparse.Namespace) -> int:
     """``vo rate CONFIG --kind KIND``: print the rate with its interval and inputs (or them as JSON)."""
-    from adapters.cli.commands import _with_project
+    from virtualobserver.adapters.cli.commands import _with_project
 
     result = _with_project(args, lambda p: p.rate(args.kind, args.survey, labels=args.labels,
                                                   confidence=args.confidence, method=args.method))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.container import SURVEYS
-from domain.config import SECTIONS, CatalogParameters, ProjectParameters
-from domain.parameters import Parameters
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.domain.config import SECTIONS, CatalogParameters, ProjectParameters
+from virtualobserver.domain.parameters import Parameters
 
 __all__ = ["config_reference"]
 

@@ -6,9 +6,9 @@ import itertools
 import os
 from typing import Callable, Iterable, Iterator
 
-from adapters.executors.local_cluster import start_local_cluster, warn_if_insecure
-from domain.errors import ConfigError
-from services.executor import BatchExecutor
+from virtualobserver.adapters.executors.local_cluster import start_local_cluster, warn_if_insecure
+from virtualobserver.domain.errors import ConfigError
+from virtualobserver.services.executor import BatchExecutor
 
 __all__ = ["DaskExecutor"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.figures.style import paper_figure, save_figure
-from domain.errors import DataError
+from virtualobserver.adapters.figures.style import paper_figure, save_figure
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["plot_efficiency", "draw_efficiency", "AXIS_LABELS"]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.figures.style import paper_figure, save_figure
-from domain.analysis.quality import CUTS
-from domain.detection import BRIGHTENING
-from domain.errors import DataError
+from virtualobserver.adapters.figures.style import paper_figure, save_figure
+from virtualobserver.domain.analysis.quality import CUTS
+from virtualobserver.domain.detection import BRIGHTENING
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["plot_lightcurves", "draw_lightcurves", "CUT_MARKERS"]
 

@@ -7,8 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.figures.style import paper_figure, save_figure
-from domain.errors import DataError
+from virtualobserver.adapters.figures.style import paper_figure, save_figure
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["plot_stamps", "draw_stamps", "PANEL_TITLES"]
 

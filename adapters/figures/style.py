@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from adapters.files.atomic import atomic_path
-from domain.errors import DataError
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["paper_figure", "save_figure", "FIGURE_FORMATS"]
 

@@ -11,7 +11,7 @@ import socket
 import threading
 from pathlib import Path
 
-from adapters.faults import fault_point
+from virtualobserver.adapters.faults import fault_point
 
 __all__ = ["atomic_path", "is_temporary", "temporary_owner", "temporary_prefix", "sweep_temporaries",
            "left_by_dead_writer", "atomic_folder"]

@@ -23,8 +23,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from adapters.files.atomic import atomic_path
-from domain.errors import DataError
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["write_tables", "read_tables", "read_index", "content_name", "content_problem", "to_table", "from_table",
            "h5py_module", "dump_json"]

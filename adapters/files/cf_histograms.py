@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.files.atomic import atomic_path
-from domain.errors import DataError
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["cf_dataset", "write_histograms", "read_histograms"]
 
@@ -141,8 +141,8 @@ def read_histograms(path: str | Path):
     """
     import xarray as xr
 
-    from domain.histogram_axes import KIND_ATTR
-    from domain.histograms import Histograms
+    from virtualobserver.domain.histogram_axes import KIND_ATTR
+    from virtualobserver.domain.histograms import Histograms
 
     with xr.open_dataset(path, engine="netcdf4") as ds:
         ds = ds.load()

@@ -9,16 +9,16 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
-from adapters.files.atomic import is_temporary
-from adapters.files.batch_tables import content_problem, h5py_module
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.files.manifest_store import is_manifest, manifest_problem
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from domain.errors import DataError
-from domain.lightcurve import Lightcurve
-from domain.naming import safe_key, shard
-from domain.rawdata import RawData
-from services.doctor_ports import DataFolder
+from virtualobserver.adapters.files.atomic import is_temporary
+from virtualobserver.adapters.files.batch_tables import content_problem, h5py_module
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.files.manifest_store import is_manifest, manifest_problem
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.naming import safe_key, shard
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.services.doctor_ports import DataFolder
 
 __all__ = ["ProductFolder", "PRODUCT_FOLDERS"]
 

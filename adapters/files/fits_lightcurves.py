@@ -27,10 +27,10 @@ from typing import Iterable
 
 import numpy as np
 
-from adapters.files.atomic import atomic_folder, atomic_path
-from adapters.files.tables import primary_hdu, read_table, table_hdu
-from domain.naming import safe_key
-from services.product_tables import time_frame
+from virtualobserver.adapters.files.atomic import atomic_folder, atomic_path
+from virtualobserver.adapters.files.tables import primary_hdu, read_table, table_hdu
+from virtualobserver.domain.naming import safe_key
+from virtualobserver.services.product_tables import time_frame
 
 __all__ = ["write_lightcurves_fits", "read_lightcurves_fits", "write_lightkurve_files", "lightkurve_layout",
            "BTJD_OFFSET", "BJD_REFERENCES"]

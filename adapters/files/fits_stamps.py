@@ -20,9 +20,9 @@ from typing import Iterable
 
 import numpy as np
 
-from adapters.files.atomic import atomic_folder, atomic_path
-from adapters.files.tables import primary_hdu
-from domain.naming import safe_key
+from virtualobserver.adapters.files.atomic import atomic_folder, atomic_path
+from virtualobserver.adapters.files.tables import primary_hdu
+from virtualobserver.domain.naming import safe_key
 
 __all__ = ["write_stamps_fits", "STAMP_EXTENSIONS"]
 

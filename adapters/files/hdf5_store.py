@@ -8,18 +8,18 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.files.atomic import atomic_path
-from adapters.files.batch_tables import from_table as _from_table
-from adapters.files.batch_tables import h5py_module as _h5py
-from adapters.files.batch_tables import read_index, read_tables, to_table as _to_table, write_tables
-from adapters.files.stamps_store import read_stamps, write_stamps
-from adapters.files.sweep import sweep_interrupted
-from domain.errors import DataError
-from domain.lightcurve import Lightcurve
-from domain.naming import safe_key, shard
-from domain.rawdata import RawData
-from domain.stamps import Stamps
-from services.ports import DataStore
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.adapters.files.batch_tables import from_table as _from_table
+from virtualobserver.adapters.files.batch_tables import h5py_module as _h5py
+from virtualobserver.adapters.files.batch_tables import read_index, read_tables, to_table as _to_table, write_tables
+from virtualobserver.adapters.files.stamps_store import read_stamps, write_stamps
+from virtualobserver.adapters.files.sweep import sweep_interrupted
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.naming import safe_key, shard
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.stamps import Stamps
+from virtualobserver.services.ports import DataStore
 
 __all__ = ["Hdf5DataStore"]
 

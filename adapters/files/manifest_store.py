@@ -12,11 +12,11 @@ from typing import Any, Mapping
 
 import yaml
 
-from adapters.yaml_limits import safe_load
-from domain.errors import DataError
-from domain.naming import safe_key
-from services.provenance import content_hash
-from services.provenance_ports import ManifestStore
+from virtualobserver.adapters.yaml_limits import safe_load
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.naming import safe_key
+from virtualobserver.services.provenance import content_hash
+from virtualobserver.services.provenance_ports import ManifestStore
 
 __all__ = ["FileManifestStore", "manifest_problem", "is_manifest", "read_manifest"]
 

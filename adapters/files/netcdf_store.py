@@ -9,10 +9,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from adapters.files.atomic import atomic_path
-from domain.errors import DataError
-from domain.histograms import Histograms
-from services.ports import HistogramStore
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.histograms import Histograms
+from virtualobserver.services.ports import HistogramStore
 
 __all__ = ["NetCdfHistogramStore"]
 

@@ -25,11 +25,11 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.files.batch_tables import content_name, from_table, h5py_module, to_table
-from adapters.files.atomic import atomic_path
-from domain.errors import DataError
-from domain.naming import safe_key
-from domain.stamps import Stamps
+from virtualobserver.adapters.files.batch_tables import content_name, from_table, h5py_module, to_table
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.naming import safe_key
+from virtualobserver.domain.stamps import Stamps
 
 __all__ = ["write_stamps", "read_stamps", "STAMP_PLANES"]
 

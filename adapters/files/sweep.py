@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from adapters.files.atomic import left_by_dead_writer
+from virtualobserver.adapters.files.atomic import left_by_dead_writer
 
 __all__ = ["sweep_interrupted", "SWEPT_FOLDERS"]
 

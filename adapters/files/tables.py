@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.files.atomic import atomic_path
-from domain.errors import DataError
-from services.product_tables import time_columns
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.domain.errors import DataError
+from virtualobserver.services.product_tables import time_columns
 
 __all__ = ["write_rows", "write_table", "read_table", "guess_format", "TABLE_FORMATS",
            "fits_unit_fixes", "restore_units", "csv_sidecar", "write_skyportal", "csv_header", "write_plain_csv"]

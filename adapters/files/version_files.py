@@ -6,11 +6,11 @@ import contextlib
 import os
 from pathlib import Path, PurePosixPath
 
-from adapters.faults import fault_point
-from adapters.files.manifest_store import is_manifest, read_manifest
-from domain.errors import DataError
-from domain.naming import safe_key
-from services.prune_ports import StepVersion, VersionFiles
+from virtualobserver.adapters.faults import fault_point
+from virtualobserver.adapters.files.manifest_store import is_manifest, read_manifest
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.naming import safe_key
+from virtualobserver.services.prune_ports import StepVersion, VersionFiles
 
 __all__ = ["DataVersionFiles"]
 

@@ -15,12 +15,12 @@ from typing import Any, Callable
 
 import requests
 
-from adapters.files.atomic import sweep_temporaries, temporary_prefix
-from adapters.http.deadline import Watchdog
-from adapters.http.ratelimit import limits_for
-from adapters.http.redact import redact
-from adapters.http.retry import backoff_delay
-from adapters.http.transport import (
+from virtualobserver.adapters.files.atomic import sweep_temporaries, temporary_prefix
+from virtualobserver.adapters.http.deadline import Watchdog
+from virtualobserver.adapters.http.ratelimit import limits_for
+from virtualobserver.adapters.http.redact import redact
+from virtualobserver.adapters.http.retry import backoff_delay
+from virtualobserver.adapters.http.transport import (
     Permanent,
     Retryable,
     TooLarge,
@@ -31,7 +31,7 @@ from adapters.http.transport import (
     new_session,
     stream_body,
 )
-from domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
 
 __all__ = ["BadAnswer", "OfflineError", "FetchStats", "HttpFetcher"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.parameters import Param
+from virtualobserver.domain.parameters import Param
 
 __all__ = ["http_specs"]
 

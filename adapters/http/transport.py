@@ -11,9 +11,9 @@ from typing import Any, Callable
 import requests
 from requests.adapters import HTTPAdapter
 
-from adapters.faults import fault_point
-from adapters.http.redact import redact
-from adapters.http.retry import retry_after_seconds
+from virtualobserver.adapters.faults import fault_point
+from virtualobserver.adapters.http.redact import redact
+from virtualobserver.adapters.http.retry import retry_after_seconds
 
 __all__ = ["RETRY_STATUSES", "Retryable", "Permanent", "TooLarge", "TooSlow", "check_status", "stream_body",
            "describe", "fsync_folder", "new_session"]

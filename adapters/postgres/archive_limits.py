@@ -27,9 +27,9 @@ from typing import Callable, Iterator
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from adapters.http.ratelimit import SharedLimits
-from adapters.postgres.engine import make_engine
-from domain.errors import DatabaseConnectionLost
+from virtualobserver.adapters.http.ratelimit import SharedLimits
+from virtualobserver.adapters.postgres.engine import make_engine
+from virtualobserver.domain.errors import DatabaseConnectionLost
 
 __all__ = ["PostgresArchiveLimits", "archive_key"]
 

@@ -15,7 +15,7 @@ from sqlalchemy import Table, select, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from adapters.postgres.orm import metadata
+from virtualobserver.adapters.postgres.orm import metadata
 
 __all__ = [
     "execute",

@@ -7,11 +7,11 @@ from pathlib import Path
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
-from adapters.postgres.embedded import EmbeddedPostgres
-from adapters.postgres.engine import make_engine, make_session_factory
-from adapters.postgres.migrate import current_revision, upgrade
-from adapters.postgres.orm import start_mappers
-from domain.errors import VOError
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
+from virtualobserver.adapters.postgres.engine import make_engine, make_session_factory
+from virtualobserver.adapters.postgres.migrate import current_revision, upgrade
+from virtualobserver.adapters.postgres.orm import start_mappers
+from virtualobserver.domain.errors import VOError
 
 __all__ = ["Database", "DatabaseUnavailableError"]
 

@@ -6,8 +6,8 @@ from typing import Sequence
 
 from sqlalchemy import delete, null, select
 
-from adapters.postgres.connection_scope import ConnectionScope
-from adapters.postgres.orm import (
+from virtualobserver.adapters.postgres.connection_scope import ConnectionScope
+from virtualobserver.adapters.postgres.orm import (
     detections,
     histogram_parts,
     lightcurves,
@@ -17,7 +17,7 @@ from adapters.postgres.orm import (
     sources,
     steps,
 )
-from services.doctor_ports import (
+from virtualobserver.services.doctor_ports import (
     LightcurveRecord,
     PartRecord,
     RawRecord,
@@ -26,7 +26,7 @@ from services.doctor_ports import (
     StampsRecord,
     StepRecord,
 )
-from services.ports import batched
+from virtualobserver.services.ports import batched
 
 __all__ = ["SqlRecordIndex"]
 

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from adapters.postgres.processes import (
+from virtualobserver.adapters.postgres.processes import (
     file_lock,
     kill_all,
     process_alive,
@@ -30,7 +30,7 @@ from adapters.postgres.processes import (
     wait_gone,
     write_handles,
 )
-from domain.errors import VOError
+from virtualobserver.domain.errors import VOError
 
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "postgres_bin_dir", "socket_dir_for"]
 

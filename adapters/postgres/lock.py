@@ -8,8 +8,8 @@ import hashlib
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from domain.errors import DatabaseConnectionLost, ProjectBusyError
-from services.ports import HeldLock, RunLock
+from virtualobserver.domain.errors import DatabaseConnectionLost, ProjectBusyError
+from virtualobserver.services.ports import HeldLock, RunLock
 
 __all__ = ["PostgresRunLock", "PostgresHeldLock"]
 

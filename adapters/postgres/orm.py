@@ -24,11 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import column_property, registry
 
-from domain.detection import CENTROID_FIELDS, Detection
-from domain.injection import Injection
-from domain.lightcurve import Lightcurve
-from domain.rawdata import RawData
-from domain.source import Source
+from virtualobserver.domain.detection import CENTROID_FIELDS, Detection
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.source import Source
 
 __all__ = [
     "mapper_registry",

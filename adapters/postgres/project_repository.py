@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from adapters.postgres.orm import detections as detections_table
-from adapters.postgres.orm import failures, projects, steps
-from adapters.postgres.orm import sources as sources_table
-from adapters.postgres.repository import _Repository
-from services.ports import ProjectRecord, ProjectRepository
+from virtualobserver.adapters.postgres.orm import detections as detections_table
+from virtualobserver.adapters.postgres.orm import failures, projects, steps
+from virtualobserver.adapters.postgres.orm import sources as sources_table
+from virtualobserver.adapters.postgres.repository import _Repository
+from virtualobserver.services.ports import ProjectRecord, ProjectRepository
 
 __all__ = ["SqlAlchemyProjectRepository"]
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import and_, case, func, select
 
-from adapters.postgres.orm import detections as detections_table
-from adapters.postgres.orm import injections as injections_table
-from adapters.postgres.orm import lightcurves as lightcurves_table
-from adapters.postgres.orm import sources as sources_table
-from adapters.postgres.orm import steps
-from adapters.postgres.repository import _in_project, _Repository
-from domain.rates import Candidate, Exposure, InjectionCounts
-from services.rate_ports import RateRepository
+from virtualobserver.adapters.postgres.orm import detections as detections_table
+from virtualobserver.adapters.postgres.orm import injections as injections_table
+from virtualobserver.adapters.postgres.orm import lightcurves as lightcurves_table
+from virtualobserver.adapters.postgres.orm import sources as sources_table
+from virtualobserver.adapters.postgres.orm import steps
+from virtualobserver.adapters.postgres.repository import _in_project, _Repository
+from virtualobserver.domain.rates import Candidate, Exposure, InjectionCounts
+from virtualobserver.services.rate_ports import RateRepository
 
 __all__ = ["SqlAlchemyRateRepository"]
 

@@ -9,12 +9,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
-from adapters.postgres.bulk import execute, insert_new_ids, on_conflict_update, upsert_ids
-from adapters.postgres.orm import detections as detections_table
-from adapters.postgres.orm import failures, projects, raw_data, steps
-from adapters.postgres.orm import lightcurves as lightcurves_table
-from adapters.postgres.orm import sources as sources_table
-from adapters.postgres.rows import (
+from virtualobserver.adapters.postgres.bulk import execute, insert_new_ids, on_conflict_update, upsert_ids
+from virtualobserver.adapters.postgres.orm import detections as detections_table
+from virtualobserver.adapters.postgres.orm import failures, projects, raw_data, steps
+from virtualobserver.adapters.postgres.orm import lightcurves as lightcurves_table
+from virtualobserver.adapters.postgres.orm import sources as sources_table
+from virtualobserver.adapters.postgres.rows import (
     _DET_COLUMNS,
     _DET_KEY,
     _DET_VALUES,
@@ -35,12 +35,12 @@ from adapters.postgres.rows import (
     _read_source,
     _source_values,
 )
-from domain.detection import Detection
-from domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested, cone_ranges
-from domain.lightcurve import Lightcurve
-from domain.rawdata import RawData
-from domain.source import Source
-from services.ports import (
+from virtualobserver.domain.detection import Detection
+from virtualobserver.domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested, cone_ranges
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.source import Source
+from virtualobserver.services.ports import (
     DetectionRepository,
     LightcurveRepository,
     RawDataRepository,

@@ -10,9 +10,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from sqlalchemy.orm.attributes import instance_state
 
-from adapters.postgres.bulk import JsonText
-from domain.detection import CENTROID_FIELDS
-from domain.rawdata import RawData
+from virtualobserver.adapters.postgres.bulk import JsonText
+from virtualobserver.domain.detection import CENTROID_FIELDS
+from virtualobserver.domain.rawdata import RawData
 
 # Rows per statement: large enough to amortise round trips, small enough for modest statements.
 BATCH = 1000

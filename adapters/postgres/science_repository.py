@@ -9,16 +9,16 @@ from typing import Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from adapters.postgres.orm import detections as detections_table
-from adapters.postgres.bulk import execute, insert_new_ids, insert_rows
-from adapters.postgres.orm import histogram_parts, injections as injections_table, projects, source_summaries
-from adapters.postgres.orm import sources as sources_table
-from adapters.postgres.repository import SqlAlchemyDetectionRepository, _in_project, _Repository
-from adapters.postgres.rows import BATCH, _assign, _json_text, _optional_float, _reader
-from domain.detection import Detection
-from domain.injection import Injection
-from domain.summary import FILTER_FIELDS, SourceSummary
-from services.ports import HistogramPartRepository, InjectionRepository, SummaryRepository, batched
+from virtualobserver.adapters.postgres.orm import detections as detections_table
+from virtualobserver.adapters.postgres.bulk import execute, insert_new_ids, insert_rows
+from virtualobserver.adapters.postgres.orm import histogram_parts, injections as injections_table, projects, source_summaries
+from virtualobserver.adapters.postgres.orm import sources as sources_table
+from virtualobserver.adapters.postgres.repository import SqlAlchemyDetectionRepository, _in_project, _Repository
+from virtualobserver.adapters.postgres.rows import BATCH, _assign, _json_text, _optional_float, _reader
+from virtualobserver.domain.detection import Detection
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.summary import FILTER_FIELDS, SourceSummary
+from virtualobserver.services.ports import HistogramPartRepository, InjectionRepository, SummaryRepository, batched
 
 __all__ = [
     "SqlAlchemyInjectionRepository",

@@ -6,13 +6,13 @@ from typing import Sequence
 
 from sqlalchemy import func, select, update
 
-from adapters.postgres.orm import detections as detections_table
-from adapters.postgres.orm import lightcurves as lightcurves_table
-from adapters.postgres.orm import sources as sources_table
-from adapters.postgres.repository import _in_project, _Repository
-from adapters.postgres.rows import BATCH
-from domain.detection import Detection
-from services.ports import TriageRepository, batched
+from virtualobserver.adapters.postgres.orm import detections as detections_table
+from virtualobserver.adapters.postgres.orm import lightcurves as lightcurves_table
+from virtualobserver.adapters.postgres.orm import sources as sources_table
+from virtualobserver.adapters.postgres.repository import _in_project, _Repository
+from virtualobserver.adapters.postgres.rows import BATCH
+from virtualobserver.domain.detection import Detection
+from virtualobserver.services.ports import TriageRepository, batched
 
 __all__ = ["SqlAlchemyTriageRepository"]
 

@@ -8,24 +8,24 @@ from typing import Callable
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from adapters.postgres.repository import (
+from virtualobserver.adapters.postgres.repository import (
     SqlAlchemyDetectionRepository,
     SqlAlchemyLightcurveRepository,
     SqlAlchemyRawDataRepository,
     SqlAlchemySourceRepository,
     SqlAlchemyStepRepository,
 )
-from adapters.postgres.science_repository import (
+from virtualobserver.adapters.postgres.science_repository import (
     SqlAlchemyHistogramPartRepository,
     SqlAlchemyInjectionRepository,
     SqlAlchemySummaryRepository,
 )
-from adapters.postgres.project_repository import SqlAlchemyProjectRepository
-from adapters.postgres.rate_repository import SqlAlchemyRateRepository
-from adapters.postgres.triage_repository import SqlAlchemyTriageRepository
-from adapters.faults import fault_point
-from domain.errors import DatabaseConnectionLost
-from services.ports import AbstractUnitOfWork
+from virtualobserver.adapters.postgres.project_repository import SqlAlchemyProjectRepository
+from virtualobserver.adapters.postgres.rate_repository import SqlAlchemyRateRepository
+from virtualobserver.adapters.postgres.triage_repository import SqlAlchemyTriageRepository
+from virtualobserver.adapters.faults import fault_point
+from virtualobserver.domain.errors import DatabaseConnectionLost
+from virtualobserver.services.ports import AbstractUnitOfWork
 
 __all__ = ["SqlAlchemyUnitOfWork"]
 

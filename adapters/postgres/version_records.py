@@ -6,10 +6,10 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import and_, delete, false, func, not_, select, true
 
-from adapters.faults import fault_point
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from adapters.postgres.connection_scope import ConnectionScope
-from adapters.postgres.orm import (
+from virtualobserver.adapters.faults import fault_point
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.adapters.postgres.connection_scope import ConnectionScope
+from virtualobserver.adapters.postgres.orm import (
     detections,
     failures,
     histogram_parts,
@@ -21,8 +21,8 @@ from adapters.postgres.orm import (
     sources,
     steps,
 )
-from services.ports import batched
-from services.prune_ports import StepVersion, VersionRecords
+from virtualobserver.services.ports import batched
+from virtualobserver.services.prune_ports import StepVersion, VersionRecords
 
 __all__ = ["SqlVersionRecords", "ROW_KINDS"]
 

@@ -8,17 +8,17 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.faults import fault_point
-from adapters.surveys.demo_pixels import demo_cubes, neighbour_of, with_neighbour_flare
-from domain.errors import SurveyError
-from domain.lightcurve import Lightcurve
-from domain.parameters import Param, Parameters
-from domain.pixels import PixelCube
-from domain.rawdata import RawData
-from domain.reduction import ReductionParameters, reduce_photometry
-from domain.seeding import generator_from_state, seed_states
-from domain.source import Source
-from services.ports import SurveyClient
+from virtualobserver.adapters.faults import fault_point
+from virtualobserver.adapters.surveys.demo_pixels import demo_cubes, neighbour_of, with_neighbour_flare
+from virtualobserver.domain.errors import SurveyError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.parameters import Param, Parameters
+from virtualobserver.domain.pixels import PixelCube
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.reduction import ReductionParameters, reduce_photometry
+from virtualobserver.domain.seeding import generator_from_state, seed_states
+from virtualobserver.domain.source import Source
+from virtualobserver.services.ports import SurveyClient
 
 __all__ = ["DemoParameters", "VirtualDemoObs"]
 

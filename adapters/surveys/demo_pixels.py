@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from domain.pixels import PixelCube
-from domain.rawdata import RawData
-from domain.reduction import ReductionParameters, split_seasons
+from virtualobserver.domain.pixels import PixelCube
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.reduction import ReductionParameters, split_seasons
 
 __all__ = ["Neighbour", "STAMP_SIZE", "PIXEL_SCALE_ARCSEC", "PSF_SIGMA_PX", "neighbour_of", "target_aperture",
            "pixel_psf", "with_neighbour_flare", "demo_cubes"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from domain.errors import DataError
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["BLOCK", "hdu_checksum_sums", "ones_complement_sum", "verify_fits_checksums"]
 

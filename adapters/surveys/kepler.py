@@ -6,16 +6,16 @@ import hashlib
 import json
 from typing import Any, ClassVar, Sequence
 
-from adapters.http.parameters import http_specs
-from adapters.surveys.kepler_format import K2, KEPLER, campaign_from_filename, season_from_description
-from adapters.surveys.kepler_selection import CADENCE_SUFFIXES, choose_target, select_products
-from adapters.surveys.mast import filters
-from adapters.surveys.mast_lightcurves import MastLightcurveClient
-from adapters.surveys.spoc_format import MissionLightcurveFile
-from domain.astrometry import propagate_position
-from domain.parameters import Param, Parameters
-from domain.rawdata import RawData
-from domain.source import Source
+from virtualobserver.adapters.http.parameters import http_specs
+from virtualobserver.adapters.surveys.kepler_format import K2, KEPLER, campaign_from_filename, season_from_description
+from virtualobserver.adapters.surveys.kepler_selection import CADENCE_SUFFIXES, choose_target, select_products
+from virtualobserver.adapters.surveys.mast import filters
+from virtualobserver.adapters.surveys.mast_lightcurves import MastLightcurveClient
+from virtualobserver.adapters.surveys.spoc_format import MissionLightcurveFile
+from virtualobserver.domain.astrometry import propagate_position
+from virtualobserver.domain.parameters import Param, Parameters
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.source import Source
 
 __all__ = ["K2Parameters", "K2_DETREND_WINDOW_DAYS", "KEPLER_DETREND_WINDOW_DAYS", "KeplerParameters",
            "TARGET_EPOCH", "VirtualK2", "VirtualKepler"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from adapters.surveys.spoc_format import Mission, quality_presets
+from virtualobserver.adapters.surveys.spoc_format import Mission, quality_presets
 
 __all__ = [
     "BKJD_REFERENCE",

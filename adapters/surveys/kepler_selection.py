@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from adapters.surveys.tess_selection import separation_arcsec
+from virtualobserver.adapters.surveys.tess_selection import separation_arcsec
 
 __all__ = ["CADENCE_SUFFIXES", "choose_target", "select_products"]
 

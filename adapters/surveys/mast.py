@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from adapters.http.fetcher import BadAnswer, HttpFetcher
-from domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.adapters.http.fetcher import BadAnswer, HttpFetcher
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
 
 __all__ = ["INVOKE_PATH", "MastAnswer", "MastApi", "decode_answer", "filters"]
 

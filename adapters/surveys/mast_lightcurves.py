@@ -14,27 +14,27 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
-from adapters.surveys.fits_checksum import verify_fits_checksums
-from adapters.surveys.mast import MastApi
-from adapters.surveys.pixel_format import is_pixel_file, pixel_cube, read_pixel_file
-from adapters.surveys.pixel_lightcurves import pixel_entry, pixel_images, pixel_photometry
-from adapters.surveys.spoc_format import (
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
+from virtualobserver.adapters.surveys.fits_checksum import verify_fits_checksums
+from virtualobserver.adapters.surveys.mast import MastApi
+from virtualobserver.adapters.surveys.pixel_format import is_pixel_file, pixel_cube, read_pixel_file
+from virtualobserver.adapters.surveys.pixel_lightcurves import pixel_entry, pixel_images, pixel_photometry
+from virtualobserver.adapters.surveys.spoc_format import (
     Mission,
     MissionLightcurveFile,
     cadence_seconds,
     json_number,
     read_mission_file,
 )
-from adapters.surveys.spoc_photometry import photometry
-from domain.errors import DataError, SurveyError
-from domain.lightcurve import Lightcurve
-from domain.pixels import PixelCube
-from domain.rawdata import RawData
-from domain.reduction import ReductionParameters
-from domain.source import Source
-from services.ports import SurveyClient
+from virtualobserver.adapters.surveys.spoc_photometry import photometry
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.pixels import PixelCube
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
+from virtualobserver.services.ports import SurveyClient
 
 __all__ = ["DOWNLOAD_PATH", "MastLightcurveClient", "OBSID_BATCH", "write_atomically"]
 

@@ -16,7 +16,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from adapters.surveys.spoc_format import (
+from virtualobserver.adapters.surveys.spoc_format import (
     Mission,
     MissionLightcurveFile,
     cadence_seconds,
@@ -26,8 +26,8 @@ from adapters.surveys.spoc_format import (
     target_id,
     target_position,
 )
-from domain.errors import DataError
-from domain.pixels import PixelCube
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.pixels import PixelCube
 
 __all__ = ["PIXEL_TABLES", "PIPELINE_APERTURE_BIT", "is_pixel_file", "pixel_cube", "read_pixel_file"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from adapters.surveys.pixel_format import pixel_cube
-from adapters.surveys.spoc_format import MissionLightcurveFile, json_number
-from domain.errors import DataError
-from domain.photometry import aperture_photometry, choose_aperture, needs_background, subtract_background
-from domain.rawdata import RawData
+from virtualobserver.adapters.surveys.pixel_format import pixel_cube
+from virtualobserver.adapters.surveys.spoc_format import MissionLightcurveFile, json_number
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.photometry import aperture_photometry, choose_aperture, needs_background, subtract_background
+from virtualobserver.domain.rawdata import RawData
 
 __all__ = ["pixel_entry", "pixel_images", "pixel_photometry"]
 

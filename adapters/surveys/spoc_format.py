@@ -16,8 +16,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from astropy.io import fits
 
-from domain.errors import DataError
-from domain.pixels import PixelCube
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.pixels import PixelCube
 
 __all__ = [
     "MJD_OFFSET",

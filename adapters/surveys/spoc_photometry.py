@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adapters.surveys.spoc_format import NAN_FLAG
+from virtualobserver.adapters.surveys.spoc_format import NAN_FLAG
 
 __all__ = ["photometry", "fill_missing_times"]
 

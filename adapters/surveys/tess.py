@@ -9,20 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from adapters.http.parameters import http_specs
-from adapters.surveys.pixel_format import read_pixel_file
-from adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters
-from adapters.surveys.mast import filters
-from adapters.surveys.mast_lightcurves import MastLightcurveClient
-from adapters.surveys.spoc_format import MissionLightcurveFile
-from adapters.surveys.tess_format import TESS
-from adapters.surveys.tess_photometry import fill_missing_times, photometry
-from adapters.surveys.tess_selection import PRODUCT_GROUPS, choose_tic, select_products
-from domain.astrometry import propagate_position
-from domain.errors import DataError, SurveyError
-from domain.parameters import Param, Parameters
-from domain.rawdata import RawData
-from domain.source import Source
+from virtualobserver.adapters.http.parameters import http_specs
+from virtualobserver.adapters.surveys.pixel_format import read_pixel_file
+from virtualobserver.adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters
+from virtualobserver.adapters.surveys.mast import filters
+from virtualobserver.adapters.surveys.mast_lightcurves import MastLightcurveClient
+from virtualobserver.adapters.surveys.spoc_format import MissionLightcurveFile
+from virtualobserver.adapters.surveys.tess_format import TESS
+from virtualobserver.adapters.surveys.tess_photometry import fill_missing_times, photometry
+from virtualobserver.adapters.surveys.tess_selection import PRODUCT_GROUPS, choose_tic, select_products
+from virtualobserver.domain.astrometry import propagate_position
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.parameters import Param, Parameters
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.source import Source
 
 __all__ = ["TessParameters", "VirtualTESS", "TIC_EPOCH", "TESS_DETREND_WINDOW_DAYS", "FFI_MIN_CADENCE_S",
            "LIGHTCURVE_SOURCES", "aperture_name", "fill_missing_times", "photometry"]

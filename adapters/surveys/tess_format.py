@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.surveys.fits_checksum import BLOCK, hdu_checksum_sums, ones_complement_sum, verify_fits_checksums
-from adapters.surveys.spoc_format import (
+from virtualobserver.adapters.surveys.fits_checksum import BLOCK, hdu_checksum_sums, ones_complement_sum, verify_fits_checksums
+from virtualobserver.adapters.surveys.spoc_format import (
     NAN_FLAG,
     Mission,
     MissionLightcurveFile,

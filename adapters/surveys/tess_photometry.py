@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from adapters.surveys.spoc_photometry import fill_missing_times
-from adapters.surveys.spoc_photometry import photometry as spoc_photometry
-from adapters.surveys.tess_format import TESS_ZERO_POINT
+from virtualobserver.adapters.surveys.spoc_photometry import fill_missing_times
+from virtualobserver.adapters.surveys.spoc_photometry import photometry as spoc_photometry
+from virtualobserver.adapters.surveys.tess_format import TESS_ZERO_POINT
 
 __all__ = ["photometry", "fill_missing_times"]
 

@@ -6,8 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.surveys.spoc_format import json_number
-from adapters.surveys.tess_format import sector_from_filename
+from virtualobserver.adapters.surveys.spoc_format import json_number
+from virtualobserver.adapters.surveys.tess_format import sector_from_filename
 
 __all__ = ["PRODUCT_GROUPS", "choose_tic", "json_number", "select_products", "separation_arcsec"]
 

@@ -16,19 +16,19 @@ import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import BadAnswer, HttpFetcher
-from adapters.http.parameters import http_specs
-from adapters.http.redact import redact
-from adapters.surveys.ztf_format import FORMATS, empty_columns, parse_answer, read_answer
-from domain.astrometry import julian_year_of_mjd, propagate_position, proper_motion_radius
-from domain.errors import ConfigError, DataError, SurveyError, TransientSurveyError
-from domain.lightcurve import Lightcurve
-from domain.parameters import Param, Parameters, version_hash
-from domain.rawdata import RawData
-from domain.reduction import ReductionParameters, reduce_photometry
-from domain.source import Source
-from services.ports import SurveyClient
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import BadAnswer, HttpFetcher
+from virtualobserver.adapters.http.parameters import http_specs
+from virtualobserver.adapters.http.redact import redact
+from virtualobserver.adapters.surveys.ztf_format import FORMATS, empty_columns, parse_answer, read_answer
+from virtualobserver.domain.astrometry import julian_year_of_mjd, propagate_position, proper_motion_radius
+from virtualobserver.domain.errors import ConfigError, DataError, SurveyError, TransientSurveyError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.parameters import Param, Parameters, version_hash
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.reduction import ReductionParameters, reduce_photometry
+from virtualobserver.domain.source import Source
+from virtualobserver.services.ports import SurveyClient
 
 __all__ = ["ZtfParameters", "VirtualZTF", "ZtfCone", "RAW_COLUMNS", "irsa_credentials", "select_objects"]
 

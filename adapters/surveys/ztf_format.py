@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from domain.errors import DataError
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["FORMATS", "ZTF_DTYPES", "detect_format", "parse_answer", "read_answer", "empty_columns"]
 

@@ -7,16 +7,16 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.analysis.finder import AnalysisParameters, Scores, find_events_many
-from domain.analysis.quality import QualityChecker, QualityParameters, QualityResult
-from domain.analysis.summaries import summarise, summarise_many
-from domain.detection import Detection
-from domain.errors import ConfigError, VOError
-from domain.histograms import Axis, Binned, Histograms
-from domain.lightcurve import Lightcurve
-from domain.parameters import Param, Parameters
-from domain.source import Source
-from domain.summary import SourceSummary
+from virtualobserver.domain.analysis.finder import AnalysisParameters, Scores, find_events_many
+from virtualobserver.domain.analysis.quality import QualityChecker, QualityParameters, QualityResult
+from virtualobserver.domain.analysis.summaries import summarise, summarise_many
+from virtualobserver.domain.detection import Detection
+from virtualobserver.domain.errors import ConfigError, VOError
+from virtualobserver.domain.histograms import Axis, Binned, Histograms
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.parameters import Param, Parameters
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.summary import SourceSummary
 
 __all__ = ["HistogramParameters", "Analysis", "LightcurveResult", "SCANNED", "HISTOGRAM_NAMES"]
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.analysis.baselines import sliding_window_bounds, windowed_biweight
-from domain.analysis.scoring import Scores
-from domain.detection import BRIGHTENING, DIMMING, Detection
-from domain.lightcurve import Lightcurve
+from virtualobserver.domain.analysis.baselines import sliding_window_bounds, windowed_biweight
+from virtualobserver.domain.analysis.scoring import Scores
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
+from virtualobserver.domain.lightcurve import Lightcurve
 
 __all__ = ["find_detections", "SECONDS_PER_DAY"]
 

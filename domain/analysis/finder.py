@@ -11,12 +11,12 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.analysis.detecting import find_detections
-from domain.analysis.scoring import Scores, score_batch
-from domain.detection import BRIGHTENING, DIMMING, Detection
-from domain.errors import ConfigError
-from domain.lightcurve import Lightcurve
-from domain.parameters import Param, Parameters
+from virtualobserver.domain.analysis.detecting import find_detections
+from virtualobserver.domain.analysis.scoring import Scores, score_batch
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
+from virtualobserver.domain.errors import ConfigError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.parameters import Param, Parameters
 
 __all__ = ["AnalysisParameters", "Scores", "score_lightcurve", "score_many", "find_detections", "find_events",
            "find_events_many"]

@@ -7,9 +7,9 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.lightcurve import Lightcurve
-from domain.parameters import Param, Parameters
-from domain.segments import Segments
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.parameters import Param, Parameters
+from virtualobserver.domain.segments import Segments
 
 __all__ = ["QualityParameters", "QualityResult", "QualityChecker", "CUTS"]
 

@@ -27,17 +27,17 @@ from typing import Sequence
 
 import numpy as np
 
-from domain.analysis.baselines import (
+from virtualobserver.domain.analysis.baselines import (
     biweight_variance_factor,
     median_variance_factor,
     median_without_windows,
     sliding_window_bounds,
     windowed_biweight,
 )
-from domain.analysis.calibration import excess_threshold
-from domain.lightcurve import Lightcurve
-from domain.segments import Segments
-from domain.statistics import robust_location_scale
+from virtualobserver.domain.analysis.calibration import excess_threshold
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.segments import Segments
+from virtualobserver.domain.statistics import robust_location_scale
 
 __all__ = ["Scores", "score_batch", "window_bounds_closed"]
 

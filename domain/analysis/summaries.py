@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from domain.segments import Segments
-from domain.source import Source
-from domain.summary import SourceSummary
+from virtualobserver.domain.segments import Segments
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.summary import SourceSummary
 
 if TYPE_CHECKING:  # analysis.py imports this module
-    from domain.analysis.analysis import LightcurveResult
+    from virtualobserver.domain.analysis.analysis import LightcurveResult
 
 __all__ = ["summarise", "summarise_many"]
 

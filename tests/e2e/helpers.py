@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from adapters.catalogs.demo import write_demo_catalog
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def vo_command(*args: str) -> list[str]:
     """The ``vo`` command line run with this interpreter."""
-    return [sys.executable, "-m", "adapters.cli.main", *args]
+    return [sys.executable, "-m", "virtualobserver.adapters.cli.main", *args]
 
 
 def vo_env(data_dir: Path, database_url: str | None) -> dict:

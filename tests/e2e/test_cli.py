@@ -151,7 +151,7 @@ def test_top_ranks_sources_by_summary(tmp_path, empty_database_url):
 def test_compacted_histograms_equal_uncompacted(tmp_path, new_database, monkeypatch):
     from sqlalchemy import create_engine, text
 
-    from adapters.container import open_project
+    from virtualobserver.adapters.container import open_project
 
     config = write_project(tmp_path / "p", rows=44)
     histograms = {}
@@ -180,7 +180,7 @@ def test_export_excludes_simulated_unless_asked(tmp_path, empty_database_url):
     import xarray as xr
     from astropy.table import Table
 
-    from adapters.files.cf_histograms import read_histograms
+    from virtualobserver.adapters.files.cf_histograms import read_histograms
 
     config = write_project(tmp_path / "p", rows=20, extra="  simulation: {enabled: true, injections_per_source: 4}\n")
     data = tmp_path / "data"

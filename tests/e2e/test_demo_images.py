@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.catalogs.demo import write_demo_catalog
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog
 from tests.e2e.helpers import vo_json
 
 DOWNLOAD = {"num_points": 200, "flare_fraction": 0.3, "dip_fraction": 0.0, "images": True,
@@ -18,9 +18,9 @@ DOWNLOAD = {"num_points": 200, "flare_fraction": 0.3, "dip_fraction": 0.0, "imag
 
 def demo_detections(tmp_path, url):
     """Run a 40-source demo project with images; return its detections and each source's neighbour."""
-    from adapters.container import open_project
-    from adapters.surveys.demo import DemoParameters, VirtualDemoObs
-    from adapters.surveys.demo_pixels import neighbour_of
+    from virtualobserver.adapters.container import open_project
+    from virtualobserver.adapters.surveys.demo import DemoParameters, VirtualDemoObs
+    from virtualobserver.adapters.surveys.demo_pixels import neighbour_of
 
     (tmp_path / "p").mkdir()
     write_demo_catalog(tmp_path / "p" / "catalog.csv", rows=40, seed=7)

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from astropy.table import Table
 
-from adapters.cli.main import main
+from virtualobserver.adapters.cli.main import main
 from tests.e2e.helpers import vo, vo_json
 from tests.e2e.test_real_surveys import ztf_answer
 from tests.integration.test_ztf_client import LC_PATH

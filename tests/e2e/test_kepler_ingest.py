@@ -45,7 +45,7 @@ def test_a_file_of_the_wrong_mission_is_reported_not_ingested(tmp_path, empty_da
 
 
 def test_real_files_ingested_reduce_as_lightkurve_reads_them(tmp_path, shared_data, empty_database_url):
-    from adapters.container import open_project
+    from virtualobserver.adapters.container import open_project
 
     lk = pytest.importorskip("lightkurve")
     data = tmp_path / "data"

@@ -8,12 +8,12 @@ import time
 import numpy as np
 from sqlalchemy import create_engine, text
 
-from adapters.postgres.embedded import EmbeddedPostgres
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
 from tests.e2e.helpers import REPO, vo, vo_command, vo_env, vo_json
 
-from adapters.files.batch_tables import read_index, read_tables
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from domain.histograms import Histograms
+from virtualobserver.adapters.files.batch_tables import read_index, read_tables
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.domain.histograms import Histograms
 
 TABLES = ("sources", "raw_data", "lightcurves", "detections", "steps", "failures", "injections",
           "source_summaries", "histogram_parts")

@@ -38,7 +38,7 @@ def ingest_and_run(tmp_path, path, database_url):
 
 
 def stored_lightcurve(config, data, database_url):
-    from adapters.container import open_project
+    from virtualobserver.adapters.container import open_project
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("VO_DATA", str(data))
@@ -140,7 +140,7 @@ def test_the_centroid_shift_on_each_detection_flags_the_neighbours_flare_not_the
     path = tmp_path / TPF_REAL
     peaks = write_two_star_tpf(path)
     config, data = ingest_and_run(tmp_path, path, empty_database_url)
-    from adapters.container import open_project
+    from virtualobserver.adapters.container import open_project
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("VO_DATA", str(data))

@@ -74,7 +74,7 @@ def project(tmp_path_factory, postgres_url):
 
 def open_stamps(project):
     """Each real detection (from the database) with its stamps read through the project facade."""
-    from adapters.container import open_project
+    from virtualobserver.adapters.container import open_project
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("VO_DATA", str(project["data"]))

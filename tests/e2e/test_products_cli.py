@@ -7,9 +7,9 @@ import pandas
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from adapters.cli.main import main
-from adapters.files.fits_lightcurves import read_lightcurves_fits
-from adapters.files.tables import read_table
+from virtualobserver.adapters.cli.main import main
+from virtualobserver.adapters.files.fits_lightcurves import read_lightcurves_fits
+from virtualobserver.adapters.files.tables import read_table
 from tests.e2e.helpers import vo, vo_json, write_project
 
 
@@ -53,7 +53,7 @@ def test_every_product_exports_with_units_and_provenance(project, tmp_path, monk
     # The other exports run `vo`'s main() in this process (same code, no interpreter start per call).
     monkeypatch.setenv("VO_DATA", str(data))
     monkeypatch.setenv("VO_DATABASE_URL", url)
-    monkeypatch.setattr("adapters.cli.main._exit_cleanly_on_signals", lambda: None)
+    monkeypatch.setattr("virtualobserver.adapters.cli.main._exit_cleanly_on_signals", lambda: None)
     for args in (("--what", "detections", "--out", str(out["det.csv"]), "--simulated"),
                  ("--what", "sources", "--out", str(out["src.vot"])),
                  ("--what", "histograms", "--out", str(out["scanned.h5"])),
@@ -123,7 +123,7 @@ def test_every_export_honours_its_source_filters(project, tmp_path, monkeypatch,
     run, status, (config, data, url) = project
     monkeypatch.setenv("VO_DATA", str(data))
     monkeypatch.setenv("VO_DATABASE_URL", url)
-    monkeypatch.setattr("adapters.cli.main._exit_cleanly_on_signals", lambda: None)
+    monkeypatch.setattr("virtualobserver.adapters.cli.main._exit_cleanly_on_signals", lambda: None)
 
     def export(*args):
         code = main(["export", str(config), *args])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 
-from adapters.files.tables import read_table
+from virtualobserver.adapters.files.tables import read_table
 from tests.e2e.helpers import vo, vo_json, write_project
 from tests.e2e.test_kill_resume import run_rows
 

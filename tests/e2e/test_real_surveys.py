@@ -118,7 +118,7 @@ def test_ingested_synthetic_files_flow_through_reduce_and_analyse(tmp_path, empt
 
 
 def test_real_answers_ingested_reduce_as_the_archive_made_them(tmp_path, shared_data, empty_database_url):
-    from adapters.container import open_project
+    from virtualobserver.adapters.container import open_project
 
     data = tmp_path / "data"
     ztf = write_config(tmp_path / "z", "ztf", [("SN2018hmx", 128.41389, 55.59812)])

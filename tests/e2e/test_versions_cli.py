@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from adapters.files.tables import read_table
+from virtualobserver.adapters.files.tables import read_table
 from tests.e2e.helpers import vo, vo_json, write_project
 
 THRESHOLD = "observatories.analysis.threshold=3.5"

@@ -8,13 +8,13 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.files import batch_tables
-from adapters.files.batch_tables import COMPRESSION, read_index, read_tables, to_table, write_tables
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.surveys.demo import DemoParameters, VirtualDemoObs
-from domain.rawdata import RawData
-from domain.reduction import ReductionParameters
-from domain.source import Source
+from virtualobserver.adapters.files import batch_tables
+from virtualobserver.adapters.files.batch_tables import COMPRESSION, read_index, read_tables, to_table, write_tables
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.surveys.demo import DemoParameters, VirtualDemoObs
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -186,7 +186,7 @@ def test_tables_are_written_and_read_when_netcdf4_was_imported_first(tmp_path):
     script = f"""
 import netCDF4, numpy as np
 from pathlib import Path
-from adapters.files.batch_tables import read_tables, write_tables
+from virtualobserver.adapters.files.batch_tables import read_tables, write_tables
 root = Path({str(tmp_path)!r})
 table = {{"mjd": np.linspace(57000.0, 58000.0, 5000), "flag": np.arange(5000)}}
 file, keys = write_tables(root / "f", root, [table, table])

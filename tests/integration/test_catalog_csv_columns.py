@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-import adapters.catalogs.csv_table as csv_table
-from adapters.catalogs.csv_table import read_csv_columns
-from adapters.catalogs.files import FileCatalogReader
-from domain.catalog import CatalogSpec
-from domain.errors import CatalogError
+import virtualobserver.adapters.catalogs.csv_table as csv_table
+from virtualobserver.adapters.catalogs.csv_table import read_csv_columns
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.domain.catalog import CatalogSpec
+from virtualobserver.domain.errors import CatalogError
 
 
 @pytest.fixture(params=[4096, 2], ids=["one block", "blocks of 2"])

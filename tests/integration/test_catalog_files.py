@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from adapters.catalogs.demo import write_demo_catalog
-from adapters.catalogs.files import FileCatalogReader
-from adapters.config_file import load_config, parse_overrides
-from adapters.container import SURVEYS
-from domain.catalog import CatalogSpec
-from domain.errors import CatalogError, ConfigError
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.config_file import load_config, parse_overrides
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.domain.catalog import CatalogSpec
+from virtualobserver.domain.errors import CatalogError, ConfigError
 
 SURVEY_PARAMETERS = {name: cls.parameters_class for name, cls in SURVEYS.items()}
 
@@ -123,7 +123,7 @@ def test_demo_config_loads_with_overrides():
 
 
 def test_readme_configuration_reference_is_current():
-    from adapters.cli.reference import BEGIN, END, config_reference
+    from virtualobserver.adapters.cli.reference import BEGIN, END, config_reference
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     current = readme[readme.index(BEGIN): readme.index(END) + len(END)]

@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from adapters.cli.clean_data import main
-from adapters.postgres.embedded import EmbeddedPostgres
+from virtualobserver.adapters.cli.clean_data import main
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
 
 
 def test_clean_data_refuses_while_the_server_is_used_and_removes_everything_after(tmp_path, monkeypatch, capsys):

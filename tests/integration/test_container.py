@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from adapters.container import build_container
+from virtualobserver.adapters.container import build_container
 from tests.factories import small_catalog
 from tests.fakes import FakeCatalogReader
 

@@ -8,7 +8,7 @@ import os
 import pytest
 from dependency_injector import providers
 
-from adapters.container import build_container, close_container
+from virtualobserver.adapters.container import build_container, close_container
 from tests.e2e.helpers import REPO
 from tests.e2e.test_kill_resume import assert_same, snapshot
 
@@ -22,7 +22,7 @@ LIMIT = 40
 @pytest.fixture(scope="module")
 def dask_executor():
     """One local cluster of two worker processes for the module (it takes seconds to start)."""
-    from adapters.executors.dask_executor import DaskExecutor
+    from virtualobserver.adapters.executors.dask_executor import DaskExecutor
 
     executor = DaskExecutor(workers=2)
     try:
@@ -50,7 +50,7 @@ def _run(monkeypatch, data_dir, url, executor=None) -> dict:
 
 def _arm_fault(spec):
     # Runs inside one worker: its next matching database commit kills the process (SIGKILL).
-    from adapters import faults
+    from virtualobserver.adapters import faults
 
     os.environ["VO_FAULT"] = spec
     faults.reset()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.http.cache import RawCache
-from adapters.surveys.pixels.evidence import TargetPixelEvidence, ZtfEvidence
-from adapters.surveys.pixels.mast_pixels import TessTargetPixels
-from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
-from adapters.surveys.tess import TessParameters
-from domain.evidence import measure_event
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.surveys.pixels.evidence import TargetPixelEvidence, ZtfEvidence
+from virtualobserver.adapters.surveys.pixels.mast_pixels import TessTargetPixels
+from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
+from virtualobserver.adapters.surveys.tess import TessParameters
+from virtualobserver.domain.evidence import measure_event
+from virtualobserver.domain.source import Source
 from tests.integration.test_tpf_downloads import TESS_DEC, TESS_RA, TIC, Mast, _downloads
 from tests.integration.test_ztf_event_cube import NEIGHBOUR, NEIGHBOUR_FLARE, RA, DEC, PointedIrsa, _mjd
 from tests.pixel_files import pixel_cube_bytes

@@ -13,15 +13,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.http.cache import RawCache
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from adapters.surveys.pixels.evidence import ZtfEvidence
-from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
-from domain.detection import BRIGHTENING, Detection
-from domain.lightcurve import Lightcurve
-from domain.source import Source
-from services.evidence import gather_evidence
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.adapters.surveys.pixels.evidence import ZtfEvidence
+from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
+from virtualobserver.domain.detection import BRIGHTENING, Detection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.source import Source
+from virtualobserver.services.evidence import gather_evidence
 from tests.integration.test_ztf_event_cube import DEC, NEIGHBOUR_FLARE, RA, SOURCE_FLARE, PointedIrsa, _mjd
 
 SURVEY = SimpleNamespace(name="ztf", analysis_version="a1", reduction_version="r1")

@@ -12,25 +12,25 @@ import pytest
 from astropy.table import Table
 from astropy.timeseries import TimeSeries
 
-from adapters.catalogs.files import FileCatalogReader
-from adapters.config_file import load_config
-from adapters.files.fits_lightcurves import (
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.files.fits_lightcurves import (
     BTJD_OFFSET,
     read_lightcurves_fits,
     write_lightcurves_fits,
     write_lightkurve_files,
 )
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from adapters.files.tables import guess_format, read_table, write_table
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from adapters.surveys.demo import VirtualDemoObs
-from adapters.surveys.tess import VirtualTESS
-from domain.errors import DataError
-from domain.lightcurve import Lightcurve
-from services.product_tables import lightcurve_table, table_histograms, to_timeseries
-from services.products import Products
-from services.project import Project
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.adapters.files.tables import guess_format, read_table, write_table
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.adapters.surveys.demo import VirtualDemoObs
+from virtualobserver.adapters.surveys.tess import VirtualTESS
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.services.product_tables import lightcurve_table, table_histograms, to_timeseries
+from virtualobserver.services.products import Products
+from virtualobserver.services.project import Project
 from tests.e2e.helpers import REPO, write_project
 
 FORMATS = {"csv": "csv", "ecsv": "ecsv", "fits": "fits", "votable": "vot", "hdf5": "h5"}

@@ -24,19 +24,19 @@ from astropy.table import Table
 from astropy.time import Time
 from astropy.timeseries import TimeSeries
 
-from adapters.catalogs.files import FileCatalogReader
-from adapters.config_file import load_config
-from adapters.container import SURVEYS
-from adapters.files.fits_lightcurves import write_lightcurves_fits, write_lightkurve_files
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from adapters.files.cf_histograms import read_histograms, write_histograms
-from adapters.files.tables import csv_sidecar, read_table, write_table
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from adapters.surveys.demo import VirtualDemoObs
-from services.product_tables import lightcurve_table, skyportal_table
-from services.products import Products
-from services.project import Project
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.adapters.files.fits_lightcurves import write_lightcurves_fits, write_lightkurve_files
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.adapters.files.cf_histograms import read_histograms, write_histograms
+from virtualobserver.adapters.files.tables import csv_sidecar, read_table, write_table
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.adapters.surveys.demo import VirtualDemoObs
+from virtualobserver.services.product_tables import lightcurve_table, skyportal_table
+from virtualobserver.services.products import Products
+from virtualobserver.services.project import Project
 from tests.e2e.helpers import REPO, write_project
 
 MICROSECOND_IN_DAYS = 1e-6 / 86400.0

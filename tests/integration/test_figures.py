@@ -5,17 +5,17 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from adapters.figures.efficiency import draw_efficiency, plot_efficiency  # noqa: E402
-from adapters.figures.lightcurves import draw_lightcurves, plot_lightcurves  # noqa: E402
-from adapters.figures.style import paper_figure  # noqa: E402
-from domain.analysis.quality import CUTS  # noqa: E402
-from domain.detection import Detection  # noqa: E402
-from domain.errors import DataError  # noqa: E402
-from domain.histograms import Axis, Histograms  # noqa: E402
-from domain.lightcurve import Lightcurve  # noqa: E402
-from domain.source import Source  # noqa: E402
-from services.products import SourceProducts  # noqa: E402
-from services.triage import DetectionRow  # noqa: E402
+from virtualobserver.adapters.figures.efficiency import draw_efficiency, plot_efficiency  # noqa: E402
+from virtualobserver.adapters.figures.lightcurves import draw_lightcurves, plot_lightcurves  # noqa: E402
+from virtualobserver.adapters.figures.style import paper_figure  # noqa: E402
+from virtualobserver.domain.analysis.quality import CUTS  # noqa: E402
+from virtualobserver.domain.detection import Detection  # noqa: E402
+from virtualobserver.domain.errors import DataError  # noqa: E402
+from virtualobserver.domain.histograms import Axis, Histograms  # noqa: E402
+from virtualobserver.domain.lightcurve import Lightcurve  # noqa: E402
+from virtualobserver.domain.source import Source  # noqa: E402
+from virtualobserver.services.products import SourceProducts  # noqa: E402
+from virtualobserver.services.triage import DetectionRow  # noqa: E402
 
 
 def item(scale="utc"):

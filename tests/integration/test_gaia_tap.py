@@ -10,10 +10,10 @@ from astropy import units as u
 from astropy.io.votable.tree import Info, VOTableFile
 from astropy.table import Table
 
-from adapters.catalogs.files import FileCatalogReader
-from adapters.catalogs.gaia_tap import GAIA_DR3_EPOCH, GaiaParameters, GaiaTap, convert_table, gaia_catalog_spec
-from adapters.cli.gaia_command import BASE_URL_ENV, add_gaia_parser
-from domain.errors import CatalogError, SurveyError, TransientSurveyError
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.catalogs.gaia_tap import GAIA_DR3_EPOCH, GaiaParameters, GaiaTap, convert_table, gaia_catalog_spec
+from virtualobserver.adapters.cli.gaia_command import BASE_URL_ENV, add_gaia_parser
+from virtualobserver.domain.errors import CatalogError, SurveyError, TransientSurveyError
 from tests.http_server import Reply
 
 JOB = "1710099673321VAL"

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.surveys.demo import DemoParameters, VirtualDemoObs
-from domain.errors import DataError
-from domain.lightcurve import Lightcurve
-from domain.rawdata import RawData
-from domain.reduction import ReductionParameters
-from domain.source import Source
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.surveys.demo import DemoParameters, VirtualDemoObs
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
 
 
 def _raws(n=4, points=60):

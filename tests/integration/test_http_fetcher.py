@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
-from adapters.http.parameters import http_specs
-from domain.errors import SurveyError, TransientSurveyError
-from domain.parameters import Parameters
+from virtualobserver.adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
+from virtualobserver.adapters.http.parameters import http_specs
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.domain.parameters import Parameters
 from tests.http_server import FakeArchive, Reply
 
 GOOD = b"mjd,mag\n58000.5,17.2\n"

@@ -8,13 +8,13 @@ import os
 import numpy as np
 import pytest
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import OfflineError
-from adapters.surveys.kepler import K2Parameters, KeplerParameters, VirtualK2, VirtualKepler
-from adapters.surveys.kepler_format import KEPLER
-from domain.errors import SurveyError, TransientSurveyError
-from domain.reduction import ReductionParameters
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import OfflineError
+from virtualobserver.adapters.surveys.kepler import K2Parameters, KeplerParameters, VirtualK2, VirtualKepler
+from virtualobserver.adapters.surveys.kepler_format import KEPLER
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
 from tests.http_server import FakeArchive, Reply
 from tests.unit.test_kepler_format import write_kepler_lc
 

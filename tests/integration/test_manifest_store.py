@@ -6,9 +6,9 @@ import threading
 import pytest
 import yaml
 
-from adapters.files.manifest_store import FileManifestStore
-from domain.errors import DataError
-from domain.naming import safe_key
+from virtualobserver.adapters.files.manifest_store import FileManifestStore
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.naming import safe_key
 
 
 def manifest(batch_size=100, created="2025-01-01T00:00:00Z", threshold=5.0):

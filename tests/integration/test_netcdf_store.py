@@ -7,9 +7,9 @@ import numpy as np
 import xarray as xr
 import pytest
 
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from domain.errors import DataError
-from domain.histograms import Axis, Histograms
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.histograms import Axis, Histograms
 
 KEY = "histograms/demo/v1a2b3c/part-0f1e2d"
 

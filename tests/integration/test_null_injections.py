@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.config_file import load_config
-from adapters.container import SURVEYS
-from domain.analysis.analysis import Analysis
-from domain.analysis.finder import AnalysisParameters, find_events_many
-from domain.events import EVENT_KINDS
-from domain.lightcurve import Lightcurve
-from domain.recovery import reference_of
-from domain.simulator import SimulationParameters, Simulator
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.domain.analysis.analysis import Analysis
+from virtualobserver.domain.analysis.finder import AnalysisParameters, find_events_many
+from virtualobserver.domain.events import EVENT_KINDS
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.recovery import reference_of
+from virtualobserver.domain.simulator import SimulationParameters, Simulator
 
 DATA = Path(__file__).parents[3] / "shared" / "data"
 CONFIGS = Path(__file__).parents[2] / "configs"

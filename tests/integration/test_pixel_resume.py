@@ -8,10 +8,10 @@ import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
-from adapters.http.cache import RawCache
-from adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters
-from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters
+from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
+from virtualobserver.domain.source import Source
 from tests.integration.test_tesscut_downloads import ASTROCUT, BASE, Tesscut
 from tests.integration.test_ztf_cutouts import DEC, RA, ROWS, Irsa
 
@@ -20,16 +20,16 @@ from tests.integration.test_ztf_cutouts import DEC, RA, ROWS, Irsa
 _WORKER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from adapters.http.cache import RawCache
-    from domain.source import Source
+    from virtualobserver.adapters.http.cache import RawCache
+    from virtualobserver.domain.source import Source
     kind, url, cache = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     common = dict(base_url=url, rate_limit_per_s=0.0, retries=0)
     if kind == "ztf":
-        from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
+        from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
         client = ZtfCutoutClient(ZtfCutoutParameters(cutout_threads=1, **common), cache=RawCache(cache))
         client.download(Source("SN 2018hmx", float(sys.argv[4]), float(sys.argv[5])))
     else:
-        from adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters
+        from virtualobserver.adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters
         client = TesscutClient(TesscutParameters(columns=7, rows=5, **common), cache=RawCache(cache))
         client.download(Source("M dwarf", float(sys.argv[4]), float(sys.argv[5])))
 """)

@@ -9,9 +9,9 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from adapters.surveys.kepler_format import K2
-from adapters.surveys.pixel_format import pixel_cube, read_pixel_file
-from adapters.surveys.pixel_lightcurves import pixel_images
+from virtualobserver.adapters.surveys.kepler_format import K2
+from virtualobserver.adapters.surveys.pixel_format import pixel_cube, read_pixel_file
+from virtualobserver.adapters.surveys.pixel_lightcurves import pixel_images
 from tests.integration.test_target_pixel_files import TPF_REAL
 
 # Pixel centres (col, row), 0-based, across the real file's 5 x 7 cutout.

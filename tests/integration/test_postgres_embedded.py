@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from adapters.postgres import embedded
-from adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresError, socket_dir_for
-from adapters.postgres.processes import process_alive, read_handles, wait_gone
+from virtualobserver.adapters.postgres import embedded
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresError, socket_dir_for
+from virtualobserver.adapters.postgres.processes import process_alive, read_handles, wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # on stdin and exits normally (so that the atexit hook stops its handle).
 CHILD = """
 import os, signal, sys
-from adapters.postgres.embedded import EmbeddedPostgres
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
 pg = EmbeddedPostgres(sys.argv[1])
 pg.start()
 print(pg.postmaster_pid, flush=True)

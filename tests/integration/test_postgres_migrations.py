@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from adapters.postgres import migrate
-from adapters.postgres.orm import metadata
+from virtualobserver.adapters.postgres import migrate
+from virtualobserver.adapters.postgres.orm import metadata
 
 TABLES = {
     "projects", "sources", "raw_data", "lightcurves", "detections", "steps", "failures",

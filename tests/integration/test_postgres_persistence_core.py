@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from domain.histograms import Axis, Histograms
-from domain.source import Source
-from services.batch_carry import BatchCarry
-from services.histograms import compact_histograms, merged_histograms
-from services.stages import ANALYSE, DOWNLOAD, REDUCE, finish, pending, save_histogram_parts
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.domain.histograms import Axis, Histograms
+from virtualobserver.domain.source import Source
+from virtualobserver.services.batch_carry import BatchCarry
+from virtualobserver.services.histograms import compact_histograms, merged_histograms
+from virtualobserver.services.stages import ANALYSE, DOWNLOAD, REDUCE, finish, pending, save_histogram_parts
 
 
 @pytest.fixture
@@ -319,7 +319,7 @@ def test_parts_come_oldest_first_even_where_a_vacuumed_table_reuses_a_forgotten_
 
 
 def test_raw_data_of_another_survey_at_the_same_version_is_not_returned(uow):
-    from domain.rawdata import RawData
+    from virtualobserver.domain.rawdata import RawData
 
     raws = [RawData(survey, "s0", "d1", {"t": np.arange(n)}) for survey, n in (("demo", 3), ("ztf", 5))]
     for raw in raws:
@@ -333,7 +333,7 @@ def test_raw_data_of_another_survey_at_the_same_version_is_not_returned(uow):
 
 
 def test_a_batch_of_new_sources_spends_no_statement_on_failures_it_cannot_have(uow, monkeypatch):
-    from adapters.postgres.repository import SqlAlchemyStepRepository
+    from virtualobserver.adapters.postgres.repository import SqlAlchemyStepRepository
 
     cleared = []
     clear = SqlAlchemyStepRepository.clear_failures

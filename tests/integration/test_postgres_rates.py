@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from domain.detection import BRIGHTENING, DIMMING, Detection
-from domain.injection import Injection
-from domain.lightcurve import Lightcurve
-from domain.rates import Candidate, Exposure, InjectionCounts
-from domain.source import Source
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.rates import Candidate, Exposure, InjectionCounts
+from virtualobserver.domain.source import Source
 from tests.fakes import FakeState, FakeUnitOfWork
 
 

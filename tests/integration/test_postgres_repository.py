@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from adapters.postgres.engine import make_engine, make_session_factory
-from adapters.postgres.orm import clear_mappers, start_mappers
-from adapters.postgres.orm import raw_data as raw_data_table
-from adapters.postgres.orm import sources as sources_table
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from domain.detection import BRIGHTENING, DIMMING, Detection
-from domain.lightcurve import LIGHTCURVE_COLUMNS, Lightcurve
-from domain.rawdata import RawData
-from domain.source import Source
+from virtualobserver.adapters.postgres.engine import make_engine, make_session_factory
+from virtualobserver.adapters.postgres.orm import clear_mappers, start_mappers
+from virtualobserver.adapters.postgres.orm import raw_data as raw_data_table
+from virtualobserver.adapters.postgres.orm import sources as sources_table
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
+from virtualobserver.domain.lightcurve import LIGHTCURVE_COLUMNS, Lightcurve
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.source import Source
 
 
 @pytest.fixture
@@ -220,7 +220,7 @@ def test_a_connection_lost_under_bulk_rows_is_reported_as_lost(write, session_fa
     # connection and reach the unit of work as SQLAlchemy's OperationalError (the batch is retried).
     from sqlalchemy import create_engine, text
 
-    from domain.errors import DatabaseConnectionLost
+    from virtualobserver.domain.errors import DatabaseConnectionLost
 
     calls = {
         "sources": lambda uow: uow.sources.add_many("p", _sources(3)),

@@ -8,17 +8,17 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, delete, func, inspect, select
 
-from adapters.postgres import migrate
-from adapters.postgres.engine import make_engine, make_session_factory
-from adapters.postgres.orm import clear_mappers, start_mappers
-from adapters.postgres.orm import detections as detections_table
-from adapters.postgres.orm import injections as injections_table
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from domain.detection import BRIGHTENING, DIMMING, Detection
-from domain.injection import Injection
-from domain.lightcurve import Lightcurve
-from domain.source import Source
-from domain.summary import SourceSummary
+from virtualobserver.adapters.postgres import migrate
+from virtualobserver.adapters.postgres.engine import make_engine, make_session_factory
+from virtualobserver.adapters.postgres.orm import clear_mappers, start_mappers
+from virtualobserver.adapters.postgres.orm import detections as detections_table
+from virtualobserver.adapters.postgres.orm import injections as injections_table
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.summary import SourceSummary
 
 SCIENCE_TABLES = {"injections", "source_summaries", "histogram_parts"}
 
@@ -342,10 +342,10 @@ def test_injections_created_before_mapping_can_be_stored(database_url):
 
 
 def test_detections_for_sources_by_version_hide_simulated(session_factory):
-    from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-    from domain.detection import Detection
-    from domain.lightcurve import Lightcurve
-    from domain.source import Source
+    from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+    from virtualobserver.domain.detection import Detection
+    from virtualobserver.domain.lightcurve import Lightcurve
+    from virtualobserver.domain.source import Source
     import numpy as np
 
     uow = SqlAlchemyUnitOfWork(session_factory)
@@ -379,8 +379,8 @@ def test_detections_for_sources_by_version_hide_simulated(session_factory):
     {1: "int key", "1": "str key"}, types.MappingProxyType({"a": 1.0}), {"flag": np.bool_(False)},
 ])
 def test_json_of_a_column_is_that_of_its_safe_value(value):
-    from adapters.postgres.bulk import JsonText
-    from adapters.postgres.rows import _json_safe, _json_text
+    from virtualobserver.adapters.postgres.bulk import JsonText
+    from virtualobserver.adapters.postgres.rows import _json_safe, _json_text
 
     text = _json_text(value)
     assert type(text) is JsonText and text == json.dumps(_json_safe(dict(value or {})))

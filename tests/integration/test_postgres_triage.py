@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from domain.detection import BRIGHTENING, Detection
-from domain.lightcurve import Lightcurve
-from domain.source import Source
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.domain.detection import BRIGHTENING, Detection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.source import Source
 from tests.fakes import FakeState, FakeUnitOfWork
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from domain.source import Source
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.domain.source import Source
 
 
 def _sources():

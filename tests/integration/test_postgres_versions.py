@@ -7,13 +7,13 @@ reading one version must not return the other's rows.
 import numpy as np
 import pytest
 
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from domain.detection import BRIGHTENING, Detection
-from domain.injection import Injection
-from domain.lightcurve import Lightcurve
-from domain.rawdata import RawData
-from domain.source import Source
-from domain.summary import SourceSummary
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.domain.detection import BRIGHTENING, Detection
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.summary import SourceSummary
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pytest
 
-from adapters.cli.main import main
+from virtualobserver.adapters.cli.main import main
 from tests.e2e.helpers import write_project
 
 
@@ -10,7 +10,7 @@ from tests.e2e.helpers import write_project
 def config(tmp_path, monkeypatch):
     monkeypatch.setenv("VO_DATA", str(tmp_path / "data"))
     # main() turns SIGTERM and SIGHUP into exits; the test process keeps its own handlers.
-    monkeypatch.setattr("adapters.cli.main._exit_cleanly_on_signals", lambda: None)
+    monkeypatch.setattr("virtualobserver.adapters.cli.main._exit_cleanly_on_signals", lambda: None)
     # An unreachable server: any command that touched the database would fail with another message.
     monkeypatch.setenv("VO_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     return str(write_project(tmp_path / "p", rows=5))

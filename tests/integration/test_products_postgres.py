@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from adapters.catalogs.files import FileCatalogReader
-from adapters.config_file import load_config
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from adapters.surveys.demo import VirtualDemoObs
-from services.products import Products
-from services.project import Project
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.adapters.surveys.demo import VirtualDemoObs
+from virtualobserver.services.products import Products
+from virtualobserver.services.project import Project
 from tests.e2e.helpers import write_project
 
 

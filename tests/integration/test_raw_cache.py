@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.http.cache import RawCache, safe_key
+from virtualobserver.adapters.http.cache import RawCache, safe_key
 
 
 @pytest.mark.parametrize("key", [

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.config_file import load_config
-from adapters.container import SURVEYS
-from domain.analysis.analysis import Analysis
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.domain.analysis.analysis import Analysis
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 PONY = Path(__file__).parents[2] / "benchmarks" / "reference" / "altaipony_flares.csv"

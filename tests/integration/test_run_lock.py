@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from adapters.postgres.engine import make_engine
-from adapters.postgres.lock import PostgresRunLock
-from domain.errors import ProjectBusyError
+from virtualobserver.adapters.postgres.engine import make_engine
+from virtualobserver.adapters.postgres.lock import PostgresRunLock
+from virtualobserver.domain.errors import ProjectBusyError
 
 
 def test_second_holder_is_refused_until_release(database_url):
@@ -30,8 +30,8 @@ def test_second_holder_is_refused_until_release(database_url):
 def test_lock_of_a_killed_process_is_released(database_url):
     code = textwrap.dedent(f"""
         import os, signal
-        from adapters.postgres.engine import make_engine
-        from adapters.postgres.lock import PostgresRunLock
+        from virtualobserver.adapters.postgres.engine import make_engine
+        from virtualobserver.adapters.postgres.lock import PostgresRunLock
         with PostgresRunLock(make_engine({database_url!r})).hold("demo"):
             print("held", flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
@@ -50,8 +50,8 @@ def test_lock_of_a_killed_process_is_released(database_url):
 def test_a_server_gone_while_taking_the_lock_is_a_lost_connection(tmp_path, wait):
     # The batch runner retries a batch after DatabaseConnectionLost; a bare driver error ended the run
     # (a server restarted while a batch took its lease).
-    from adapters.postgres.embedded import EmbeddedPostgres
-    from domain.errors import DatabaseConnectionLost
+    from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
+    from virtualobserver.domain.errors import DatabaseConnectionLost
 
     server = EmbeddedPostgres(tmp_path / "server")
     server.start()

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested
-from domain.source import Source
-from domain.summary import SourceSummary
+from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+from virtualobserver.domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.summary import SourceSummary
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def _dump(session, table):
 
 
 def test_bulk_arrays_store_what_values_lists_store_in_input_order(uow):
-    from adapters.postgres.bulk import PAGE, insert_rows
+    from virtualobserver.adapters.postgres.bulk import PAGE, insert_rows
 
     meta, (arrays, values) = _edge_tables()
     meta.create_all(uow.session.connection())
@@ -137,7 +137,7 @@ def test_bulk_arrays_store_what_values_lists_store_in_input_order(uow):
 
 
 def test_values_that_fit_no_array_go_as_a_values_list(uow):
-    from adapters.postgres.bulk import array_literal, insert_rows
+    from virtualobserver.adapters.postgres.bulk import array_literal, insert_rows
 
     meta, (arrays, values) = _edge_tables()
     meta.create_all(uow.session.connection())
@@ -153,10 +153,10 @@ def test_values_that_fit_no_array_go_as_a_values_list(uow):
 
 def _store_everything(session_factory):
     """Write more than a page of rows of every kind, with duplicates and re-adds; return the ids given and tables."""
-    from domain.detection import Detection
-    from domain.injection import Injection
-    from domain.lightcurve import Lightcurve
-    from domain.rawdata import RawData
+    from virtualobserver.domain.detection import Detection
+    from virtualobserver.domain.injection import Injection
+    from virtualobserver.domain.lightcurve import Lightcurve
+    from virtualobserver.domain.rawdata import RawData
 
     with SqlAlchemyUnitOfWork(session_factory) as uow:
         sources = _sky_sources(1200) + [Source("c0007", 1.0, 2.0)]  # a name twice in one call
@@ -213,8 +213,8 @@ def _store_everything(session_factory):
 
 
 def test_a_large_batch_stores_the_same_ids_and_rows_as_values_lists(new_database, mappers, monkeypatch):
-    from adapters.postgres import bulk, migrate
-    from adapters.postgres.engine import make_engine, make_session_factory
+    from virtualobserver.adapters.postgres import bulk, migrate
+    from virtualobserver.adapters.postgres.engine import make_engine, make_session_factory
 
     stored = []
     for as_values in (False, True):
@@ -235,7 +235,7 @@ def test_a_large_batch_stores_the_same_ids_and_rows_as_values_lists(new_database
 
 
 def test_encoded_json_is_stored_as_the_value_it_encodes(uow):
-    from adapters.postgres.bulk import JsonText, insert_rows
+    from virtualobserver.adapters.postgres.bulk import JsonText, insert_rows
 
     meta, (arrays, values) = _edge_tables()
     meta.create_all(uow.session.connection())
@@ -253,7 +253,7 @@ def test_encoded_json_is_stored_as_the_value_it_encodes(uow):
 
 
 def test_float_columns_store_the_doubles_values_lists_store(uow):
-    from adapters.postgres.bulk import insert_rows
+    from virtualobserver.adapters.postgres.bulk import insert_rows
 
     meta, (arrays, values) = _edge_tables()
     meta.create_all(uow.session.connection())

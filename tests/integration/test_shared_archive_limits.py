@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from adapters.http.fetcher import HttpFetcher
-from adapters.http.parameters import http_specs
-from adapters.http.ratelimit import share_limits, shared_limits
-from adapters.postgres.archive_limits import PostgresArchiveLimits
-from domain.parameters import Parameters
+from virtualobserver.adapters.http.fetcher import HttpFetcher
+from virtualobserver.adapters.http.parameters import http_specs
+from virtualobserver.adapters.http.ratelimit import share_limits, shared_limits
+from virtualobserver.adapters.postgres.archive_limits import PostgresArchiveLimits
+from virtualobserver.domain.parameters import Parameters
 from tests.http_server import Reply
 
 pytest.importorskip("distributed")
@@ -39,8 +39,8 @@ class ArchiveParameters(Parameters):
 
 def _warm_up() -> int:
     # Imported before the clock starts, so neither worker spends the test importing.
-    import adapters.http.fetcher  # noqa: F401
-    import adapters.postgres.archive_limits  # noqa: F401
+    import virtualobserver.adapters.http.fetcher  # noqa: F401
+    import virtualobserver.adapters.postgres.archive_limits  # noqa: F401
 
     return os.getpid()
 
@@ -73,7 +73,7 @@ def _fetch_in_worker(task: dict) -> tuple[int, float]:
 @pytest.fixture(scope="module")
 def two_workers():
     """A local cluster of two worker processes, as ``vo run --workers 2`` starts (it takes seconds)."""
-    from adapters.executors.dask_executor import DaskExecutor
+    from virtualobserver.adapters.executors.dask_executor import DaskExecutor
 
     executor = DaskExecutor(workers=2)
     try:
@@ -212,7 +212,7 @@ def test_a_slot_held_by_a_dead_session_is_free_at_once(database_url):
 @pytest.mark.parametrize("close", ["close_container", "database"])
 def test_a_project_shares_its_archive_limits_through_its_database_until_it_closes(monkeypatch, tmp_path,
                                                                                    database_url, close):
-    from adapters.container import build_container, close_container
+    from virtualobserver.adapters.container import build_container, close_container
     from tests.e2e.helpers import REPO
 
     monkeypatch.setenv("VO_DATA", str(tmp_path))

@@ -8,10 +8,10 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.files.data_folder import ProductFolder
-from adapters.files.hdf5_store import Hdf5DataStore
-from domain.errors import DataError
-from domain.stamps import Stamps
+from virtualobserver.adapters.files.data_folder import ProductFolder
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.stamps import Stamps
 
 WCS = {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRPIX1": 3.5, "CRPIX2": 2.0, "CRVAL1": 130.6, "CRVAL2": 19.9,
        "CDELT1": -0.0011, "CDELT2": 0.0011}

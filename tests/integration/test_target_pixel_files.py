@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from adapters.surveys.kepler import VirtualK2
-from adapters.surveys.kepler_format import K2
-from adapters.surveys.pixel_format import is_pixel_file, read_pixel_file
-from adapters.surveys.spoc_format import NAN_FLAG
-from domain.errors import DataError, SurveyError
-from domain.reduction import ReductionParameters
+from virtualobserver.adapters.surveys.kepler import VirtualK2
+from virtualobserver.adapters.surveys.kepler_format import K2
+from virtualobserver.adapters.surveys.pixel_format import is_pixel_file, read_pixel_file
+from virtualobserver.adapters.surveys.spoc_format import NAN_FLAG
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.reduction import ReductionParameters
 
 TPF_REAL = "ktwo211983544-c18_lpd-targ.fits"
 #: lightkurve's KeplerQualityFlags.DEFAULT_BITMASK.
@@ -230,7 +230,7 @@ def write_synthetic_cutout(path: Path, star_flux: np.ndarray, star=(3.6, 6.3), n
 
 
 def test_a_cutout_without_a_pipeline_aperture_gives_the_injected_stars_flux(tmp_path):
-    from adapters.surveys.tess import VirtualTESS
+    from virtualobserver.adapters.surveys.tess import VirtualTESS
 
     # The star's known lightcurve: 5000 e-/s with a 10 % sinusoid. The threshold aperture holds most of
     # its light (a 3-sigma cut over the stamp's MAD, which both stars' wings widen) and none of the

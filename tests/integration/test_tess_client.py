@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import OfflineError
-from adapters.surveys.tess import TessParameters, VirtualTESS
-from adapters.surveys.tess_format import RAW_COLUMNS
-from domain.errors import SurveyError, TransientSurveyError
-from domain.reduction import ReductionParameters
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import OfflineError
+from virtualobserver.adapters.surveys.tess import TessParameters, VirtualTESS
+from virtualobserver.adapters.surveys.tess_format import RAW_COLUMNS
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
 from tests.http_server import FakeArchive, Reply
 from tests.unit.test_tess_format import write_spoc_lc
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.http.cache import RawCache
-from adapters.surveys.tess import TessParameters, VirtualTESS
-from domain.photometry import choose_aperture
-from domain.reduction import ReductionParameters
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.surveys.tess import TessParameters, VirtualTESS
+from virtualobserver.domain.photometry import choose_aperture
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
 from tests.integration.test_tess_client import FILE_NAME, TIC, Mast, _tic_row
 from tests.integration.test_tesscut_downloads import ASTROCUT, BASE, Tesscut
 from tests.pixel_files import pixel_cube_bytes, tesscut_name

@@ -11,11 +11,11 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import OfflineError
-from adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters
-from domain.errors import SurveyError, TransientSurveyError
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import OfflineError
+from virtualobserver.adapters.surveys.pixels.tesscut import TesscutClient, TesscutParameters
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.domain.source import Source
 from tests.http_server import Reply
 from tests.pixel_files import pixel_cube_bytes, tesscut_name, zip_bytes
 

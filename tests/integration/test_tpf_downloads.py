@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from astropy.io import fits
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import OfflineError
-from adapters.surveys.kepler import K2Parameters, KeplerParameters
-from adapters.surveys.pixels.mast_pixels import K2TargetPixels, KeplerTargetPixels, TessTargetPixels
-from adapters.surveys.tess import TessParameters
-from domain.errors import SurveyError, TransientSurveyError
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import OfflineError
+from virtualobserver.adapters.surveys.kepler import K2Parameters, KeplerParameters
+from virtualobserver.adapters.surveys.pixels.mast_pixels import K2TargetPixels, KeplerTargetPixels, TessTargetPixels
+from virtualobserver.adapters.surveys.tess import TessParameters
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.domain.source import Source
 from tests.http_server import Reply
 from tests.pixel_files import pixel_cube_bytes
 

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import OfflineError
-from adapters.surveys.ztf import RAW_COLUMNS, VirtualZTF, ZtfParameters
-from adapters.surveys.ztf_format import ZTF_DTYPES, read_answer
-from domain.analysis.quality import QualityChecker, QualityParameters
-from domain.astrometry import MAS_PER_DEG, julian_year_of_mjd, propagate_position
-from domain.errors import SurveyError, TransientSurveyError
-from domain.reduction import ReductionParameters
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import OfflineError
+from virtualobserver.adapters.surveys.ztf import RAW_COLUMNS, VirtualZTF, ZtfParameters
+from virtualobserver.adapters.surveys.ztf_format import ZTF_DTYPES, read_answer
+from virtualobserver.domain.analysis.quality import QualityChecker, QualityParameters
+from virtualobserver.domain.astrometry import MAS_PER_DEG, julian_year_of_mjd, propagate_position
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
 
 from tests.http_server import Reply
 

@@ -9,12 +9,12 @@ from astropy.io import fits
 from astropy.nddata import NoOverlapError
 from astropy.wcs import WCS
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import OfflineError
-from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
-from adapters.surveys.pixels.ztf_ibe import ZtfExposure, science_image_path
-from domain.errors import SurveyError, TransientSurveyError
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import OfflineError
+from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
+from virtualobserver.adapters.surveys.pixels.ztf_ibe import ZtfExposure, science_image_path
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.domain.source import Source
 from tests.http_server import Reply, Request
 from tests.pixel_files import ZTF_PIXEL_DEG, ibe_table, ztf_cutout_bytes, ztf_image
 

@@ -16,12 +16,12 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from adapters.http.cache import RawCache
-from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
-from adapters.surveys.pixels.ztf_event_cube import ztf_event_cube
-from adapters.surveys.pixels.ztf_ibe import MJD_TO_JD, ZtfExposure, science_image_path
-from domain.centroid_shift import event_centroid_shift
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
+from virtualobserver.adapters.surveys.pixels.ztf_event_cube import ztf_event_cube
+from virtualobserver.adapters.surveys.pixels.ztf_ibe import MJD_TO_JD, ZtfExposure, science_image_path
+from virtualobserver.domain.centroid_shift import event_centroid_shift
+from virtualobserver.domain.source import Source
 from tests.http_server import Reply
 from tests.integration.test_ztf_cutouts import SEARCH, SHAPE, Irsa
 from tests.pixel_files import ZTF_PIXEL_DEG, ibe_table, ztf_image

@@ -133,8 +133,8 @@ def start_database():
     """Start the scratch PostgreSQL server (no fsync) and migrate the template database; return (server, url)."""
     from sqlalchemy import create_engine, make_url, text
 
-    from adapters.postgres import migrate
-    from adapters.postgres.embedded import EmbeddedPostgres
+    from virtualobserver.adapters.postgres import migrate
+    from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
 
     server = EmbeddedPostgres(WORK / "pg")
     url = server.start()

@@ -14,12 +14,12 @@ import h5py
 import hdf5plugin  # noqa: F401 - registers LZ4, the filter of batch tables
 from sqlalchemy import create_engine, text
 
-from adapters.config_file import load_config
-from adapters.container import SURVEYS
-from adapters.files.data_folder import ProductFolder
-from adapters.postgres.doctor_records import SqlRecordIndex
-from adapters.postgres.engine import make_engine
-from services.doctor import Doctor
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.adapters.files.data_folder import ProductFolder
+from virtualobserver.adapters.postgres.doctor_records import SqlRecordIndex
+from virtualobserver.adapters.postgres.engine import make_engine
+from virtualobserver.services.doctor import Doctor
 from tests.e2e.helpers import REPO, vo_command, vo_env, write_project
 from tests.e2e.test_kill_resume import assert_same, merged_parts, run_rows
 

@@ -9,11 +9,11 @@ import zlib
 
 import pytest
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import HttpFetcher
-from adapters.surveys.ztf import VirtualZTF, ZtfParameters
-from domain.errors import SurveyError, TransientSurveyError
-from domain.source import Source
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import HttpFetcher
+from virtualobserver.adapters.surveys.ztf import VirtualZTF, ZtfParameters
+from virtualobserver.domain.errors import SurveyError, TransientSurveyError
+from virtualobserver.domain.source import Source
 from tests.http_server import Reply
 from tests.reliability.harness import FULL, TALLY, run_vo
 

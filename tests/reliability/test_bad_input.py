@@ -14,17 +14,17 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.catalogs.files import FileCatalogReader
-from adapters.config_file import load_config
-from adapters.container import SURVEYS
-from adapters.files.data_folder import ProductFolder
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.files.netcdf_store import NetCdfHistogramStore
-from adapters.surveys.tess_format import read_lightcurve_file
-from adapters.surveys.ztf_format import parse_answer
-from domain.catalog import CatalogSpec
-from domain.errors import CatalogError, ConfigError, DataError, SurveyError, VOError
-from domain.rawdata import RawData
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.adapters.files.data_folder import ProductFolder
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+from virtualobserver.adapters.surveys.tess_format import read_lightcurve_file
+from virtualobserver.adapters.surveys.ztf_format import parse_answer
+from virtualobserver.domain.catalog import CatalogSpec
+from virtualobserver.domain.errors import CatalogError, ConfigError, DataError, SurveyError, VOError
+from virtualobserver.domain.rawdata import RawData
 from tests.e2e.helpers import REPO
 from tests.reliability.harness import FULL, TALLY, assert_same, run_vo, snapshot
 

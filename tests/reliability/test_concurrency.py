@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from adapters.postgres.embedded import EmbeddedPostgres
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
 from tests.reliability.harness import TALLY, assert_nothing_lost, run_vo, scaled, start_vo
 
 RACES = range(scaled(1, 5))

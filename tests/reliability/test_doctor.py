@@ -7,9 +7,9 @@ import shutil
 
 from sqlalchemy import create_engine, text
 
-from adapters.files.data_folder import ProductFolder
-from adapters.files.hdf5_store import Hdf5DataStore
-from domain.lightcurve import Lightcurve
+from virtualobserver.adapters.files.data_folder import ProductFolder
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.domain.lightcurve import Lightcurve
 from tests.reliability.harness import TALLY, assert_nothing_lost, doctor_check, run_vo
 
 

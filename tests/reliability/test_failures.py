@@ -13,10 +13,10 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from adapters.files.atomic import temporary_prefix
-from adapters.postgres.embedded import EmbeddedPostgres
-from adapters.postgres.lock import PostgresRunLock
-from domain.errors import ProjectBusyError
+from virtualobserver.adapters.files.atomic import temporary_prefix
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
+from virtualobserver.adapters.postgres.lock import PostgresRunLock
+from virtualobserver.domain.errors import ProjectBusyError
 from tests.reliability.harness import FULL, TALLY, assert_nothing_lost, pipe_vo, run_vo, scaled, start_vo, wait_for_work
 
 # The batches of the small project last a few seconds with a slow survey, so a fault lands inside the run.

@@ -10,8 +10,8 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from adapters.postgres.embedded import EmbeddedPostgres
-from adapters.postgres.processes import process_alive
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
+from virtualobserver.adapters.postgres.processes import process_alive
 from tests.http_server import Reply
 from tests.reliability.harness import (
     TALLY,

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from adapters import faults
-from adapters.files import atomic
-from adapters.files.atomic import atomic_path, is_temporary
+from virtualobserver.adapters import faults
+from virtualobserver.adapters.files import atomic
+from virtualobserver.adapters.files.atomic import atomic_path, is_temporary
 
 
 def test_fault_points_are_inert_without_the_variable(monkeypatch):

@@ -22,13 +22,13 @@ from astropy.table import Table
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.catalogs.files import FileCatalogReader
-from adapters.config_file import load_config
-from adapters.container import SURVEYS
-from domain.catalog import Catalog, CatalogSpec
-from domain.config import SECTIONS, ProjectParameters
-from domain.errors import CatalogError, ConfigError, SelectionError
-from domain.selection import evaluate_selection
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.domain.catalog import Catalog, CatalogSpec
+from virtualobserver.domain.config import SECTIONS, ProjectParameters
+from virtualobserver.domain.errors import CatalogError, ConfigError, SelectionError
+from virtualobserver.domain.selection import evaluate_selection
 from tests.e2e.helpers import REPO
 from tests.reliability.harness import FULL, TALLY, assert_same, run_vo, snapshot
 
@@ -323,7 +323,7 @@ def test_refused_runs_name_what_is_wrong_and_change_nothing(reference, module_da
 
 @pytest.mark.parametrize("option, value", [("--download-threads", "0"), ("--workers", "-1"), ("--limit", "-5")])
 def test_counts_on_the_command_line_are_checked(tmp_path, capsys, monkeypatch, option, value):
-    from adapters.cli.main import main
+    from virtualobserver.adapters.cli.main import main
 
     # Refused before any database is needed; should it get that far, this one is closed at once.
     monkeypatch.setenv("VO_DATA", str(tmp_path / "data"))

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import yaml
 
-from adapters.files.batch_tables import content_problem, write_tables
-from adapters.files.data_folder import ProductFolder
-from adapters.files.hdf5_store import Hdf5DataStore
-from domain.rawdata import RawData
-from services.provenance import content_hash
+from virtualobserver.adapters.files.batch_tables import content_problem, write_tables
+from virtualobserver.adapters.files.data_folder import ProductFolder
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.services.provenance import content_hash
 from tests.reliability.harness import FULL, TALLY, assert_nothing_lost, copy_run, doctor_check, run_vo, sql_rows
 
 

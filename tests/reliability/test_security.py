@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from adapters.postgres.embedded import EmbeddedPostgres
+from virtualobserver.adapters.postgres.embedded import EmbeddedPostgres
 from tests.e2e.helpers import REPO, vo_command
 from tests.http_server import Reply
 from tests.reliability.harness import TALLY, doctor_check, run_vo, small_project

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from domain.analysis.finder import AnalysisParameters
+from virtualobserver.domain.analysis.finder import AnalysisParameters
 from tests.noise import assert_tail
 from tests.unit.test_false_alarms import _scores
 

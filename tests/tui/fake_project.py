@@ -6,11 +6,11 @@ import zlib
 
 import numpy as np
 
-from domain.catalog import Catalog
-from domain.config import build_config
-from domain.rawdata import RawData
-from services.project import Project
-from services.workspace import Workspace
+from virtualobserver.domain.catalog import Catalog
+from virtualobserver.domain.config import build_config
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.services.project import Project
+from virtualobserver.services.workspace import Workspace
 from tests.fakes import (
     FakeCatalogReader,
     FakeDataStore,
@@ -34,7 +34,7 @@ class FlareSurvey(FakeSurveyClient):
 
     def download(self, source):
         if source.name in self.failing:
-            from domain.errors import SurveyError
+            from virtualobserver.domain.errors import SurveyError
 
             raise SurveyError(f"no data for {source.name}")
         type(self).downloads.append(source.name)
@@ -65,9 +65,9 @@ class ImagedFlareSurvey(FlareSurvey):
     has_images = True
 
     def pixel_cubes(self, raw):
-        from adapters.surveys.demo_pixels import pixel_psf, target_aperture
-        from domain.pixels import PixelCube
-        from domain.reduction import split_seasons
+        from virtualobserver.adapters.surveys.demo_pixels import pixel_psf, target_aperture
+        from virtualobserver.domain.pixels import PixelCube
+        from virtualobserver.domain.reduction import split_seasons
 
         c = raw.columns
         flux = 10.0 ** (-0.4 * (np.asarray(c["mag"]) - 25.0))
@@ -147,7 +147,7 @@ def make_workspace(state: FakeState, names=("demo", "other"), broken: bool = Tru
     projects = {f"configs/{name}.yaml": name for name in names}
 
     def load(path):
-        from domain.errors import ConfigError
+        from virtualobserver.domain.errors import ConfigError
 
         if path not in projects:
             raise ConfigError("'project.batch_size': expected int, got 'many'", source=path)

@@ -41,9 +41,9 @@ def demo_project(rows: int = 120):
     """The demo project of ``configs/demo.yaml`` (images on, no simulation) over ``rows`` fake catalog rows, run."""
     import yaml
 
-    from adapters.surveys.demo import DemoParameters, VirtualDemoObs
-    from domain.config import build_config
-    from services.project import Project
+    from virtualobserver.adapters.surveys.demo import DemoParameters, VirtualDemoObs
+    from virtualobserver.domain.config import build_config
+    from virtualobserver.services.project import Project
     from tests.fakes import FakeCatalogReader, FakeDataStore, FakeHistogramStore, FakeState, FakeUnitOfWork
     from tests.tui.fake_project import catalog
 
@@ -61,7 +61,7 @@ def demo_project(rows: int = 120):
 
 async def take_demo(size: tuple[int, int]) -> dict[str, str]:
     """Return SVGs of the demo project's detections (sorted by centroid σ) and of the first one's source."""
-    from tui.app import VirtualObserverApp
+    from virtualobserver.tui.app import VirtualObserverApp
 
     app = VirtualObserverApp(project=demo_project(), start="detections")
     shots = {}

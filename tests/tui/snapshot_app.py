@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.fakes import FakeDataStore, FakeHistogramStore, FakeState
 from tests.tui.fake_project import FakeClock, ImagedFlareSurvey, make_project, make_workspace
-from tui.app import VirtualObserverApp
+from virtualobserver.tui.app import VirtualObserverApp
 
 __all__ = ["build_app", "SCREEN_KEYS"]
 

@@ -6,9 +6,9 @@ import pytest
 from textual.widgets import DataTable, RichLog
 
 from tests.tui.fake_project import FakeClock, make_project, make_workspace
-from tui.app import VirtualObserverApp
-from tui.screens.help import HelpScreen
-from tui.widgets.nav_bar import SCREENS
+from virtualobserver.tui.app import VirtualObserverApp
+from virtualobserver.tui.screens.help import HelpScreen
+from virtualobserver.tui.widgets.nav_bar import SCREENS
 
 SMALL = (80, 24)
 

@@ -5,8 +5,8 @@ import asyncio
 from textual.widgets import DataTable
 
 from tests.tui.fake_project import make_project
-from tui.app import VirtualObserverApp
-from tui.screens import catalog as catalog_screen
+from virtualobserver.tui.app import VirtualObserverApp
+from virtualobserver.tui.screens import catalog as catalog_screen
 
 
 def run(coro):

@@ -5,7 +5,7 @@ import asyncio
 from textual.app import App
 from textual.widgets import DataTable
 
-from tui.widgets.data_table import MeasuredDataTable
+from virtualobserver.tui.widgets.data_table import MeasuredDataTable
 
 
 def _drawn_after_measuring(table_class) -> str:

@@ -5,7 +5,7 @@ import asyncio
 from textual.widgets import DataTable
 
 from tests.tui.fake_project import make_project
-from tui.app import VirtualObserverApp
+from virtualobserver.tui.app import VirtualObserverApp
 
 
 def run(coro):

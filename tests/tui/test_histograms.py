@@ -3,9 +3,9 @@
 import asyncio
 
 from tests.tui.fake_project import make_project
-from tui.app import VirtualObserverApp
-from tui.messages import RateLoaded
-from tui.screens.histograms import rate_text
+from virtualobserver.tui.app import VirtualObserverApp
+from virtualobserver.tui.messages import RateLoaded
+from virtualobserver.tui.screens.histograms import rate_text
 
 
 def run(coro):

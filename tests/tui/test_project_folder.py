@@ -6,11 +6,11 @@ import asyncio
 import pytest
 from textual.widgets import DataTable
 
-from adapters.cli.commands import tui_container
-from adapters.cli.main import build_parser, main
-from adapters.container import close_container
+from virtualobserver.adapters.cli.commands import tui_container
+from virtualobserver.adapters.cli.main import build_parser, main
+from virtualobserver.adapters.container import close_container
 from tests.e2e.helpers import write_project
-from tui.app import VirtualObserverApp
+from virtualobserver.tui.app import VirtualObserverApp
 
 
 def test_a_folder_lists_its_project_files_and_opens_one(tmp_path, monkeypatch, database_url):

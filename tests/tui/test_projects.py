@@ -6,7 +6,7 @@ from textual.widgets import DataTable
 
 from tests.fakes import FakeDataStore, FakeHistogramStore, FakeState
 from tests.tui.fake_project import make_project, make_workspace
-from tui.app import VirtualObserverApp
+from virtualobserver.tui.app import VirtualObserverApp
 
 
 def run(coro):

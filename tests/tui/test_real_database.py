@@ -5,10 +5,10 @@ import asyncio
 import pytest
 from sqlalchemy import create_engine, text
 
-from adapters.catalogs.demo import write_demo_catalog
-from adapters.container import build_container
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog
+from virtualobserver.adapters.container import build_container
 from tests.e2e.helpers import REPO, vo
-from tui.app import VirtualObserverApp
+from virtualobserver.tui.app import VirtualObserverApp
 
 #: What a run leaves in the database, without ids and times (which differ between any two runs).
 STATE_QUERIES = {

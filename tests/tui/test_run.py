@@ -7,8 +7,8 @@ from textual.widgets import DataTable, RichLog
 
 from tests.fakes import FakeSurveyClient
 from tests.tui.fake_project import FakeClock, FlareSurvey, make_project
-from tui.app import VirtualObserverApp
-from tui.messages import RunFinished, StageAdvanced, StageStarted
+from virtualobserver.tui.app import VirtualObserverApp
+from virtualobserver.tui.messages import RunFinished, StageAdvanced, StageStarted
 
 
 def run(coro):

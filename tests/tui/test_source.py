@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from textual.widgets import ContentSwitcher, DataTable
 
-from domain.rawdata import RawData
+from virtualobserver.domain.rawdata import RawData
 from tests.tui.fake_project import FlareSurvey, make_project
-from tui.app import VirtualObserverApp
+from virtualobserver.tui.app import VirtualObserverApp
 
 
 def run(coro):

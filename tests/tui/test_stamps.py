@@ -7,8 +7,8 @@ from textual.widgets import DataTable
 from textual_image.widget import HalfcellImage
 
 from tests.tui.fake_project import ImagedFlareSurvey, make_project
-from tui.app import VirtualObserverApp
-from tui.widgets.stamps_panel import STAMP_COLUMNS, STAMP_ROWS, StampsPanel
+from virtualobserver.tui.app import VirtualObserverApp
+from virtualobserver.tui.widgets.stamps_panel import STAMP_COLUMNS, STAMP_ROWS, StampsPanel
 
 
 async def settle(app, pilot):

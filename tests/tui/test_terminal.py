@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from adapters.catalogs.demo import write_demo_catalog
+from virtualobserver.adapters.catalogs.demo import write_demo_catalog
 from tests.e2e.helpers import REPO, vo_env, vo_json, write_project
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -63,7 +63,7 @@ def test_vo_tui_runs_the_demo_project_by_keyboard(tmp_path, empty_database_url):
     config = write_project(tmp_path / "p", rows=20, batch_size=10, num_points=80)
     env = vo_env(tmp_path / "data", empty_database_url)
     env.setdefault("HOME", os.environ.get("HOME", str(tmp_path)))
-    term = Tmux([sys.executable, "-m", "adapters.cli.main", "tui", str(config)], env)
+    term = Tmux([sys.executable, "-m", "virtualobserver.adapters.cli.main", "tui", str(config)], env)
     try:
         first = term.wait_for("Run/resume")
         assert "3 Run" in first and "e2e" in first
@@ -99,7 +99,7 @@ def test_the_source_screen_shows_three_stamps_of_a_detection_in_tmux_at_100x30(t
     vo_json("run", str(config), data_dir=data, database_url=empty_database_url)
     env = vo_env(data, empty_database_url)
     env.setdefault("HOME", os.environ.get("HOME", str(tmp_path)))
-    term = Tmux([sys.executable, "-m", "adapters.cli.main", "tui", str(config)], env, size=(100, 30))
+    term = Tmux([sys.executable, "-m", "virtualobserver.adapters.cli.main", "tui", str(config)], env, size=(100, 30))
     try:
         term.wait_for("Run/resume")
         term.keys("5")

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from adapters.catalogs.adql import check_columns, check_where, cone_query, format_number, select_query
-from domain.errors import CatalogError
+from virtualobserver.adapters.catalogs.adql import check_columns, check_where, cone_query, format_number, select_query
+from virtualobserver.domain.errors import CatalogError
 
 
 def squash(text: str) -> str:
@@ -131,7 +131,7 @@ def test_the_position_named_is_the_character_of_the_token():
 
 
 def test_an_absurdly_long_where_is_refused_and_the_limit_named():
-    from adapters.catalogs.adql import MAX_WHERE_CHARS
+    from virtualobserver.adapters.catalogs.adql import MAX_WHERE_CHARS
 
     ids = ", ".join(str(n) for n in range(4000))
     assert len(f"source_id IN ({ids})") > MAX_WHERE_CHARS

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from domain.analysis.analysis import SCANNED, Analysis, summarise_many
-from domain.analysis.finder import AnalysisParameters
-from domain.histograms import Axis, Binned, Histograms
-from domain.source import Source
-from domain.statistics import median
+from virtualobserver.domain.analysis.analysis import SCANNED, Analysis, summarise_many
+from virtualobserver.domain.analysis.finder import AnalysisParameters
+from virtualobserver.domain.histograms import Axis, Binned, Histograms
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.statistics import median
 from tests.unit.test_batch_analysis import _batch
 
 _AXES = [Axis.numeric(0, 10, 0.5), Axis.numeric(-6, 2, 0.25), Axis.numeric(0, 1, 0.05), Axis.numeric(10, 22, 0.5),

@@ -9,9 +9,9 @@ from astropy.coordinates import Distance, SkyCoord
 from astropy.table import Table
 from astropy.time import Time
 
-from adapters.catalogs.files import FileCatalogReader
-from adapters.catalogs.gaia_tap import GAIA_DR3_EPOCH, gaia_catalog_spec
-from domain.astrometry import MAS_PER_DEG, julian_year_of_mjd, propagate_position, proper_motion_radius
+from virtualobserver.adapters.catalogs.files import FileCatalogReader
+from virtualobserver.adapters.catalogs.gaia_tap import GAIA_DR3_EPOCH, gaia_catalog_spec
+from virtualobserver.domain.astrometry import MAS_PER_DEG, julian_year_of_mjd, propagate_position, proper_motion_radius
 
 #: 36 years at 1000 mas/yr is 36000 mas = exactly 0.01 degree on the sky.
 YEARS = 36.0

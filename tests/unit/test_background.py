@@ -10,15 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from domain.errors import DataError
-from domain.photometry import (
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.photometry import (
     aperture_photometry,
     background_pixels,
     circular_aperture,
     needs_background,
     subtract_background,
 )
-from domain.pixels import PixelCube
+from virtualobserver.domain.pixels import PixelCube
 
 SHAPE, CENTRE, STAR, SKY, NOISE, N = (11, 11), (5.0, 5.0), 2000.0, 100.0, 1.0, 600
 

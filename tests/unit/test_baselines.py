@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from domain.analysis.baselines import (
+from virtualobserver.domain.analysis.baselines import (
     _biweight_rows,
     biweight_variance_factor,
     gap_segments,
@@ -14,7 +14,7 @@ from domain.analysis.baselines import (
     sliding_biweight,
     window_bounds,
 )
-from domain.segments import Segments
+from virtualobserver.domain.segments import Segments
 from tests.reference_scores import wotan_location
 
 WOTAN = Path(__file__).parents[1] / "data" / "wotan_biweight_reference.npz"

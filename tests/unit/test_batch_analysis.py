@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from domain.analysis.analysis import Analysis, summarise
-from domain.analysis.finder import AnalysisParameters, find_events, find_events_many
-from domain.analysis.quality import QualityChecker, QualityParameters
-from domain.errors import DataError
-from domain.lightcurve import Lightcurve
-from domain.segments import Segments
-from domain.source import Source
-from domain.statistics import median, robust_location_scale
+from virtualobserver.domain.analysis.analysis import Analysis, summarise
+from virtualobserver.domain.analysis.finder import AnalysisParameters, find_events, find_events_many
+from virtualobserver.domain.analysis.quality import QualityChecker, QualityParameters
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.segments import Segments
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.statistics import median, robust_location_scale
 from tests.reference_scores import reference_scores
 
 
@@ -128,8 +128,8 @@ def test_analysing_many_sources_equals_one_at_a_time_and_isolates_a_failure():
 
 @pytest.mark.parametrize("noise_model", ["sky", "source"])
 def test_injecting_many_equals_injecting_each(noise_model):
-    from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
-    from domain.simulator import _generator, inject, inject_many
+    from virtualobserver.domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
+    from virtualobserver.domain.simulator import _generator, inject, inject_many
 
     rng = np.random.default_rng(5)
     lightcurves = []

@@ -6,9 +6,9 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from domain.analysis.finder import AnalysisParameters, find_events
-from domain.analysis.quality import QualityChecker, QualityParameters
-from domain.analysis.scoring import window_bounds_closed
+from virtualobserver.domain.analysis.finder import AnalysisParameters, find_events
+from virtualobserver.domain.analysis.quality import QualityChecker, QualityParameters
+from virtualobserver.domain.analysis.scoring import window_bounds_closed
 from tests.factories import flat_lightcurve, writable_columns
 from tests.reference_scores import reference_scores
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from domain.errors import ConfigError, DataError, SelectionError
-from services.catalog_browser import Cone, angular_separation, parse_cone
+from virtualobserver.domain.errors import ConfigError, DataError, SelectionError
+from virtualobserver.services.catalog_browser import Cone, angular_separation, parse_cone
 from tests.fakes import FakeState
 from tests.tui.fake_project import make_project, make_workspace
 
@@ -134,7 +134,7 @@ def test_failures_at_the_current_version_only(project):
 
 
 def test_detection_stamps_are_read_from_the_store_for_the_detection_that_points_at_them():
-    from domain.stamps import Stamps
+    from virtualobserver.domain.stamps import Stamps
 
     project, state = make_project(n=12)
     project.run(limit=9)

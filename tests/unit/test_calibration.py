@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from domain.analysis.calibration import excess_threshold
-from domain.analysis.finder import AnalysisParameters, score_many
+from virtualobserver.domain.analysis.calibration import excess_threshold
+from virtualobserver.domain.analysis.finder import AnalysisParameters, score_many
 from tests.noise import noise_lightcurves
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from domain.catalog import MAX_NAME_LENGTH, Catalog
-from domain.errors import CatalogError
+from virtualobserver.domain.catalog import MAX_NAME_LENGTH, Catalog
+from virtualobserver.domain.errors import CatalogError
 
 
 def test_numeric_columns_are_converted_without_a_loop_and_keep_their_values():
@@ -40,7 +40,7 @@ def test_the_first_repeated_name_in_file_order_is_reported():
 
 
 def test_a_run_keeps_only_the_standard_columns_sharing_their_arrays():
-    from domain.catalog import STANDARD_COLUMNS
+    from virtualobserver.domain.catalog import STANDARD_COLUMNS
 
     wide = Catalog({"name": ["a", "b"], "ra": [1.0, 2.0], "dec": [3.0, 4.0], "mag": [15.0, 16.0],
                     **{f"extra{i}": np.arange(2.0) for i in range(40)}}, name="gaia.ecsv", epoch=2016.0)

@@ -6,8 +6,8 @@ from astropy import units as u
 from astropy.coordinates import Angle
 from astropy.table import MaskedColumn, QTable, Table
 
-from domain.catalog import Catalog
-from domain.errors import CatalogError
+from virtualobserver.domain.catalog import Catalog
+from virtualobserver.domain.errors import CatalogError
 
 
 def gaia_like() -> Table:

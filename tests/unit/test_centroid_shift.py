@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pytest
 
-from domain.centroid_shift import centroid_shift, event_centroid_shift, event_frames, flux_weighted_centroid
-from domain.errors import DataError
+from virtualobserver.domain.centroid_shift import centroid_shift, event_centroid_shift, event_frames, flux_weighted_centroid
+from virtualobserver.domain.errors import DataError
 
 SHAPE = (13, 13)
 TARGET = np.array([5.3, 4.6])
@@ -147,7 +147,7 @@ def test_too_few_frames_or_overlapping_selections_are_refused():
 
 
 def test_event_centroid_shift_uses_good_frames_around_the_event_and_needs_enough_of_them(images):
-    from domain.pixels import PixelCube
+    from virtualobserver.domain.pixels import PixelCube
 
     times = np.arange(N_FRAMES) * 0.02  # 0.02-day cadence: the 1-day minimum baseline is 50 frames a side
     quality = np.zeros(N_FRAMES, int)
@@ -162,8 +162,8 @@ def test_event_centroid_shift_uses_good_frames_around_the_event_and_needs_enough
 
 
 def test_a_detection_keeps_the_statistic_and_none_where_it_is_not_finite():
-    from domain.centroid_shift import CentroidShift
-    from domain.detection import CENTROID_FIELDS, Detection
+    from virtualobserver.domain.centroid_shift import CentroidShift
+    from virtualobserver.domain.detection import CENTROID_FIELDS, Detection
 
     detection = Detection("brightening", 1.0, 0.9, 1.1, 8.0, 2.0, -0.5, 3, 1.0)
     assert all(getattr(detection, name) is None for name in CENTROID_FIELDS)

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from domain.source import Source
-from services.collector import BATCH_THRESHOLD, fewer_collections
-from services.executor import pack_batch, run_batch_task
+from virtualobserver.domain.source import Source
+from virtualobserver.services.collector import BATCH_THRESHOLD, fewer_collections
+from virtualobserver.services.executor import pack_batch, run_batch_task
 from tests.fakes import FakeSurveyClient
 from tests.unit.test_project import make_project
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from domain.catalog import Catalog
-from domain.catalog_columns import ColumnInfo, recognise, suggest_mapping
-from domain.errors import CatalogError
+from virtualobserver.domain.catalog import Catalog
+from virtualobserver.domain.catalog_columns import ColumnInfo, recognise, suggest_mapping
+from virtualobserver.domain.errors import CatalogError
 
 
 def columns(*specs):

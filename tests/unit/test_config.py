@@ -2,8 +2,8 @@
 
 import pytest
 
-from domain.config import build_config
-from domain.errors import ConfigError
+from virtualobserver.domain.config import build_config
+from virtualobserver.domain.errors import ConfigError
 from tests.fakes import FakeSurveyParameters
 
 SURVEYS = {"fake": FakeSurveyParameters, "other": FakeSurveyParameters}
@@ -62,7 +62,7 @@ def test_unsettable_override_is_an_error():
 
 
 def test_algorithm_version_bump_changes_downstream_versions(monkeypatch):
-    from domain import config as config_module
+    from virtualobserver.domain import config as config_module
 
     def versions():
         survey = build_config(doc(), survey_parameters=SURVEYS).surveys[0]

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from adapters.surveys import demo as demo_module
-from adapters.surveys.demo import DemoParameters, VirtualDemoObs
-from domain.errors import SurveyError, VOError
-from domain.source import Source
-from services.ports import SurveyClient
+from virtualobserver.adapters.surveys import demo as demo_module
+from virtualobserver.adapters.surveys.demo import DemoParameters, VirtualDemoObs
+from virtualobserver.domain.errors import SurveyError, VOError
+from virtualobserver.domain.source import Source
+from virtualobserver.services.ports import SurveyClient
 
 REFERENCE = dict(cadence="even", magerr_range=[0.09, 0.11], filters=["g"], num_points=100, mjd_start=57000.0,
                  duration_days=1000.0, flag_fraction=0.0, flare_fraction=0.0, dip_fraction=0.0, exptimes=[30.0])

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from adapters.surveys.demo import BAD_IMAGE_FLAG, DemoParameters, VirtualDemoObs
-from adapters.surveys.demo_pixels import neighbour_of
-from domain.reduction import ReductionParameters
-from domain.source import Source
+from virtualobserver.adapters.surveys.demo import BAD_IMAGE_FLAG, DemoParameters, VirtualDemoObs
+from virtualobserver.adapters.surveys.demo_pixels import neighbour_of
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
 
 SOURCE = Source("DEMO-7", 150.0, 2.0, mag=16.0)
 

@@ -19,10 +19,10 @@ import math
 import numpy as np
 import pytest
 
-from adapters.surveys.demo import _FILTER_OFFSETS, DEMO_ZERO_POINT, DemoParameters, VirtualDemoObs
-from domain.analysis.quality import QualityChecker
-from domain.reduction import ReductionParameters
-from domain.source import Source
+from virtualobserver.adapters.surveys.demo import _FILTER_OFFSETS, DEMO_ZERO_POINT, DemoParameters, VirtualDemoObs
+from virtualobserver.domain.analysis.quality import QualityChecker
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
 
 THRESHOLD = 3.0
 TAIL = 0.5 * math.erfc(THRESHOLD / math.sqrt(2.0))  # P(z >= 3), one side

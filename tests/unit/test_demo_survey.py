@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from adapters.surveys import demo as demo_module
-from adapters.surveys.demo import BAD_IMAGE_FLAG, DemoParameters, VirtualDemoObs
-from domain.analysis.finder import AnalysisParameters, find_events
-from domain.errors import SurveyError
-from domain.reduction import ReductionParameters
-from domain.source import Source
+from virtualobserver.adapters.surveys import demo as demo_module
+from virtualobserver.adapters.surveys.demo import BAD_IMAGE_FLAG, DemoParameters, VirtualDemoObs
+from virtualobserver.domain.analysis.finder import AnalysisParameters, find_events
+from virtualobserver.domain.errors import SurveyError
+from virtualobserver.domain.reduction import ReductionParameters
+from virtualobserver.domain.source import Source
 
 
 def download(name="star", mag=17.0, **params):
@@ -134,9 +134,9 @@ def test_injection_peaks_fall_in_the_demos_seasonal_gaps_at_the_gap_fraction():
     # likely at any time of a source's span, so the fraction of peaks outside every lightcurve's
     # [first, last] epochs is the unobserved fraction of the span. 30 sources x 100 events: the binomial
     # standard error is under 1 point; a simulator that kept peaks inside seasons would give 0 %.
-    from domain.analysis.finder import find_events_many
-    from domain.recovery import reference_of
-    from domain.simulator import SimulationParameters, Simulator
+    from virtualobserver.domain.analysis.finder import find_events_many
+    from virtualobserver.domain.recovery import reference_of
+    from virtualobserver.domain.simulator import SimulationParameters, Simulator
 
     client = VirtualDemoObs(DemoParameters(num_points=200, filters=["g", "r"], duration_days=1000.0))
     simulator = Simulator(SimulationParameters(injections_per_source=100))

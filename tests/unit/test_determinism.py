@@ -11,8 +11,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Prints a digest of every column two sources download from the fake and the demo survey.
 _SCRIPT = """
 import hashlib
-from adapters.surveys.demo import VirtualDemoObs
-from domain.source import Source
+from virtualobserver.adapters.surveys.demo import VirtualDemoObs
+from virtualobserver.domain.source import Source
 from tests.fakes import FakeSurveyClient
 digest = hashlib.sha256()
 for client in (FakeSurveyClient(FakeSurveyClient.parameters_class()), VirtualDemoObs()):

@@ -15,9 +15,9 @@ import math
 import numpy as np
 import pytest
 
-from domain.analysis.finder import AnalysisParameters, find_events_many
-from domain.recovery import new_detection, reference_of
-from domain.simulator import InjectedEvent, inject_many
+from virtualobserver.domain.analysis.finder import AnalysisParameters, find_events_many
+from virtualobserver.domain.recovery import new_detection, reference_of
+from virtualobserver.domain.simulator import InjectedEvent, inject_many
 from tests.noise import noise_lightcurves
 
 THRESHOLD = 5.0

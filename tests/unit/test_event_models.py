@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from domain.event_shapes import erf
-from domain.events import EDGE_FRACTION, EVENT_KINDS, FLARE_SPAN, WIDTH_MEANINGS, InjectedEvent, event_factor
-from domain.flare_template import FWHM, crossings, template
+from virtualobserver.domain.event_shapes import erf
+from virtualobserver.domain.events import EDGE_FRACTION, EVENT_KINDS, FLARE_SPAN, WIDTH_MEANINGS, InjectedEvent, event_factor
+from virtualobserver.domain.flare_template import FWHM, crossings, template
 
 T0 = 59100.0
 DAY = 86400.0

@@ -11,13 +11,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from domain.detection import Detection
-from domain.errors import DataError, TransientSurveyError
-from domain.evidence import EventPixels
-from domain.pixels import PixelCube
-from domain.source import Source
-from services.evidence import gather_evidence
-from services.evidence_ports import EventPixelsSource
+from virtualobserver.domain.detection import Detection
+from virtualobserver.domain.errors import DataError, TransientSurveyError
+from virtualobserver.domain.evidence import EventPixels
+from virtualobserver.domain.pixels import PixelCube
+from virtualobserver.domain.source import Source
+from virtualobserver.services.evidence import gather_evidence
+from virtualobserver.services.evidence_ports import EventPixelsSource
 from tests.fakes import FakeDataStore, FakeState, FakeUnitOfWork
 
 SURVEY = SimpleNamespace(name="ztf", analysis_version="a1", reduction_version="r1")

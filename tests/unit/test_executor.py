@@ -6,9 +6,9 @@ import contextlib
 import pickle
 from dataclasses import dataclass
 
-from services.executor import BatchExecutor, InProcessExecutor, pack_batch, run_batch_task, unpack_batch
+from virtualobserver.services.executor import BatchExecutor, InProcessExecutor, pack_batch, run_batch_task, unpack_batch
 from tests.factories import small_catalog
-from services.ports import RunLock
+from virtualobserver.services.ports import RunLock
 from tests.unit.test_project import make_project
 
 # What a "worker" builds from its recipe: here the same fakes, so its writes are visible to the test.

@@ -1,6 +1,6 @@
 """Failures grouped by kind for `vo run`'s summary: one line per kind, URLs reduced to hosts, cut at a word."""
 
-from adapters.cli.failure_classes import failure_classes, failure_lines
+from virtualobserver.adapters.cli.failure_classes import failure_classes, failure_lines
 
 URL = "ztf: {name}: http://***@127.0.0.1:8123/cgi-bin/nph_light_curves?POS=CIRCLE+{ra}+20+0.0003&FORMAT=ipac_table"
 

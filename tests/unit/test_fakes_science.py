@@ -2,10 +2,10 @@
 
 import pytest
 
-from domain.detection import BRIGHTENING, Detection
-from domain.injection import Injection
-from domain.source import Source
-from domain.summary import SourceSummary
+from virtualobserver.domain.detection import BRIGHTENING, Detection
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.summary import SourceSummary
 from tests.fakes import FakeHistogramStore, FakeState, FakeUnitOfWork
 
 

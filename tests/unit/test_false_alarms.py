@@ -11,8 +11,8 @@ The tail at 5 sigma (and a factor 1.5 there) needs 10^8 epochs: ``make test-slow
 import numpy as np
 import pytest
 
-from domain.analysis.detecting import find_detections
-from domain.analysis.finder import AnalysisParameters, score_many
+from virtualobserver.domain.analysis.detecting import find_detections
+from virtualobserver.domain.analysis.finder import AnalysisParameters, score_many
 from tests.noise import assert_tail, noise_lightcurves, two_sided_tail
 
 #: Lightcurve lengths the issue names (about a season of ZTF in one filter up to a TESS orbit).

@@ -6,10 +6,10 @@ The false-alarm statistics are in test_false_alarms.py; these tests plant events
 import numpy as np
 import pytest
 
-from domain.analysis.finder import AnalysisParameters, find_events, score_lightcurve
-from domain.detection import BRIGHTENING, DIMMING
-from domain.errors import ConfigError
-from domain.lightcurve import Lightcurve
+from virtualobserver.domain.analysis.finder import AnalysisParameters, find_events, score_lightcurve
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING
+from virtualobserver.domain.errors import ConfigError
+from virtualobserver.domain.lightcurve import Lightcurve
 from tests.factories import flat_lightcurve, writable_columns
 
 DAY = 86400.0

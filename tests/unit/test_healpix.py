@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested, cone_ranges
+from virtualobserver.domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested, cone_ranges
 
 
 def _sky(n, seed=0):

@@ -3,9 +3,9 @@
 import functools
 import pickle
 
-from domain.config import build_config
-from services.executor import BatchExecutor
-from services.project import Project
+from virtualobserver.domain.config import build_config
+from virtualobserver.services.executor import BatchExecutor
+from virtualobserver.services.project import Project
 from tests.factories import small_catalog
 from tests.fakes import (
     FakeCatalogReader,

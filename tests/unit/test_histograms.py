@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from domain.errors import DataError
-from domain.histograms import OTHER, Axis, Histograms
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.histograms import OTHER, Axis, Histograms
 
 
 def one_axis(values, axis=None, **fill):

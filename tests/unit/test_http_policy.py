@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from adapters.http.parameters import http_specs
-from adapters.http.ratelimit import ServiceLimits, TokenBucket, limits_for, share_limits, shared_limits
-from adapters.http.redact import redact
-from adapters.http.retry import backoff_delay, retry_after_seconds
+from virtualobserver.adapters.http.parameters import http_specs
+from virtualobserver.adapters.http.ratelimit import ServiceLimits, TokenBucket, limits_for, share_limits, shared_limits
+from virtualobserver.adapters.http.redact import redact
+from virtualobserver.adapters.http.retry import backoff_delay, retry_after_seconds
 
 
 class FakeClock:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from domain.centroid_shift import flux_weighted_centroid
-from domain.errors import DataError
-from domain.image_stack import aligned_stack, grid_centre
+from virtualobserver.domain.centroid_shift import flux_weighted_centroid
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.image_stack import aligned_stack, grid_centre
 
 
 def _gaussian(shape, centre, sigma=1.5):

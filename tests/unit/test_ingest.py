@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from domain.errors import SurveyError
+from virtualobserver.domain.errors import SurveyError
 from tests.factories import small_catalog
 from tests.fakes import FakeDataStore, FakeSurveyClient
 from tests.unit.test_project import make_project
@@ -96,7 +96,7 @@ def test_a_failed_download_is_cleared_by_an_ingest(tmp_path):
 
 
 def test_surveys_without_file_support_say_so():
-    from adapters.surveys.demo import VirtualDemoObs
+    from virtualobserver.adapters.surveys.demo import VirtualDemoObs
 
     with pytest.raises(SurveyError, match="survey 'demo' cannot ingest files"):
         VirtualDemoObs().parse_file("x")

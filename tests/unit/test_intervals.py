@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from domain.intervals import (
+from virtualobserver.domain.intervals import (
     feldman_cousins_interval,
     gamma_quantile,
     garwood_interval,

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.surveys.fits_checksum import verify_fits_checksums
-from adapters.surveys.kepler import K2Parameters, KeplerParameters, VirtualK2, VirtualKepler
-from adapters.surveys.kepler_format import (
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.surveys.fits_checksum import verify_fits_checksums
+from virtualobserver.adapters.surveys.kepler import K2Parameters, KeplerParameters, VirtualK2, VirtualKepler
+from virtualobserver.adapters.surveys.kepler_format import (
     K2,
     KEPLER,
     KEPLER_QUALITY_BITS,
@@ -26,9 +26,9 @@ from adapters.surveys.kepler_format import (
     campaign_from_filename,
     season_from_description,
 )
-from adapters.surveys.spoc_format import NAN_FLAG, read_mission_file
-from domain.errors import DataError, SurveyError
-from domain.reduction import ReductionParameters
+from virtualobserver.adapters.surveys.spoc_format import NAN_FLAG, read_mission_file
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.reduction import ReductionParameters
 
 KEPLER_REAL = "kplr010002792-2010174085026_llc.fits"
 K2_REAL = "ktwo211117077-c04_llc.fits"

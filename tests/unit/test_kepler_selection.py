@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.surveys.kepler import (
+from virtualobserver.adapters.surveys.kepler import (
     K2_DETREND_WINDOW_DAYS,
     KEPLER_DETREND_WINDOW_DAYS,
     K2Parameters,
     KeplerParameters,
 )
-from adapters.surveys.kepler_format import season_from_description
-from adapters.surveys.kepler_selection import choose_target, select_products
-from adapters.surveys.tess import TESS_DETREND_WINDOW_DAYS, TessParameters
-from domain.config import build_config
+from virtualobserver.adapters.surveys.kepler_format import season_from_description
+from virtualobserver.adapters.surveys.kepler_selection import choose_target, select_products
+from virtualobserver.adapters.surveys.tess import TESS_DETREND_WINDOW_DAYS, TessParameters
+from virtualobserver.domain.config import build_config
 
 RA, DEC = 287.86721, 46.98308
 

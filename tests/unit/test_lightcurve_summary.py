@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from domain import statistics
-from domain.statistics import MAD_TO_SIGMA, median, robust_location_scale
+from virtualobserver.domain import statistics
+from virtualobserver.domain.statistics import MAD_TO_SIGMA, median, robust_location_scale
 
 
 def _general(values):

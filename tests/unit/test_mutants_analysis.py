@@ -10,12 +10,12 @@ import warnings
 import numpy as np
 import pytest
 
-from domain.analysis import calibration, scoring
-from domain.analysis.analysis import Analysis, HistogramParameters, SCANNED, _range
-from domain.analysis.baselines import median_without_windows, sliding_biweight, windowed_biweight
-from domain.analysis.finder import AnalysisParameters, score_lightcurve
-from domain.analysis.scoring import _red_noise_corrected, _window_snr, score_batch
-from domain.source import Source
+from virtualobserver.domain.analysis import calibration, scoring
+from virtualobserver.domain.analysis.analysis import Analysis, HistogramParameters, SCANNED, _range
+from virtualobserver.domain.analysis.baselines import median_without_windows, sliding_biweight, windowed_biweight
+from virtualobserver.domain.analysis.finder import AnalysisParameters, score_lightcurve
+from virtualobserver.domain.analysis.scoring import _red_noise_corrected, _window_snr, score_batch
+from virtualobserver.domain.source import Source
 from tests.factories import flat_lightcurve, writable_columns
 from tests.reference_scores import reference_scores, wotan_location
 
@@ -193,8 +193,8 @@ def test_scoring_a_lightcurve_with_bad_epochs_and_a_lone_epoch_warns_of_nothing(
 def test_when_the_batch_summary_fails_each_source_is_summarised_alone_with_its_survey_and_version(monkeypatch):
     # summarise_many refusing the batch: each source's summary is then made alone, still recorded under the
     # survey and version asked for, with its own lightcurves and epochs (counted by hand).
-    from domain.analysis import analysis as module
-    from domain.errors import DataError
+    from virtualobserver.domain.analysis import analysis as module
+    from virtualobserver.domain.errors import DataError
 
     def refuse(*args, **kwargs):
         raise DataError("batch summary refused")
@@ -218,8 +218,8 @@ def test_when_the_batch_summary_fails_each_source_is_summarised_alone_with_its_s
     ([3, 0, 2, 1], [1.0, -3.0, 3.0, np.nan, np.nan, 0.5], [-3.0, np.nan, np.nan, 0.5], [1, -1, -1, 0]),
 ])
 def test_the_strongest_epoch_of_each_segment_by_hand(lengths, snr, values, positions):
-    from domain.analysis.summaries import _strongest_epoch_each
-    from domain.segments import Segments
+    from virtualobserver.domain.analysis.summaries import _strongest_epoch_each
+    from virtualobserver.domain.segments import Segments
 
     got_values, got_positions = _strongest_epoch_each(np.array(snr), Segments(lengths))
     assert np.array_equal(got_values, values, equal_nan=True)
@@ -230,7 +230,7 @@ def test_the_strongest_epoch_of_each_segment_by_hand(lengths, snr, values, posit
 def test_offsets_of_a_source_far_from_ra_zero_are_small(ra0):
     # Positions scattered by 0.1 arcsec around (ra0, 0): offsets in robust sigmas stay small and every epoch
     # passes. (Wrapping the RA differences at the wrong place would split a source at 90 or 270 deg in two.)
-    from domain.analysis.quality import QualityChecker
+    from virtualobserver.domain.analysis.quality import QualityChecker
 
     rng = np.random.default_rng(2)
     lc = flat_lightcurve(n=100, seed=1)
@@ -241,8 +241,8 @@ def test_offsets_of_a_source_far_from_ra_zero_are_small(ra0):
 
 def test_a_histogram_axis_of_few_wide_bins_is_accepted_and_one_of_too_many_is_refused():
     # [0, 1000, 200]: 5 bins of 200 (well under MAX_AXIS_BINS); [0, 1000, 0.001]: a million bins.
-    from domain.analysis.analysis import MAX_AXIS_BINS
-    from domain.errors import ConfigError
+    from virtualobserver.domain.analysis.analysis import MAX_AXIS_BINS
+    from virtualobserver.domain.errors import ConfigError
 
     assert (1000 - 0) / 200 < MAX_AXIS_BINS < (1000 - 0) / 0.001
     assert HistogramParameters(snr=[0.0, 1000.0, 200.0]).snr == [0.0, 1000.0, 200.0]  # checked when built
@@ -251,7 +251,7 @@ def test_a_histogram_axis_of_few_wide_bins_is_accepted_and_one_of_too_many_is_re
 
 
 def test_a_repeated_histogram_filter_is_refused_naming_the_filters_key():
-    from domain.errors import ConfigError
+    from virtualobserver.domain.errors import ConfigError
 
     with pytest.raises(ConfigError) as refused:
         HistogramParameters(filters=["g", "g"])  # checked when built
@@ -260,7 +260,7 @@ def test_a_repeated_histogram_filter_is_refused_naming_the_filters_key():
 
 def test_the_worst_values_over_a_detection_stop_at_its_last_epoch():
     # Epochs 2..4 hold chi 1, 3, 2; epoch 5 (after the window) holds 9: the worst over 2..4 is 3.
-    from domain.analysis.quality import QualityChecker, QualityParameters
+    from virtualobserver.domain.analysis.quality import QualityChecker, QualityParameters
 
     lc = flat_lightcurve(n=10, seed=1)
     lc.columns = {**lc.columns, "chi": np.array([0.0, 0.0, 1.0, 3.0, 2.0, 9.0, 0.0, 0.0, 0.0, 0.0])}
@@ -271,7 +271,7 @@ def test_the_worst_values_over_a_detection_stop_at_its_last_epoch():
 def test_cuts_left_off_fail_no_epoch_whatever_their_values_and_give_boolean_masks():
     # max_abs_sharp and max_offset_sigma at 0 (off): a sharpness of 0.5 and a position 5 arcsec away fail
     # nothing, and each cut's mask selects no epoch.
-    from domain.analysis.quality import QualityChecker, QualityParameters
+    from virtualobserver.domain.analysis.quality import QualityChecker, QualityParameters
 
     n = 50
     lc = flat_lightcurve(n=n, seed=1)
@@ -287,7 +287,7 @@ def test_cuts_left_off_fail_no_epoch_whatever_their_values_and_give_boolean_mask
 def test_a_step_of_exactly_four_cadences_is_kept_and_a_longer_one_counts_as_one_cadence():
     # Steps 1, 1, 4, 1, 1, 5, 1: median cadence 1; a step longer than 4 cadences is a gap (1 day); the
     # last epoch gets one cadence.
-    from domain.analysis.detecting import _GAP_CADENCES, _time_steps
+    from virtualobserver.domain.analysis.detecting import _GAP_CADENCES, _time_steps
 
     assert _GAP_CADENCES == 4.0
     mjd = np.cumsum([0.0, 1.0, 1.0, 4.0, 1.0, 1.0, 5.0, 1.0])
@@ -297,8 +297,8 @@ def test_a_step_of_exactly_four_cadences_is_kept_and_a_longer_one_counts_as_one_
 def test_a_lightcurve_without_robust_scatter_is_not_clipped():
     # Six of ten fluxes equal 5: median 5, MAD 0, so there is no robust scatter to clip by and every good
     # epoch stays in the sample. A second lightcurve with scatter loses its outlier (100) at 3 sigma.
-    from domain.analysis.scoring import _clipped_sample
-    from domain.segments import Segments
+    from virtualobserver.domain.analysis.scoring import _clipped_sample
+    from virtualobserver.domain.segments import Segments
 
     flat = [5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 1.0, 9.0, 2.0, 8.0]
     scattered = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0]
@@ -321,7 +321,7 @@ def test_a_faint_source_below_unit_flux_has_its_magnitude_change():
 def test_the_excess_threshold_is_continuous_where_the_table_ends():
     # Beyond the largest tabulated size the threshold follows the Gaussian limit with a fading skew term,
     # starting from the table's last row: no jump between the last size and just beyond it.
-    from domain.analysis.calibration import _GATE_SIZES, excess_threshold
+    from virtualobserver.domain.analysis.calibration import _GATE_SIZES, excess_threshold
 
     largest = float(_GATE_SIZES[-1])
     at, beyond = excess_threshold(np.array([largest, largest * 1.001]), 3.0)

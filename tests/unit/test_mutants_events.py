@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from domain.detection import BRIGHTENING, Detection
-from domain.events import InjectedEvent
+from virtualobserver.domain.detection import BRIGHTENING, Detection
+from virtualobserver.domain.events import InjectedEvent
 
 
 def test_the_injection_record_holds_the_event_its_outcome_and_its_sequence():

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from domain.errors import DataError
-from domain.histograms import Axis, Histograms
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.histograms import Axis, Histograms
 
 
 def _injected_recovered(injected, recovered):

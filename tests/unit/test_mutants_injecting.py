@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.events import InjectedEvent
-from domain.injecting import inject
-from domain.lightcurve import Lightcurve
+from virtualobserver.domain.events import InjectedEvent
+from virtualobserver.domain.injecting import inject
+from virtualobserver.domain.lightcurve import Lightcurve
 
 
 def _constant(flux=100.0, n=10):

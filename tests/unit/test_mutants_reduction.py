@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.reduction import split_seasons
+from virtualobserver.domain.reduction import split_seasons
 
 
 def test_a_new_season_starts_after_each_gap_longer_than_the_limit():
@@ -27,7 +27,7 @@ def test_one_epoch_is_season_zero_and_no_epochs_give_no_seasons():
 def test_epochs_out_of_order_by_one_step_are_sorted():
     # mjd 1, 2, 3, 0.5, 4: one step backwards. The lightcurve's epochs are in time order, each with its own
     # magnitude (the magnitude is 10 + the epoch's time).
-    from domain.reduction import ReductionParameters, reduce_photometry
+    from virtualobserver.domain.reduction import ReductionParameters, reduce_photometry
 
     mjd = np.array([1.0, 2.0, 3.0, 0.5, 4.0])
     columns = {"mjd": mjd, "mag": 10.0 + mjd, "magerr": np.full(5, 0.01), "filter": np.array(["g"] * 5),
@@ -45,7 +45,7 @@ def _columns(mjd, filters, flag):
 
 def test_flags_of_object_type_are_read_as_integers():
     # A table whose flag column came as Python objects (0, 4, 0): the lightcurve's flags are the integers.
-    from domain.reduction import ReductionParameters, reduce_photometry
+    from virtualobserver.domain.reduction import ReductionParameters, reduce_photometry
 
     columns = _columns([1.0, 2.0, 3.0], ["g"] * 3, np.array([0, 4, 0], dtype=object))
     (lc,) = reduce_photometry(columns, ReductionParameters(min_epochs=1), survey="test")
@@ -54,7 +54,7 @@ def test_flags_of_object_type_are_read_as_integers():
 
 def test_a_filter_without_any_finite_time_is_skipped_and_the_next_filter_kept():
     # g: no finite time (no lightcurve); r: three epochs (one lightcurve).
-    from domain.reduction import ReductionParameters, reduce_photometry
+    from virtualobserver.domain.reduction import ReductionParameters, reduce_photometry
 
     columns = _columns([np.nan, 1.0, np.nan, 2.0, 3.0], ["g", "r", "g", "r", "r"], np.zeros(5, int))
     lightcurves = reduce_photometry(columns, ReductionParameters(min_epochs=1), survey="test")

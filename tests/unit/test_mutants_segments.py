@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.stats import median_abs_deviation
 
-from domain.segments import Segments
+from virtualobserver.domain.segments import Segments
 
 LAYOUTS = {
     "uniform-odd": [5, 5, 5],

@@ -8,11 +8,11 @@ import numpy as np
 
 import pytest
 
-from domain.analysis.finder import AnalysisParameters, find_events_many
-from domain.detection import BRIGHTENING, Detection
-from domain.events import InjectedEvent
-from domain.recovery import reference_of
-from domain.simulator import Planned, SimulationParameters, Simulator
+from virtualobserver.domain.analysis.finder import AnalysisParameters, find_events_many
+from virtualobserver.domain.detection import BRIGHTENING, Detection
+from virtualobserver.domain.events import InjectedEvent
+from virtualobserver.domain.recovery import reference_of
+from virtualobserver.domain.simulator import Planned, SimulationParameters, Simulator
 from tests.factories import flat_lightcurve
 
 
@@ -133,7 +133,7 @@ def test_a_peak_drawn_at_the_epochs_falls_anywhere_within_half_a_cadence_of_one(
 
 
 def test_a_simulation_value_refused_is_named_by_its_dotted_key():
-    from domain.errors import ConfigError
+    from virtualobserver.domain.errors import ConfigError
 
     with pytest.raises(ConfigError) as refused:
         SimulationParameters(source="project.yaml", prefix="simulation", injections_per_source="many")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.stats import median_abs_deviation
 
-from domain.statistics import median, nanmedian, robust_location_scale, robust_std
+from virtualobserver.domain.statistics import median, nanmedian, robust_location_scale, robust_std
 
 SIZES = [1, 2, 3, 4, 5, 6, 255, 256, 257, 258, 301, 600]
 

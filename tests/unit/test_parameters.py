@@ -2,9 +2,9 @@
 
 import pytest
 
-from domain.analysis.finder import AnalysisParameters
-from domain.errors import ConfigError
-from domain.reduction import ReductionParameters
+from virtualobserver.domain.analysis.finder import AnalysisParameters
+from virtualobserver.domain.errors import ConfigError
+from virtualobserver.domain.reduction import ReductionParameters
 
 
 def test_defaults_and_overrides():

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from adapters.surveys.pixels.checks import check_cube, check_image, pixel_file_problem
-from adapters.surveys.pixels.unpack import gunzip_bounded, unzip_fits_members
-from adapters.surveys.pixels.ztf_ibe import ZtfExposure, parse_exposures, science_image_path, where_near
-from domain.errors import DataError
+from virtualobserver.adapters.surveys.pixels.checks import check_cube, check_image, pixel_file_problem
+from virtualobserver.adapters.surveys.pixels.unpack import gunzip_bounded, unzip_fits_members
+from virtualobserver.adapters.surveys.pixels.ztf_ibe import ZtfExposure, parse_exposures, science_image_path, where_near
+from virtualobserver.domain.errors import DataError
 from tests.pixel_files import ibe_table, pixel_cube_bytes, zip_bytes
 
 ROW = dict(field=784, ccdid=10, qid=4, filtercode="zr", obsjd=2458422.97, filefracday=20181031470000)

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from domain.detection import Detection
-from domain.pixels import PixelCube
-from domain.rawdata import RawData
-from domain.source import Source
-from services.pixel_evidence import measure_pixel_evidence
+from virtualobserver.domain.detection import Detection
+from virtualobserver.domain.pixels import PixelCube
+from virtualobserver.domain.rawdata import RawData
+from virtualobserver.domain.source import Source
+from virtualobserver.services.pixel_evidence import measure_pixel_evidence
 from tests.fakes import FakeDataStore, FakeState, FakeUnitOfWork
 
 WCS = {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRPIX1": 3.0, "CRPIX2": 2.0, "CRVAL1": 10.0, "CRVAL2": 20.0}

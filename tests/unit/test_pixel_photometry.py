@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from domain.errors import DataError
-from domain.photometry import aperture_photometry, choose_aperture, circular_aperture, threshold_aperture
-from domain.pixels import PixelCube
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.photometry import aperture_photometry, choose_aperture, circular_aperture, threshold_aperture
+from virtualobserver.domain.pixels import PixelCube
 
 
 def loop_photometry(flux, flux_err, aperture):

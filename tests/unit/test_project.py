@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from domain.config import build_config
-from services.project import Project
+from virtualobserver.domain.config import build_config
+from virtualobserver.services.project import Project
 from tests.factories import small_catalog
 from tests.fakes import (
     FakeCatalogReader,
@@ -132,7 +132,7 @@ def test_source_lightcurves_returns_arrays_with_their_detections():
 
 
 def test_unknown_survey_name_is_a_clear_error():
-    from domain.errors import ConfigError
+    from virtualobserver.domain.errors import ConfigError
 
     project, _ = make_project()
     with pytest.raises(ConfigError, match="survey 'ztf' is not in project 'p' \\(it has: fake\\)"):

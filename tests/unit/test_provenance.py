@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from domain.config import ALGORITHMS, SECTIONS, build_config
-from domain.errors import DataError
-from services.provenance import (
+from virtualobserver.domain.config import ALGORITHMS, SECTIONS, build_config
+from virtualobserver.domain.errors import DataError
+from virtualobserver.services.provenance import (
     Difference,
     build_manifest,
     catalog_fingerprint,

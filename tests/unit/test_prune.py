@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from domain.errors import DataError
-from services.prune import chain_of, disk_use, find_version, plan_prune, prune
-from services.prune_ports import StepVersion, VersionFiles, VersionRecords
+from virtualobserver.domain.errors import DataError
+from virtualobserver.services.prune import chain_of, disk_use, find_version, plan_prune, prune
+from virtualobserver.services.prune_ports import StepVersion, VersionFiles, VersionRecords
 
 
 def manifest(project, version, **steps):

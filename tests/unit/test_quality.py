@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from domain.analysis.finder import AnalysisParameters, find_events
-from domain.analysis.quality import CUTS, QualityChecker, QualityParameters
+from virtualobserver.domain.analysis.finder import AnalysisParameters, find_events
+from virtualobserver.domain.analysis.quality import CUTS, QualityChecker, QualityParameters
 from tests.factories import flat_lightcurve
 
 

@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from domain.config import build_config
-from domain.detection import BRIGHTENING, DIMMING, Detection
-from domain.errors import ConfigError, DataError
-from domain.injection import Injection
-from domain.lightcurve import Lightcurve
-from domain.rates import DAYS_PER_YEAR, false_alarms
-from domain.source import Source
-from services.rates import event_rate
+from virtualobserver.domain.config import build_config
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
+from virtualobserver.domain.errors import ConfigError, DataError
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.rates import DAYS_PER_YEAR, false_alarms
+from virtualobserver.domain.source import Source
+from virtualobserver.services.rates import event_rate
 from tests.fakes import FakeState, FakeSurveyClient, FakeUnitOfWork
 from tests.tui.fake_project import make_project
 

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from domain.detection import BRIGHTENING, DIMMING
-from domain.errors import ConfigError, DataError
-from domain.intervals import feldman_cousins_interval, wilson_interval
-from domain.rates import (
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING
+from virtualobserver.domain.errors import ConfigError, DataError
+from virtualobserver.domain.intervals import feldman_cousins_interval, wilson_interval
+from virtualobserver.domain.rates import (
     DAYS_PER_YEAR,
     Candidate,
     Exposure,

@@ -2,12 +2,12 @@
 
 import pytest
 
-from domain.config import build_config
-from domain.detection import BRIGHTENING, DIMMING, Detection
-from domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
-from domain.injection import Injection
-from domain.recovery import new_detection, overlapping
-from services.simulate import efficiency_histograms, fill_efficiency
+from virtualobserver.domain.config import build_config
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
+from virtualobserver.domain.events import DIMMING_KINDS, EVENT_KINDS, InjectedEvent
+from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.recovery import new_detection, overlapping
+from virtualobserver.services.simulate import efficiency_histograms, fill_efficiency
 from tests.fakes import FakeSurveyClient
 
 CADENCE = 1.0  # days

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from domain.errors import DataError
-from domain.lightcurve import Lightcurve
-from domain.naming import safe_key
-from domain.reduction import ReductionParameters, mag_to_flux, reduce_photometry
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.naming import safe_key
+from virtualobserver.domain.reduction import ReductionParameters, mag_to_flux, reduce_photometry
 
 
 def table():

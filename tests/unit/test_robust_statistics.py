@@ -9,9 +9,9 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from domain.analysis.finder import AnalysisParameters, score_lightcurve
-from domain.segments import Segments
-from domain.statistics import robust_location_scale, robust_std
+from virtualobserver.domain.analysis.finder import AnalysisParameters, score_lightcurve
+from virtualobserver.domain.segments import Segments
+from virtualobserver.domain.statistics import robust_location_scale, robust_std
 from tests.factories import flat_lightcurve, writable_columns
 
 #: sigma / MAD for a Gaussian: 1 / Phi^-1(0.75) = 1.4826..., from the normal quantile function.

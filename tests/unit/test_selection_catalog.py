@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from domain.catalog import Catalog
-from domain.errors import CatalogError, SelectionError
-from domain.selection import evaluate_selection
+from virtualobserver.domain.catalog import Catalog
+from virtualobserver.domain.errors import CatalogError, SelectionError
+from virtualobserver.domain.selection import evaluate_selection
 from tests.factories import small_catalog
 
 COLS = {"mag": np.array([17.0, 19.0, np.nan]), "dec": np.array([-40.0, 10.0, 0.0])}

@@ -6,14 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from domain.analysis.finder import AnalysisParameters, find_events, find_events_many
-from domain.detection import BRIGHTENING, DIMMING
-from domain.errors import ConfigError, DataError
-from domain.events import EDGE_FRACTION, box, flare, gaussian, occultation, paczynski
-from domain.lightcurve import Lightcurve
-from domain.recovery import new_detection, reference_of
-from domain.simulator import EVENT_KINDS, InjectedEvent, SimulationParameters, Simulator, inject
-from domain.statistics import robust_location_scale
+from virtualobserver.domain.analysis.finder import AnalysisParameters, find_events, find_events_many
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING
+from virtualobserver.domain.errors import ConfigError, DataError
+from virtualobserver.domain.events import EDGE_FRACTION, box, flare, gaussian, occultation, paczynski
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.recovery import new_detection, reference_of
+from virtualobserver.domain.simulator import EVENT_KINDS, InjectedEvent, SimulationParameters, Simulator, inject
+from virtualobserver.domain.statistics import robust_location_scale
 from tests.factories import flat_lightcurve, writable_columns
 
 T0 = 59100.0

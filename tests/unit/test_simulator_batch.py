@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from domain.analysis.finder import find_events_many
-from domain.analysis.finder import AnalysisParameters
-from domain.recovery import reference_of
-from domain.seeding import _GeneratedState, stream_states
-from domain.simulator import SimulationParameters, Simulator, _generator
+from virtualobserver.domain.analysis.finder import find_events_many
+from virtualobserver.domain.analysis.finder import AnalysisParameters
+from virtualobserver.domain.recovery import reference_of
+from virtualobserver.domain.seeding import _GeneratedState, stream_states
+from virtualobserver.domain.simulator import SimulationParameters, Simulator, _generator
 from tests.factories import flat_lightcurve
 
 
@@ -79,7 +79,7 @@ def test_new_parameters_drop_the_prepared_seeds():
 
 
 def test_seed_states_are_those_pcg64_of_an_integer_starts_from():
-    from domain.seeding import generator_from_state, seed_states
+    from virtualobserver.domain.seeding import generator_from_state, seed_states
 
     seeds = [0, 1, 2**32 - 1, 2**32, 2**32 + 7, 2**63, 2**64 - 1, 123456789012345]
     states = seed_states(seeds)

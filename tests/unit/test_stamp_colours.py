@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tui.stamp_colours import DIFFERENCE_COLOURS, IMAGE_COLOURS, NO_VALUE, difference_range, image_range, to_rgb
+from virtualobserver.tui.stamp_colours import DIFFERENCE_COLOURS, IMAGE_COLOURS, NO_VALUE, difference_range, image_range, to_rgb
 
 
 def test_image_range_is_the_percentiles_of_the_finite_pixels():

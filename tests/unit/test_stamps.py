@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from domain.errors import DataError
-from domain.pixels import PixelCube
-from domain.stamps import Stamps, event_stamps
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.pixels import PixelCube
+from virtualobserver.domain.stamps import Stamps, event_stamps
 
 
 def _cube(n: int = 40, quality: np.ndarray | None = None) -> PixelCube:

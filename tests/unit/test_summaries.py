@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from domain.analysis.analysis import LightcurveResult
-from domain.analysis.summaries import summarise, summarise_many
-from domain.detection import BRIGHTENING, DIMMING, Detection
-from domain.lightcurve import Lightcurve
-from domain.source import Source
-from domain.summary import FILTER_FIELDS, SourceSummary
+from virtualobserver.domain.analysis.analysis import LightcurveResult
+from virtualobserver.domain.analysis.summaries import summarise, summarise_many
+from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
+from virtualobserver.domain.lightcurve import Lightcurve
+from virtualobserver.domain.source import Source
+from virtualobserver.domain.summary import FILTER_FIELDS, SourceSummary
 
 
 def result(band, mag, snr, *, good=None, flux=None, mjd0=60000.0, detections=(), dropped=0, baseline=100.0):

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.config_file import load_config
-from adapters.container import SURVEYS
-from adapters.surveys.demo import DemoParameters
-from adapters.surveys.ztf import ZtfParameters
-from domain.analysis.analysis import Analysis, HistogramParameters, SCANNED
-from domain.config import build_config
-from domain.parameters import Parameters
+from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.container import SURVEYS
+from virtualobserver.adapters.surveys.demo import DemoParameters
+from virtualobserver.adapters.surveys.ztf import ZtfParameters
+from virtualobserver.domain.analysis.analysis import Analysis, HistogramParameters, SCANNED
+from virtualobserver.domain.config import build_config
+from virtualobserver.domain.parameters import Parameters
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 PARAMETERS = {name: cls.parameters_class for name, cls in SURVEYS.items()}

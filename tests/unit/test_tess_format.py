@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from adapters.files.hdf5_store import Hdf5DataStore
-from adapters.surveys.tess import TessParameters, VirtualTESS
-from adapters.surveys.tess_format import (
+from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+from virtualobserver.adapters.surveys.tess import TessParameters, VirtualTESS
+from virtualobserver.adapters.surveys.tess_format import (
     NAN_FLAG,
     QUALITY_PRESETS,
     cadence_seconds,
@@ -22,9 +22,9 @@ from adapters.surveys.tess_format import (
     read_lightcurve_file,
     verify_fits_checksums,
 )
-from adapters.surveys.tess_selection import choose_tic, select_products
-from domain.errors import DataError, SurveyError
-from domain.reduction import ReductionParameters
+from virtualobserver.adapters.surveys.tess_selection import choose_tic, select_products
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.reduction import ReductionParameters
 
 REAL_FILE = "tess2018206045859-s0001-0000000358108509-0120-s_lc.fits"
 SYNTHETIC_TIC = 123456789

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from adapters.surveys.ztf_format import ZTF_DTYPES, detect_format, empty_columns, parse_answer, read_answer
-from domain.errors import DataError
+from virtualobserver.adapters.surveys.ztf_format import ZTF_DTYPES, detect_format, empty_columns, parse_answer, read_answer
+from virtualobserver.domain.errors import DataError
 
 SMALL = Path(__file__).resolve().parents[1] / "data" / "ztf_small_ipac.tbl"
 REAL = "ztf_dr1_lightcurve_SN2018hmx_ipac.tbl"

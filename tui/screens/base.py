@@ -8,9 +8,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
-from domain.errors import RunCancelled
-from tui.messages import LoadFailed
-from tui.widgets.nav_bar import NavBar
+from virtualobserver.domain.errors import RunCancelled
+from virtualobserver.tui.messages import LoadFailed
+from virtualobserver.tui.widgets.nav_bar import NavBar
 
 __all__ = ["VOScreen"]
 

@@ -9,12 +9,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
-from domain.errors import VOError
-from services.catalog_browser import FLAGS, parse_cone
-from tui.format import count, fmt
-from tui.messages import CatalogLoaded, LoadFailed
-from tui.screens.base import VOScreen
-from tui.widgets.data_table import MeasuredDataTable
+from virtualobserver.domain.errors import VOError
+from virtualobserver.services.catalog_browser import FLAGS, parse_cone
+from virtualobserver.tui.format import count, fmt
+from virtualobserver.tui.messages import CatalogLoaded, LoadFailed
+from virtualobserver.tui.screens.base import VOScreen
+from virtualobserver.tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["CatalogScreen", "PAGE"]
 

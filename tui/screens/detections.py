@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from domain.errors import VOError
-from tui.messages import DetectionsLoaded, LabelSaved
-from tui.screens.base import VOScreen
-from tui.widgets.data_table import MeasuredDataTable
+from virtualobserver.domain.errors import VOError
+from virtualobserver.tui.messages import DetectionsLoaded, LabelSaved
+from virtualobserver.tui.screens.base import VOScreen
+from virtualobserver.tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["DetectionsScreen", "ORDERS", "LABEL_FILTERS"]
 

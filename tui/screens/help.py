@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from tui.widgets.nav_bar import SCREENS
+from virtualobserver.tui.widgets.nav_bar import SCREENS
 
 __all__ = ["HelpScreen", "binding_rows", "bindings_table"]
 

@@ -9,10 +9,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from domain.errors import VOError
-from tui.messages import HistogramLoaded, RateLoaded
-from tui.screens.base import VOScreen
-from tui.widgets.histogram_plot import HistogramPlot, describe
+from virtualobserver.domain.errors import VOError
+from virtualobserver.tui.messages import HistogramLoaded, RateLoaded
+from virtualobserver.tui.screens.base import VOScreen
+from virtualobserver.tui.widgets.histogram_plot import HistogramPlot, describe
 
 __all__ = ["HistogramsScreen", "PRODUCTS", "rate_text"]
 

@@ -10,11 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from domain.errors import VOError
-from tui.format import count, short_version
-from tui.messages import LoadFailed, ProjectsLoaded
-from tui.screens.base import VOScreen
-from tui.widgets.data_table import MeasuredDataTable
+from virtualobserver.domain.errors import VOError
+from virtualobserver.tui.format import count, short_version
+from virtualobserver.tui.messages import LoadFailed, ProjectsLoaded
+from virtualobserver.tui.screens.base import VOScreen
+from virtualobserver.tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["ProjectsScreen"]
 

@@ -9,9 +9,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, RichLog, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from domain.errors import RunCancelled
-from tui.format import count
-from tui.messages import (
+from virtualobserver.domain.errors import RunCancelled
+from virtualobserver.tui.format import count
+from virtualobserver.tui.messages import (
     FailuresLoaded,
     LogLine,
     RunFinished,
@@ -21,10 +21,10 @@ from tui.messages import (
     StageStarted,
     StatusLoaded,
 )
-from tui.progress import MessageProgress
-from tui.screens.base import VOScreen
-from tui.widgets.stage_pane import StagePane
-from tui.widgets.data_table import MeasuredDataTable
+from virtualobserver.tui.progress import MessageProgress
+from virtualobserver.tui.screens.base import VOScreen
+from virtualobserver.tui.widgets.stage_pane import StagePane
+from virtualobserver.tui.widgets.data_table import MeasuredDataTable
 
 __all__ = ["RunScreen", "STATUS_KEYS"]
 

@@ -9,14 +9,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import ContentSwitcher, DataTable, Static
 
-from domain.analysis.quality import CUTS
-from domain.errors import VOError
-from tui.format import fmt
-from tui.messages import SourceLoaded, StampsLoaded
-from tui.screens.base import VOScreen
-from tui.widgets.lightcurve_plot import LightcurvePlot, epoch_table, flagged_epochs
-from tui.widgets.data_table import MeasuredDataTable
-from tui.widgets.stamps_panel import StampsPanel
+from virtualobserver.domain.analysis.quality import CUTS
+from virtualobserver.domain.errors import VOError
+from virtualobserver.tui.format import fmt
+from virtualobserver.tui.messages import SourceLoaded, StampsLoaded
+from virtualobserver.tui.screens.base import VOScreen
+from virtualobserver.tui.widgets.lightcurve_plot import LightcurvePlot, epoch_table, flagged_epochs
+from virtualobserver.tui.widgets.data_table import MeasuredDataTable
+from virtualobserver.tui.widgets.stamps_panel import StampsPanel
 
 __all__ = ["SourceScreen"]
 

@@ -6,7 +6,7 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.widgets.ticks import nice_ticks
+from virtualobserver.tui.widgets.ticks import nice_ticks
 
 __all__ = ["HistogramPlot", "render_counts", "render_efficiency", "describe"]
 

@@ -6,8 +6,8 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
-from domain.analysis.quality import CUTS
-from tui.widgets.ticks import nice_ticks
+from virtualobserver.domain.analysis.quality import CUTS
+from virtualobserver.tui.widgets.ticks import nice_ticks
 
 __all__ = ["LightcurvePlot", "render_lightcurves", "render_scores", "flagged_epochs", "epoch_table", "cut_counts",
            "cut_status", "CUT_MARKERS", "MODES"]

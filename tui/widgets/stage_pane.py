@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.format import count, duration
+from virtualobserver.tui.format import count, duration
 
 __all__ = ["StagePane", "StageCounts"]
 

@@ -21,7 +21,7 @@ from textual_image.renderable import SixelImage, TGPImage
 from textual_image.widget import HalfcellImage
 from textual_image.widget import Image as BestImage
 
-from tui.stamp_colours import DIFFERENCE_COLOURS, IMAGE_COLOURS, difference_range, image_range, to_rgb
+from virtualobserver.tui.stamp_colours import DIFFERENCE_COLOURS, IMAGE_COLOURS, difference_range, image_range, to_rgb
 
 __all__ = ["StampsPanel", "image_class", "STAMP_COLUMNS", "STAMP_ROWS"]
 

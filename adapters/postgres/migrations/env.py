@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from adapters.postgres.orm import metadata
+from virtualobserver.adapters.postgres.orm import metadata
 
 config = context.config
 # Autogenerate compares against the ORM tables (``alembic revision --autogenerate``).

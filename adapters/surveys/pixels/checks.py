@@ -13,8 +13,8 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
-from adapters.surveys.fits_checksum import verify_fits_checksums
-from domain.errors import DataError
+from virtualobserver.adapters.surveys.fits_checksum import verify_fits_checksums
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["CubeSummary", "ImageSummary", "check_cube", "check_image", "pixel_file_problem", "PIXEL_TABLES",
            "PIXEL_COLUMNS"]

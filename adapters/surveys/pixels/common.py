@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-from domain.astrometry import propagate_position
-from domain.source import Source
+from virtualobserver.domain.astrometry import propagate_position
+from virtualobserver.domain.source import Source
 
 __all__ = ["path_lock", "position_at", "request_digest"]
 

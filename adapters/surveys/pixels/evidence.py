@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from adapters.surveys.pixel_format import read_pixel_file
-from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient
-from adapters.surveys.pixels.ztf_event_cube import ztf_event_cube
-from domain.errors import DataError, SurveyError
-from domain.evidence import EventPixels
-from domain.source import Source
-from services.evidence_ports import EventPixelsSource
+from virtualobserver.adapters.surveys.pixel_format import read_pixel_file
+from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient
+from virtualobserver.adapters.surveys.pixels.ztf_event_cube import ztf_event_cube
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.evidence import EventPixels
+from virtualobserver.domain.source import Source
+from virtualobserver.services.evidence_ports import EventPixelsSource
 
 __all__ = ["TargetPixelEvidence", "ZtfEvidence"]
 

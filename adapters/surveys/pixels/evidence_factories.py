@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from adapters.http.cache import RawCache
-from adapters.surveys.kepler import VirtualK2, VirtualKepler
-from adapters.surveys.pixels.evidence import TargetPixelEvidence, ZtfEvidence
-from adapters.surveys.pixels.mast_pixels import K2TargetPixels, KeplerTargetPixels, TessTargetPixels
-from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
-from adapters.surveys.tess import VirtualTESS
-from adapters.surveys.ztf import VirtualZTF
-from domain.parameters import Parameters
-from services.evidence_ports import EventPixelsSource
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.surveys.kepler import VirtualK2, VirtualKepler
+from virtualobserver.adapters.surveys.pixels.evidence import TargetPixelEvidence, ZtfEvidence
+from virtualobserver.adapters.surveys.pixels.mast_pixels import K2TargetPixels, KeplerTargetPixels, TessTargetPixels
+from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient, ZtfCutoutParameters
+from virtualobserver.adapters.surveys.tess import VirtualTESS
+from virtualobserver.adapters.surveys.ztf import VirtualZTF
+from virtualobserver.domain.parameters import Parameters
+from virtualobserver.services.evidence_ports import EventPixelsSource
 
 __all__ = ["EVIDENCE_SURVEYS", "evidence_source"]
 

@@ -9,19 +9,19 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from adapters.files.atomic import atomic_path
-from adapters.http.fetcher import BadAnswer
-from adapters.surveys.kepler import VirtualK2, VirtualKepler
-from adapters.surveys.mast import filters
-from adapters.surveys.mast_lightcurves import DOWNLOAD_PATH
-from adapters.surveys.pixels.checks import CubeSummary, check_cube
-from adapters.surveys.pixels.common import path_lock
-from adapters.surveys.pixels.records import PixelFile
-from adapters.surveys.pixels.unpack import gunzip_bounded
-from adapters.surveys.tess import VirtualTESS
-from adapters.surveys.tess_format import sector_from_filename
-from domain.errors import DataError, SurveyError
-from domain.source import Source
+from virtualobserver.adapters.files.atomic import atomic_path
+from virtualobserver.adapters.http.fetcher import BadAnswer
+from virtualobserver.adapters.surveys.kepler import VirtualK2, VirtualKepler
+from virtualobserver.adapters.surveys.mast import filters
+from virtualobserver.adapters.surveys.mast_lightcurves import DOWNLOAD_PATH
+from virtualobserver.adapters.surveys.pixels.checks import CubeSummary, check_cube
+from virtualobserver.adapters.surveys.pixels.common import path_lock
+from virtualobserver.adapters.surveys.pixels.records import PixelFile
+from virtualobserver.adapters.surveys.pixels.unpack import gunzip_bounded
+from virtualobserver.adapters.surveys.tess import VirtualTESS
+from virtualobserver.adapters.surveys.tess_format import sector_from_filename
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.source import Source
 
 __all__ = ["K2TargetPixels", "KeplerTargetPixels", "TessTargetPixels", "TPF_GROUPS"]
 

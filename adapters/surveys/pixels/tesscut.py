@@ -10,18 +10,18 @@ from pathlib import Path
 
 import requests
 
-from adapters.files.atomic import atomic_folder
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
-from adapters.http.parameters import http_specs
-from adapters.surveys.mast_lightcurves import write_atomically
-from adapters.surveys.pixels.checks import check_cube
-from adapters.surveys.pixels.common import path_lock, position_at, request_digest
-from adapters.surveys.pixels.records import PixelFile
-from adapters.surveys.pixels.unpack import unzip_fits_members
-from domain.errors import DataError, SurveyError
-from domain.parameters import Param, Parameters
-from domain.source import Source
+from virtualobserver.adapters.files.atomic import atomic_folder
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
+from virtualobserver.adapters.http.parameters import http_specs
+from virtualobserver.adapters.surveys.mast_lightcurves import write_atomically
+from virtualobserver.adapters.surveys.pixels.checks import check_cube
+from virtualobserver.adapters.surveys.pixels.common import path_lock, position_at, request_digest
+from virtualobserver.adapters.surveys.pixels.records import PixelFile
+from virtualobserver.adapters.surveys.pixels.unpack import unzip_fits_members
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.parameters import Param, Parameters
+from virtualobserver.domain.source import Source
 
 __all__ = ["CUTOUT_PATH", "SECTOR_PATH", "TesscutClient", "TesscutParameters"]
 

@@ -13,7 +13,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from domain.errors import DataError
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["gunzip_bounded", "unzip_fits_members"]
 

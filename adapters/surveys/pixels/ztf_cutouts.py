@@ -13,14 +13,14 @@ import numpy as np
 import requests
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from adapters.http.cache import RawCache
-from adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
-from adapters.http.parameters import http_specs
-from adapters.surveys.mast_lightcurves import write_atomically
-from adapters.surveys.pixels.checks import ImageSummary, check_image
-from adapters.surveys.pixels.common import position_at, request_digest
-from adapters.surveys.pixels.records import PixelFile
-from adapters.surveys.pixels.ztf_ibe import (
+from virtualobserver.adapters.http.cache import RawCache
+from virtualobserver.adapters.http.fetcher import BadAnswer, HttpFetcher, OfflineError
+from virtualobserver.adapters.http.parameters import http_specs
+from virtualobserver.adapters.surveys.mast_lightcurves import write_atomically
+from virtualobserver.adapters.surveys.pixels.checks import ImageSummary, check_image
+from virtualobserver.adapters.surveys.pixels.common import position_at, request_digest
+from virtualobserver.adapters.surveys.pixels.records import PixelFile
+from virtualobserver.adapters.surveys.pixels.ztf_ibe import (
     MJD_TO_JD,
     SEARCH_PATH,
     ZtfExposure,
@@ -28,9 +28,9 @@ from adapters.surveys.pixels.ztf_ibe import (
     science_image_path,
     where_near,
 )
-from domain.errors import DataError, SurveyError
-from domain.parameters import Param, Parameters
-from domain.source import Source
+from virtualobserver.domain.errors import DataError, SurveyError
+from virtualobserver.domain.parameters import Param, Parameters
+from virtualobserver.domain.source import Source
 
 __all__ = ["ZtfCutoutClient", "ZtfCutoutParameters", "ZtfCutouts"]
 

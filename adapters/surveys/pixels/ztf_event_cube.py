@@ -18,14 +18,14 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from adapters.surveys.pixels.common import position_at
-from adapters.surveys.pixels.records import PixelFile
-from adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient
-from adapters.surveys.pixels.ztf_ibe import MJD_TO_JD
-from domain.errors import DataError
-from domain.image_stack import aligned_stack, grid_centre
-from domain.pixels import PixelCube
-from domain.source import Source
+from virtualobserver.adapters.surveys.pixels.common import position_at
+from virtualobserver.adapters.surveys.pixels.records import PixelFile
+from virtualobserver.adapters.surveys.pixels.ztf_cutouts import ZtfCutoutClient
+from virtualobserver.adapters.surveys.pixels.ztf_ibe import MJD_TO_JD
+from virtualobserver.domain.errors import DataError
+from virtualobserver.domain.image_stack import aligned_stack, grid_centre
+from virtualobserver.domain.pixels import PixelCube
+from virtualobserver.domain.source import Source
 
 __all__ = ["BAD_FRAME", "ZTF_EVIDENCE_BASELINE_DAYS", "ZTF_TARGET_ERROR_ARCSEC", "ZTF_ZERO_POINT", "ZtfEventCube",
            "ztf_event_cube"]

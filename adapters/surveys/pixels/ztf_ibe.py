@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 from astropy.io import ascii
 
-from domain.errors import DataError
+from virtualobserver.domain.errors import DataError
 
 __all__ = ["MJD_TO_JD", "SEARCH_PATH", "ZtfExposure", "parse_exposures", "science_image_path", "where_near"]
 

@@ -26,7 +26,7 @@ _CHUNK = 50_000
 
 def upgrade() -> None:
     """Add sources.healpix (filled for existing rows) with its index, and source_summaries.scores_file."""
-    from domain.healpix import INDEX_ORDER, ang2pix_nested
+    from virtualobserver.domain.healpix import INDEX_ORDER, ang2pix_nested
 
     op.add_column("sources", sa.Column("healpix", sa.BigInteger()))
     op.add_column("source_summaries", sa.Column("scores_file", sa.Text()))
