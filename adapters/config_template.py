@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import yaml
-
 __all__ = ["ProjectDraft", "render_config", "SURVEY_BLOCKS"]
 
 
@@ -147,6 +145,8 @@ SURVEY_BLOCKS = {
 
 def _scalar(value) -> str:
     # Column names and paths as YAML scalars: quoted where plain YAML would misread them ("1", "yes", "a: b").
+    import yaml  # here, not at the top: `vo --help` reads SURVEY_BLOCKS and should not load the YAML parser
+
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
 
 

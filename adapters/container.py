@@ -7,41 +7,92 @@ import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
-from virtualobserver.adapters.catalogs.files import FileCatalogReader
 from virtualobserver.adapters.config_file import load_config
-from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
-from virtualobserver.adapters.files.manifest_store import FileManifestStore
-from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
-from virtualobserver.adapters.http.cache import RawCache
-from virtualobserver.adapters.http.ratelimit import share_limits, shared_limits
-from virtualobserver.adapters.postgres.archive_limits import PostgresArchiveLimits
 from virtualobserver.adapters.postgres.database import Database
-from virtualobserver.adapters.postgres.lock import PostgresRunLock
-from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
 from virtualobserver.adapters.settings import data_dir, database_url_from_env
-from virtualobserver.adapters.surveys.demo import VirtualDemoObs
-from virtualobserver.adapters.surveys.kepler import VirtualK2, VirtualKepler
-from virtualobserver.adapters.surveys.tess import VirtualTESS
-from virtualobserver.adapters.surveys.ztf import VirtualZTF
-from virtualobserver.services.executor import InProcessExecutor
+from virtualobserver.adapters.surveys.registry import SURVEYS, LazyMapping, survey_parameters
 from virtualobserver.services.ports import NullProgress
-from virtualobserver.services.project import Project
-from virtualobserver.services.workspace import Workspace
+
+if TYPE_CHECKING:
+    from virtualobserver.adapters.http.cache import RawCache
+    from virtualobserver.adapters.postgres.archive_limits import PostgresArchiveLimits
+    from virtualobserver.services.project import Project
+    from virtualobserver.services.workspace import Workspace
+
+# Every other adapter is imported by the provider that makes it (the functions below): a command builds
+# only what it uses, and `vo status` does not pay for the survey readers, Dask or the HDF5 and netCDF
+# libraries (issue 18; tests/e2e/test_startup_imports.py).
 
 __all__ = ["Container", "SURVEYS", "WorkerRecipe", "open_project", "close_container", "build_container", "find_project_files"]
 
-#: Survey clients by configuration name; a new survey plugs in here.
-SURVEYS = {cls.name: cls for cls in (VirtualDemoObs, VirtualZTF, VirtualTESS, VirtualKepler, VirtualK2)}
-
-
-def _survey_factories(cache: RawCache, archive_limits=None) -> dict:
+def _survey_factories(cache: RawCache, archive_limits=None) -> LazyMapping:
     # Clients of real archives keep their answers in the shared raw cache; the demo needs none.
     # ``archive_limits`` is taken only so the clients are never built before their limits are shared.
-    return {name: functools.partial(cls, cache=cache) if "cache" in inspect.signature(cls).parameters else cls
-            for name, cls in SURVEYS.items()}
+    # Each client's module is imported when a project uses that survey (adapters.surveys.registry).
+    return LazyMapping(SURVEYS, functools.partial(_survey_factory, cache))
+
+
+def _survey_factory(cache: RawCache, name: str):
+    cls = SURVEYS[name]
+    return functools.partial(cls, cache=cache) if "cache" in inspect.signature(cls).parameters else cls
+
+
+def _hdf5_store(root: Path):
+    from virtualobserver.adapters.files.hdf5_store import Hdf5DataStore
+
+    return Hdf5DataStore(root=root)
+
+
+def _histogram_store(root: Path):
+    from virtualobserver.adapters.files.netcdf_store import NetCdfHistogramStore
+
+    return NetCdfHistogramStore(root=root)
+
+
+def _manifest_store(root: Path):
+    from virtualobserver.adapters.files.manifest_store import FileManifestStore
+
+    return FileManifestStore(root=root)
+
+
+def _catalog_reader():
+    from virtualobserver.adapters.catalogs.files import FileCatalogReader
+
+    return FileCatalogReader()
+
+
+def _raw_cache(root: Path) -> RawCache:
+    from virtualobserver.adapters.http.cache import RawCache
+
+    return RawCache(root / "cache")
+
+
+def _uow(session_factory):
+    from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
+
+    return SqlAlchemyUnitOfWork(session_factory=session_factory)
+
+
+def _run_lock(database: Database):
+    from virtualobserver.adapters.postgres.lock import PostgresRunLock
+
+    return PostgresRunLock(database.engine)
+
+
+def _in_process_executor():
+    from virtualobserver.services.executor import InProcessExecutor
+
+    return InProcessExecutor()
+
+
+def _project(**parts) -> Project:
+    from virtualobserver.services.project import Project
+
+    return Project(**parts)
 
 
 def _download_threads(workers: int, config) -> int:
@@ -59,7 +110,7 @@ def _thread_map(workers: int):
 def _executor(batch_workers: int, scheduler: str | None, dashboard: str | None = None):
     # One process by default (today's behaviour); Dask only when asked for, as it costs seconds to start.
     if scheduler is None and int(batch_workers) <= 1:
-        return InProcessExecutor()
+        return _in_process_executor()
     from virtualobserver.adapters.executors.dask_executor import DaskExecutor
 
     if scheduler is not None:
@@ -68,6 +119,9 @@ def _executor(batch_workers: int, scheduler: str | None, dashboard: str | None =
 
 
 def _share_archive_limits(database: Database) -> PostgresArchiveLimits:
+    from virtualobserver.adapters.http.ratelimit import share_limits
+    from virtualobserver.adapters.postgres.archive_limits import PostgresArchiveLimits
+
     # Every process that builds a project (the driver, each Dask worker through WorkerRecipe, another
     # run on the same database) takes its archive slots and rate turns from the database, so together
     # they keep each archive's rate_limit_per_s and max_concurrency. Its engine opens on first request.
@@ -80,6 +134,8 @@ def _share_archive_limits(database: Database) -> PostgresArchiveLimits:
 
 
 def _stop_sharing(limits: PostgresArchiveLimits) -> None:
+    from virtualobserver.adapters.http.ratelimit import share_limits, shared_limits
+
     if shared_limits() is limits:
         share_limits(None)
     limits.close()
@@ -153,16 +209,16 @@ class Container(containers.DeclarativeContainer):
     data_dir = providers.Singleton(data_dir)
     database = providers.Singleton(Database, url=providers.Callable(database_url_from_env), data_dir=data_dir)
     session_factory = providers.Singleton(lambda db: db.session_factory(), database)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory=session_factory)
-    run_lock = providers.Singleton(lambda db: PostgresRunLock(db.engine), database)
-    store = providers.Singleton(Hdf5DataStore, root=data_dir)
-    histogram_store = providers.Singleton(NetCdfHistogramStore, root=data_dir)
-    manifest_store = providers.Singleton(FileManifestStore, root=data_dir)
-    catalog_reader = providers.Singleton(FileCatalogReader)
-    raw_cache = providers.Singleton(lambda root: RawCache(root / "cache"), data_dir)
+    uow = providers.Factory(_uow, session_factory=session_factory)
+    run_lock = providers.Singleton(_run_lock, database)
+    store = providers.Singleton(_hdf5_store, root=data_dir)
+    histogram_store = providers.Singleton(_histogram_store, root=data_dir)
+    manifest_store = providers.Singleton(_manifest_store, root=data_dir)
+    catalog_reader = providers.Singleton(_catalog_reader)
+    raw_cache = providers.Singleton(_raw_cache, data_dir)
     archive_limits = providers.Singleton(_share_archive_limits, database)
     surveys = providers.Singleton(_survey_factories, raw_cache, archive_limits)
-    survey_parameters = providers.Object({name: cls.parameters_class for name, cls in SURVEYS.items()})
+    survey_parameters = providers.Object(survey_parameters())
     progress = providers.Object(NullProgress())
     executor = providers.Singleton(_executor, batch_workers, scheduler, dashboard)
 
@@ -171,7 +227,7 @@ class Container(containers.DeclarativeContainer):
     )
     mapper = providers.Singleton(_thread_map, workers=providers.Callable(_download_threads, workers, project_config))
     project = providers.Factory(
-        Project,
+        _project,
         config=project_config,
         uow_factory=uow.provider,
         store=store,
@@ -310,7 +366,9 @@ def _workspace(uow_factory, project_factory, survey_parameters, config_path, ove
     def make(config):
         # Workers rebuild a project from the command line's file: projects opened here run in this process.
         return project_factory(config=config, mapper=_thread_map(_download_threads(workers, config)),
-                               executor=InProcessExecutor(), worker_recipe=None)
+                               executor=_in_process_executor(), worker_recipe=None)
+
+    from virtualobserver.services.workspace import Workspace
 
     if project_folder is not None:
         folders = [Path(project_folder)]

@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO))
 from virtualobserver.adapters.postgres.database import Database  # noqa: E402
 from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork  # noqa: E402
 from virtualobserver.adapters.settings import database_url_from_env  # noqa: E402
-from virtualobserver.domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested  # noqa: E402
+from virtualobserver.domain.astrometry import angular_separation_deg  # noqa: E402
+from virtualobserver.domain.healpix import INDEX_ORDER, ang2pix_nested  # noqa: E402
 
 
 def _copy_sources(engine, project_id: int, ra: np.ndarray, dec: np.ndarray) -> None:
@@ -72,7 +73,7 @@ def main(n: int = 1_000_000, queries: int = 500) -> None:
                 start = time.perf_counter()
                 result = uow.sources.cone("cone-bench", c_ra, c_dec, radius)
                 times.append(time.perf_counter() - start)
-                expected = np.flatnonzero(angular_distance_deg(c_ra, c_dec, ra, dec) <= radius)
+                expected = np.flatnonzero(angular_separation_deg(c_ra, c_dec, ra, dec) <= radius)
                 assert sorted(s.name for s, _ in result) == [f"cone-{i:07d}" for i in expected]
                 found += len(result)
     finally:

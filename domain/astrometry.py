@@ -1,12 +1,44 @@
-"""Positions at another epoch from proper motions, and the search radius a moving star needs."""
+"""Angular separations, positions at another epoch from proper motions, and the search radius a moving star needs."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAS_PER_DEG", "julian_year_of_mjd", "propagate_position", "proper_motion_radius"]
+__all__ = ["MAS_PER_DEG", "ARCSEC_PER_DEG", "angular_separation_deg", "julian_year_of_mjd", "propagate_position",
+           "proper_motion_radius"]
 
 MAS_PER_DEG = 3.6e6
+ARCSEC_PER_DEG = 3600.0
+
+
+def angular_separation_deg(ra1, dec1, ra2, dec2):
+    """Return the great-circle distance between positions in degrees: the one separation of the code.
+
+    astropy's :func:`astropy.coordinates.angular_separation` (Vincenty's formula: exact at every
+    distance, from arcseconds to antipodes, where the haversine loses precision), the same values
+    ``SkyCoord.separation`` gives, without building coordinate objects.
+
+    Parameters
+    ----------
+    ra1, dec1, ra2, dec2 : float or array_like
+        Right ascensions and declinations in degrees (broadcast together).
+
+    Returns
+    -------
+    numpy.ndarray
+        Separations in degrees (a 0-d array for scalar input: ``float()`` it).
+
+    Examples
+    --------
+    >>> round(float(angular_separation_deg(0.0, 90.0, 180.0, 89.0)), 9)
+    1.0
+    """
+    # astropy.coordinates costs half a second to import: loaded by the first caller (a cone search, an
+    # ingest, a survey's product choice), not by every module that imports the domain.
+    from astropy.coordinates import angular_separation
+
+    ra1, dec1, ra2, dec2 = (np.radians(np.asarray(x, dtype=float)) for x in (ra1, dec1, ra2, dec2))
+    return np.degrees(np.asarray(angular_separation(ra1, dec1, ra2, dec2)))
 
 
 def julian_year_of_mjd(mjd):

@@ -18,15 +18,12 @@ from virtualobserver.domain import event_shapes, flare_template
 from virtualobserver.domain.detection import BRIGHTENING, DIMMING, Detection
 from virtualobserver.domain.event_shapes import OCCULTATION_INGRESS_FRACTION, box, flare, gaussian, occultation, paczynski
 from virtualobserver.domain.injection import Injection
+from virtualobserver.domain.vocabulary import DIMMING_KINDS, EVENT_KINDS
 
 __all__ = ["EVENT_KINDS", "DIMMING_KINDS", "WIDTH_MEANINGS", "EDGE_FRACTION", "FLARE_SPAN",
            "OCCULTATION_INGRESS_FRACTION", "SECONDS_PER_DAY", "flare", "gaussian", "box", "occultation", "paczynski",
            "event_factor", "InjectedEvent"]
 
-#: Every event model the Simulator can inject.
-EVENT_KINDS = ("flare", "gaussian_bump", "gaussian_dip", "box_bump", "box_dip", "occultation", "microlensing")
-#: Models that make the source fainter; all others brighten it.
-DIMMING_KINDS = frozenset({"gaussian_dip", "box_dip", "occultation"})
 #: What ``width`` (days) means for each kind: the one place that says it (the configuration reference quotes it).
 WIDTH_MEANINGS = ("t_half for flare (the time unit of the Davenport et al. 2014 template, which the paper calls its "
                   "full width at half maximum; the template's own is 0.913 t_half, and AltaiPony's 'dur' is 2 t_half), "

@@ -4,9 +4,8 @@ A source's index at :data:`INDEX_ORDER` (nside 2**20, pixels of about 0.2 arcsec
 database; every pixel of a coarser order ``k`` is the contiguous range of its
 ``4**(INDEX_ORDER - k)`` descendants, so a cone becomes a few ``BETWEEN`` ranges on a btree index,
 followed by an exact distance test. The pixelisation is Górski et al. (2005), as in the HEALPix
-C++ library's ``loc2pix``; only this module's own indices are ever compared, so what matters is
-that a cone's cover contains every index inside the cone, which :func:`cone_ranges` guarantees by
-construction (see there) and the tests check against brute force.
+C++ library's ``loc2pix`` (the same indices as ``cdshealpix``, checked by the tests); the cone cover
+is ``cdshealpix``'s, and the tests check against brute force that it contains every index inside the cone.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import math
 
 import numpy as np
 
-__all__ = ["INDEX_ORDER", "ang2pix_nested", "cone_ranges", "angular_distance_deg"]
+__all__ = ["INDEX_ORDER", "ang2pix_nested", "cone_ranges"]
 
 #: Order of the stored index: nside = 2**20, 12 * 4**20 pixels of ~0.2 arcsec (fits in int64).
 INDEX_ORDER = 20
@@ -24,8 +23,11 @@ _TWO_THIRDS = 2.0 / 3.0
 _SIZE_ORDER0 = math.degrees(math.sqrt(4.0 * math.pi / 12.0))
 #: Above this radius a cone is answered by one full range (the cover would be most of the sky).
 _FULL_SKY_RADIUS = 30.0
-#: Cone cover: the cone is widened by _MARGIN pixel sizes and sampled every 1/_DENSITY pixel size.
-_MARGIN, _DENSITY = 1.5, 6.0
+#: Cone cover: cells up to this many orders finer than the coarse order (about 1.7 times the cone's area,
+#: as many ranges as the coarse order gave; two finer: 1.3 times in twice as many ranges).
+_FINER = 1
+#: A zero radius (an exact position) is searched as a cone of 1 micro-arcsecond: cdshealpix wants a positive one.
+_SMALLEST_RADIUS = 1e-6 / 3600.0
 
 
 def _spread_bits(v: np.ndarray) -> np.ndarray:
@@ -97,24 +99,6 @@ def ang2pix_nested(order: int, ra, dec) -> np.ndarray:
     return face * (nside * nside) + inner.astype(np.int64)
 
 
-def angular_distance_deg(ra1, dec1, ra2, dec2) -> np.ndarray:
-    """Return great-circle distances in degrees (haversine, exact for small angles).
-
-    Parameters
-    ----------
-    ra1, dec1, ra2, dec2 : array_like
-        Positions in degrees (broadcast together).
-
-    Returns
-    -------
-    numpy.ndarray
-        Distances in degrees.
-    """
-    ra1, dec1, ra2, dec2 = (np.radians(np.asarray(x, dtype=float)) for x in (ra1, dec1, ra2, dec2))
-    h = np.sin((dec2 - dec1) / 2.0) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2.0) ** 2
-    return np.degrees(2.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
-
-
 def _order_for(radius_deg: float) -> int:
     # The finest order whose pixels are still at least half the radius: a cone then needs a few
     # dozen coarse pixels at most, and the cover's excess area stays a small multiple of the cone's.
@@ -123,32 +107,14 @@ def _order_for(radius_deg: float) -> int:
     return int(min(INDEX_ORDER, max(0, math.floor(math.log2(_SIZE_ORDER0 / radius_deg)) + 1)))
 
 
-def _disc_samples(ra: float, dec: float, radius_deg: float, spacing_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    # A square grid on the plane tangent at the centre (gnomonic), rotated back to the sphere.
-    n = int(math.ceil(radius_deg / spacing_deg))
-    steps = np.tan(np.radians(np.arange(-n, n + 1) * spacing_deg))
-    x, y = np.meshgrid(steps, steps)
-    inside = np.hypot(np.degrees(np.arctan(x)), np.degrees(np.arctan(y))) <= radius_deg + spacing_deg
-    x, y = x[inside], y[inside]
-    ra0, dec0 = math.radians(ra), math.radians(dec)
-    # Inverse gnomonic projection about (ra0, dec0).
-    rho = np.hypot(x, y)
-    c = np.arctan(rho)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sin_dec = np.cos(c) * math.sin(dec0) + np.where(rho > 0, y * np.sin(c) * math.cos(dec0) / rho, 0.0)
-        dec_s = np.arcsin(np.clip(sin_dec, -1.0, 1.0))
-        ra_s = ra0 + np.arctan2(x * np.sin(c), rho * math.cos(dec0) * np.cos(c) - y * math.sin(dec0) * np.sin(c))
-    return np.degrees(ra_s) % 360.0, np.degrees(dec_s)
-
-
 def cone_ranges(ra: float, dec: float, radius_deg: float) -> list[tuple[int, int]]:
     """Return inclusive ranges of :data:`INDEX_ORDER` indices that contain every position within the cone.
 
-    The cone is covered with pixels of a coarse order ``k`` (at least half the radius wide), found by
-    sampling the cone widened by two pixel sizes on a grid of 1/16 of a pixel: every pixel that
-    touches the cone holds a disc of about a quarter of its size within two pixel sizes of the
-    cone, which such a grid cannot miss. Adjacent pixels merge into one range. The cover may hold
-    positions outside the cone; callers test the exact distance.
+    The cover is ``cdshealpix``'s cone search (the CDS HEALPix library, which MOCpy and Aladin use): every
+    cell that overlaps the cone, at most two orders finer than the coarse order whose pixels are at
+    least half the radius wide (:func:`_order_for`), merged into a multi-order map. Each cell is the
+    contiguous range of its descendants at :data:`INDEX_ORDER`, and adjacent ranges merge. The cover
+    may hold positions outside the cone (about 1.5 times its area); callers test the exact distance.
 
     Parameters
     ----------
@@ -170,22 +136,27 @@ def cone_ranges(ra: float, dec: float, radius_deg: float) -> list[tuple[int, int
     """
     if radius_deg >= _FULL_SKY_RADIUS:
         return [(0, 12 * 4**INDEX_ORDER - 1)]
-    order = _order_for(radius_deg)
-    size = _SIZE_ORDER0 / (1 << order)
-    ra_s, dec_s = _disc_samples(ra, dec, radius_deg + _MARGIN * size, size / _DENSITY)
-    pixels = np.unique(ang2pix_nested(order, ra_s, dec_s))
-    shift = 2 * (INDEX_ORDER - order)
-    ranges: list[tuple[int, int]] = []
-    for start, stop in _runs(pixels):
-        ranges.append((int(start) << shift, ((int(stop) + 1) << shift) - 1))
-    return ranges
+    # Imported here: astropy's units and angles (which cdshealpix's interface takes) cost a second to
+    # import, and only cone searches need them.
+    import astropy.units as u
+    from astropy.coordinates import Latitude, Longitude
+    from cdshealpix.nested import cone_search
+
+    depth = min(INDEX_ORDER, _order_for(radius_deg) + _FINER)
+    cells, depths, _ = cone_search(Longitude(float(ra) % 360.0, u.deg), Latitude(float(dec), u.deg),
+                                   max(float(radius_deg), _SMALLEST_RADIUS) * u.deg, depth)
+    shift = 2 * (INDEX_ORDER - depths.astype(np.int64))
+    first = cells.astype(np.int64) << shift
+    last = ((cells.astype(np.int64) + 1) << shift) - 1
+    order = np.argsort(first)
+    return _merged(first[order], last[order])
 
 
-def _runs(sorted_values: np.ndarray):
-    # (first, last) of each run of consecutive integers.
-    if sorted_values.size == 0:
+def _merged(first: np.ndarray, last: np.ndarray) -> list[tuple[int, int]]:
+    # Sorted, disjoint ranges: a range that starts right after the previous one ends extends it.
+    if first.size == 0:
         return []
-    breaks = np.flatnonzero(np.diff(sorted_values) != 1)
+    breaks = np.flatnonzero(first[1:] != last[:-1] + 1)
     starts = np.concatenate([[0], breaks + 1])
-    ends = np.concatenate([breaks, [sorted_values.size - 1]])
-    return list(zip(sorted_values[starts], sorted_values[ends]))
+    ends = np.concatenate([breaks, [first.size - 1]])
+    return [(int(first[i]), int(last[j])) for i, j in zip(starts, ends)]

@@ -31,8 +31,8 @@ from typing import Mapping, Sequence
 
 from virtualobserver.domain.detection import BRIGHTENING, DIMMING
 from virtualobserver.domain.errors import ConfigError, DataError
-from virtualobserver.domain.events import DIMMING_KINDS, EVENT_KINDS
 from virtualobserver.domain.intervals import feldman_cousins_interval, garwood_interval, wilson_interval
+from virtualobserver.domain.vocabulary import DIMMING_KINDS, EVENT_KINDS, INTERVAL_METHODS, LABEL_RULES
 
 __all__ = [
     "DAYS_PER_YEAR", "LABEL_RULES", "INTERVAL_METHODS", "EFFICIENCY_SHARE", "Exposure", "Candidate",
@@ -42,10 +42,6 @@ __all__ = [
 
 #: Julian year in days.
 DAYS_PER_YEAR = 365.25
-#: Which triage labels count: every detection but those labelled artifact, only those labelled real, or all.
-LABEL_RULES = ("not-artifact", "real", "all")
-#: Intervals of the count: Feldman–Cousins over a known background, or Garwood's minus the background.
-INTERVAL_METHODS = ("feldman-cousins", "garwood")
 #: Share of the non-coverage given to the efficiency's interval (the rest goes to the count's).
 EFFICIENCY_SHARE = 0.1
 

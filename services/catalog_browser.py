@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from virtualobserver.domain.astrometry import angular_separation_deg
 from virtualobserver.domain.catalog import Catalog
 from virtualobserver.domain.config import ProjectConfig
 from virtualobserver.domain.errors import SelectionError
@@ -15,7 +16,7 @@ from virtualobserver.services.ports import AbstractUnitOfWork, CatalogReader, ba
 from virtualobserver.services.stages import ANALYSE
 from virtualobserver.services.targets import selected_catalog
 
-__all__ = ["Cone", "parse_cone", "angular_separation", "CatalogRow", "CatalogPage", "CatalogBrowser", "FLAGS"]
+__all__ = ["Cone", "parse_cone", "CatalogRow", "CatalogPage", "CatalogBrowser", "FLAGS"]
 
 #: What a row can be required to have, for :meth:`CatalogBrowser.page`'s ``only``.
 FLAGS = ("data", "lightcurves", "detections")
@@ -84,25 +85,6 @@ def parse_cone(text: str) -> Cone | None:
     return Cone(ra % 360.0, dec, radius)
 
 
-def angular_separation(ra1, dec1, ra2, dec2) -> np.ndarray:
-    """Return the great-circle distance in degrees (Vincenty's formula, exact at all distances).
-
-    Parameters
-    ----------
-    ra1, dec1, ra2, dec2 : float or array_like
-        Positions in degrees.
-
-    Returns
-    -------
-    numpy.ndarray
-        Separations in degrees.
-    """
-    ra1, dec1, ra2, dec2 = (np.radians(np.asarray(x, dtype=float)) for x in (ra1, dec1, ra2, dec2))
-    dra = ra2 - ra1
-    num = np.hypot(np.cos(dec2) * np.sin(dra),
-                   np.cos(dec1) * np.sin(dec2) - np.sin(dec1) * np.cos(dec2) * np.cos(dra))
-    den = np.sin(dec1) * np.sin(dec2) + np.cos(dec1) * np.cos(dec2) * np.cos(dra)
-    return np.degrees(np.arctan2(num, den))
 
 
 @dataclass
@@ -231,7 +213,7 @@ class CatalogBrowser:
         order = np.arange(len(catalog))
         separations = None
         if cone is not None:
-            separations = angular_separation(cone.ra, cone.dec, catalog.columns["ra"], catalog.columns["dec"])
+            separations = angular_separation_deg(cone.ra, cone.dec, catalog.columns["ra"], catalog.columns["dec"])
             inside = np.flatnonzero(separations <= cone.radius)
             order = inside[np.argsort(separations[inside], kind="stable")]
         rows = [self._row(catalog, i, separations) for i in order] if only else None

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from virtualobserver.domain.astrometry import ARCSEC_PER_DEG, angular_separation_deg
 from virtualobserver.domain.catalog import Catalog
 from virtualobserver.domain.config import ProjectConfig
 from virtualobserver.domain.errors import SurveyError, VOError
@@ -61,11 +62,7 @@ def nearest_row(catalog: Catalog, ra: float, dec: float, radius_arcsec: float) -
     """
     if not (np.isfinite(ra) and np.isfinite(dec)) or len(catalog) == 0:
         return None
-    ra0, dec0 = np.radians(catalog.columns["ra"]), np.radians(catalog.columns["dec"])
-    ra1, dec1 = np.radians(ra), np.radians(dec)
-    # Haversine: accurate at the arcsecond separations that matter here.
-    h = np.sin((dec0 - dec1) / 2) ** 2 + np.cos(dec0) * np.cos(dec1) * np.sin((ra0 - ra1) / 2) ** 2
-    separation = np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))) * 3600.0
+    separation = angular_separation_deg(ra, dec, catalog.columns["ra"], catalog.columns["dec"]) * ARCSEC_PER_DEG
     best = int(np.argmin(separation))
     return best if separation[best] <= radius_arcsec else None
 

@@ -16,7 +16,7 @@ from virtualobserver.domain.parameters import Param, Parameters
 from virtualobserver.domain.rawdata import RawData
 from virtualobserver.domain.reduction import reduce_photometry
 from virtualobserver.domain.source import Source
-from virtualobserver.domain.healpix import angular_distance_deg
+from virtualobserver.domain.astrometry import angular_separation_deg
 from virtualobserver.domain.rates import Candidate, Exposure, InjectionCounts
 from virtualobserver.domain.summary import SourceSummary
 from virtualobserver.services import ports
@@ -69,7 +69,7 @@ class FakeSourceRepository(ports.SourceRepository):
 
     def cone(self, project, ra, dec, radius_deg):
         mine = [s for (p, _), s in self.state.sources.items() if p == project]
-        found = [(s, float(angular_distance_deg(ra, dec, s.ra, s.dec))) for s in mine]
+        found = [(s, float(angular_separation_deg(ra, dec, s.ra, s.dec))) for s in mine]
         return sorted([(s, d) for s, d in found if d <= radius_deg], key=lambda pair: (pair[1], pair[0].name))
 
     def count(self, project):

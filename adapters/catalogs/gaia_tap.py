@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from virtualobserver.adapters.catalogs.adql import cone_query
+from virtualobserver.adapters.catalogs.catalog_formats import OUTPUT_FORMATS
 from virtualobserver.adapters.files.atomic import atomic_path
 from virtualobserver.adapters.http.fetcher import BadAnswer, HttpFetcher
 from virtualobserver.adapters.http.parameters import http_specs
@@ -30,8 +31,6 @@ GAIA_DR3_EPOCH = 2016.0
 GAIA_CATALOG_COLUMNS = {"name": "source_id", "mag": "phot_g_mean_mag"}
 DEFAULT_COLUMNS = ("source_id", "ra", "dec", "pmra", "pmdec", "parallax", "parallax_error", "phot_g_mean_mag",
                    "bp_rp", "ruwe", "ref_epoch", "phot_variable_flag", "has_epoch_photometry")
-#: Output format -> astropy writer.
-OUTPUT_FORMATS = {"ecsv": "ascii.ecsv", "votable": "votable", "fits": "fits", "csv": "ascii.csv"}
 #: TAP FORMAT value -> astropy reader (ESA gzips ecsv and fits answers; astropy reads those transparently).
 _ANSWER_FORMATS = {"votable": "votable", "votable_plain": "votable", "csv": "ascii.csv", "ecsv": "ascii.ecsv",
                    "fits": "fits"}

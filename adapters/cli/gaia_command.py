@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from virtualobserver.adapters.catalogs.gaia_tap import GAIA_CATALOG_COLUMNS, GAIA_DR3_EPOCH, OUTPUT_FORMATS, GaiaParameters, GaiaTap
-from virtualobserver.adapters.config_file import parse_overrides
+# The parser's choices only: the TAP client (requests, numpy, astropy) is imported when the command runs.
+from virtualobserver.adapters.catalogs.catalog_formats import OUTPUT_FORMATS
 
 __all__ = ["add_gaia_parser", "catalog_gaia", "BASE_URL_ENV"]
 
@@ -74,6 +74,9 @@ def catalog_gaia(args: argparse.Namespace, *, session=None) -> int:
     int
         0 on success (errors are raised as :class:`domain.errors.VOError`).
     """
+    from virtualobserver.adapters.catalogs.gaia_tap import GAIA_CATALOG_COLUMNS, GAIA_DR3_EPOCH, GaiaParameters, GaiaTap
+    from virtualobserver.adapters.config_file import parse_overrides
+
     values = parse_overrides(args.set)
     base_url = args.base_url or os.environ.get(BASE_URL_ENV, "").strip()
     if base_url:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from virtualobserver.adapters.catalogs.describe import CatalogDescription, describe_catalog
-from virtualobserver.adapters.catalogs.files import FileCatalogReader
-from virtualobserver.adapters.config_file import load_config
+# Cheap at import (no numpy, no astropy): `vo --help` builds this command's parser. The readers are
+# imported where the command runs.
 from virtualobserver.adapters.config_template import SURVEY_BLOCKS, ProjectDraft, render_config
 from virtualobserver.adapters.files.atomic import atomic_path
 from virtualobserver.domain.catalog_columns import REQUIRED_ROLES, ROLES, recognise
 from virtualobserver.domain.errors import CatalogError, ConfigError
+
+if TYPE_CHECKING:
+    from virtualobserver.adapters.catalogs.describe import CatalogDescription
 
 __all__ = ["add_init_parser", "init_project", "DEFAULT_SURVEY"]
 
@@ -75,6 +78,8 @@ def init_project(args: argparse.Namespace) -> int:
     int
         0 on success (bad input is raised as :class:`domain.errors.VOError`: exit 2).
     """
+    from virtualobserver.adapters.catalogs.describe import describe_catalog
+
     catalog = Path(args.catalog)
     out = Path(args.out) if args.out else Path("configs") / f"{_stem(catalog)}.yaml"
     if out.suffix.lower() not in (".yaml", ".yml"):
@@ -182,6 +187,8 @@ def _epoch(description: CatalogDescription, args, columns: dict) -> tuple[float,
 
 
 def _check(path: Path) -> None:
+    from virtualobserver.adapters.catalogs.files import FileCatalogReader
+    from virtualobserver.adapters.config_file import load_config
     from virtualobserver.adapters.container import SURVEYS
 
     config = load_config(path, survey_parameters={n: c.parameters_class for n, c in SURVEYS.items()})

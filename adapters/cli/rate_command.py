@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from virtualobserver.domain.events import EVENT_KINDS
-from virtualobserver.domain.rates import INTERVAL_METHODS, LABEL_RULES, EventRate
+from typing import TYPE_CHECKING
+
+# The parser's choices only: `vo --help` must not import the science (domain.rates imports numpy).
+from virtualobserver.domain.vocabulary import EVENT_KINDS, INTERVAL_METHODS, LABEL_RULES
+
+if TYPE_CHECKING:
+    from virtualobserver.domain.rates import EventRate
 
 __all__ = ["add_rate_parser", "rate", "format_rate"]
 

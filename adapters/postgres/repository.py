@@ -36,7 +36,8 @@ from virtualobserver.adapters.postgres.rows import (
     _source_values,
 )
 from virtualobserver.domain.detection import Detection
-from virtualobserver.domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested, cone_ranges
+from virtualobserver.domain.astrometry import angular_separation_deg
+from virtualobserver.domain.healpix import INDEX_ORDER, ang2pix_nested, cone_ranges
 from virtualobserver.domain.lightcurve import Lightcurve
 from virtualobserver.domain.rawdata import RawData
 from virtualobserver.domain.source import Source
@@ -143,7 +144,7 @@ class SqlAlchemySourceRepository(_Repository, SourceRepository):
         candidates = list(self.session.scalars(stmt))
         if not candidates:
             return []
-        distance = angular_distance_deg(ra, dec, [s.ra for s in candidates], [s.dec for s in candidates])
+        distance = angular_separation_deg(ra, dec, [s.ra for s in candidates], [s.dec for s in candidates])
         found = [(s, float(d)) for s, d in zip(candidates, distance) if d <= radius_deg]
         return sorted(found, key=lambda pair: (pair[1], pair[0].name))
 

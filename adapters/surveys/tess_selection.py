@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
-
 from virtualobserver.adapters.surveys.spoc_format import json_number
 from virtualobserver.adapters.surveys.tess_format import sector_from_filename
+from virtualobserver.domain.astrometry import ARCSEC_PER_DEG, angular_separation_deg
 
 __all__ = ["PRODUCT_GROUPS", "choose_tic", "json_number", "select_products", "separation_arcsec"]
 
@@ -118,7 +117,4 @@ def separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float
     >>> round(separation_arcsec(10.0, 0.0, 10.0, 1 / 3600), 6)
     1.0
     """
-    # Haversine form: accurate for the arcsecond separations compared here.
-    r1, d1, r2, d2 = map(np.radians, (ra1, dec1, ra2, dec2))
-    h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r2 - r1) / 2) ** 2
-    return float(np.degrees(2 * np.arcsin(np.sqrt(min(h, 1.0)))) * 3600.0)
+    return float(angular_separation_deg(ra1, dec1, ra2, dec2)) * ARCSEC_PER_DEG

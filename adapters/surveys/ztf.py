@@ -21,7 +21,13 @@ from virtualobserver.adapters.http.fetcher import BadAnswer, HttpFetcher
 from virtualobserver.adapters.http.parameters import http_specs
 from virtualobserver.adapters.http.redact import redact
 from virtualobserver.adapters.surveys.ztf_format import FORMATS, empty_columns, parse_answer, read_answer
-from virtualobserver.domain.astrometry import julian_year_of_mjd, propagate_position, proper_motion_radius
+from virtualobserver.domain.astrometry import (
+    ARCSEC_PER_DEG,
+    angular_separation_deg,
+    julian_year_of_mjd,
+    propagate_position,
+    proper_motion_radius,
+)
 from virtualobserver.domain.errors import ConfigError, DataError, SurveyError, TransientSurveyError
 from virtualobserver.domain.lightcurve import Lightcurve
 from virtualobserver.domain.parameters import Param, Parameters, version_hash
@@ -412,7 +418,7 @@ def select_objects(columns: dict[str, np.ndarray], source: Source, parameters: Z
         ra, dec = _median_position(columns["ra"][rows], columns["dec"][rows])
         year = float(julian_year_of_mjd(np.nanmedian(columns["mjd"][rows])))
         expected = _position_at(source, year)
-        distance = _separation_arcsec(ra, dec, *expected)
+        distance = float(angular_separation_deg(ra, dec, *expected)) * ARCSEC_PER_DEG
         if not distance <= radius:
             rejected[str(oid)] = f"{band}: median position {distance:.2f} arcsec from the source (limit {radius:.2f})"
             continue
@@ -460,12 +466,6 @@ def _median_position(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
     # Around ra = 0 a plain median of 359.9 and 0.1 would be 180: take it on offsets wrapped to +-180.
     offset = np.median((ra[finite] - reference + 180.0) % 360.0 - 180.0)
     return float((reference + offset) % 360.0), float(np.median(np.asarray(dec, dtype=float)[finite]))
-
-
-def _separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
-    r1, d1, r2, d2 = map(np.radians, (ra1, dec1, ra2, dec2))
-    h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r2 - r1) / 2) ** 2
-    return float(np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))) * 3600.0)
 
 
 def _median_mag(columns: dict[str, np.ndarray], rows: np.ndarray, mask: int) -> float:

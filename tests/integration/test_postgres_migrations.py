@@ -30,6 +30,22 @@ def test_upgrade_creates_tables(empty_database_url):
     assert migrate.current_revision(empty_database_url) == migrate.head_revision()
 
 
+def test_the_scripts_head_read_without_alembic_is_alembics():
+    assert migrate.script_head() == migrate.head_revision() is not None
+
+
+def test_a_database_at_the_head_is_left_alone_without_loading_alembic(database_url):
+    # `vo status` and every command on a current database skip Alembic (most of a second to import).
+    import subprocess
+    import sys
+
+    probe = ("import sys; from virtualobserver.adapters.postgres import migrate; migrate.upgrade(sys.argv[1]); "
+             "print('alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe, database_url], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+
+
 def test_upgrade_is_idempotent(database_url):
     migrate.upgrade(database_url)
     assert migrate.current_revision(database_url) == migrate.head_revision()

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from virtualobserver.domain.healpix import INDEX_ORDER, angular_distance_deg, ang2pix_nested
+from virtualobserver.domain.astrometry import angular_separation_deg
+from virtualobserver.domain.healpix import INDEX_ORDER, ang2pix_nested
 from virtualobserver.domain.source import Source
 from virtualobserver.domain.summary import SourceSummary
 
@@ -37,7 +38,7 @@ def test_cone_search_finds_exactly_the_sources_within_the_radius(uow):
     for _ in range(25):
         c_ra, c_dec, radius = 150.0 + rng.normal(0, 0.5), 30.0 + rng.normal(0, 0.5), 10 ** rng.uniform(-3, -0.5)
         found = uow.sources.cone("sky", c_ra, c_dec, radius)
-        expected = {f"c{i:04d}" for i in np.flatnonzero(angular_distance_deg(c_ra, c_dec, ra, dec) <= radius)}
+        expected = {f"c{i:04d}" for i in np.flatnonzero(angular_separation_deg(c_ra, c_dec, ra, dec) <= radius)}
         assert {s.name for s, _ in found} == expected
         distances = [d for _, d in found]
         assert distances == sorted(distances) and all(d <= radius for d in distances)

@@ -34,7 +34,7 @@ def test_an_enospc_fault_fires_at_its_hit_only_and_names_the_file(monkeypatch, t
 
 
 def test_a_kill_fault_is_a_real_sigkill(tmp_path):
-    code = "from adapters.faults import fault_point\nfor _ in range(5): fault_point('db.before_commit')\nprint('alive')"
+    code = "from virtualobserver.adapters.faults import fault_point\nfor _ in range(5): fault_point('db.before_commit')\nprint('alive')"
     env = {**os.environ, "VO_FAULT": "db.before_commit:3", "VO_FAULT_LOG": str(tmp_path / "log")}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == -signal.SIGKILL and "alive" not in done.stdout

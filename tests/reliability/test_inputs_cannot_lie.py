@@ -98,8 +98,8 @@ def _in_a_subprocess(code: str, timeout: float = 20) -> subprocess.CompletedProc
 
 
 def test_a_power_tower_is_refused_at_once():
-    code = ("import numpy as np\nfrom domain.selection import evaluate_selection\n"
-            "from domain.errors import SelectionError\n"
+    code = ("import numpy as np\nfrom virtualobserver.domain.selection import evaluate_selection\n"
+            "from virtualobserver.domain.errors import SelectionError\n"
             "try:\n    evaluate_selection('9**9**9 > 0', {'mag': np.array([17.0, 19.0])}, 2)\n"
             "except SelectionError as exc:\n    print('refused:', exc)\n")
     done = _in_a_subprocess(code)
@@ -224,8 +224,9 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
     path = tmp_path / "project.yaml"
     path.write_text(ALIAS_BOMB)
     (tmp_path / "catalog.csv").write_text("name,ra,dec\na,1,2\n")
-    code = ("from adapters.config_file import load_config\nfrom adapters.container import SURVEYS\n"
-            "from domain.errors import ConfigError\n"
+    code = ("from virtualobserver.adapters.config_file import load_config\n"
+            "from virtualobserver.adapters.container import SURVEYS\n"
+            "from virtualobserver.domain.errors import ConfigError\n"
             f"try:\n    load_config({str(path)!r}, {{n: c.parameters_class for n, c in SURVEYS.items()}})\n"
             "except ConfigError as exc:\n    print('refused:', exc)\n")
     done = _in_a_subprocess(code, timeout=30)  # it hung (every walk over the data saw 9⁹ mappings)

@@ -1,4 +1,5 @@
-"""Proper-motion propagation: exact small cases, a Gaia catalog row at J2016.0, and astropy's rigorous space motion."""
+"""Separations against astropy's SkyCoord; proper-motion propagation: exact small cases, a Gaia catalog row at J2016.0,
+and astropy's rigorous space motion."""
 
 import math
 
@@ -11,10 +12,40 @@ from astropy.time import Time
 
 from virtualobserver.adapters.catalogs.files import FileCatalogReader
 from virtualobserver.adapters.catalogs.gaia_tap import GAIA_DR3_EPOCH, gaia_catalog_spec
-from virtualobserver.domain.astrometry import MAS_PER_DEG, julian_year_of_mjd, propagate_position, proper_motion_radius
+from virtualobserver.domain.astrometry import (
+    MAS_PER_DEG,
+    angular_separation_deg,
+    julian_year_of_mjd,
+    propagate_position,
+    proper_motion_radius,
+)
 
 #: 36 years at 1000 mas/yr is 36000 mas = exactly 0.01 degree on the sky.
 YEARS = 36.0
+
+
+def test_separation_is_skycoords_from_a_microarcsecond_to_the_antipode():
+    rng = np.random.default_rng(3)
+    ra1, dec1 = rng.uniform(0, 360, 2000), np.degrees(np.arcsin(rng.uniform(-1, 1, 2000)))
+    # Partners at every scale: 1 micro-arcsecond to 180 degrees, in any direction, across RA = 0 and the poles.
+    step = 10 ** rng.uniform(-9.6, math.log10(180.0), ra1.size) * u.deg
+    first = SkyCoord(ra1 * u.deg, dec1 * u.deg)
+    offset = first.directional_offset_by(rng.uniform(0, 360, ra1.size) * u.deg, step)
+    second = SkyCoord(offset.ra.deg * u.deg, offset.dec.deg * u.deg)  # the very degrees the function gets
+    expected = first.separation(second).deg
+    got = angular_separation_deg(ra1, dec1, second.ra.deg, second.dec.deg)
+    assert got.shape == expected.shape
+    assert np.allclose(got, expected, rtol=1e-9, atol=1e-13)  # 1e-13 deg: the rounding of positions in degrees
+    # And the offsets asked for, to the precision of positions in degrees (1e-14 of 360).
+    assert np.allclose(got, step.value, rtol=1e-6, atol=1e-11)
+
+
+def test_separation_of_scalars_and_broadcast_arrays():
+    assert float(angular_separation_deg(10.0, 0.0, 10.0, 1 / 3600)) * 3600 == pytest.approx(1.0, rel=1e-12)
+    assert float(angular_separation_deg(359.9, 0.0, 0.1, 0.0)) == pytest.approx(0.2, rel=1e-12)
+    assert float(angular_separation_deg(0.0, 90.0, 123.0, 90.0)) == pytest.approx(0.0, abs=1e-12)
+    assert float(angular_separation_deg(10.0, 20.0, 190.0, -20.0)) == pytest.approx(180.0, rel=1e-12)
+    assert angular_separation_deg(0.0, 0.0, [0.0, 90.0], 0.0) == pytest.approx([0.0, 90.0])
 
 
 def test_one_hundredth_of_a_degree_on_the_sky():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from virtualobserver.domain.errors import ConfigError, DataError, SelectionError
-from virtualobserver.services.catalog_browser import Cone, angular_separation, parse_cone
+from virtualobserver.domain.astrometry import angular_separation_deg as angular_separation
+from virtualobserver.services.catalog_browser import Cone, parse_cone
 from tests.fakes import FakeState
 from tests.tui.fake_project import make_project, make_workspace
 
