@@ -180,8 +180,8 @@ def project_version(config: ProjectConfig) -> str:
 
     Examples
     --------
-    >>> from domain.config import build_config
-    >>> from domain.parameters import Parameters
+    >>> from virtualobserver.domain.config import build_config
+    >>> from virtualobserver.domain.parameters import Parameters
     >>> doc = {"project": {"name": "p", "surveys": ["s"]}, "catalog": {"path": "c.csv"}}
     >>> a = build_config(doc, survey_parameters={"s": Parameters})
     >>> b = build_config(doc, survey_parameters={"s": Parameters}, overrides={"project.batch_size": 7})

@@ -23,7 +23,7 @@ def test_clean_data_refuses_while_the_server_is_used_and_removes_everything_afte
     finally:
         server.stop()
     # A server left running by a process that died (its handle dead) is stopped, then the folder removed.
-    leftover = subprocess.run([sys.executable, "-c", "import os, sys; from adapters.postgres.embedded import "
+    leftover = subprocess.run([sys.executable, "-c", "import os, sys; from virtualobserver.adapters.postgres.embedded import "
                                f"EmbeddedPostgres; EmbeddedPostgres({str(folder)!r}).start(); os._exit(0)"],
                               capture_output=True, text=True, timeout=120)
     assert leftover.returncode == 0, leftover.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -48,3 +49,16 @@ def test_layer_names_are_not_importable_on_their_own(tmp_path):
     code = "import importlib.util as u; print([n for n in ('domain', 'services', 'adapters', 'tui') if u.find_spec(n)])"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_code_imports_the_bare_layer_names():
+    # In a checkout the repository's root is on sys.path, so `import domain` still works there, and loads a
+    # second copy of every module (an `except DataError` would then miss the other copy's DataError). Code run
+    # in subprocesses (strings) and the README's examples count too.
+    layers = "|".join(("domain", "services", "adapters", "tui"))
+    bare = re.compile(rf"(?<![\w.])(?:from|import) (?:{layers})(?:\.\w+)*(?: import |\s*$|\s+as\s)", re.M)
+    files = [p for d in ("domain", "services", "adapters", "tui", "tests", "benchmarks") for p in (ROOT / d).rglob("*.py")]
+    files.append(ROOT / "README.md")
+    offenders = [f"{p.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}: {m.group(0).strip()}"
+                 for p in files for text in [p.read_text()] for m in bare.finditer(text)]
+    assert not offenders, offenders
