@@ -54,7 +54,8 @@ class VirtualObserverApp(App):
     }
     BINDINGS = [
         *(Binding(key, f"goto('{mode}')", title, show=False) for mode, key, title in SCREENS),
-        Binding("question_mark", "help", "Help"),
+        # The screen tabs name "? help" on every screen: the footer keeps its room for the screen's own keys.
+        Binding("question_mark", "help", "Help", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -64,7 +65,8 @@ class VirtualObserverApp(App):
         self.workspace = workspace
         self.clock = clock
         self.start_mode = start or ("run" if project is not None else "projects")
-        #: Published with "project" when another project is opened and "run" when a run changed the data.
+        #: Published with "project" when another project is opened, "run" when a run changed the data and
+        #: "labels" when a screen saved a triage label.
         self.data_changed: Signal[str] = Signal(self, "data_changed")
 
     def on_mount(self) -> None:  # noqa: D102
