@@ -18,6 +18,7 @@ from virtualobserver.tui.screens.histograms import HistogramsScreen
 from virtualobserver.tui.screens.projects import ProjectsScreen
 from virtualobserver.tui.screens.run import RunScreen
 from virtualobserver.tui.screens.source import SourceScreen
+from virtualobserver.tui.source_commands import SourceCommands
 from virtualobserver.tui.widgets.nav_bar import SCREENS
 
 __all__ = ["VirtualObserverApp"]
@@ -43,6 +44,7 @@ class VirtualObserverApp(App):
     """
 
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {SourceCommands}
     TITLE = "virtualobserver"
     MODES = {
         "projects": ProjectsScreen,

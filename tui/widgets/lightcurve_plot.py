@@ -269,6 +269,9 @@ def _start(width: int, height: int, title: str, ylabel: str):
     import plotext as plt
 
     plt.clf()
+    # plotext would shrink the drawing to the size of the terminal it sees (80x24 under pytest, whatever
+    # the app's size): the widget knows its size.
+    plt.limit_size(False, False)
     plt.plotsize(max(width, 20), max(height, 8))
     plt.theme("clear")
     plt.title(title)
