@@ -1,6 +1,7 @@
 """Snapshots (SVG) of every screen at 80x24 and 120x40, built over fakes (`pytest --snapshot-update` after a
 deliberate change); each also reads the screen's text for what must never be cut: the key columns and the footer."""
 
+import asyncio
 import re
 import time
 
@@ -86,9 +87,12 @@ def check_screen(app, screen: str, size: tuple[int, int]) -> None:
         header = next(line for line in lines if re.match(r"^│ id\s+LC\s", line))
         for column in ("S/N", "label", "sim"):
             assert re.search(rf"(?<!\S){re.escape(column)}(?!\S)", header), header
-        assert "real" in "\n".join(lines[-8:])  # labelled on this screen
+        pane = app.screen.query_one("#source-detections").region
+        assert "real" in "\n".join(lines[pane.y:pane.bottom])  # labelled on this screen
         plot = app.screen.query_one("#plot")
         assert plot.region.height >= 0.5 * size[1], "the plot should have most of the height"
+        if size[1] >= 40:  # a tall terminal lists more detections too: a header and at least seven rows
+            assert app.screen.query_one("#source-detections").region.height >= 10
     if screen in ("source", "histograms", "efficiency"):
         # The drawing fills its frame's width: its axis (└───┘) spans most of the screen.
         axis = max((line for line in lines if "└" in line and "┘" in line), key=len)
@@ -112,3 +116,15 @@ def _keys(keys, screen, size):
 def test_screen(snap_compare, screen, size):
     assert snap_compare(build_app(), run_before=_keys(SCREEN_KEYS[screen], screen, SIZES[size]),
                         terminal_size=SIZES[size])
+
+
+@pytest.mark.parametrize("screen", ["source", "histograms"])
+def test_a_large_terminal_is_used(screen):
+    """At 200x60 the same holds, and the drawings fill the room (no snapshot: the text says it)."""
+
+    async def scenario():
+        app = build_app()
+        async with app.run_test(size=(200, 60)) as pilot:
+            await _keys(SCREEN_KEYS[screen], screen, (200, 60))(pilot)
+
+    asyncio.run(scenario())

@@ -218,7 +218,7 @@ class DetectionsScreen(VOScreen):
             down = natural if self.descending is None else self.descending
             shown = len(self.rows) if total is None or total <= MAX_ROWS else f"{MAX_ROWS} of {total}"
             # The counts of labels first after the total: at 80 columns the line's end may be cut.
-            text = (f"{shown} det. · {labels.count('real')} real, {labels.count('artifact')} artifact, "
+            text = (f"{shown} detections · {labels.count('real')} real, {labels.count('artifact')} artifact, "
                     f"{labels.count('unsure')} unsure, {labels.count(None)} unjudged · by {order} "
                     f"{'↓' if down else '↑'} · {LABEL_FILTERS[self.label_filter][1]} · "
                     f"sim {'shown' if self.include_simulated else 'hidden'}")
