@@ -76,6 +76,10 @@ def check_screen(app, screen: str, size: tuple[int, int]) -> None:
     for entry in entries:
         assert entry in keys_part, f"footer entry {entry!r} cut or missing: {footer!r}"
     assert screen == "help" or "^p palette" in footer
+    if screen == "projects":  # every column of both tables, and the hint whole
+        text = "\n".join(lines)
+        assert re.search(r"\bsimulate\b", text) and re.search(r"\bdetections\b", text)
+        assert "(or says why a file is invalid)" in text
     if screen == "catalog":
         header = next(line for line in lines if line.lstrip().startswith("name "))
         assert re.search(r"\bdet\b", header), header
