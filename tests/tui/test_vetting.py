@@ -92,7 +92,8 @@ def test_label_on_the_source_screen_is_stored_and_e_steps_events_across_two_ligh
 def test_the_focused_detection_is_always_in_view_in_the_detections_pane():
     project, _ = make_project(n=3, survey=ManyFlareSurvey)
     project.run()
-    ids = [r.detection.id for r in project.detections(order_by="time") if r.source == "S000"]
+    rows = [r.detection for r in project.detections(order_by="time") if r.source == "S000"]
+    ids = [d.id for d in sorted(rows, key=lambda d: (d.peak_mjd, d.id))]
     assert len(ids) >= 5, "the test needs more detections than the pane has rows (3)"
 
     async def scenario():
@@ -102,10 +103,11 @@ def test_the_focused_detection_is_always_in_view_in_the_detections_pane():
             await settle(app, pilot)
             table = app.screen.query_one("#source-detections", DataTable)
             assert table.size.height - 1 < len(ids)  # fewer rows shown than detections
-            for _ in range(len(ids) + 1):
+            for step in range(len(ids) + 1):
                 await pilot.press("e")
                 await settle(app, pilot)
                 current = str(table.get_row_at(table.cursor_row)[0])
+                assert current == str(ids[step % len(ids)])  # the cursor is on the event shown
                 pane = [line for line in screen_text(app).splitlines()[-8:] if line.startswith("│ ")]
                 assert any(line.split()[1] == current for line in pane), (current, pane)
 
