@@ -74,10 +74,11 @@ class DetectionsScreen(VOScreen):
         super().on_mount()
         table = self.query_one("#detections", DataTable)
         for label, key in (("id", "id"), ("source", "source"), ("flt", "filter"), ("kind", "kind"),
-                           ("peak MJD", "time"), ("S/N", "snr"), ("cenσ", "centroid"), ("Δmag", "dmag"), ("n", "n"),
-                           ("w", "width"), ("label", "label"), ("sim", "sim")):
-            # Narrow headers (w: the matched filter's width in days; kind brt/dim) keep all 12 columns in 80.
-            # The label column is as wide as its longest label: labels change in place.
+                           ("peak MJD", "time"), ("S/N", "snr"), ("label", "label"), ("sim", "sim"),
+                           ("cenσ", "centroid"), ("Δmag", "dmag"), ("n", "n"), ("w", "width")):
+            # Narrow headers (w: the matched filter's width in days; kind brt/dim) keep all 12 columns in 80
+            # with short source names; with long ones (a survey's IDs) what vetting needs, up to the label and
+            # sim, comes first. The label column is as wide as its longest label: labels change in place.
             table.add_column(label, key=key, width=8 if key == "label" else None)
         self._hint()
 
@@ -108,10 +109,10 @@ class DetectionsScreen(VOScreen):
             key = str(d.id)
             self.rows[key] = row
             table.add_row(key, row.source, row.filter or "-", "brt" if d.kind == "brightening" else "dim",
-                          f"{d.peak_mjd:.4f}", f"{d.snr:.1f}", _centroid_text(d.centroid_offset_sigma),
-                          f"{d.delta_mag:+.3f}", str(d.num_epochs),
-                          f"{d.filter_width:g}", label_text(row.label),
-                          Text("sim", style="magenta") if d.is_simulated else "", key=key)
+                          f"{d.peak_mjd:.4f}", f"{d.snr:.1f}", label_text(row.label),
+                          Text("sim", style="magenta") if d.is_simulated else "",
+                          _centroid_text(d.centroid_offset_sigma), f"{d.delta_mag:+.3f}", str(d.num_epochs),
+                          f"{d.filter_width:g}", key=key)
         if current in self.rows:
             table.move_cursor(row=table.get_row_index(current))
         self._hint(total=len(message.rows))
