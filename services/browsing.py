@@ -78,6 +78,41 @@ class BrowsingMixin:
         with self.uow_factory() as uow:
             return label_detections(uow, labels)
 
+    def detection_labels(self, detection_ids) -> dict[int, str]:
+        """Return the triage labels of the given detections (unlabelled ones are left out).
+
+        Parameters
+        ----------
+        detection_ids : iterable of int
+            Detection ids (as in :meth:`detections`).
+
+        Returns
+        -------
+        dict of int to str
+            Detection id -> ``real``, ``artifact`` or ``unsure``.
+        """
+        ids = [int(i) for i in detection_ids]
+        if not ids:
+            return {}
+        with self.uow_factory() as uow:
+            return uow.triage.labels(ids)
+
+    def source_names(self, limit: int | None = 100_000) -> list[str]:
+        """Return the names of the project's registered sources (those a run has seen), sorted.
+
+        Parameters
+        ----------
+        limit : int, optional
+            At most this many (the first by name); None for all.
+
+        Returns
+        -------
+        list of str
+            Source names.
+        """
+        with self.uow_factory() as uow:
+            return [s.name for s in uow.sources.list(self.name, limit=limit)]
+
     def detection_stamps(self, source_name: str, detection_id: int) -> Stamps | None:
         """Return the reference, peak and difference stamps persisted for a detection (None when it has none).
 

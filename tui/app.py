@@ -18,6 +18,7 @@ from virtualobserver.tui.screens.histograms import HistogramsScreen
 from virtualobserver.tui.screens.projects import ProjectsScreen
 from virtualobserver.tui.screens.run import RunScreen
 from virtualobserver.tui.screens.source import SourceScreen
+from virtualobserver.tui.source_commands import SourceCommands
 from virtualobserver.tui.widgets.nav_bar import SCREENS
 
 __all__ = ["VirtualObserverApp"]
@@ -43,6 +44,7 @@ class VirtualObserverApp(App):
     """
 
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {SourceCommands}
     TITLE = "virtualobserver"
     MODES = {
         "projects": ProjectsScreen,
@@ -54,7 +56,8 @@ class VirtualObserverApp(App):
     }
     BINDINGS = [
         *(Binding(key, f"goto('{mode}')", title, show=False) for mode, key, title in SCREENS),
-        Binding("question_mark", "help", "Help"),
+        # The screen tabs name "? help" on every screen: the footer keeps its room for the screen's own keys.
+        Binding("question_mark", "help", "Help", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -64,7 +67,8 @@ class VirtualObserverApp(App):
         self.workspace = workspace
         self.clock = clock
         self.start_mode = start or ("run" if project is not None else "projects")
-        #: Published with "project" when another project is opened and "run" when a run changed the data.
+        #: Published with "project" when another project is opened, "run" when a run changed the data and
+        #: "labels" when a screen saved a triage label.
         self.data_changed: Signal[str] = Signal(self, "data_changed")
 
     def on_mount(self) -> None:  # noqa: D102

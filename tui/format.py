@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["fmt", "duration", "count", "short_version"]
+from rich.text import Text
+
+__all__ = ["fmt", "duration", "count", "short_version", "label_text"]
 
 
 def fmt(value, spec: str = ".2f", missing: str = "-") -> str:
@@ -56,3 +58,22 @@ def duration(seconds: float | None) -> str:
 def short_version(version: str | None) -> str:
     """Return the first 8 characters of a version hash (enough to tell versions apart on screen)."""
     return (version or "")[:8]
+
+
+_LABEL_STYLE = {"real": "bold green", "artifact": "red", "unsure": "yellow"}
+
+
+def label_text(label: str | None) -> Text:
+    """Return a triage label as styled text (``·`` for a detection nobody judged yet).
+
+    Parameters
+    ----------
+    label : str or None
+        ``real``, ``artifact``, ``unsure`` or None.
+
+    Returns
+    -------
+    rich.text.Text
+        The label, green, red or yellow.
+    """
+    return Text(label or "·", style=_LABEL_STYLE.get(label, "dim"))

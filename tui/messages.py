@@ -93,6 +93,7 @@ class SourceLoaded(Message, bubble=False):
     source: object = None
     survey: str | None = None
     focus: object = None
+    labels: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -83,3 +83,17 @@ def test_epoch_products_of_a_source_are_those_the_analysis_saved(project):
         np.testing.assert_array_equal(table["quality_flag"], saved[lc.key]["quality_flag"])
         np.testing.assert_array_equal(table["mjd"], lc.mjds)
         assert table["trend"].shape == lc.mjds.shape and np.isfinite(table["trend"]).any()
+
+
+def test_the_source_screen_reads_labels_and_names_through_the_project(project):
+    # What the TUI's source screen and its palette read, on PostgreSQL: the labels of given detections
+    # (unlabelled ones left out) and the registered sources' names, sorted.
+    rows = project.detections()
+    first, second = rows[0].id, rows[1].id
+    project.label_detections({first: "real", second: "unsure"})
+    project.label_detections({second: None})
+    assert project.detection_labels([first, second]) == {first: "real"}
+    assert project.detection_labels([]) == {}
+    names = project.source_names()
+    assert len(names) == 14 and names == sorted(names)
+    assert project.source_names(limit=3) == names[:3]

@@ -13,7 +13,8 @@ SCREEN_KEYS = {
     "projects": ["1"],
     "catalog": ["2"],
     "run": ["3", "r"],
-    "source": ["5", "enter"],
+    # The strongest detection's source, then its next event (in another lightcurve), labelled real there.
+    "source": ["5", "enter", "e", "r"],
     "detections": ["5", "r", "a", "u"],
     "histograms": ["6"],
     "efficiency": ["6", "end"],

@@ -47,8 +47,8 @@ def test_selection_cone_flags_and_open():
             table = app.screen.query_one("#catalog", DataTable)
             assert table.row_count == 12 and "12 rows · 12 selected by the project · 12 match" in hint(app)
             row = table.get_row_at(0)
-            assert row[0] == "S000" and str(row[5]) == "✓" and str(row[6]) == "✓" and row[7] == "4"
-            assert str(table.get_row_at(11)[5]) == "·"  # not run yet
+            assert row[0] == "S000" and str(row[6]) == "✓" and str(row[7]) == "✓" and row[8] == "4"
+            assert str(table.get_row_at(11)[6]) == "·"  # not run yet
             await pilot.press("slash", *"mag < 16", "enter")  # typed once, as a person would
             await settle(app, pilot)
             assert names(table) == ["S000", "S001", "S002", "S003", "S004"]
@@ -57,7 +57,7 @@ def test_selection_cone_flags_and_open():
             assert "unknown column 'magnitude'" in hint(app)
             await submit(app, pilot, "slash", "selection", "")
             await submit(app, pilot, "c", "cone", "1.5 -60 0.5")
-            assert names(table) == ["S000"] and table.get_row_at(0)[4] == "15.00"  # 0.5 deg of RA at Dec -60: 15 arcmin
+            assert names(table) == ["S000"] and table.get_row_at(0)[5] == "15.00"  # 0.5 deg of RA at Dec -60: 15 arcmin
             await submit(app, pilot, "c", "cone", "0 0 200")
             assert "cone: need" in hint(app)
             await submit(app, pilot, "c", "cone", "")

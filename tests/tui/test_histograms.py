@@ -76,10 +76,16 @@ def test_efficiency_shows_the_event_rate_of_each_simulated_kind():
             text = str(rate.render())
             assert text.startswith("rate flare") and "/source/yr" in text and f"{expected.upper:.3g}" in text
             assert f"N_obs {expected.observed}" in text and "k: next kind" in text
+            plot = app.screen.query_one("#histogram")
+            legend = plot.content.plain
+            # One kind beside all kinds: the rate's kind is in the legend, the others are not.
+            assert "all" in legend and "flare" in legend and "box_dip" not in legend
             await pilot.press("k")
             await settle(app, pilot)
             assert [m.kind for m in messages if isinstance(m, RateLoaded)][-1] == "box_dip"
             assert str(rate.render()).startswith("rate box_dip")
+            legend = plot.content.plain
+            assert "box_dip" in legend and "flare" not in legend
             await pilot.press("home")  # scanned epochs: the rate line goes away
             await settle(app, pilot)
             assert not rate.display

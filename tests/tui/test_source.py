@@ -43,12 +43,16 @@ def test_step_zoom_pan_table_and_modes():
             await pilot.press("N")
             assert screen.index == 3
             lc = screen.views[3][0]
-            await pilot.press("plus")
+            await pilot.press("plus", "plus")
             lo, hi = screen.xlim
             assert lc.mjds.min() < lo < hi < lc.mjds.max()
             width = hi - lo
             await pilot.press("full_stop")
             assert abs(screen.xlim[0] - (lo + width / 2)) < 1e-9
+            # Panning on stops at the last epoch (plus a margin of 2 % of the window), the width kept.
+            await pilot.press(*["full_stop"] * 6)
+            assert screen.xlim[1] - screen.xlim[0] == pytest.approx(width)
+            assert screen.xlim[1] == pytest.approx(lc.mjds.max() + 0.02 * width)
             await pilot.press("minus", "minus", "minus", "minus", "minus", "minus")
             assert screen.xlim is None  # zoomed out to the whole span
             await pilot.press("plus", "0")
@@ -63,7 +67,7 @@ def test_step_zoom_pan_table_and_modes():
             assert screen.query_one("#plot").mode == "flux"
             await pilot.press("m")
             assert screen.query_one("#plot").mode == "snr"
-            await pilot.press("a")
+            await pilot.press("A")
             assert screen.index is None
             hidden = screen.query_one("#source-detections", DataTable).row_count
             await pilot.press("s")
@@ -178,7 +182,7 @@ def test_cut_epochs_are_drawn_apart_and_the_status_names_each_cut_with_counts():
             inside = expected_cuts(screen.views[:1], screen.xlim)
             assert inside != expected_cuts(screen.views[:1]), "the zoom should leave some cut epochs out"
             assert plot.status == status_of(*inside[:2])
-            await pilot.press("0", "a", "m")  # the whole span of every lightcurve, in flux
+            await pilot.press("0", "A", "m")  # the whole span of every lightcurve, in flux
             assert plot.mode == "flux" and plot.status == f"{status} · ─ trend" == plot.border_subtitle
             assert any("\u2800" <= char <= "\u28ff" for char in plot.content.plain)  # the trend, in braille dots
             await pilot.press("m")
@@ -227,16 +231,19 @@ def test_the_detections_table_shows_amplitude_and_equivalent_duration():
             await settle(app, pilot)
             table = app.screen.query_one("#source-detections", DataTable)
             labels = [str(column.label) for column in table.columns.values()]
-            assert labels[5:7] == ["amp", "ED s"]
+            amp, ed = labels.index("amp"), labels.index("ED s")
+            assert ed == amp + 1
             shown = {str(table.get_row_at(i)[0]): table.get_row_at(i) for i in range(table.row_count)}
             mine = [r.detection for r in rows if r.source == name]
             assert set(shown) == {str(d.id) for d in mine}
             for d in mine:
                 assert d.amplitude is not None and d.equivalent_duration is not None
-                assert shown[str(d.id)][5] == f"{d.amplitude:.3g}"
-                assert float(shown[str(d.id)][6]) == pytest.approx(d.equivalent_duration, rel=5e-3)
-            # At 80 columns, the columns up to ED (and sim) are on screen without scrolling.
-            columns = list(table.columns.values())[:8]
+                assert shown[str(d.id)][amp] == f"{d.amplitude:.3g}"
+                assert float(shown[str(d.id)][ed]) == pytest.approx(d.equivalent_duration, rel=5e-3)
+            # At 80 columns, the columns up to the amplitude (label and sim among them) are on screen
+            # without scrolling.
+            assert {"S/N", "label", "sim"} <= set(labels[:amp])
+            columns = list(table.columns.values())[:amp + 1]
             assert sum(column.get_render_width(table) for column in columns) <= table.scrollable_content_region.width
 
     run(scenario())

@@ -49,7 +49,7 @@ def test_c_sorts_by_centroid_significance_unmeasured_last_and_again_reverses():
             await settle(app, pilot)
             ids = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
             assert ids[:len(measured)] == measured[::-1] and set(ids[len(measured):]) == unmeasured
-            # Every column stays on an 80-column screen: the last one (sim) ends inside it.
+            # Every column stays on an 80-column screen (with these short source names): the last one ends inside it.
             assert sum(c.get_render_width(table) for c in table.columns.values()) <= 80
 
     asyncio.run(scenario())

@@ -70,11 +70,18 @@ def test_vo_tui_runs_the_demo_project_by_keyboard(tmp_path, empty_database_url):
         term.keys("r")
         screen = term.wait_for("run finished")
         assert "download (demo)" in screen and "100%" in screen
+        assert "q Quit" in screen.splitlines()[-1]  # the footer whole at 80 columns
         term.keys("5")
         screen = term.wait_for("detections ·")
         assert "by |S/N|" in screen
+        header = next(line for line in screen.splitlines() if re.match(r"^\s*id\s+source\b", line))
+        assert re.search(r"\bsim\b", header) and re.search(r"\blabel\b", header), header
+        assert "r a u Label" in screen and "q Quit" in screen
         term.keys("2")
-        assert "20 rows" in term.wait_for("selected by the project")
+        screen = term.wait_for("selected by the project")
+        assert "20 rows" in screen
+        header = next(line for line in screen.splitlines() if line.lstrip().startswith("name "))
+        assert re.search(r"\bdet\b", header), header
         term.keys("q")
         assert "EXITED 0" in term.wait_for("EXITED")
     finally:

@@ -27,6 +27,7 @@ class VOScreen(Screen):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.stale = True
+        self._publishing = False
 
     def compose(self) -> ComposeResult:  # noqa: D102
         yield Header()
@@ -51,7 +52,17 @@ class VOScreen(Screen):
             self.stale = False
             self.reload()
 
+    def publish_labels(self) -> None:
+        """Tell the other screens that triage labels changed (this one shows them already)."""
+        self._publishing = True
+        try:
+            self.app.data_changed.publish("labels")
+        finally:
+            self._publishing = False
+
     def _data_changed(self, reason: str) -> None:
+        if reason == "labels" and self._publishing:
+            return
         if reason == "project":
             self.reset()
         self.stale = True

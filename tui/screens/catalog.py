@@ -63,8 +63,9 @@ class CatalogScreen(VOScreen):
         super().on_mount()
         self.query_one("#selection").border_title = "selection (/)"
         self.query_one("#cone").border_title = "cone (c)"
+        # Detections next to the name: with a survey's long names the last columns fall off an 80-column screen.
         self.query_one("#catalog", DataTable).add_columns(
-            "name", "RA", "Dec", "mag", "sep ′", "source", "data", "LCs", "analysed", "det")
+            "name", "det", "RA", "Dec", "mag", "sep ′", "source", "data", "LCs", "analysed")
 
     # -- loading ----------------------------------------------------------------------------------
     def reload(self) -> None:  # noqa: D102
@@ -98,11 +99,11 @@ class CatalogScreen(VOScreen):
         table = self.query_one("#catalog", DataTable)
         table.clear()
         for r in page.rows:
-            table.add_row(r.name, f"{r.ra:.5f}", f"{r.dec:+.5f}", fmt(r.mag), fmt(
-                None if r.separation is None else r.separation * 60, ".2f"),
-                _YES if r.in_project else _NO, _YES if r.has_data else _NO,
-                str(r.lightcurves) if r.lightcurves else _NO, _YES if r.analysed else _NO,
-                Text(str(r.detections), style="bold yellow") if r.detections else _NO, key=r.name)
+            table.add_row(r.name, Text(str(r.detections), style="bold yellow") if r.detections else _NO,
+                          f"{r.ra:.5f}", f"{r.dec:+.5f}", fmt(r.mag),
+                          fmt(None if r.separation is None else r.separation * 60, ".2f"),
+                          _YES if r.in_project else _NO, _YES if r.has_data else _NO,
+                          str(r.lightcurves) if r.lightcurves else _NO, _YES if r.analysed else _NO, key=r.name)
         last = page.offset + len(page.rows)
         only = _ONLY[self.only]
         self.query_one("#catalog-hint", Static).update(

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from virtualobserver.domain.errors import VOError
+from virtualobserver.tui.format import label_text
 from virtualobserver.tui.messages import DetectionsLoaded, LabelSaved
 from virtualobserver.tui.screens.base import VOScreen
 from virtualobserver.tui.widgets.data_table import MeasuredDataTable
@@ -24,8 +25,9 @@ ORDERS = (("snr", "|S/N|"), ("time", "peak time"), ("source", "source"), ("label
 CENTROID = 4
 #: Label filters in the order ``f`` cycles through them (service value, shown as).
 LABEL_FILTERS = (("any", "all"), (None, "unjudged"), ("real", "real"), ("artifact", "artifact"), ("unsure", "unsure"))
-_LABEL_STYLE = {"real": "bold green", "artifact": "red", "unsure": "yellow"}
 MAX_ROWS = 5000
+#: The footer shows the three labels as one entry ("r a u Label"): all of it fits in 80 columns.
+_LABEL = Binding.Group("Label")
 
 
 class DetectionsScreen(VOScreen):
@@ -42,12 +44,12 @@ class DetectionsScreen(VOScreen):
     MODE = "detections"
     AUTO_FOCUS = "#detections"
     BINDINGS = [
-        Binding("r", "label('real')", "Real"),
-        Binding("a", "label('artifact')", "Artifact"),
-        Binding("u", "label('unsure')", "Unsure"),
+        Binding("r", "label('real')", "Real", group=_LABEL),
+        Binding("a", "label('artifact')", "Artifact", group=_LABEL),
+        Binding("u", "label('unsure')", "Unsure", group=_LABEL),
         Binding("x", "label(None)", "Clear", show=False),
         Binding("o", "order", "Order"),
-        Binding("c", "centroid", "By centroid σ"),
+        Binding("c", "centroid", "By cenσ"),
         Binding("d", "direction", "Reverse", show=False),
         Binding("f", "filter", "Filter"),
         Binding("s", "simulated", "Simulated"),
@@ -72,10 +74,11 @@ class DetectionsScreen(VOScreen):
         super().on_mount()
         table = self.query_one("#detections", DataTable)
         for label, key in (("id", "id"), ("source", "source"), ("flt", "filter"), ("kind", "kind"),
-                           ("peak MJD", "time"), ("S/N", "snr"), ("cenσ", "centroid"), ("Δmag", "dmag"), ("n", "n"),
-                           ("w", "width"), ("label", "label"), ("sim", "sim")):
-            # Narrow headers (w: the matched filter's width in days; kind brt/dim) keep all 12 columns in 80.
-            # The label column is as wide as its longest label: labels change in place.
+                           ("peak MJD", "time"), ("S/N", "snr"), ("label", "label"), ("sim", "sim"),
+                           ("cenσ", "centroid"), ("Δmag", "dmag"), ("n", "n"), ("w", "width")):
+            # Narrow headers (w: the matched filter's width in days; kind brt/dim) keep all 12 columns in 80
+            # with short source names; with long ones (a survey's IDs) what vetting needs, up to the label and
+            # sim, comes first. The label column is as wide as its longest label: labels change in place.
             table.add_column(label, key=key, width=8 if key == "label" else None)
         self._hint()
 
@@ -106,10 +109,10 @@ class DetectionsScreen(VOScreen):
             key = str(d.id)
             self.rows[key] = row
             table.add_row(key, row.source, row.filter or "-", "brt" if d.kind == "brightening" else "dim",
-                          f"{d.peak_mjd:.4f}", f"{d.snr:.1f}", _centroid_text(d.centroid_offset_sigma),
-                          f"{d.delta_mag:+.3f}", str(d.num_epochs),
-                          f"{d.filter_width:g}", _label_text(row.label),
-                          Text("sim", style="magenta") if d.is_simulated else "", key=key)
+                          f"{d.peak_mjd:.4f}", f"{d.snr:.1f}", label_text(row.label),
+                          Text("sim", style="magenta") if d.is_simulated else "",
+                          _centroid_text(d.centroid_offset_sigma), f"{d.delta_mag:+.3f}", str(d.num_epochs),
+                          f"{d.filter_width:g}", key=key)
         if current in self.rows:
             table.move_cursor(row=table.get_row_index(current))
         self._hint(total=len(message.rows))
@@ -153,7 +156,7 @@ class DetectionsScreen(VOScreen):
         row = self.rows[key]
         table = self.query_one("#detections", DataTable)
         row.label = label
-        table.update_cell(key, "label", _label_text(label))
+        table.update_cell(key, "label", label_text(label))
         self._sequence += 1
         self._latest[row.detection.id] = self._sequence
         self._save(row.detection.id, label, self._sequence)
@@ -179,6 +182,8 @@ class DetectionsScreen(VOScreen):
         if message.error:
             self.notify(f"label not saved: {message.error}", severity="error")
             self.reload()
+            return
+        self.publish_labels()
 
     @on(DataTable.RowSelected, "#detections")
     async def open_source(self, event: DataTable.RowSelected) -> None:
@@ -213,10 +218,11 @@ class DetectionsScreen(VOScreen):
             natural = ORDERS[self.order][0] in ("snr", "centroid")
             down = natural if self.descending is None else self.descending
             shown = len(self.rows) if total is None or total <= MAX_ROWS else f"{MAX_ROWS} of {total}"
-            text = (f"{shown} detections · by {order} {'↓' if down else '↑'} · "
-                    f"{LABEL_FILTERS[self.label_filter][1]} · simulated {'shown' if self.include_simulated else 'hidden'}"
-                    f" · {labels.count('real')} real, {labels.count('artifact')} artifact, "
-                    f"{labels.count('unsure')} unsure, {labels.count(None)} unjudged")
+            # The counts of labels first after the total: at 80 columns the line's end may be cut.
+            text = (f"{shown} detections · {labels.count('real')} real, {labels.count('artifact')} artifact, "
+                    f"{labels.count('unsure')} unsure, {labels.count(None)} unjudged · by {order} "
+                    f"{'↓' if down else '↑'} · {LABEL_FILTERS[self.label_filter][1]} · "
+                    f"sim {'shown' if self.include_simulated else 'hidden'}")
         self.query_one("#detections-hint", Static).update(text)
 
 
@@ -225,7 +231,3 @@ def _centroid_text(sigma: float | None) -> Text:
     if sigma is None or sigma != sigma:
         return Text("")
     return Text(f"{sigma:.1f}", style="bold red" if sigma >= 3.0 else "", justify="right")
-
-
-def _label_text(label: str | None) -> Text:
-    return Text(label or "·", style=_LABEL_STYLE.get(label, "dim"))

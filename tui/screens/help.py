@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from virtualobserver.tui.widgets.nav_bar import SCREENS
 
@@ -70,7 +70,7 @@ class HelpScreen(ModalScreen):
         width: 72;
         max-width: 100%;
         height: auto;
-        max-height: 100%;
+        max-height: 100%;  /* of the screen less its docked footer: the box never covers the footer */
         border: round $accent;
         background: $surface;
         padding: 0 1;
@@ -90,3 +90,4 @@ class HelpScreen(ModalScreen):
                 # The screen's docstring, without its reStructuredText literal marks.
                 yield Static(" ".join(doc[1].replace("``", "").split()) + "\n", id="help-about", markup=False)
             yield Static(bindings_table(self.rows), id="help-keys")
+        yield Footer()

@@ -34,7 +34,8 @@ class HistogramsScreen(VOScreen):
     (epochs, failed; for the efficiency map: the recovered fraction, injected, recovered),
     ``l`` toggles a log scale, ``u`` the next survey. With the efficiency map, the event rate of one
     simulated kind (per source per year, with its 90 % interval, from ``Project.rate``) is shown under
-    it; ``k`` steps through the kinds.
+    it, and that kind's recovered fraction beside all kinds' (one kind at a time: every kind's points at
+    once cannot be read in a terminal); ``k`` steps through the kinds.
     """
 
     MODE = "histograms"
@@ -44,7 +45,7 @@ class HistogramsScreen(VOScreen):
         Binding("v", "variable", "Variable"),
         Binding("l", "log", "Log scale"),
         Binding("u", "survey", "Survey", show=False),
-        Binding("k", "kind", "Rate kind", show=False),
+        Binding("k", "kind", "Kind"),
     ]
 
     def __init__(self, **kwargs):
@@ -143,7 +144,7 @@ class HistogramsScreen(VOScreen):
         axis = axes[self.axis_index % len(axes)]
         variable = self._variables()[self.variable_index % len(self._variables())]
         title = f"{self.product} ({self.survey}): {variable} by {axis}"
-        plot.show(self.histograms, variable, axis, log=self.log_scale, title=title)
+        plot.show(self.histograms, variable, axis, log=self.log_scale, title=title, kind=self._kind())
         if variable == "efficiency":
             injected, recovered = self.histograms.total("injected"), self.histograms.total("recovered")
             overall = f"{recovered / injected:.1%}" if injected else "-"
@@ -168,11 +169,19 @@ class HistogramsScreen(VOScreen):
         self._draw()
 
     def action_kind(self) -> None:
-        """Show the event rate of the next simulated kind (with the efficiency map)."""
+        """Show the next simulated kind: its efficiency beside all kinds', and its event rate."""
         if self.project is None or self.product != "efficiency":
             return
         self.kind_index += 1
         self._load_rate_of(self._survey_config().name)
+        self._draw()
+
+    def _kind(self) -> str | None:
+        """The simulated kind whose efficiency and rate are shown (the same one ``k`` steps)."""
+        if self.project is None:
+            return None
+        kinds = self._survey_config().simulation.kinds
+        return kinds[self.kind_index % len(kinds)] if kinds else None
 
     def action_survey(self) -> None:
         """Show the next survey's histograms."""

@@ -46,7 +46,9 @@ class ProjectsScreen(VOScreen):
     def on_mount(self) -> None:  # noqa: D102
         super().on_mount()
         configs = self.query_one("#configs", DataTable)
-        configs.add_columns("", "file", "project", "surveys", "sources", "reduced", "analysed", "simulated")
+        # Headers as short as the stages' names, and "invalid" alone in an invalid file's row: every column
+        # fits in 80 (the hint line says that enter tells why a file is invalid).
+        configs.add_columns("", "file", "project", "surveys", "sources", "reduce", "analyse", "simulate")
         configs.border_title = "project files"
         database = self.query_one("#database", DataTable)
         database.add_columns("project", "sources", "survey", "stage", "version", "done", "current", "detections")
@@ -86,7 +88,7 @@ class ProjectsScreen(VOScreen):
         for i, entry in enumerate(self.configs):
             name = _relative(entry.path)
             if entry.error:
-                table.add_row("", name, Text("invalid: enter says why", style="red"), "", "", "", "", "", key=str(i))
+                table.add_row("", name, Text("invalid", style="red"), "", "", "", "", "", key=str(i))
                 continue
             record = records.get(entry.project)
             done = {stage: sum(_done(record, survey, stage, versions[stage]) for survey, versions
@@ -107,8 +109,9 @@ class ProjectsScreen(VOScreen):
                                  Text("✓", style="green") if current else "", str(detections),
                                  key=f"{record.name}/{survey}/{stage}/{version}")
                 first = False
-        hint = f"{len(self.configs)} project files · {len(self.records)} projects in the database"
-        self.query_one("#projects-hint", Static).update(hint + " · enter opens the highlighted project")
+        invalid = sum(1 for entry in self.configs if entry.error)
+        hint = f"{len(self.configs)} files · {len(self.records)} in the database · enter opens one"
+        self.query_one("#projects-hint", Static).update(hint + (" (or says why a file is invalid)" if invalid else ""))
 
     @on(DataTable.RowSelected, "#configs")
     def open_config(self, event: DataTable.RowSelected) -> None:

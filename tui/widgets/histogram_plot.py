@@ -58,6 +58,9 @@ def _canvas(width: int, height: int, title: str, xlabel: str, ylabel: str):
     import plotext as plt
 
     plt.clf()
+    # plotext would shrink the drawing to the size of the terminal it sees (80x24 under pytest, whatever
+    # the app's size): the widget knows its size.
+    plt.limit_size(False, False)
     plt.plotsize(max(width, 20), max(height, 8))
     plt.theme("clear")
     plt.title(title)
@@ -118,8 +121,12 @@ def render_counts(histograms, variable: str, axis: str, width: int = 80, height:
     return _build(plt)
 
 
-def render_efficiency(histograms, axis: str, width: int = 80, height: int = 20, *, title: str = "") -> str:
-    """Return the recovered fraction of injections along ``axis``: all kinds, and each kind along a numeric axis.
+def render_efficiency(histograms, axis: str, width: int = 80, height: int = 20, *, title: str = "",
+                      kind: str | None = None) -> str:
+    """Return the recovered fraction of injections along ``axis``: all kinds, and one kind (or each) beside it.
+
+    Along a numeric axis, ``kind`` draws that simulated kind's points beside the line of all kinds
+    (a terminal plot of every kind's points at once is unreadable); without it, every kind's.
 
     Parameters
     ----------
@@ -131,6 +138,8 @@ def render_efficiency(histograms, axis: str, width: int = 80, height: int = 20, 
         Size in characters.
     title : str
         Plot title.
+    kind : str, optional
+        The one simulated kind to draw beside all of them.
 
     Returns
     -------
@@ -149,12 +158,14 @@ def render_efficiency(histograms, axis: str, width: int = 80, height: int = 20, 
         if "kind" in histograms.axes and axis != "kind":
             per_kind = histograms.efficiency("kind", axis)
             colours = ("green", "red", "blue", "magenta", "cyan", "yellow", "orange")
-            for i, kind in enumerate(histograms.axes["kind"].categories):
+            for i, name in enumerate(histograms.axes["kind"].categories):
+                if kind is not None and name != kind:
+                    continue
                 row = _inner(per_kind.values[i], histograms, axis)
                 good = np.isfinite(row)
                 if good.any():  # points only: with few injections per bin, lines would suggest too much
                     plt.scatter(np.asarray(x)[good].tolist(), row[good].tolist(), color=colours[i % len(colours)],
-                                marker="dot", label=kind)
+                                marker="dot", label=name)
     plt.ylim(0, 1.05)
     _fix_x(plt, x, categorical)
     return _build(plt)
@@ -177,10 +188,13 @@ class HistogramPlot(Static):
         self.axis = ""
         self.log_scale = False
         self.title_text = ""
+        self.kind: str | None = None
 
-    def show(self, histograms, variable: str, axis: str, *, log: bool = False, title: str = "") -> None:
-        """Draw ``variable`` (or ``efficiency``) of ``histograms`` along ``axis``."""
+    def show(self, histograms, variable: str, axis: str, *, log: bool = False, title: str = "",
+             kind: str | None = None) -> None:
+        """Draw ``variable`` (or ``efficiency``, with the simulated ``kind`` beside all) of ``histograms`` along ``axis``."""
         self.histograms, self.variable, self.axis, self.log_scale, self.title_text = histograms, variable, axis, log, title
+        self.kind = kind
         self.refresh_plot()
 
     def refresh_plot(self) -> None:
@@ -190,7 +204,8 @@ class HistogramPlot(Static):
             return
         width, height = max(self.size.width, 30), max(self.size.height, 6)
         if self.variable == "efficiency":
-            drawing = render_efficiency(self.histograms, self.axis, width, height, title=self.title_text)
+            drawing = render_efficiency(self.histograms, self.axis, width, height, title=self.title_text,
+                                        kind=self.kind)
         else:
             drawing = render_counts(self.histograms, self.variable, self.axis, width, height,
                                     title=self.title_text, log=self.log_scale)

@@ -269,6 +269,9 @@ def _start(width: int, height: int, title: str, ylabel: str):
     import plotext as plt
 
     plt.clf()
+    # plotext would shrink the drawing to the size of the terminal it sees (80x24 under pytest, whatever
+    # the app's size): the widget knows its size.
+    plt.limit_size(False, False)
     plt.plotsize(max(width, 20), max(height, 8))
     plt.theme("clear")
     plt.title(title)
@@ -340,6 +343,8 @@ class LightcurvePlot(Static):
         """Redraw for the current size (plotext draws at a fixed size)."""
         self.status = cut_status(self.views, self.scores, self.xlim, mode=self.mode) if self.views else ""
         self.border_subtitle = self.status
+        # The title goes on the border, leaving plotext's title row to the data.
+        self.border_title = self.title_text
         if not self.views:
             self.update("no lightcurves for this source (not reduced yet?)")
             return
@@ -348,10 +353,9 @@ class LightcurvePlot(Static):
             if not self.scores:
                 self.update("no per-epoch scores saved for this source (analysis.save_epoch_scores)")
                 return
-            drawing = render_scores(self.views, self.scores, self.threshold, width, height, self.title_text,
-                                    xlim=self.xlim)
+            drawing = render_scores(self.views, self.scores, self.threshold, width, height, xlim=self.xlim)
         else:
-            drawing = render_lightcurves(self.views, width, height, self.title_text, scores=self.scores,
+            drawing = render_lightcurves(self.views, width, height, scores=self.scores,
                                          xlim=self.xlim, flux=self.mode == "flux")
         self.update(Text.from_ansi(drawing))
 
