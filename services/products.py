@@ -240,6 +240,23 @@ class Products(TablesMixin):
         """
         return next(iter(self.sources(survey, names=[name], include_simulated=include_simulated)), None)
 
+    def injections(self, item: SourceProducts) -> list:
+        """Return the events injected into a source at the current simulation version (by sequence).
+
+        Parameters
+        ----------
+        item : SourceProducts
+            The source (and its survey), as from :meth:`source`.
+
+        Returns
+        -------
+        list of Injection
+            Each with the ``lightcurve_id`` it was injected into; empty if the source was not simulated.
+        """
+        config = self.survey(item.survey)
+        with self.uow_factory() as uow:
+            return uow.injections.for_sources(self.name, config.simulation_version, [item.source.id])
+
     def epoch_scores(self, item: SourceProducts) -> dict[str, dict]:
         """Return the per-epoch analysis products of a source at the analysis version, by lightcurve key.
 

@@ -70,7 +70,8 @@ def add_product_parsers(commands, project_command) -> None:
     sub.add_argument("--out", required=True, help="output figure: .png, .pdf or .svg")
     sub.add_argument("--survey", default=None, help="survey (default: the project's first)")
     sub.add_argument("--flux", action="store_true", help="lightcurves: plot flux instead of magnitude")
-    sub.add_argument("--simulated", action="store_true", help="lightcurves: also mark simulated detections")
+    sub.add_argument("--simulated", action="store_true", help="lightcurves: also draw the events injected into the source (their model curves) "
+                                                      "and mark its simulated detections")
     sub.add_argument("--stamps", action="store_true",
                      help="with --source: draw the reference, peak and difference stamps of each of its detections "
                           "instead of its lightcurves")
@@ -324,7 +325,8 @@ def plot(args: argparse.Namespace) -> int:
         unit = flux_unit(survey.name)
         label = f"Flux [{unit.to_string()}]" if unit is not None else \
             f"Flux [10^(-0.4 (mag - {survey.reduction.zero_point:g}))]"
-        return plot_lightcurves(item, args.out, flux=args.flux, flux_label=label, scores=products.epoch_scores(item))
+        return plot_lightcurves(item, args.out, flux=args.flux, flux_label=label, scores=products.epoch_scores(item),
+                                injections=products.injections(item) if args.simulated else None)
 
     path = _with_products(args, action)
     what = "stamps" if args.stamps else args.what
