@@ -88,17 +88,23 @@ def _manifest_store(container):
     return FileManifestStore(container.data_dir())
 
 
-def _with_products(args: argparse.Namespace, action):
-    """Validate the configuration, then call ``action(products)`` and release the database afterwards."""
+def _with_products(args: argparse.Namespace, action, doing: str):
+    """Validate the configuration, then call ``action(products)`` and release the database afterwards.
+
+    ``doing`` says on a terminal's progress display what the action does; sources read show as a bar.
+    """
     from virtualobserver.adapters.cli.commands import make_container
+    from virtualobserver.adapters.cli.progress import phase, stage_progress
     from virtualobserver.services.products import Products
 
     container = make_container(args)
     config = container.project_config()  # a bad configuration fails here, before the database is touched
     try:
+        phase(args, "opening the database")
         products = Products(config, uow_factory=container.uow, store=container.store(),
                             histogram_store=container.histogram_store(),
-                            fingerprint=_manifest_store(container).fingerprint)
+                            fingerprint=_manifest_store(container).fingerprint, progress=stage_progress(args))
+        phase(args, doing)
         return action(products)
     finally:
         container.database().close()
@@ -177,7 +183,7 @@ def export(args: argparse.Namespace) -> int:
                                histogram=args.histogram)
         return {"rows": write_table(table, args.out, fmt)}
 
-    counts = _with_products(args, action)
+    counts = _with_products(args, action, f"writing {args.what} to {args.out}")
     summary = {"what": args.what, "format": fmt, "output": args.out, **counts}
     if args.json:
         print(json.dumps(summary))
@@ -223,6 +229,10 @@ def versions(args: argparse.Namespace) -> int:
             if not changes:
                 print("no differences")
         return 0
+    if found:
+        from virtualobserver.adapters.cli.progress import phase
+
+        phase(args, "measuring the disk use of each version")
     use, unavailable = _disk_use(container, config, current) if found else ({}, None)
     if args.json:
         print(json.dumps({"project": config.name, "current": current,
@@ -328,7 +338,7 @@ def plot(args: argparse.Namespace) -> int:
         return plot_lightcurves(item, args.out, flux=args.flux, flux_label=label, scores=products.epoch_scores(item),
                                 injections=products.injections(item) if args.simulated else None)
 
-    path = _with_products(args, action)
+    path = _with_products(args, action, "drawing the figure")
     what = "stamps" if args.stamps else args.what
     if args.json:
         print(json.dumps({"what": what, "output": str(path)}))
