@@ -47,6 +47,7 @@ class RichProgress(ProgressSink):
         else:
             self.bars.update(self.phase_task, description=text)
         self._show()
+        self.bars.refresh()  # each phase on the screen at least once, however short
 
     def start(self, stage: str, total: int) -> None:  # noqa: D102
         if self.phase_task is not None:  # the bars say what happens now; the next phase() brings it back
