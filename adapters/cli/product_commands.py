@@ -170,6 +170,7 @@ def export(args: argparse.Namespace) -> int:
                 raise DataError(f"no histogram {name!r} at the current version of {survey} (run, or simulate, first)")
             write_histograms(histograms, args.out, name=name,
                              meta=products.provenance(survey, product="histograms", simulated=name == "efficiency"))
+            args.counted = histograms.variables[0]  # what the total counts, for the summary line
             return {"counts": histograms.total(histograms.variables[0])}
         if fmt == "skyportal":
             from virtualobserver.adapters.files.tables import write_skyportal
@@ -188,9 +189,28 @@ def export(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        amount = ", ".join(f"{value} {key}" for key, value in counts.items())
-        print(f"wrote {args.what} ({amount}) to {args.out} as {fmt}")
+        print(f"wrote {args.what} ({_amount(args, fmt, counts)}) to {args.out} as {fmt}")
     return 0
+
+
+#: What one row of each table export is.
+_ROW_IS = {"lightcurves": "epoch", "detections": "detection", "sources": "source", "histograms": "bin",
+           "injections": "injected event"}
+
+
+def _amount(args: argparse.Namespace, fmt: str, counts: dict) -> str:
+    """The export's counts, each named for what it counts (``12 rows, one per detection``)."""
+    parts = []
+    for key, value in counts.items():
+        if key == "rows":
+            parts.append(f"{value} rows, one per {_ROW_IS.get(args.what, 'row')}")
+        elif key == "counts":
+            parts.append(f"{value:g} {getattr(args, 'counted', 'entries')} counted")
+        elif key == "lightcurves" and fmt == "lightkurve":
+            parts.append(f"{value} lightcurves, one file each")
+        else:
+            parts.append(f"{value} {key}")
+    return ", ".join(parts)
 
 
 def _legacy_export(args: argparse.Namespace) -> int:

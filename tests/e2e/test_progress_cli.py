@@ -78,10 +78,12 @@ def test_export_counts_the_sources_read(project, tmp_path):
     assert code == 0, text
     assert f"vo export: writing lightcurves to {tmp_path / 'lc.ecsv'}" in text
     assert bar_states(text, "sources read")[-1] == (ROWS, ROWS), text  # every source of the catalog
+    assert re.match(r"wrote lightcurves \(\d+ rows, one per epoch\) to ", out), out
     code, out, received = on_terminal("export", "--what", "detections", "--limit", "3",
                                       "--out", str(tmp_path / "d.ecsv"))
     assert code == 0 and bar_states(shown(received), "sources read")[-1] == (3, 3)
-    assert out.startswith("wrote detections (") and "\x1b" not in out
+    # Each count says what it counts: a detections table has one row per detection.
+    assert re.match(r"wrote detections \(\d+ rows, one per detection\) to ", out) and "\x1b" not in out, out
 
 
 def test_prune_shows_the_rows_and_files_it_removes(project):
