@@ -129,3 +129,15 @@ def test_evidence_refuses_an_unknown_source_even_when_no_survey_has_images(proje
     done = piped("evidence", "--source", "NOPE")
     assert done.returncode == 2 and done.stderr.splitlines() == ["vo: error: no source named 'NOPE' in project 'e2e'"]
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("command", [("export", "--what", "detections", "--out", "{tmp}/d.csv", "--survey", "NOPE"),
+                                     ("plot", "--source", "DEMO-000001", "--out", "{tmp}/f.png", "--survey", "NOPE"),
+                                     ("rate", "--kind", "flare", "--survey", "NOPE"),
+                                     ("ingest", "NOPE", "{tmp}/any.tbl")])
+def test_an_unknown_survey_is_a_one_line_error_and_writes_nothing(project, tmp_path, command):
+    _, piped, _ = project
+    done = piped(command[0], *(arg.format(tmp=tmp_path) for arg in command[1:]))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == ["vo: error: survey 'NOPE' is not in project 'e2e' (it has: demo)"]
+    assert not list(tmp_path.iterdir())  # no file written
