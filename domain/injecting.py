@@ -12,7 +12,7 @@ from virtualobserver.domain.lightcurve import Lightcurve
 from virtualobserver.domain.segments import Segments
 from virtualobserver.domain.statistics import median
 
-__all__ = ["inject", "inject_many", "NOISE_MODELS"]
+__all__ = ["inject", "inject_many", "injected_model", "NOISE_MODELS"]
 
 NOISE_MODELS = ("sky", "source")
 _MAG_PER_LN_FLUX = 2.5 / np.log(10.0)
@@ -32,6 +32,36 @@ def _compute_median_baseline(lightcurve: Lightcurve) -> float:
         raise DataError(f"lightcurve {lightcurve.label}: baseline flux {baseline} is not positive, "
                         "so a fractional flux change is undefined")
     return float(baseline)
+
+
+def injected_model(lightcurve: Lightcurve, injection, mjd: np.ndarray) -> np.ndarray:
+    """Return the noise-free flux an injection gives a lightcurve at ``mjd``: its baseline times the event's factor.
+
+    This is what :func:`inject` adds to the epochs (``baseline * (factor - 1)``) on top of the baseline,
+    sampled at any times (a figure draws it on a fine grid), at the instant (no exposure average).
+
+    Parameters
+    ----------
+    lightcurve : Lightcurve
+        The loaded lightcurve the event was injected into.
+    injection : Injection or InjectedEvent
+        Its ``kind``, ``peak_mjd``, ``width``, ``amplitude`` and (microlensing) ``u0``.
+    mjd : numpy.ndarray
+        Times (MJD).
+
+    Returns
+    -------
+    numpy.ndarray
+        Flux in the lightcurve's units.
+
+    Raises
+    ------
+    DataError
+        If the lightcurve has fewer than 2 good epochs or a non-positive baseline.
+    """
+    factor = event_factor(injection.kind, np.asarray(mjd, dtype=float), peak_mjd=injection.peak_mjd,
+                          width=injection.width, amplitude=injection.amplitude, u0=getattr(injection, "u0", None))
+    return _median_baseline(lightcurve) * factor
 
 
 def inject(lightcurve: Lightcurve, event: InjectedEvent | Sequence[InjectedEvent],

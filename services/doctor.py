@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 from virtualobserver.domain.config import ProjectConfig
 from virtualobserver.domain.naming import safe_key
 from virtualobserver.services.doctor_ports import DataFolder, RecordIndex
-from virtualobserver.services.ports import AbstractUnitOfWork
+from virtualobserver.services.ports import AbstractUnitOfWork, NullProgress, ProgressSink
 
 __all__ = ["Finding", "DoctorReport", "Doctor"]
 
@@ -124,12 +124,16 @@ class Doctor:
         Returns a new :class:`RecordIndex` (one transaction).
     folder : DataFolder
         The data folder.
+    progress : ProgressSink, optional
+        Told of each file checked (stage ``recorded files read``): reading every file takes a while.
     """
 
-    def __init__(self, config: ProjectConfig, records: Callable[[], RecordIndex], folder: DataFolder):
+    def __init__(self, config: ProjectConfig, records: Callable[[], RecordIndex], folder: DataFolder,
+                 progress: ProgressSink | None = None):
         self.config = config
         self.records = records
         self.folder = folder
+        self.progress = progress or NullProgress()
 
     # -- checking ---------------------------------------------------------------------------------
     def check(self) -> DoctorReport:
@@ -183,13 +187,22 @@ class Doctor:
             raws, lightcurves, parts = index.raw(), index.lightcurves(), index.parts()
             reduced, scores, stamps = index.steps(REDUCE), index.scores(), index.stamps()
         report.records = len(raws) + len(lightcurves) + len(parts) + len(reduced) + len(scores) + len(stamps)
+        manifests = self.folder.manifests()
+        # As many files as the checks below read (each groups its records by file).
+        score_paths = {step.file or self.folder.scores_path(step.project, step.version, step.source_name)
+                       for step in scores}
+        self.progress.start("recorded files read", len({r.file for r in raws}) + len({lc.file for lc in lightcurves})
+                            + len(score_paths) + len(parts) + len({r.file for r in stamps}) + len(manifests))
         referenced: set[str] = set()
-        self._check_raw(raws, report, plan, referenced)
-        self._check_lightcurves(lightcurves, reduced, report, plan, referenced)
-        self._check_scores(scores, report, plan, referenced)
-        self._check_parts(parts, report, plan, referenced)
-        self._check_stamps(stamps, report, plan, referenced)
-        self._check_manifests(report, plan)
+        try:
+            self._check_raw(raws, report, plan, referenced)
+            self._check_lightcurves(lightcurves, reduced, report, plan, referenced)
+            self._check_scores(scores, report, plan, referenced)
+            self._check_parts(parts, report, plan, referenced)
+            self._check_stamps(stamps, report, plan, referenced)
+            self._check_manifests(manifests, report, plan)
+        finally:
+            self.progress.finish("recorded files read")
         files = self.folder.files()
         report.files = len(files)
         for path in files:
@@ -201,7 +214,9 @@ class Doctor:
 
     def _problem(self, path: str | None, keys, what: str, *, must_exist: bool = True) -> Finding | None:
         reason = self.folder.problem(path or "", keys)
-        if reason is None or (reason == "missing" and not must_exist):
+        problem = reason is not None and (reason != "missing" or must_exist)
+        self.progress.advance("recorded files read", failed=int(problem))  # "failed": files with a problem
+        if not problem:
             return None
         kind = "missing" if reason == "missing" else "corrupt"
         return Finding(kind, path or "", what, "" if kind == "missing" else reason)
@@ -320,9 +335,9 @@ class Doctor:
             if found.kind == "corrupt":
                 plan.quarantine.add(file)
 
-    def _check_manifests(self, report: DoctorReport, plan: _Plan) -> None:
+    def _check_manifests(self, manifests, report: DoctorReport, plan: _Plan) -> None:
         # A manifest no run can read stops every run of its version; set aside, the next run writes it again.
-        for path in self.folder.manifests():
+        for path in manifests:
             found = self._problem(path, None, "version manifest")
             if found:
                 report.findings.append(found)

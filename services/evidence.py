@@ -20,7 +20,7 @@ from virtualobserver.domain.errors import DataError, SurveyError
 from virtualobserver.domain.evidence import measure_event
 from virtualobserver.services.evidence_ports import EventPixelsSource
 from virtualobserver.services.pixel_evidence import link_stamps
-from virtualobserver.services.ports import AbstractUnitOfWork, DataStore
+from virtualobserver.services.ports import AbstractUnitOfWork, DataStore, NullProgress, ProgressSink
 
 __all__ = ["EvidenceReport", "gather_evidence", "needs_evidence"]
 
@@ -64,7 +64,8 @@ def needs_evidence(detection) -> bool:
 
 def gather_evidence(uow_factory: Callable[[], AbstractUnitOfWork], store: DataStore, config: ProjectConfig,
                     pixel_sources: Mapping[str, EventPixelsSource], names: Sequence[str] | None = None,
-                    limit: int | None = None, redo: bool = False) -> EvidenceReport:
+                    limit: int | None = None, redo: bool = False,
+                    progress: ProgressSink | None = None) -> EvidenceReport:
     """Fetch the images around the real detections that lack evidence, and store their centroid shift and stamps.
 
     Parameters
@@ -83,6 +84,8 @@ def gather_evidence(uow_factory: Callable[[], AbstractUnitOfWork], store: DataSt
         At most this many sources (in name order).
     redo : bool
         Measure detections that already have evidence again.
+    progress : ProgressSink, optional
+        Told of each source done (stage ``<survey>:evidence``).
 
     Returns
     -------
@@ -93,15 +96,32 @@ def gather_evidence(uow_factory: Callable[[], AbstractUnitOfWork], store: DataSt
     DataError
         If ``names`` holds a name the project does not have.
     """
+    progress = progress or NullProgress()
+    if names is not None:  # an unknown name is an error even when no survey has images
+        _check_names(uow_factory, config, names)
     report = EvidenceReport()
     for survey in config.surveys:
         pixels = pixel_sources.get(survey.name)
         if pixels is None:
             continue
-        for source_id, name in _sources_with_detections(uow_factory, config, survey, names, limit):
+        chosen = _sources_with_detections(uow_factory, config, survey, names, limit)
+        stage = f"{survey.name}:evidence"
+        progress.start(stage, len(chosen))
+        for source_id, name in chosen:
+            failed = len(report.failed)
             with uow_factory() as uow:
                 _one_source(uow, store, config, survey, pixels, source_id, name, redo, report)
+            progress.advance(stage, failed=len(report.failed) - failed)
+        progress.finish(stage)
     return report
+
+
+def _check_names(uow_factory, config: ProjectConfig, names: Sequence[str]) -> None:
+    with uow_factory() as uow:
+        found = uow.sources.get_many(config.name, list(names))
+    unknown = sorted(set(names) - set(found))
+    if unknown:
+        raise DataError(f"no source named {', '.join(map(repr, unknown))} in project {config.name!r}")
 
 
 def _sources_with_detections(uow_factory, config: ProjectConfig, survey, names, limit) -> list[tuple[int, str]]:

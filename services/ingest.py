@@ -11,7 +11,7 @@ import numpy as np
 from virtualobserver.domain.astrometry import ARCSEC_PER_DEG, angular_separation_deg
 from virtualobserver.domain.catalog import Catalog
 from virtualobserver.domain.config import ProjectConfig
-from virtualobserver.domain.errors import SurveyError, VOError
+from virtualobserver.domain.errors import DataError, SurveyError, VOError
 from virtualobserver.domain.rawdata import RawData
 from virtualobserver.services.ports import AbstractUnitOfWork, CatalogReader, DataStore, SurveyClient
 from virtualobserver.services.stages import DOWNLOAD
@@ -120,6 +120,9 @@ def ingest_files(
         raise SurveyError(f"survey {survey_name!r} is not in project {config.name!r} (it has: {known})")
     catalog = selected_catalog(config, reader)
     names = catalog.columns["name"]
+    if source_name is not None and not np.any(names == source_name):
+        # One line for the name, not one per file (every file would fail for it).
+        raise DataError(f"no selected catalog source named {source_name!r} in project {config.name!r}")
     report = IngestReport()
     groups: dict[int, list[tuple[str, RawData]]] = {}
     for path in map(str, paths):

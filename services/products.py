@@ -26,7 +26,7 @@ from virtualobserver.domain.lightcurve import Lightcurve
 from virtualobserver.domain.source import Source
 from virtualobserver.domain.summary import SourceSummary
 from virtualobserver.services.histograms import merged_histograms
-from virtualobserver.services.ports import AbstractUnitOfWork, DataStore, HistogramStore
+from virtualobserver.services.ports import AbstractUnitOfWork, DataStore, HistogramStore, NullProgress, ProgressSink
 from virtualobserver.services.product_export import PRODUCTS, TablesMixin
 from virtualobserver.services.product_tables import flux_unit, to_timeseries
 from virtualobserver.services.provenance import catalog_fingerprint, code_version, project_version
@@ -92,10 +92,14 @@ class Products(TablesMixin):
     fingerprint : callable, optional
         ``fingerprint(path) -> str``, the SHA-256 of a file, for the catalog hash in the metadata
         (e.g. ``ManifestStore.fingerprint``); without it the hash is left empty.
+    progress : ProgressSink, optional
+        Told how many sources :meth:`sources` has read (stage ``sources read``), for long exports.
     """
 
     def __init__(self, config: ProjectConfig, *, uow_factory: Callable[[], AbstractUnitOfWork], store: DataStore,
-                 histogram_store: HistogramStore, fingerprint: Callable[[str], str] | None = None):
+                 histogram_store: HistogramStore, fingerprint: Callable[[str], str] | None = None,
+                 progress: ProgressSink | None = None):
+        self.progress = progress or NullProgress()
         self.config = config
         self.uow_factory = uow_factory
         self.store = store
@@ -179,6 +183,28 @@ class Products(TablesMixin):
         config = self.survey(survey)
         size = batch_size or self.config.batch_size
         given = None if names is None else sorted(set(names))
+        yield from self._counted(self._sources(config, size, given, limit, include_simulated), given, limit)
+
+    def _counted(self, items: Iterator[SourceProducts], given, limit) -> Iterator[SourceProducts]:
+        """Pass the sources on, telling the progress sink (a stage of as many as will be read)."""
+        if isinstance(self.progress, NullProgress):
+            yield from items
+            return
+        if given is not None:
+            total = len(given)
+        else:
+            with self.uow_factory() as uow:
+                total = uow.sources.count(self.name)
+        total = total if limit is None else min(total, limit)
+        self.progress.start("sources read", total)
+        try:
+            for item in items:
+                self.progress.advance("sources read")
+                yield item
+        finally:
+            self.progress.finish("sources read")
+
+    def _sources(self, config: SurveyConfig, size: int, given, limit, include_simulated) -> Iterator[SourceProducts]:
         done = 0
         offset = 0
         while limit is None or done < limit:
@@ -239,6 +265,23 @@ class Products(TablesMixin):
             Lightcurve arrays not loaded.
         """
         return next(iter(self.sources(survey, names=[name], include_simulated=include_simulated)), None)
+
+    def injections(self, item: SourceProducts) -> list:
+        """Return the events injected into a source at the current simulation version (by sequence).
+
+        Parameters
+        ----------
+        item : SourceProducts
+            The source (and its survey), as from :meth:`source`.
+
+        Returns
+        -------
+        list of Injection
+            Each with the ``lightcurve_id`` it was injected into; empty if the source was not simulated.
+        """
+        config = self.survey(item.survey)
+        with self.uow_factory() as uow:
+            return uow.injections.for_sources(self.name, config.simulation_version, [item.source.id])
 
     def epoch_scores(self, item: SourceProducts) -> dict[str, dict]:
         """Return the per-epoch analysis products of a source at the analysis version, by lightcurve key.

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from virtualobserver.domain.errors import DataError
+from virtualobserver.services.ports import NullProgress, ProgressSink
 from virtualobserver.services.prune_ports import STEPS, StepVersion, VersionFiles, VersionRecords
 
 __all__ = ["PrunePlan", "PruneReport", "DiskUse", "find_version", "chain_of", "plan_prune", "prune", "disk_use"]
@@ -266,7 +267,7 @@ def _user(owner: str, version: str | None, project: str) -> str:
     return f"used by version {version}" + ("" if owner == project else f" of project {owner}")
 
 
-def prune(plan: PrunePlan, records: Records, files: VersionFiles) -> PruneReport:
+def prune(plan: PrunePlan, records: Records, files: VersionFiles, progress: ProgressSink | None = None) -> PruneReport:
     """Carry out a plan: rows (one transaction per step version, downstream first), then files, then manifest.
 
     Parameters
@@ -277,24 +278,34 @@ def prune(plan: PrunePlan, records: Records, files: VersionFiles) -> PruneReport
         Returns a new :class:`VersionRecords`.
     files : VersionFiles
         The data folder.
+    progress : ProgressSink, optional
+        Told of each step version's rows removed (stage ``step versions``) and each file (``files removed``).
 
     Returns
     -------
     PruneReport
         What was removed.
     """
+    progress = progress or NullProgress()
     report = PruneReport(plan)
+    progress.start("step versions", len(plan.products))
     for product in plan.products:
         with records() as index:
             report.rows.update(index.remove(plan.project, product))
             index.commit()
+        progress.advance("step versions")
+    progress.finish("step versions")
     # Only now, and only what no row points at any more (a file another version shares stays).
     with records() as index:
         still = index.referenced(plan.files)
-    for path in sorted(set(plan.files) - still):
+    doomed = sorted(set(plan.files) - still)
+    progress.start("files removed", len(doomed))
+    for path in doomed:
         files.remove(path)
         report.files += 1
         report.bytes += plan.files[path]
+        progress.advance("files removed")
+    progress.finish("files removed")
     if plan.manifest:
         report.manifests = files.remove_manifests(plan.project, plan.version)
     return report

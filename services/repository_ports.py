@@ -215,6 +215,11 @@ class InjectionRepository(abc.ABC):
         chosen = set(source_ids)
         return sum(1 for injection in self.list(project, version) if injection.source_id in chosen)
 
+    def for_sources(self, project: str, version: str, source_ids: Sequence[int]) -> list[Injection]:
+        """Return the injections of these sources of ``project`` at ``version`` (adapters select in SQL)."""
+        chosen = set(source_ids)
+        return [injection for injection in self.list(project, version) if injection.source_id in chosen]
+
 
 class SummaryRepository(abc.ABC):
     """Per-source summaries of an analysis version."""

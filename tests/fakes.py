@@ -548,3 +548,23 @@ class FakeSurveyClient(ports.SurveyClient):
         except (OSError, ValueError, KeyError) as exc:
             raise SurveyError(f"{path}: not a fake survey answer ({exc})") from None
         return RawData(self.name, "", "", columns, ra=ra, dec=dec, meta={"file": str(path)})
+
+
+class RecordingProgress(ports.ProgressSink):
+    """A progress sink that records every event: ``("start", stage, total)``, ``("advance", stage, done,
+    skipped, failed)``, ``("finish", stage)``, ``("message", text)``."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def start(self, stage: str, total: int) -> None:  # noqa: D102
+        self.events.append(("start", stage, total))
+
+    def advance(self, stage: str, done: int = 1, *, skipped: int = 0, failed: int = 0) -> None:  # noqa: D102
+        self.events.append(("advance", stage, done, skipped, failed))
+
+    def message(self, text: str) -> None:  # noqa: D102
+        self.events.append(("message", text))
+
+    def finish(self, stage: str) -> None:  # noqa: D102
+        self.events.append(("finish", stage))

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from virtualobserver.adapters.cli.failure_classes import failure_lines
-from virtualobserver.adapters.cli.progress import LogProgress, RichProgress
+from virtualobserver.adapters.cli.progress import LogProgress, RichProgress, phase
 from virtualobserver.adapters.config_file import parse_overrides
 from virtualobserver.adapters.container import Container, build_container, close_container
 from virtualobserver.domain.errors import ConfigError
@@ -34,6 +34,7 @@ def make_container(args: argparse.Namespace, progress=None) -> Container:
         The wired container.
     """
     _check_counts(args)
+    phase(args, "reading the configuration")
     return build_container(getattr(args, "config", None), parse_overrides(getattr(args, "set", [])),
                            workers=getattr(args, "download_threads", 4), progress=progress,
                            batch_workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
@@ -55,15 +56,22 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def _progress(args: argparse.Namespace):
-    return RichProgress() if sys.stderr.isatty() else LogProgress()
+    # The terminal's display main() started, else log lines (a batch job's log shows how far it got).
+    return getattr(args, "progress", None) or (RichProgress() if sys.stderr.isatty() else LogProgress())
 
 
-def _with_project(args: argparse.Namespace, action, progress=None):
-    """Validate the configuration, then call ``action(project)`` and release the database after it."""
+def _with_project(args: argparse.Namespace, action, progress=None, doing: str | None = None):
+    """Validate the configuration, then call ``action(project)`` and release the database after it.
+
+    ``doing`` says on a terminal's progress display what the action does.
+    """
     container = make_container(args, progress)
     container.project_config()  # a bad configuration fails here, before the database is touched
     try:
-        return action(container.project())
+        phase(args, "opening the database")
+        project = container.project()
+        phase(args, doing or "working")
+        return action(project)
     finally:
         close_container(container)
 
@@ -82,7 +90,8 @@ def _run_code(summary: dict) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """``vo run CONFIG``: run the workflow and print a summary; exit 4 when sources failed."""
-    summary = _with_project(args, lambda p: _report(p, p.run(limit=args.limit)), _progress(args))
+    summary = _with_project(args, lambda p: _report(p, p.run(limit=args.limit)), _progress(args),
+                           doing="selecting the sources")
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -94,7 +103,8 @@ def simulate(args: argparse.Namespace) -> int:
     """``vo simulate CONFIG``: run simulation mode alone over the analysed sources; exit 4 when sources failed."""
     summary, efficiency, includes = _with_project(
         args, lambda p: (_report(p, p.simulate(limit=args.limit)), p.histograms("efficiency"),
-                         {s.name: efficiency_includes(s.simulation) for s in p.config.surveys}), _progress(args))
+                         {s.name: efficiency_includes(s.simulation) for s in p.config.surveys}), _progress(args),
+        doing="selecting the analysed sources")
     if args.json:
         print(json.dumps({**summary, "efficiency_includes": includes}, indent=2))
     else:
@@ -119,7 +129,10 @@ def status(args: argparse.Namespace) -> int:
     container = make_container(args)
     container.project_config()
     try:
-        summary = container.project().status()
+        phase(args, "opening the database")
+        project = container.project()
+        phase(args, "counting products")
+        summary = project.status()
     finally:
         container.database().close()
     cache = container.raw_cache()
@@ -134,7 +147,7 @@ def status(args: argparse.Namespace) -> int:
 
 def top(args: argparse.Namespace) -> int:
     """``vo top CONFIG``: list sources ranked by a summary statistic of the current analysis."""
-    rows = _with_project(args, lambda p: p.summaries(order_by=args.by, limit=args.limit))
+    rows = _with_project(args, lambda p: p.summaries(order_by=args.by, limit=args.limit), doing="ranking sources")
     if args.json:
         print(json.dumps([{"source": name, **summary.as_dict()} for name, summary in rows], indent=2))
         return 0
@@ -176,7 +189,7 @@ def export(args: argparse.Namespace) -> int:
         write_histograms(histograms, args.output)
         return histograms.total(histograms.variables[0])
 
-    count = _with_project(args, action)
+    count = _with_project(args, action, doing=f"writing {args.what}")
     if args.json:
         print(json.dumps({"what": args.what, "output": args.output, "count": count}))
     else:
@@ -255,7 +268,7 @@ def _print_run(summary: dict) -> None:
             continue
         s = summary[stage]
         print(f"  {stage:<9} done {s['done']:>6}  skipped {s['skipped']:>6}  failed {s['failed']:>4}"
-              f"  {made} {s['products']:>6}")
+              f"  {made:<11} {s['products']:>6}")
     if summary["selected"] == 0:
         print("no catalog rows pass the selection: nothing to do (check catalog.selection and --limit)")
     elif summary["nothing_to_do"]:
@@ -270,7 +283,7 @@ def _print_run(summary: dict) -> None:
 def ingest(args: argparse.Namespace) -> int:
     """``vo ingest CONFIG SURVEY FILE...``: add survey files the user has as raw data of their sources."""
     report = _with_project(args, lambda p: p.ingest(args.survey, args.files, source_name=args.source,
-                                                    radius_arcsec=args.radius_arcsec))
+                                                    radius_arcsec=args.radius_arcsec), doing="reading the files")
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:

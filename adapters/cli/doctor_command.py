@@ -29,6 +29,7 @@ def add_doctor_parser(commands, project_command) -> None:
 def doctor(args: argparse.Namespace) -> int:
     """Run the doctor; exit 0 when healthy (or fully repaired), 3 when problems remain."""
     from virtualobserver.adapters.cli.commands import make_container
+    from virtualobserver.adapters.cli.progress import phase, stage_progress
     from virtualobserver.adapters.files.data_folder import ProductFolder
     from virtualobserver.adapters.postgres.doctor_records import SqlRecordIndex
     from virtualobserver.services.doctor import Doctor
@@ -37,19 +38,23 @@ def doctor(args: argparse.Namespace) -> int:
     container = make_container(args)
     config = container.project_config()  # a bad configuration fails here, before the database is touched
     try:
+        phase(args, "opening the database")
         engine = container.database().engine
-        medic = Doctor(config, lambda: SqlRecordIndex(engine), ProductFolder(container.data_dir()))
+        medic = Doctor(config, lambda: SqlRecordIndex(engine), ProductFolder(container.data_dir()),
+                       progress=stage_progress(args))
         changing = args.repair or args.rebuild_db
         # Hold the project's run lock while changing things: a run's uncommitted files look like orphans.
         lock = container.run_lock().hold(config.name) if changing else contextlib.nullcontext()
         with lock:
             actions = []
             if args.rebuild_db:
+                phase(args, "re-creating records from the files")
                 catalog = selected_catalog(config, container.catalog_reader())
                 sources = [s for batch in catalog.batches(config.batch_size, config.name, None) for s in batch]
                 actions = medic.rebuild_database(container.uow, sources).actions
             # After a rebuild, only report: files no row names yet (analyses, other projects' products)
             # are re-made or claimed by the next runs, and --repair sets aside what is left.
+            phase(args, "reading every file and record" + (", then repairing" if args.repair else ""))
             report = medic.repair() if args.repair else medic.check()
             report.actions[:0] = actions
     finally:

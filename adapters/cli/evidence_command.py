@@ -29,8 +29,10 @@ def add_evidence_parser(commands, project_command) -> None:
 
 
 def evidence(args: argparse.Namespace) -> int:
-    """``vo evidence CONFIG``: gather the evidence, print what was done; exit 4 when a source failed."""
+    """``vo evidence CONFIG``: gather the evidence, print what was done; exit 4 when a source failed (one line per
+    kind of failure)."""
     from virtualobserver.adapters.cli.commands import EXIT_SOURCES_FAILED, _check_counts, make_container
+    from virtualobserver.adapters.cli.progress import phase, stage_progress
     from virtualobserver.adapters.container import close_container
     from virtualobserver.adapters.surveys.pixels.evidence_factories import evidence_source
     from virtualobserver.services.evidence import gather_evidence
@@ -40,14 +42,16 @@ def evidence(args: argparse.Namespace) -> int:
     config = container.project_config()  # a bad configuration fails here, before the database is touched
     sources = {}
     try:
+        phase(args, "opening the database")
         project = container.project()
         cache = container.raw_cache()
         for survey in config.surveys:
             source = evidence_source(survey.name, survey.download, cache)
             if source is not None:
                 sources[survey.name] = source
+        phase(args, "fetching images and measuring")
         report = gather_evidence(project.uow_factory, project.store, config, sources, names=args.source,
-                                 limit=args.limit, redo=args.redo)
+                                 limit=args.limit, redo=args.redo, progress=stage_progress(args))
     finally:
         for source in sources.values():
             source.close()
@@ -74,5 +78,7 @@ def format_evidence(report, surveys: list[str]) -> str:
         return "no survey of this project has images: nothing to do"
     lines = [f"pixel evidence ({', '.join(surveys)}): {report.measured} centroid shifts, {report.stamped} stamps; "
              f"{report.done_before} detections had it already, {report.without_pixels} have no images"]
-    lines += [f"failed: {name}: {reason}" for name, reason in sorted(report.failed.items())]
+    from virtualobserver.adapters.cli.failure_classes import failure_lines
+
+    lines += [f"  {line}" for line in failure_lines(report.failed)]  # one per kind of failure, not per source
     return "\n".join(lines)

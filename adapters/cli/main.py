@@ -133,7 +133,26 @@ def main(argv: list[str] | None = None) -> int:
     int
         Process exit code.
     """
+    from virtualobserver.adapters.cli.progress import CloseOnWrite, terminal_progress
+
+    # On a terminal, a spinner from the start (loading the command's modules takes seconds), then its
+    # phases and stage bars, on stderr; ended before the first result reaches a terminal's stdout.
+    progress = terminal_progress(sys.argv[1:] if argv is None else list(argv))
+    if progress is None:
+        return _main(argv, None)
+    stdout = sys.stdout
+    if stdout.isatty():
+        sys.stdout = CloseOnWrite(stdout, progress)
+    try:
+        return _main(argv, progress)
+    finally:
+        progress.close()
+        sys.stdout = stdout
+
+
+def _main(argv: list[str] | None, progress) -> int:
     args = build_parser().parse_args(argv)
+    args.progress = progress
     _exit_cleanly_on_signals()
     try:
         code = _dispatch(args)

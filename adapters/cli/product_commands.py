@@ -70,7 +70,8 @@ def add_product_parsers(commands, project_command) -> None:
     sub.add_argument("--out", required=True, help="output figure: .png, .pdf or .svg")
     sub.add_argument("--survey", default=None, help="survey (default: the project's first)")
     sub.add_argument("--flux", action="store_true", help="lightcurves: plot flux instead of magnitude")
-    sub.add_argument("--simulated", action="store_true", help="lightcurves: also mark simulated detections")
+    sub.add_argument("--simulated", action="store_true", help="lightcurves: also draw the events injected into the source (their model curves) "
+                                                      "and mark its simulated detections")
     sub.add_argument("--stamps", action="store_true",
                      help="with --source: draw the reference, peak and difference stamps of each of its detections "
                           "instead of its lightcurves")
@@ -87,17 +88,23 @@ def _manifest_store(container):
     return FileManifestStore(container.data_dir())
 
 
-def _with_products(args: argparse.Namespace, action):
-    """Validate the configuration, then call ``action(products)`` and release the database afterwards."""
+def _with_products(args: argparse.Namespace, action, doing: str):
+    """Validate the configuration, then call ``action(products)`` and release the database afterwards.
+
+    ``doing`` says on a terminal's progress display what the action does; sources read show as a bar.
+    """
     from virtualobserver.adapters.cli.commands import make_container
+    from virtualobserver.adapters.cli.progress import phase, stage_progress
     from virtualobserver.services.products import Products
 
     container = make_container(args)
     config = container.project_config()  # a bad configuration fails here, before the database is touched
     try:
+        phase(args, "opening the database")
         products = Products(config, uow_factory=container.uow, store=container.store(),
                             histogram_store=container.histogram_store(),
-                            fingerprint=_manifest_store(container).fingerprint)
+                            fingerprint=_manifest_store(container).fingerprint, progress=stage_progress(args))
+        phase(args, doing)
         return action(products)
     finally:
         container.database().close()
@@ -163,6 +170,7 @@ def export(args: argparse.Namespace) -> int:
                 raise DataError(f"no histogram {name!r} at the current version of {survey} (run, or simulate, first)")
             write_histograms(histograms, args.out, name=name,
                              meta=products.provenance(survey, product="histograms", simulated=name == "efficiency"))
+            args.counted = histograms.variables[0]  # what the total counts, for the summary line
             return {"counts": histograms.total(histograms.variables[0])}
         if fmt == "skyportal":
             from virtualobserver.adapters.files.tables import write_skyportal
@@ -176,14 +184,33 @@ def export(args: argparse.Namespace) -> int:
                                histogram=args.histogram)
         return {"rows": write_table(table, args.out, fmt)}
 
-    counts = _with_products(args, action)
+    counts = _with_products(args, action, f"writing {args.what} to {args.out}")
     summary = {"what": args.what, "format": fmt, "output": args.out, **counts}
     if args.json:
         print(json.dumps(summary))
     else:
-        amount = ", ".join(f"{value} {key}" for key, value in counts.items())
-        print(f"wrote {args.what} ({amount}) to {args.out} as {fmt}")
+        print(f"wrote {args.what} ({_amount(args, fmt, counts)}) to {args.out} as {fmt}")
     return 0
+
+
+#: What one row of each table export is.
+_ROW_IS = {"lightcurves": "epoch", "detections": "detection", "sources": "source", "histograms": "bin",
+           "injections": "injected event"}
+
+
+def _amount(args: argparse.Namespace, fmt: str, counts: dict) -> str:
+    """The export's counts, each named for what it counts (``12 rows, one per detection``)."""
+    parts = []
+    for key, value in counts.items():
+        if key == "rows":
+            parts.append(f"{value} rows, one per {_ROW_IS.get(args.what, 'row')}")
+        elif key == "counts":
+            parts.append(f"{value:g} {getattr(args, 'counted', 'entries')} counted")
+        elif key == "lightcurves" and fmt == "lightkurve":
+            parts.append(f"{value} lightcurves, one file each")
+        else:
+            parts.append(f"{value} {key}")
+    return ", ".join(parts)
 
 
 def _legacy_export(args: argparse.Namespace) -> int:
@@ -222,6 +249,10 @@ def versions(args: argparse.Namespace) -> int:
             if not changes:
                 print("no differences")
         return 0
+    if found:
+        from virtualobserver.adapters.cli.progress import phase
+
+        phase(args, "measuring the disk use of each version")
     use, unavailable = _disk_use(container, config, current) if found else ({}, None)
     if args.json:
         print(json.dumps({"project": config.name, "current": current,
@@ -324,9 +355,10 @@ def plot(args: argparse.Namespace) -> int:
         unit = flux_unit(survey.name)
         label = f"Flux [{unit.to_string()}]" if unit is not None else \
             f"Flux [10^(-0.4 (mag - {survey.reduction.zero_point:g}))]"
-        return plot_lightcurves(item, args.out, flux=args.flux, flux_label=label, scores=products.epoch_scores(item))
+        return plot_lightcurves(item, args.out, flux=args.flux, flux_label=label, scores=products.epoch_scores(item),
+                                injections=products.injections(item) if args.simulated else None)
 
-    path = _with_products(args, action)
+    path = _with_products(args, action, "drawing the figure")
     what = "stamps" if args.stamps else args.what
     if args.json:
         print(json.dumps({"what": what, "output": str(path)}))

@@ -59,6 +59,7 @@ def version_stores(container):
 def prune(args: argparse.Namespace) -> int:
     """Prune a version: refuse the current one without ``--force``; with ``--dry-run`` only report."""
     from virtualobserver.adapters.cli.commands import make_container
+    from virtualobserver.adapters.cli.progress import phase, stage_progress
     from virtualobserver.services.provenance import project_version, version_chain
     from virtualobserver.services.prune import find_version, plan_prune
     from virtualobserver.services.prune import prune as carry_out
@@ -67,6 +68,7 @@ def prune(args: argparse.Namespace) -> int:
     config = container.project_config()  # a bad configuration fails here, before the database is touched
     current = project_version(config)
     try:
+        phase(args, "opening the database")
         records, files = version_stores(container)
         manifests = files.manifests()
         manifest = find_version(manifests, config.name, args.version)
@@ -79,9 +81,12 @@ def prune(args: argparse.Namespace) -> int:
         # writing meanwhile would have files no row claims yet).
         lock = container.run_lock().hold(config.name) if not args.dry_run else _no_lock()
         with lock:
+            phase(args, "finding the rows and files of the version")
             plan = plan_prune(config.name, manifest, manifests, records, files,
                               current=None if version == current else chains, survey=args.survey, step=args.step)
-            report = None if args.dry_run else carry_out(plan, records, files)
+            if not args.dry_run:
+                phase(args, "removing")
+            report = None if args.dry_run else carry_out(plan, records, files, stage_progress(args))
     finally:
         container.database().close()
     if args.json:

@@ -44,7 +44,8 @@ def rate(args: argparse.Namespace) -> int:
     from virtualobserver.adapters.cli.commands import _with_project
 
     result = _with_project(args, lambda p: p.rate(args.kind, args.survey, labels=args.labels,
-                                                  confidence=args.confidence, method=args.method))
+                                                  confidence=args.confidence, method=args.method),
+                           doing="estimating the rate")
     print(json.dumps(result.as_dict(), indent=2) if args.json else format_rate(result))
     return 0
 

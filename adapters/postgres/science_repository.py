@@ -154,6 +154,14 @@ class SqlAlchemyInjectionRepository(_Repository, InjectionRepository):
                 injections_table.c.source_id.in_(batch))).scalar_one()
         return total
 
+    def for_sources(self, project: str, version: str, source_ids: Sequence[int]) -> list[Injection]:
+        """Return the injections of these sources of ``project`` at ``version``, by source name and sequence."""
+        found: list[Injection] = []
+        for batch in batched(list(source_ids), BATCH):
+            stmt = self._select(Injection, project, version).where(injections_table.c.source_id.in_(batch))
+            found.extend(self.session.scalars(stmt.order_by(sources_table.c.name, injections_table.c.sequence)))
+        return found
+
     def list(self, project: str, version: str) -> list[Injection]:
         """Return the injections of ``project`` at ``version`` by source name and sequence.
 

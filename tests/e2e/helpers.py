@@ -63,3 +63,42 @@ observatories:
                 images: {str(images).lower()}}}
 {extra}""")
     return config
+
+
+def vo_on_terminal(*args: str, data_dir: Path, database_url: str | None, timeout: float = 300,
+                   stdout_terminal: bool = False) -> tuple[int, str, str]:
+    """Run ``vo`` with stderr (and, if asked, stdout) on a pseudo-terminal, as in an interactive shell.
+
+    Returns
+    -------
+    (int, str, str)
+        The exit code, stdout (piped; empty with ``stdout_terminal``) and everything the terminal received.
+    """
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = {**vo_env(data_dir, database_url), "TERM": "xterm", "COLUMNS": "120", "LINES": "40"}
+    process = subprocess.Popen(vo_command(*args), env=env, cwd=REPO, stdin=subprocess.DEVNULL, stderr=slave,
+                               stdout=slave if stdout_terminal else subprocess.PIPE)
+    os.close(slave)
+    received, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the last writer closed the terminal
+                break
+            if not chunk:
+                break
+            received.append(chunk)
+        elif process.poll() is not None:
+            break
+    os.close(master)
+    stdout = "" if stdout_terminal else process.stdout.read().decode()
+    if not stdout_terminal:
+        process.stdout.close()
+    code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    return code, stdout, b"".join(received).decode(errors="replace")

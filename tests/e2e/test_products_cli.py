@@ -106,6 +106,13 @@ def test_plots_and_one_line_errors(project, tmp_path):
     drawn = set(re.findall(r'id="((?:cut:|trend|flagged)[a-z_]*)"', (tmp_path / "lc.svg").read_text()))
     assert "trend" in drawn and "cut:flag" in drawn and "flagged" not in drawn, drawn
     assert (tmp_path / "eff.png").read_bytes().startswith(b"\x89PNG")
+    # --simulated draws each event injected into the source as its model curve, one per injection.
+    run("export", "--what", "injections", "--source", source, "--out", str(tmp_path / "inj.ecsv"))
+    injected = len(read_table(tmp_path / "inj.ecsv"))
+    assert injected > 0
+    run("plot", "--source", source, "--simulated", "--out", str(tmp_path / "sim.svg"))
+    assert (tmp_path / "sim.svg").read_text().count('id="injection') == injected
+    assert 'id="injection' not in (tmp_path / "lc.svg").read_text()  # not without --simulated
 
     # Argument errors are checked in process (tests/integration/test_product_commands.py); this one needs the database.
     done = run("plot", "--source", "nobody", "--out", str(tmp_path / "x.png"), ok=False)

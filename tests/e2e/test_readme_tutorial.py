@@ -69,7 +69,7 @@ def check_common(done, folder) -> Table:
     for line in ("name: ID", "ra: RAJ2000", "dec: DEJ2000", "mag: Kpmag", "surveys: [k2]", "offline: true"):
         assert line in config
     assert (folder / "results" / "EPIC211117077.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    written = int(re.search(r"wrote detections \((\d+) rows\)", out).group(1))
+    written = int(re.search(r"wrote detections \((\d+) rows, one per detection\)", out).group(1))
     detections = Table.read(folder / "results" / "my_targets_detections.ecsv", format="ascii.ecsv")
     assert len(detections) == written and "label" in detections.colnames
     assert set(detections["source"]) <= set(TARGETS)

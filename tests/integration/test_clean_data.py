@@ -33,3 +33,23 @@ def test_clean_data_refuses_while_the_server_is_used_and_removes_everything_afte
     assert not Path(f"/proc/{orphan}").exists() or b"postgres" not in Path(f"/proc/{orphan}/cmdline").read_bytes()
     assert not folder.exists() and "removed" in capsys.readouterr().out
     assert main() == 0 and "nothing to clean" in capsys.readouterr().out
+
+
+def test_make_clean_data_removes_the_folder(tmp_path):
+    # The Makefile target itself, with this interpreter's environment as the venv (-o: never re-installed).
+    import os
+    import shutil
+
+    if shutil.which("make") is None:
+        import pytest
+
+        pytest.skip("make is not installed")
+    repo = Path(__file__).resolve().parents[2]
+    folder = tmp_path / "vo-data"
+    (folder / "raw" / "demo").mkdir(parents=True)
+    (folder / "raw" / "demo" / "a.h5").write_bytes(b"x" * 2_000_000)
+    env = {**os.environ, "VO_DATA": str(folder), "PYTHONPATH": str(repo)}
+    done = subprocess.run(["make", "--no-print-directory", "-o", f"{sys.prefix}/.installed", "clean-data",
+                           f"VENV={sys.prefix}"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not folder.exists() and f"removed {folder} (2.0 MB)" in done.stdout

@@ -6,12 +6,13 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from virtualobserver.adapters.figures.efficiency import draw_efficiency, plot_efficiency  # noqa: E402
-from virtualobserver.adapters.figures.lightcurves import draw_lightcurves, plot_lightcurves  # noqa: E402
+from virtualobserver.adapters.figures.lightcurves import draw_lightcurves, plot_lightcurves, spread_intervals  # noqa: E402
 from virtualobserver.adapters.figures.style import paper_figure  # noqa: E402
 from virtualobserver.domain.analysis.quality import CUTS  # noqa: E402
 from virtualobserver.domain.detection import Detection  # noqa: E402
 from virtualobserver.domain.errors import DataError  # noqa: E402
 from virtualobserver.domain.histograms import Axis, Histograms  # noqa: E402
+from virtualobserver.domain.injection import Injection  # noqa: E402
 from virtualobserver.domain.lightcurve import Lightcurve  # noqa: E402
 from virtualobserver.domain.source import Source  # noqa: E402
 from virtualobserver.services.products import SourceProducts  # noqa: E402
@@ -121,6 +122,81 @@ def test_detections_carry_their_equivalent_duration_or_depth():
     with paper_figure(7, 3) as figure:
         texts = [t.get_text() for t in draw_lightcurves(figure, source).texts]
     assert texts == ["brightening S/N 12.0 ED 812±31 s [real]", "dimming S/N -6.0 depth 42% sim"]
+
+
+def crowded(n=14):
+    """item() with n more flares 0.15 d apart around MJD 59010 (their labels, 5.5 pt tall, would overlap on a
+    7-inch, 40-day axis: 0.15 d is about 1.6 pt there) and one alone at MJD 59035."""
+    source = item()
+    lc = source.lightcurves[0]
+    for i, peak in enumerate([59010.0 + 0.15 * k for k in range(n)] + [59035.0], start=10):
+        d = Detection("brightening", peak, peak - 0.05, peak + 0.05, 8.0 + i, 200000.0, -0.8, 2, 100000.0)
+        d.id, d.lightcurve_id = i, lc.id
+        source.detections.append(DetectionRow(d, "S1", "demo", "g", 0, None))
+    return source
+
+
+def label_boxes(figure, axes):
+    """The detection labels' text boxes (their leaders left out) as the renderer draws them."""
+    from matplotlib.text import Text
+
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    labels = [t for t in axes.texts if t.get_gid() == "detection-label"]
+    return labels, [Text.get_window_extent(t, renderer) for t in labels]
+
+
+@pytest.mark.parametrize("dpi", [100, 300])
+def test_close_detection_labels_never_overlap(dpi):
+    source = crowded()
+    with paper_figure(7, 3) as figure:
+        figure.set_dpi(dpi)
+        axes = draw_lightcurves(figure, source)
+        labels, boxes = label_boxes(figure, axes)
+        assert len(boxes) == len(source.detections) == 17
+        # Without moving them they would overlap: the peaks are closer than a label is wide.
+        peaks_px = axes.transData.transform([(59010.0, 0.0), (59010.15, 0.0)])[:, 0]
+        assert peaks_px[1] - peaks_px[0] < 0.5 * boxes[0].width
+        for i, a in enumerate(boxes):
+            for j, b in enumerate(boxes[:i]):
+                assert not a.overlaps(b), (labels[i].get_text(), labels[j].get_text(), a, b)
+        # A label with room stays against its own peak line (right edge at the peak, to the pixel).
+        alone = next(i for i, t in enumerate(labels) if t.xy[0] == 59035.0)
+        assert abs(boxes[alone].x1 - axes.transData.transform((59035.0, 0.0))[0]) <= 1.0
+
+
+def test_spread_intervals_moves_the_least():
+    # Two 10-wide intervals wanted at right edges 100 and 105 (overlapping by 5): each moves 2.5 apart.
+    assert np.allclose(spread_intervals([105.0, 100.0], [10.0, 10.0]), [107.5, 97.5])
+    # Three at the same place with gap 1: the middle one stays, the others move one width and gap away.
+    assert np.allclose(spread_intervals([50.0, 50.0, 50.0], [4.0, 4.0, 4.0], gap=1.0), [45.0, 50.0, 55.0])
+    assert np.allclose(spread_intervals([0.0, 100.0], [10.0, 10.0]), [0.0, 100.0])  # apart already: unmoved
+
+
+@pytest.mark.parametrize("flux", [False, True])
+def test_injected_events_are_drawn_as_their_model(flux):
+    # A Gaussian bump of amplitude 0.5 and sigma 1 d at MJD 59012 injected into the 18th-magnitude lightcurve
+    # (flux 10**(-0.4 (18 - 25)) at every good epoch): at the peak the flux is 1.5 times the baseline,
+    # 18 - 2.5 log10(1.5) = 17.5598 mag; one sigma away 1 + 0.5 exp(-1/2).
+    source = item()
+    lc = source.lightcurves[0]
+    bump = Injection("gaussian_bump", 59012.0, 59008.0, 59016.0, 0.5, 10.0, 1.0)
+    bump.lightcurve_id = lc.id
+    elsewhere = Injection("gaussian_bump", 59030.0, 59026.0, 59034.0, 0.5, 10.0, 1.0)
+    elsewhere.lightcurve_id = 99  # another lightcurve's: not drawn on this one's baseline
+    with paper_figure(7, 3) as figure:
+        axes = draw_lightcurves(figure, source, injections=[bump, elsewhere], flux=flux)
+        (line,) = [line for line in axes.get_lines() if line.get_gid() == "injection"]
+        t, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        assert t.min() < 59008.0 and t.max() > 59016.0  # over the whole span
+        baseline = 10 ** (-0.4 * (18.0 - 25.0))
+        expected = baseline * (1 + 0.5 * np.exp(-0.5 * (t - 59012.0) ** 2))
+        if not flux:
+            expected = 18.0 - 2.5 * np.log10(expected / baseline)
+        assert np.allclose(y, expected, rtol=1e-9)
+        assert np.isclose(np.interp(59012.0, t, y), baseline * 1.5 if flux else 17.5598, atol=1e-3 * (
+            baseline if flux else 1.0))
+        assert "injected" in axes.get_legend_handles_labels()[1]
 
 
 def test_lightcurve_figures_are_written_as_png_and_reproducible_pdf(tmp_path):

@@ -1,8 +1,9 @@
-"""Write a screenshot (SVG and PNG) of every screen of the TUI, built over fakes: ``python -m tests.tui.screenshots``.
+"""Write a screenshot (SVG and PNG) of every screen of the TUI on the demo project: ``python -m tests.tui.screenshots``.
 
-Besides the screens of the fake project, ``demo-detections`` and ``demo-source`` show the demo survey
-with images (``configs/demo.yaml``'s survey, 120 sources, stored in memory): the detections sorted by
-centroid offset significance and the source of the first, a neighbour's flare, with its stamps.
+Every screen shows the demo project of ``configs/demo.yaml`` (its demo survey with images and its
+simulation, over 120 catalog rows, stored in memory so that the pictures are the same on every machine);
+``demo-detections`` and ``demo-source`` show the detections sorted by centroid offset significance and
+the source of the first, a neighbour's flare, with its stamps.
 
 The PNGs are rendered from the SVGs with resvg (a wheel with no system library); the SVGs
 ask for the web font "Fira Code", which is swapped for a monospace font installed here.
@@ -16,7 +17,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from tests.tui.snapshot_app import SCREEN_KEYS, build_app
+from tests.tui.snapshot_app import SCREEN_KEYS
 
 __all__ = ["main", "take", "svg_to_png"]
 
@@ -25,8 +26,8 @@ FONTS = ("DejaVu Sans Mono", "Liberation Mono", "Noto Sans Mono", "monospace")
 
 
 async def take(name: str, keys: list[str], size: tuple[int, int]) -> str:
-    """Return the SVG of the screen reached by pressing ``keys`` in a fresh app."""
-    app = build_app()
+    """Return the SVG of the screen reached by pressing ``keys`` in a fresh app on the demo project."""
+    app = demo_app()
     async with app.run_test(size=size) as pilot:
         for key in ["", *keys]:
             if key:
@@ -37,8 +38,8 @@ async def take(name: str, keys: list[str], size: tuple[int, int]) -> str:
         return app.export_screenshot(title=f"virtualobserver — {name}")
 
 
-def demo_project(rows: int = 120):
-    """The demo project of ``configs/demo.yaml`` (images on, no simulation) over ``rows`` fake catalog rows, run."""
+def _demo_parts(rows: int, simulate: bool):
+    """The demo configuration over ``rows`` fake catalog rows, and how to make its project over shared fakes."""
     import yaml
 
     from virtualobserver.adapters.surveys.demo import DemoParameters, VirtualDemoObs
@@ -49,14 +50,43 @@ def demo_project(rows: int = 120):
 
     document = yaml.safe_load(Path("configs/demo.yaml").read_text())
     document["catalog"] = {"path": "fake.csv", "selection": "mag < 30"}
-    document["observatories"]["simulation"]["enabled"] = False
+    document["observatories"]["simulation"]["enabled"] = simulate
     config = build_config(document, survey_parameters={"demo": DemoParameters}, source="configs/demo.yaml")
-    state = FakeState()
-    project = Project(config, uow_factory=lambda: FakeUnitOfWork(state), store=FakeDataStore(),
-                      catalog_reader=FakeCatalogReader(catalog(rows)), histogram_store=FakeHistogramStore(),
-                      surveys={"demo": VirtualDemoObs})
+    state, store, histograms = FakeState(), FakeDataStore(), FakeHistogramStore()
+
+    def make(cfg):
+        return Project(cfg, uow_factory=lambda: FakeUnitOfWork(state), store=store,
+                       catalog_reader=FakeCatalogReader(catalog(rows)), histogram_store=histograms,
+                       surveys={"demo": VirtualDemoObs})
+
+    return config, make, state
+
+
+def demo_project(rows: int = 120, *, simulate: bool = False):
+    """The demo project of ``configs/demo.yaml`` (images on; simulation if asked) over ``rows`` fake catalog rows, run."""
+    config, make, _ = _demo_parts(rows, simulate)
+    project = make(config)
     project.run()
     return project
+
+
+def demo_app(rows: int = 120, done: int = 100):
+    """The app on the demo project (with its simulation), ``done`` of its ``rows`` sources run, on the run screen.
+
+    The run screen's own run then does the rest, with a fake clock so that its rates and times are the same
+    on every machine; the projects screen lists ``configs/demo.yaml``.
+    """
+    from virtualobserver.services.workspace import Workspace
+    from virtualobserver.tui.app import VirtualObserverApp
+    from tests.fakes import FakeUnitOfWork
+    from tests.tui.fake_project import FakeClock
+
+    config, make, state = _demo_parts(rows, simulate=True)
+    project = make(config)
+    project.run(limit=done)
+    workspace = Workspace(lambda: FakeUnitOfWork(state), find_configs=lambda: ["configs/demo.yaml"],
+                          load_config=lambda path: config, make_project=make)
+    return VirtualObserverApp(project=project, workspace=workspace, clock=FakeClock(), start="run")
 
 
 async def take_demo(size: tuple[int, int]) -> dict[str, str]:

@@ -114,3 +114,16 @@ def test_a_survey_without_a_pixel_source_is_skipped():
     state = _state()
     report = gather_evidence(lambda: FakeUnitOfWork(state), FakeDataStore(), CONFIG, {})
     assert report.as_dict() == {"measured": 0, "stamped": 0, "without_pixels": 0, "done_before": 0, "failed": {}}
+    # Skipped or not, an unknown name is an error (it used to be "nothing to do" and exit 0).
+    with pytest.raises(DataError, match="no source named 'NOPE'"):
+        gather_evidence(lambda: FakeUnitOfWork(state), FakeDataStore(), CONFIG, {}, names=["S1", "NOPE"])
+
+
+def test_progress_counts_each_source_and_its_failure():
+    from tests.fakes import RecordingProgress
+
+    state, progress = _state(), RecordingProgress()
+    gather_evidence(lambda: FakeUnitOfWork(state), FakeDataStore(), CONFIG, {"ztf": Pixels(failing={"S1"})},
+                    progress=progress)
+    assert progress.events == [("start", "ztf:evidence", 2), ("advance", "ztf:evidence", 1, 0, 1),
+                               ("advance", "ztf:evidence", 1, 0, 0), ("finish", "ztf:evidence")]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from virtualobserver.domain.errors import SurveyError
+from virtualobserver.domain.errors import DataError, SurveyError
 from tests.factories import small_catalog
 from tests.fakes import FakeDataStore, FakeSurveyClient
 from tests.unit.test_project import make_project
@@ -73,8 +73,9 @@ def test_explicit_source_name_and_unreadable_files(tmp_path):
     report = project.ingest("fake", [path, bad], source_name=name)
     assert report.ingested == {name: [str(path)]}
     assert "not a fake survey answer" in report.failed[str(bad)]
-    missing = project.ingest("fake", [path], source_name="nobody")
-    assert "no selected catalog source named 'nobody'" in missing.failed[str(path)]
+    # An unknown name is one error for the command, not one failure per file.
+    with pytest.raises(DataError, match="^no selected catalog source named 'nobody' in project"):
+        project.ingest("fake", [path, bad], source_name="nobody")
 
 
 def test_unknown_survey_is_an_error(tmp_path):

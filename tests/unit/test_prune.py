@@ -118,8 +118,15 @@ def test_a_version_loses_only_what_no_other_version_uses_downstream_first():
     assert plan.files == {"analysis/p/a1/b.h5": 20, "histograms/p/demo/s1/e.nc": 7} and plan.bytes == 27
     assert plan.manifest
 
-    report = prune(plan, lambda: FakeRecords(store), files)
+    from tests.fakes import RecordingProgress
+
+    progress = RecordingProgress()
+    report = prune(plan, lambda: FakeRecords(store), files, progress)
     assert report.rows == plan.rows and report.files == 2 and report.bytes == 27 and report.manifests == 1
+    # Progress as it went: the two step versions' rows, then the two files.
+    assert progress.events == [("start", "step versions", 2), *[("advance", "step versions", 1, 0, 0)] * 2,
+                               ("finish", "step versions"), ("start", "files removed", 2),
+                               *[("advance", "files removed", 1, 0, 0)] * 2, ("finish", "files removed")]
     kinds = [kind for kind, _ in store.log]
     assert kinds == ["rows", "rows", "file", "file", "manifest"]  # rows, then files, then the manifest
     assert ("p", "a2") in store.rows and ("p", "r1") in store.rows and ("", "d1") in store.rows
