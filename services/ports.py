@@ -19,6 +19,7 @@ from virtualobserver.domain.source import Source
 from virtualobserver.domain.stamps import Stamps
 
 from virtualobserver.services import repository_ports
+from virtualobserver.services.progress_ports import NullProgress, ProgressSink  # noqa: F401 - re-exported
 from virtualobserver.services.repository_ports import *  # noqa: F403 - re-exported: adapters and fakes import every port from here
 
 if TYPE_CHECKING:  # the module is written by the science core; only names are needed here
@@ -361,42 +362,6 @@ class RunLock(abc.ABC):
         ProjectBusyError
             At once, if another process holds it and ``wait`` is false.
         """
-
-
-class ProgressSink(abc.ABC):
-    """Receives progress events of long operations (CLI bar, TUI pane, log)."""
-
-    @abc.abstractmethod
-    def start(self, stage: str, total: int) -> None:
-        """A stage begins with ``total`` items."""
-
-    @abc.abstractmethod
-    def advance(self, stage: str, done: int = 1, *, skipped: int = 0, failed: int = 0) -> None:
-        """``done`` more items of ``stage`` finished (``skipped`` were already done)."""
-
-    @abc.abstractmethod
-    def message(self, text: str) -> None:
-        """A line for the log."""
-
-    @abc.abstractmethod
-    def finish(self, stage: str) -> None:
-        """A stage ended."""
-
-
-class NullProgress(ProgressSink):
-    """A sink that ignores every event."""
-
-    def start(self, stage: str, total: int) -> None:  # noqa: D102
-        pass
-
-    def advance(self, stage: str, done: int = 1, *, skipped: int = 0, failed: int = 0) -> None:  # noqa: D102
-        pass
-
-    def message(self, text: str) -> None:  # noqa: D102
-        pass
-
-    def finish(self, stage: str) -> None:  # noqa: D102
-        pass
 
 
 def batched(items: Iterable, size: int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from virtualobserver.services.ports import ProgressSink
+from virtualobserver.services.progress_ports import ProgressSink
 
 __all__ = ["RichProgress", "LogProgress", "CloseOnWrite", "terminal_progress", "phase", "stage_progress"]
 
@@ -156,7 +156,7 @@ def phase(args, text: str) -> None:
 
 def stage_progress(args) -> ProgressSink:
     """Return the sink for a command's stage bars: the terminal's display, or nothing."""
-    from virtualobserver.services.ports import NullProgress
+    from virtualobserver.services.progress_ports import NullProgress
 
     return getattr(args, "progress", None) or NullProgress()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -47,7 +48,9 @@ def test_wheel_installs_one_top_level_package(tmp_path):
 def test_layer_names_are_not_importable_on_their_own(tmp_path):
     # Outside the checkout only virtualobserver.* exists: nothing answers to the bare layer names.
     code = "import importlib.util as u; print([n for n in ('domain', 'services', 'adapters', 'tui') if u.find_spec(n)])"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # a checkout on PYTHONPATH has them
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True)
     assert out.stdout.strip() == "[]"
 
 
