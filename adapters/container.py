@@ -26,6 +26,7 @@ from virtualobserver.adapters.surveys.demo import VirtualDemoObs
 from virtualobserver.adapters.surveys.kepler import VirtualK2, VirtualKepler
 from virtualobserver.adapters.surveys.tess import VirtualTESS
 from virtualobserver.adapters.surveys.ztf import VirtualZTF
+from virtualobserver.adapters.surveys.ztf_hats import VirtualZtfHats
 from virtualobserver.services.executor import InProcessExecutor
 from virtualobserver.services.ports import NullProgress
 from virtualobserver.services.project import Project
@@ -40,8 +41,17 @@ SURVEYS = {cls.name: cls for cls in (VirtualDemoObs, VirtualZTF, VirtualTESS, Vi
 def _survey_factories(cache: RawCache, archive_limits=None) -> dict:
     # Clients of real archives keep their answers in the shared raw cache; the demo needs none.
     # ``archive_limits`` is taken only so the clients are never built before their limits are shared.
-    return {name: functools.partial(cls, cache=cache) if "cache" in inspect.signature(cls).parameters else cls
-            for name, cls in SURVEYS.items()}
+    factories = {name: functools.partial(cls, cache=cache) if "cache" in inspect.signature(cls).parameters else cls
+                 for name, cls in SURVEYS.items()}
+    factories[VirtualZTF.name] = functools.partial(_ztf_client, cache=cache)
+    return factories
+
+
+def _ztf_client(parameters=None, *, cache: RawCache):
+    # One survey, two places its epochs come from: IRSA's API per source, or a HATS collection in bulk.
+    if parameters is not None and parameters.source == "hats":
+        return VirtualZtfHats(parameters, cache=cache)
+    return VirtualZTF(parameters, cache=cache)
 
 
 def _download_threads(workers: int, config) -> int:
