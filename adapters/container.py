@@ -49,7 +49,7 @@ def _survey_factories(cache: RawCache, archive_limits=None) -> dict:
 
 def _ztf_client(parameters=None, *, cache: RawCache):
     # One survey, two places its epochs come from: IRSA's API per source, or a HATS collection in bulk.
-    if parameters is not None and parameters.source == "hats":
+    if parameters is not None and parameters.access == "hats":
         return VirtualZtfHats(parameters, cache=cache)
     return VirtualZTF(parameters, cache=cache)
 

@@ -76,14 +76,13 @@ class ZtfParameters(Parameters):
                          "matching object, merged per filter.", choices=("best", "all")),
         "survey_epoch": Param(2020.0, float, "Julian year the catalog position is moved to for the query.",
                               minimum=1900.0, maximum=2100.0),
-        # Where the epochs come from does not change them: both sources give the same rows (science=False).
-        "source": Param("irsa", str, "'irsa': one request per source to the lightcurve API; 'hats': the whole "
+        # Where the epochs come from does not change them: both give the same rows (science=False).
+        "access": Param("api", str, "'api': one request per source to IRSA's lightcurve API; 'hats': the whole "
                         "catalog from a HATS collection of ZTF lightcurves (hats_path), read partition by "
-                        "partition with no request per source.", choices=("irsa", "hats"), science=False),
-        "hats_path": Param("", str, "With source 'hats': folder or URL of the HATS collection (or catalog) of "
-                           "ZTF lightcurves, in the columns of the IRSA answer (one row per epoch) or IRSA's "
-                           "nested layout (objectid, objra, objdec, filterid, lightcurve).", science=False),
-        "partition_cache_mb": Param(1024.0, float, "With source 'hats': memory (MB) for partitions kept after "
+                        "partition with no request per source.", choices=("api", "hats"), science=False),
+        "hats_path": Param("", str, "With access 'hats': folder or URL of the HATS collection (or catalog) of "
+                           "ZTF lightcurves in the columns of the IRSA answer (one row per epoch).", science=False),
+        "partition_cache_mb": Param(1024.0, float, "With access 'hats': memory (MB) for partitions kept after "
                                     "reading, so that batches in the same sky region read a partition once.",
                                     minimum=1.0, maximum=1e6, science=False),
     }

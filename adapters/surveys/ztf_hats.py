@@ -50,12 +50,12 @@ class VirtualZtfHats(VirtualZTF):
     The survey is still ``ztf`` (same parameters, raw data, reduction and
     lightcurves as :class:`~adapters.surveys.ztf.VirtualZTF`); only where the
     epochs come from differs, so the configuration chooses it with
-    ``observatories.ztf.download.source: hats`` and ``hats_path``.
+    ``observatories.ztf.download.access: hats`` and ``hats_path``.
 
     Parameters
     ----------
     parameters : ZtfParameters
-        Download parameters (``source`` 'hats', ``hats_path`` set).
+        Download parameters (``access`` 'hats', ``hats_path`` set).
     cache : RawCache, optional
         Unused (nothing is fetched per source); accepted so the container builds both clients alike.
     catalog : HatsCatalog, optional
@@ -67,7 +67,7 @@ class VirtualZtfHats(VirtualZTF):
         super().__init__(parameters, cache=cache)
         path = self.parameters.hats_path.strip()
         if catalog is None and not path:
-            raise ConfigError("source 'hats' needs hats_path: the folder or URL of a HATS collection of ZTF "
+            raise ConfigError("access 'hats' needs hats_path: the folder or URL of a HATS collection of ZTF "
                               "lightcurves", key="hats_path")
         self._path = path
         self._catalog = catalog
