@@ -7,10 +7,12 @@ and analyses, and finds exactly the flares planted.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from tests.e2e.helpers import vo_json
+from tests.e2e.helpers import vo, vo_json
 from tests.hats_writer import write_hats_collection
 from tests.ztf_hats_sky import synthetic_ztf_sky, write_catalog
 
@@ -32,8 +34,10 @@ observatories:
     download: {{access: hats, hats_path: '{collection}', offline: true}}
 """)
     data = tmp_path / "data"
-    run = vo_json("run", str(config), data_dir=data, database_url=empty_database_url)
-    status = run["status"]
+    # 10,000 sources take minutes on a loaded 2-core machine: more than vo_json's 300 s.
+    done = vo("run", str(config), "--json", data_dir=data, database_url=empty_database_url, timeout=max(300, n / 5))
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)["status"]
     assert status["downloaded"] == status["reduced"] == status["analysed"] == n and status["failed"] == 0
     assert status["lightcurves"] == 2 * n  # one zg and one zr lightcurve per source (one season each)
     top = vo_json("top", str(config), "--limit", str(len(flaring) + 3), data_dir=data,
