@@ -23,20 +23,23 @@ from hats.pixel_math.spatial_index import SPATIAL_INDEX_COLUMN, SPATIAL_INDEX_OR
 __all__ = ["write_hats_collection"]
 
 
-def write_hats_collection(folder: Path, columns: dict[str, np.ndarray], *, name: str = "ztf_lc",
-                          max_rows: int = 20_000, max_order: int = 9, min_order: int = 0) -> Path:
-    """Write ``columns`` (one row per epoch, with ``ra`` and ``dec`` in degrees) as a HATS collection.
+def write_hats_collection(folder: Path, columns: dict, *, name: str = "ztf_lc", max_rows: int = 20_000,
+                          max_order: int = 9, min_order: int = 0, ra_column: str = "ra",
+                          dec_column: str = "dec") -> Path:
+    """Write ``columns`` (one row per epoch or object, positions in degrees) as a HATS collection.
 
     Parameters
     ----------
     folder : pathlib.Path
         Collection folder (created).
-    columns : dict of str to numpy.ndarray
-        Equal-length columns; text columns as numpy strings.
+    columns : dict
+        Equal-length columns: numpy arrays (text as numpy strings) or pyarrow arrays (nested columns).
     name : str
         Name of the primary catalog (its sub-folder).
     max_rows, max_order, min_order : int
         Adaptive partitioning: split pixels holding more than ``max_rows`` rows, between these orders.
+    ra_column, dec_column : str
+        The position columns.
 
     Returns
     -------
@@ -45,11 +48,12 @@ def write_hats_collection(folder: Path, columns: dict[str, np.ndarray], *, name:
     """
     folder = Path(folder)
     catalog_dir = folder / name
-    ra, dec = np.asarray(columns["ra"], float), np.asarray(columns["dec"], float)
+    ra, dec = np.asarray(columns[ra_column], float), np.asarray(columns[dec_column], float)
     spatial = compute_spatial_index(ra, dec)
     order_of_rows = np.argsort(spatial, kind="stable")
     table = pa.table({SPATIAL_INDEX_COLUMN: pa.array(spatial[order_of_rows], pa.int64()),
-                      **{k: pa.array(np.asarray(v)[order_of_rows]) for k, v in columns.items()}})
+                      **{k: v.take(pa.array(order_of_rows)) if isinstance(v, pa.Array) else
+                         pa.array(np.asarray(v)[order_of_rows]) for k, v in columns.items()}})
     spatial = spatial[order_of_rows]
     pixels = []
     for order, pixel, start, stop in _partitions(spatial, min_order, max_order, max_rows):
@@ -58,8 +62,8 @@ def write_hats_collection(folder: Path, columns: dict[str, np.ndarray], *, name:
         target = paths.new_pixel_catalog_file(catalog_dir, partition)
         pq.write_table(table.slice(start, stop - start), str(target))
     PartitionInfo.from_healpix(pixels).write_to_file(catalog_path=catalog_dir)
-    TableProperties(catalog_name=name, catalog_type="object", total_rows=len(table), ra_column="ra",
-                    dec_column="dec", healpix_column=SPATIAL_INDEX_COLUMN,
+    TableProperties(catalog_name=name, catalog_type="object", total_rows=len(table), ra_column=ra_column,
+                    dec_column=dec_column, healpix_column=SPATIAL_INDEX_COLUMN,
                     healpix_order=SPATIAL_INDEX_ORDER).to_properties_file(catalog_dir)
     write_parquet_metadata(catalog_dir)
     (folder / "collection.properties").write_text(f"obs_collection={name}_collection\n"

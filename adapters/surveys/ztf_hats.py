@@ -10,10 +10,13 @@ objects that match the source exactly as the per-request client does
 (:func:`~adapters.surveys.ztf.raw_data_of`), so that both give the same raw data
 and lightcurves from the same rows.
 
-Layout read (the columns of the IRSA answer, one row per epoch): a ZTF object
-(``oid``) is in a cone when any of its epochs is; all its epochs within
+Layouts read: the columns of the IRSA answer, one row per epoch (a ZTF object,
+``oid``, is in a cone when any of its epochs is; all its epochs within
 :data:`EPOCH_MARGIN_ARCSEC` more are read with it, since a partition holds epochs
-by their own positions, which scatter by a fraction of an arcsecond.
+by their own positions, which scatter by a fraction of an arcsecond); and IRSA's
+own collection, one row per object with its epochs nested (:func:`flatten_nested`:
+heliocentric times become UTC MJDs; the columns it lacks, chi, sharp, limitmag,
+exptime, ..., are absent from the raw data, so their quality cuts do not apply).
 """
 
 from __future__ import annotations
@@ -30,17 +33,23 @@ from virtualobserver.adapters.surveys.hats_partitions import HatsCatalog, Partit
 from virtualobserver.adapters.surveys.ztf import (RAW_COLUMNS, REQUIRED_COLUMNS, VirtualZTF, ZtfParameters,
                                                   raw_data_of)
 from virtualobserver.adapters.surveys.ztf_format import ZTF_DTYPES, empty_columns
+from virtualobserver.domain.astrometry import mjd_from_heliocentric
 from virtualobserver.domain.errors import ConfigError, SurveyError, VOError
 from virtualobserver.domain.rawdata import RawData
 from virtualobserver.domain.source import Source
 
-__all__ = ["VirtualZtfHats", "EPOCH_MARGIN_ARCSEC"]
+__all__ = ["VirtualZtfHats", "EPOCH_MARGIN_ARCSEC", "NESTED_COLUMNS", "flatten_nested"]
 
 log = logging.getLogger(__name__)
 
 #: How far beyond a cone the epochs of an object found in it are still read (arcsec): ZTF's per-epoch
 #: positions scatter by ~0.1-0.3 arcsec around the object's, so 5 arcsec keeps every epoch of it.
 EPOCH_MARGIN_ARCSEC = 5.0
+#: Columns of IRSA's own HATS collection of ZTF lightcurves: one row per object, its epochs nested.
+NESTED_COLUMNS = ("objectid", "filterid", "lightcurve")
+#: The columns of the IRSA answer that the nested layout gives.
+NESTED_EPOCH_COLUMNS = ["oid", "mjd", "mag", "magerr", "catflags", "filtercode", "ra", "dec", "field", "ccdid",
+                        "qid"]
 _REMOTE = ("http://", "https://", "s3://", "gs://", "az://", "abfs://")
 
 
@@ -70,7 +79,8 @@ class VirtualZtfHats(VirtualZTF):
             raise ConfigError("access 'hats' needs hats_path: the folder or URL of a HATS collection of ZTF "
                               "lightcurves", key="hats_path")
         self._path = path
-        self._catalog = catalog
+        self._given = catalog
+        self._catalog: HatsCatalog | None = None
         self._partitions = PartitionCache(int(self.parameters.partition_cache_mb * 1e6))
         #: Seconds spent reading partitions, and finding epochs in cones (for benchmarks).
         self.timings = {"read": 0.0, "match": 0.0}
@@ -140,14 +150,18 @@ class VirtualZtfHats(VirtualZTF):
 
     def _open(self) -> HatsCatalog:
         if self._catalog is None:
-            if self.parameters.offline and self._path.startswith(_REMOTE):
+            if self._given is None and self.parameters.offline and self._path.startswith(_REMOTE):
                 raise OfflineError(f"ztf: the HATS collection {self._path} is remote and offline mode makes no "
                                    "requests")
-            catalog = HatsCatalog(self._path)
+            catalog = self._given if self._given is not None else HatsCatalog(self._path)
             missing = [c for c in REQUIRED_COLUMNS if c not in catalog.columns]
-            if missing:
+            nested = [c for c in NESTED_COLUMNS if c not in catalog.columns]
+            if missing and nested:
                 raise SurveyError(f"{self._path}: not a HATS collection of ZTF lightcurves in the columns of the "
-                                  f"IRSA answer (no columns {missing})")
+                                  f"IRSA answer (no columns {missing}) nor in IRSA's nested layout (no columns "
+                                  f"{nested})")
+            self._nested = bool(missing)
+            self._wanted = NESTED_EPOCH_COLUMNS if self._nested else [c for c in RAW_COLUMNS if c in catalog.columns]
             self._catalog = catalog
         return self._catalog
 
@@ -160,7 +174,7 @@ class VirtualZtfHats(VirtualZTF):
         for index, partitions in enumerate(touched):
             for partition in partitions:
                 by_partition.setdefault(partition, []).append(index)
-        wanted = [c for c in RAW_COLUMNS if c in catalog.columns]
+        wanted = self._wanted
         found: list[list] = [[] for _ in cones]
         for partition in sorted(by_partition, key=lambda p: (p.order, p.pixel)):
             indices = np.array(by_partition[partition])
@@ -186,8 +200,14 @@ class VirtualZtfHats(VirtualZTF):
 
     def _prepare(self, catalog: HatsCatalog, partition, wanted: list[str]):
         start = time.perf_counter()
-        table = catalog.read(partition, wanted)
-        columns = {name: _to_numpy(table.column(name), name) for name in wanted}
+        if self._nested:
+            optional = [c for c in ("fieldid", "rcid") if c in catalog.columns]
+            names = [*NESTED_COLUMNS, catalog.ra_column, catalog.dec_column, *optional]
+            columns = flatten_nested(catalog.read(partition, names), catalog.ra_column, catalog.dec_column,
+                                     str(partition))
+        else:
+            table = catalog.read(partition, wanted)
+            columns = {name: _to_numpy(table.column(name), name) for name in wanted}
         self.timings["read"] += time.perf_counter() - start
         prepared = _EpochTable(columns)
         return prepared, prepared.nbytes
@@ -229,6 +249,71 @@ class _EpochTable:
         return out
 
 
+def flatten_nested(table, ra_column: str, dec_column: str, where: str) -> dict[str, np.ndarray]:
+    """Return the epochs of a partition in IRSA's nested layout as rows in the columns of the IRSA answer.
+
+    One row per ZTF object (``objectid``, ``filterid``, its position, ``fieldid``, ``rcid``) with its
+    epochs in ``lightcurve`` (a struct of lists, as nested-pandas writes, or a list of structs):
+    ``hmjd`` (heliocentric) becomes ``mjd`` (UTC, :func:`~domain.astrometry.mjd_from_heliocentric` at the
+    object's position), ``rcid`` becomes ``ccdid`` and ``qid`` (rcid = 4 (ccdid - 1) + qid - 1), and
+    every epoch takes the object's position as its ``ra``, ``dec``.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        The partition's rows.
+    ra_column, dec_column : str
+        The catalog's position columns (``objra``, ``objdec`` at IRSA).
+    where : str
+        The partition, for messages.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Columns of :data:`NESTED_EPOCH_COLUMNS`.
+
+    Raises
+    ------
+    SurveyError
+        If ``lightcurve`` lacks ``hmjd``, ``mag``, ``magerr`` or ``catflags``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lightcurve = table.column("lightcurve").combine_chunks()
+    if pa.types.is_struct(lightcurve.type):
+        names = [f.name for f in lightcurve.type]
+        lists = {name: lightcurve.field(i) for i, name in enumerate(names)}
+        lengths = pc.fill_null(pc.list_value_length(lists[names[0]]), 0) if names else None
+        values = {name: array.flatten() for name, array in lists.items()}
+    else:
+        inner = lightcurve.flatten()
+        names = [f.name for f in inner.type]
+        lengths = pc.fill_null(pc.list_value_length(lightcurve), 0)
+        values = {name: inner.field(i) for i, name in enumerate(names)}
+    missing = [c for c in ("hmjd", "mag", "magerr", "catflags") if c not in values]
+    if missing:
+        raise SurveyError(f"{where}: the nested lightcurve column has no fields {missing}")
+    lengths = np.asarray(lengths.to_numpy(zero_copy_only=False), dtype=np.int64)
+    per_object = {name: np.repeat(_to_numpy(table.column(column), name), lengths) for name, column in
+                  (("oid", "objectid"), ("ra", ra_column), ("dec", dec_column))}
+    filterid = np.repeat(np.asarray(table.column("filterid").to_numpy(zero_copy_only=False)), lengths)
+    columns = {
+        "oid": per_object["oid"],
+        "mjd": mjd_from_heliocentric(_to_numpy(values["hmjd"], "mjd"), per_object["ra"], per_object["dec"]),
+        "mag": _to_numpy(values["mag"], "mag"), "magerr": _to_numpy(values["magerr"], "magerr"),
+        "catflags": _to_numpy(values["catflags"], "catflags"),
+        "filtercode": np.array(["zg", "zr", "zi", ""])[np.where((filterid >= 1) & (filterid <= 3), filterid - 1, 3)],
+        "ra": per_object["ra"], "dec": per_object["dec"],
+    }
+    if "fieldid" in table.column_names:
+        columns["field"] = np.repeat(_to_numpy(table.column("fieldid"), "field"), lengths)
+    if "rcid" in table.column_names:
+        rcid = np.repeat(_to_numpy(table.column("rcid"), "ccdid"), lengths)
+        columns["ccdid"], columns["qid"] = rcid // 4 + 1, rcid % 4 + 1
+    return columns
+
+
 def _to_numpy(column, name: str) -> np.ndarray:
     # The per-request client's types (ztf_format.ZTF_DTYPES): integer columns with nulls become float64 + NaN.
     dtype = ZTF_DTYPES.get(name, "float64")
@@ -236,5 +321,12 @@ def _to_numpy(column, name: str) -> np.ndarray:
         values = column.to_pylist()
         return np.array(["" if v is None else str(v) for v in values], dtype=str) if values else np.zeros(0, "U2")
     if column.null_count:
-        return np.asarray(column.to_numpy(zero_copy_only=False), dtype="float64")
-    return np.asarray(column.to_numpy(zero_copy_only=False)).astype(dtype, copy=False)
+        values = np.asarray(column.to_numpy(zero_copy_only=False), dtype="float64")
+        if name == "catflags":
+            # Bit 15 of a 16-bit bit mask stored signed reads as a negative number: take it as the bits it is.
+            values = np.where(values < 0, values + 65536.0, values)
+        return values
+    values = np.asarray(column.to_numpy(zero_copy_only=False))
+    if name == "catflags" and values.dtype.kind == "i" and values.dtype.itemsize < 8:
+        values = values.view(values.dtype.str.replace("i", "u"))
+    return values.astype(dtype, copy=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import astropy.units as u
 import cdshealpix.nested as healpix
 import numpy as np
+import pyarrow as pa
 import pytest
 from astropy.coordinates import Latitude, Longitude, SkyCoord
 
@@ -98,6 +99,58 @@ def test_real_answer_rows_from_hats_equal_the_per_request_client(shared_data, fa
     assert [(lc.filter, int((lc.flag != 0).sum())) for lc in lcs] == [
         (band, int(bad[columns["filtercode"] == band].sum())) for band in ("zg", "zr")]
     assert client.partition_reads == 1
+
+
+def nested_layout(columns: dict[str, np.ndarray], list_of_structs: bool = False) -> dict:
+    """The rows of an IRSA answer in the layout of IRSA's own HATS collection: one row per object, epochs nested.
+
+    ``hmjd`` is the answer's own ``hjd`` - 2400000.5 (IRSA's heliocentric time), so the client's UTC MJDs can
+    be checked against the answer's ``mjd``.
+    """
+    oids = np.unique(columns["oid"])
+    rows = [np.flatnonzero(columns["oid"] == oid) for oid in oids]
+    epochs = {"hmjd": [columns["hjd"][r] - 2400000.5 for r in rows], "mag": [columns["mag"][r] for r in rows],
+              "magerr": [columns["magerr"][r] for r in rows],
+              "catflags": [columns["catflags"][r].astype(np.int16) for r in rows]}
+    # catflags as a signed 16-bit integer: bit 15 (bad image) then reads as -32768.
+    types = {"hmjd": pa.float64(), "mag": pa.float32(), "magerr": pa.float32(), "catflags": pa.int16()}
+    if list_of_structs:
+        lightcurve = pa.array([[dict(zip(epochs, values)) for values in zip(*(epochs[k][i].tolist() for k in epochs))]
+                               for i in range(len(rows))], type=pa.list_(pa.struct(list(types.items()))))
+    else:
+        lightcurve = pa.StructArray.from_arrays([pa.array([v.tolist() for v in epochs[k]], type=pa.list_(types[k]))
+                                                 for k in epochs], names=list(epochs))
+    first = [r[0] for r in rows]
+    return {"objectid": oids, "filterid": np.array([{"zg": 1, "zr": 2, "zi": 3}[columns["filtercode"][i]]
+                                                    for i in first], dtype=np.int8),
+            "fieldid": columns["field"][first], "rcid": 4 * (columns["ccdid"][first] - 1) + columns["qid"][first] - 1,
+            "objra": np.array([np.median(columns["ra"][r]) for r in rows]),
+            "objdec": np.array([np.median(columns["dec"][r]) for r in rows]), "lightcurve": lightcurve}
+
+
+@pytest.mark.parametrize("list_of_structs", [False, True], ids=["struct-of-lists", "list-of-structs"])
+def test_irsa_nested_layout_gives_the_answer_epochs_with_utc_times(shared_data, tmp_path, list_of_structs):
+    columns = read_answer(shared_data / REAL)[1]
+    collection = write_hats_collection(tmp_path / "nested", nested_layout(columns, list_of_structs),
+                                       ra_column="objra", dec_column="objdec")
+    client = hats_client(collection)
+    raw = client.download(SN2018HMX)
+    assert raw.meta["kept"] == ["784110400009312", "784210400008322"] and raw.num_epochs == 32
+    ours, theirs = by_oid_and_mjd(raw.columns), by_oid_and_mjd(columns)
+    # IRSA's hjd back to IRSA's mjd: the heliocentric light time (85-118 s here) undone to within a millisecond.
+    assert np.abs(ours["mjd"] - theirs["mjd"]).max() * 86400 < 1e-3
+    for name in ("oid", "catflags", "filtercode", "field", "ccdid", "qid"):
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+    for name in ("mag", "magerr"):  # stored as float32, as in IRSA's collection: 7 digits
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-7, atol=0, err_msg=name)
+    # The nested layout has no chi, sharp, limitmag, exptime...: absent, not invented.
+    assert ours["catflags"].dtype == np.int64 and not {"chi", "limitmag", "exptime"} & set(raw.columns)
+    lcs = client.reduce(raw, ReductionParameters())
+    expected = client.reduce(VirtualZTF().parse_file(shared_data / REAL), ReductionParameters())
+    assert [(lc.filter, lc.num_epochs) for lc in lcs] == [(lc.filter, lc.num_epochs) for lc in expected]
+    for a, b in zip(lcs, expected):
+        np.testing.assert_array_equal(a.flag, b.flag)
+        np.testing.assert_allclose(a.mag, b.mag, rtol=1e-7, atol=0)
 
 
 # -- many sources over many partitions, some on partition corners ------------------------------------------------
