@@ -81,7 +81,8 @@ class ZtfParameters(Parameters):
                         "catalog from a HATS collection of ZTF lightcurves (hats_path), read partition by "
                         "partition with no request per source.", choices=("api", "hats"), science=False),
         "hats_path": Param("", str, "With access 'hats': folder or URL of the HATS collection (or catalog) of "
-                           "ZTF lightcurves in the columns of the IRSA answer (one row per epoch).", science=False),
+                           "ZTF lightcurves: in the columns of the IRSA answer (one row per epoch), or IRSA's own layout "
+                           "(one row per object, the epochs nested in 'lightcurve').", science=False),
         "partition_cache_mb": Param(1024.0, float, "With access 'hats': memory (MB) for partitions kept after "
                                     "reading, so that batches in the same sky region read a partition once.",
                                     minimum=1.0, maximum=1e6, science=False),
