@@ -117,12 +117,19 @@ class HatsCatalog:
         SurveyError
             If the partition's file cannot be read.
         """
+        import pyarrow as pa
         import pyarrow.parquet as pq
         from hats.io import paths
 
         where = paths.pixel_catalog_file(self.base, pixel, npix_suffix=self.npix_suffix)
         try:
-            return pq.read_table(where.path, filesystem=where.fs, columns=columns)
+            try:
+                return pq.read_table(where.path, filesystem=where.fs, columns=columns)
+            except ValueError as exc:
+                if "range requests" not in str(exc):
+                    raise
+                # A web server without byte ranges: take the whole file, then only the columns from it.
+                return pq.read_table(pa.BufferReader(where.read_bytes()), columns=columns)
         except Exception as exc:  # noqa: BLE001 - pyarrow and fsspec raise many types
             raise SurveyError(f"{where}: cannot read the HATS partition ({type(exc).__name__}: {exc})") from None
 

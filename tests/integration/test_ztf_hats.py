@@ -153,6 +153,22 @@ def test_irsa_nested_layout_gives_the_answer_epochs_with_utc_times(shared_data, 
         np.testing.assert_allclose(a.mag, b.mag, rtol=1e-7, atol=0)
 
 
+def test_a_collection_at_a_url_is_read_over_http(shared_data, fake_archive, tmp_path):
+    columns = read_answer(shared_data / REAL)[1]
+    collection = write_hats_collection(tmp_path / "ztf_hats", columns)
+    # A plain web server (no byte ranges): every file of the collection at its path under /hats/.
+    for path in collection.rglob("*"):
+        if path.is_file():
+            body = path.read_bytes()
+            fake_archive.route(f"/hats/{path.relative_to(collection).as_posix()}",
+                               lambda request, body=body: Reply(200, body, {"Content-Type": "application/octet-stream"}))
+    raw = hats_client(f"{fake_archive.url}/hats").download(SN2018HMX)
+    assert raw.num_epochs == 32 and raw.meta["kept"] == ["784110400009312", "784210400008322"]
+    np.testing.assert_array_equal(np.sort(raw.columns["mjd"]), np.sort(columns["mjd"]))
+    asked = {r.path for r in fake_archive.requests}
+    assert "/hats/ztf_lc/dataset/Norder=0/Dir=0/Npix=1.parquet" in asked
+
+
 # -- many sources over many partitions, some on partition corners ------------------------------------------------
 def synthetic_sky(seed: int = 3):
     """Sources around a corner of four order-3 pixels (so cones and epochs straddle partitions), two filters each.
