@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,interop]'
+	$(BIN)/python -m pip install --quiet -e '.[test,interop,hats]'
 	touch $(STAMP)
 
 ## Set up and run the demo project (embedded PostgreSQL, data in $$VO_DATA or ~/.local/share/virtualobserver);
@@ -38,7 +38,7 @@ test-reliability: $(STAMP)
 	VO_RELIABILITY=full HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability
 
 $(VENV)/.mutation-installed: $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,interop,mutation]'
+	$(BIN)/python -m pip install --quiet -e '.[test,interop,hats,mutation]'
 	touch $@
 
 ## Mutation testing of the science core with mutmut against the unit tests, on a deterministic sample of its

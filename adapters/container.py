@@ -37,8 +37,19 @@ def _survey_factories(cache: RawCache, archive_limits=None) -> LazyMapping:
 
 
 def _survey_factory(cache: RawCache, name: str):
+    if name == "ztf":
+        return functools.partial(_ztf_client, cache=cache)
     cls = SURVEYS[name]
     return functools.partial(cls, cache=cache) if "cache" in inspect.signature(cls).parameters else cls
+
+
+def _ztf_client(parameters=None, *, cache: RawCache):
+    # One survey, two places its epochs come from: IRSA's API per source, or a HATS collection in bulk.
+    if parameters is not None and parameters.access == "hats":
+        from virtualobserver.adapters.surveys.ztf_hats import VirtualZtfHats
+
+        return VirtualZtfHats(parameters, cache=cache)
+    return SURVEYS["ztf"](parameters, cache=cache)
 
 
 def _hdf5_store(root: Path):

@@ -36,7 +36,8 @@ from virtualobserver.domain.reduction import ReductionParameters, reduce_photome
 from virtualobserver.domain.source import Source
 from virtualobserver.services.ports import SurveyClient
 
-__all__ = ["ZtfParameters", "VirtualZTF", "ZtfCone", "RAW_COLUMNS", "irsa_credentials", "select_objects"]
+__all__ = ["ZtfParameters", "VirtualZTF", "ZtfCone", "RAW_COLUMNS", "irsa_credentials", "raw_data_of",
+           "select_objects"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,16 @@ class ZtfParameters(Parameters):
                          "matching object, merged per filter.", choices=("best", "all")),
         "survey_epoch": Param(2020.0, float, "Julian year the catalog position is moved to for the query.",
                               minimum=1900.0, maximum=2100.0),
+        # Where the epochs come from does not change them: both give the same rows (science=False).
+        "access": Param("api", str, "'api': one request per source to IRSA's lightcurve API; 'hats': the whole "
+                        "catalog from a HATS collection of ZTF lightcurves (hats_path), read partition by "
+                        "partition with no request per source.", choices=("api", "hats"), science=False),
+        "hats_path": Param("", str, "With access 'hats': folder or URL of the HATS collection (or catalog) of "
+                           "ZTF lightcurves: in the columns of the IRSA answer (one row per epoch), or IRSA's own layout "
+                           "(one row per object, the epochs nested in 'lightcurve').", science=False),
+        "partition_cache_mb": Param(1024.0, float, "With access 'hats': memory (MB) for partitions kept after "
+                                    "reading, so that batches in the same sky region read a partition once.",
+                                    minimum=1.0, maximum=1e6, science=False),
     }
 
     def section_defaults(self) -> dict[str, dict]:
@@ -227,14 +238,8 @@ class VirtualZTF(SurveyClient):
             self._login()
         self._fetcher.download(url, dest, validate=validate, what=source.name)
         columns = parsed["columns"] if "columns" in parsed else self._read_cached(dest)
-        kept, rejected = select_objects(columns, source, p)
-        rows = np.isin(columns["oid"], np.array(kept, dtype=columns["oid"].dtype))
-        raw_columns = {name: columns[name][rows] for name in RAW_COLUMNS if name in columns}
-        if not kept:
-            raw_columns = {**empty_columns(RAW_COLUMNS), **raw_columns}
-        meta = {"query_url": shown, "collection": p.collection, "answer_file": dest.name,
-                "kept": [str(oid) for oid in kept], "rejected": rejected}
-        return RawData(self.name, source.name, "", raw_columns, ra=cone.ra, dec=cone.dec, meta=meta)
+        return raw_data_of(self.name, columns, source, cone, p,
+                           {"query_url": shown, "collection": p.collection, "answer_file": dest.name})
 
     def reduce(self, raw: RawData, parameters: ReductionParameters) -> list[Lightcurve]:
         """Split the raw epochs into lightcurves per filter (``zg``, ``zr``, ``zi``) and season.
@@ -378,6 +383,39 @@ def irsa_credentials(environ=None) -> tuple[str, str, str]:
     raise SurveyError(
         "collection 'ztf' is proprietary and needs an IRSA login: set VO_IRSA_USER and VO_IRSA_PASSWORD, or put "
         f"an [irsa] section with username = ... and password = ... in {path} (another file: set {CREDENTIALS_ENV})")
+
+
+def raw_data_of(survey: str, columns: dict[str, np.ndarray], source: Source, cone: ZtfCone,
+                parameters: ZtfParameters, meta: dict) -> RawData:
+    """Return the raw data of ``source`` from the epochs of a cone: those of the ZTF objects that match it.
+
+    Parameters
+    ----------
+    survey : str
+        Survey name of the raw data.
+    columns : dict of str to numpy.ndarray
+        Every epoch in the cone, in the columns of the IRSA answer.
+    source : Source
+        Target.
+    cone : ZtfCone
+        The cone (its centre is the raw data's position).
+    parameters : ZtfParameters
+        Matching parameters (see :func:`select_objects`).
+    meta : dict
+        Where the epochs came from; the kept and rejected oids are added.
+
+    Returns
+    -------
+    RawData
+        Columns of :data:`RAW_COLUMNS` present (all of them, empty, when nothing matches).
+    """
+    kept, rejected = select_objects(columns, source, parameters)
+    rows = np.isin(columns["oid"], np.array(kept, dtype=columns["oid"].dtype))
+    raw_columns = {name: columns[name][rows] for name in RAW_COLUMNS if name in columns}
+    if not kept:
+        raw_columns = {**empty_columns(RAW_COLUMNS), **raw_columns}
+    meta = {**meta, "kept": [str(oid) for oid in kept], "rejected": rejected}
+    return RawData(survey, source.name, "", raw_columns, ra=cone.ra, dec=cone.dec, meta=meta)
 
 
 def select_objects(columns: dict[str, np.ndarray], source: Source, parameters: ZtfParameters
