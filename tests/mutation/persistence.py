@@ -38,6 +38,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.mutation.sample import package_name
+
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "build" / "mutation-persistence"
 #: Linked into the scratch folder. ``virtualobserver`` is the package folder, whose layer folders are themselves
@@ -227,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         # none: so, after the first run, the names of those of the scope still to run are given.
         done = scoped_results(WORK / "mutants", globs)
         if args.mutants:
-            chosen = args.mutants
+            chosen = [package_name(glob) for glob in args.mutants]
         elif args.all or not done:
             chosen = globs
         elif args.survivors:
