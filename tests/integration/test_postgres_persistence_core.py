@@ -163,6 +163,31 @@ def test_lightcurves_of_a_source_come_by_filter_then_season(uow):
     assert [(lc.filter, lc.season) for lc in found[source.id]] == [("g", 0), ("g", 1), ("r", 0), ("r", 1)]
 
 
+def test_lightcurves_of_a_source_come_in_season_order_whatever_order_they_were_stored_in(uow):
+    from tests.integration.test_postgres_versions import _lightcurve
+
+    (source,) = _sources(uow, n=1)
+    # Stored one season at a time, latest first: the table holds them out of season order, so only the
+    # query's ORDER BY can give them in season order.
+    for season in (2, 1, 0):
+        made = []
+        for filter_ in ("r", "g"):
+            lc = _lightcurve(source, "r1", 5)
+            lc.filter, lc.season, lc.key = filter_, season, f"s0/{filter_}/{season}"
+            made.append(lc)
+        uow.lightcurves.add_many(made)
+        uow.commit()
+    uow.session.expunge_all()
+    # On a small table PostgreSQL reads them through the unique index (source, survey, version, filter,
+    # season), which is in season order itself; on a large one, where most rows match, it scans the table
+    # and sorts. The plan of a large table, here: without the ORDER BY's season the seasons came 2, 1, 0.
+    for scan in ("indexscan", "indexonlyscan", "bitmapscan"):
+        uow.session.execute(text(f"SET LOCAL enable_{scan} = off"))
+    found = uow.lightcurves.for_sources([source.id], "demo", "r1")
+    assert [(lc.filter, lc.season) for lc in found[source.id]] == [
+        ("g", 0), ("g", 1), ("g", 2), ("r", 0), ("r", 1), ("r", 2)]
+
+
 def test_replacing_parts_touches_only_its_own_product(session_factory):
     products = {"own": ("p", "demo", "a1", "scanned"), "project": ("q", "demo", "a1", "scanned"),
                 "survey": ("p", "ztf", "a1", "scanned"), "version": ("p", "demo", "a2", "scanned"),
