@@ -267,6 +267,28 @@ def test_one_part_is_never_compacted_and_two_are_from_min_parts_one(session_fact
     assert not any(store.exists(key) for key in two)
 
 
+def test_a_second_compaction_merges_the_first_merged_part_and_keeps_its_counts(session_factory, tmp_path):
+    store = NetCdfHistogramStore(tmp_path)
+    _write_parts(session_factory, store, [[10.5], [11.5]])
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert compact_histograms(uow, store, "p", "demo", "a1", "scanned", min_parts=2) == 2
+    with SqlAlchemyUnitOfWork(session_factory) as uow:  # two later batches' parts
+        for i, values in enumerate([[12.5], [13.5, 13.5]]):
+            key = f"histograms/p/demo/a1/scanned/later-{i}"
+            store.save(key, _part(values))
+            uow.histogram_parts.add("p", "demo", "a1", "scanned", key)
+        uow.commit()
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert compact_histograms(uow, store, "p", "demo", "a1", "scanned", min_parts=2) == 3
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        (merged_key,) = uow.histogram_parts.keys("p", "demo", "a1", "scanned")
+        merged = merged_histograms(uow, store, "p", "demo", "a1", "scanned")
+    # The second merged part is named apart from the first (whose file is deleted after the swap).
+    assert store.exists(merged_key)
+    expected = np.histogram([10.5, 11.5, 12.5, 13.5, 13.5], bins=np.arange(10, 21))[0]
+    assert merged["counts"].sel(mag=np.arange(10.5, 20)).values.tolist() == expected.tolist()
+
+
 def test_known_sums_replace_reading_back_only_while_every_key_they_cover_is_on_record(session_factory, tmp_path):
     store = _CountingStore(tmp_path)
     keys = _write_parts(session_factory, store, [[10.5], [11.5], [12.5]])
