@@ -163,6 +163,31 @@ def test_lightcurves_of_a_source_come_by_filter_then_season(uow):
     assert [(lc.filter, lc.season) for lc in found[source.id]] == [("g", 0), ("g", 1), ("r", 0), ("r", 1)]
 
 
+def test_lightcurves_of_a_source_come_in_season_order_whatever_order_they_were_stored_in(uow):
+    from tests.integration.test_postgres_versions import _lightcurve
+
+    (source,) = _sources(uow, n=1)
+    # Stored one season at a time, latest first: the table holds them out of season order, so only the
+    # query's ORDER BY can give them in season order.
+    for season in (2, 1, 0):
+        made = []
+        for filter_ in ("r", "g"):
+            lc = _lightcurve(source, "r1", 5)
+            lc.filter, lc.season, lc.key = filter_, season, f"s0/{filter_}/{season}"
+            made.append(lc)
+        uow.lightcurves.add_many(made)
+        uow.commit()
+    uow.session.expunge_all()
+    # On a small table PostgreSQL reads them through the unique index (source, survey, version, filter,
+    # season), which is in season order itself; on a large one, where most rows match, it scans the table
+    # and sorts. The plan of a large table, here: without the ORDER BY's season the seasons came 2, 1, 0.
+    for scan in ("indexscan", "indexonlyscan", "bitmapscan"):
+        uow.session.execute(text(f"SET LOCAL enable_{scan} = off"))
+    found = uow.lightcurves.for_sources([source.id], "demo", "r1")
+    assert [(lc.filter, lc.season) for lc in found[source.id]] == [
+        ("g", 0), ("g", 1), ("g", 2), ("r", 0), ("r", 1), ("r", 2)]
+
+
 def test_replacing_parts_touches_only_its_own_product(session_factory):
     products = {"own": ("p", "demo", "a1", "scanned"), "project": ("q", "demo", "a1", "scanned"),
                 "survey": ("p", "ztf", "a1", "scanned"), "version": ("p", "demo", "a2", "scanned"),
@@ -240,6 +265,28 @@ def test_one_part_is_never_compacted_and_two_are_from_min_parts_one(session_fact
         assert len(uow.histogram_parts.keys("p", "demo", "a1", "cut_chi")) == 1
         assert merged_histograms(uow, store, "p", "demo", "a1", "cut_chi").total("counts") == 2
     assert not any(store.exists(key) for key in two)
+
+
+def test_a_second_compaction_merges_the_first_merged_part_and_keeps_its_counts(session_factory, tmp_path):
+    store = NetCdfHistogramStore(tmp_path)
+    _write_parts(session_factory, store, [[10.5], [11.5]])
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert compact_histograms(uow, store, "p", "demo", "a1", "scanned", min_parts=2) == 2
+    with SqlAlchemyUnitOfWork(session_factory) as uow:  # two later batches' parts
+        for i, values in enumerate([[12.5], [13.5, 13.5]]):
+            key = f"histograms/p/demo/a1/scanned/later-{i}"
+            store.save(key, _part(values))
+            uow.histogram_parts.add("p", "demo", "a1", "scanned", key)
+        uow.commit()
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert compact_histograms(uow, store, "p", "demo", "a1", "scanned", min_parts=2) == 3
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        (merged_key,) = uow.histogram_parts.keys("p", "demo", "a1", "scanned")
+        merged = merged_histograms(uow, store, "p", "demo", "a1", "scanned")
+    # The second merged part is named apart from the first (whose file is deleted after the swap).
+    assert store.exists(merged_key)
+    expected = np.histogram([10.5, 11.5, 12.5, 13.5, 13.5], bins=np.arange(10, 21))[0]
+    assert merged["counts"].sel(mag=np.arange(10.5, 20)).values.tolist() == expected.tolist()
 
 
 def test_known_sums_replace_reading_back_only_while_every_key_they_cover_is_on_record(session_factory, tmp_path):

@@ -38,26 +38,32 @@ import sys
 import time
 from pathlib import Path
 
+from tests.mutation.sample import package_name
+
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "build" / "mutation-persistence"
-LINKED = ("domain", "services", "adapters", "tui", "tests", "configs", "catalogs")
+#: Linked into the scratch folder. ``virtualobserver`` is the package folder, whose layer folders are themselves
+#: links: mutmut walks and copies them as real folders into ``mutants/virtualobserver/`` and names each mutant by
+#: its path there (``virtualobserver.services.stages.x_pending__mutmut_1``), which is the mutated function's
+#: ``__module__``, as mutmut's trampoline requires to activate it.
+LINKED = ("virtualobserver", "tests", "configs", "catalogs")
 TEMPLATE = "vo_mutation_template"
 
 #: Mutated functions by file, as mutmut names them (``x_<function>`` or ``xǁ<Class>ǁ<method>``; ``*`` for all).
 #: Chosen to fit about half an hour on one core (persistence.md lists what is left out and why).
 SCOPE = {
     # Step bookkeeping: what is pending and ready, what a batch marks done, and when a batch's sources are new.
-    "services/stages.py": ["x_pending", "x__fresh", "x_finish", "x_save_histogram_parts"],
-    "services/batch_runner.py": ["xǁBatchRunnerMixinǁ_run_batch", "xǁBatchRunnerMixinǁ_add_parts"],
+    "virtualobserver/services/stages.py": ["x_pending", "x__fresh", "x_finish", "x_save_histogram_parts"],
+    "virtualobserver/services/batch_runner.py": ["xǁBatchRunnerMixinǁ_run_batch", "xǁBatchRunnerMixinǁ_add_parts"],
     # Histogram parts: merged and compacted.
-    "services/histograms.py": ["*"],
+    "virtualobserver/services/histograms.py": ["*"],
     # Version filters of the repositories and the step records.
-    "adapters/postgres/repository.py": [
+    "virtualobserver/adapters/postgres/repository.py": [
         "x__in_project", "xǁSqlAlchemyRawDataRepositoryǁget_many", "xǁSqlAlchemyLightcurveRepositoryǁfor_sources",
         "xǁSqlAlchemyStepRepositoryǁdone", "xǁSqlAlchemyStepRepositoryǁdone_names",
         "xǁSqlAlchemyStepRepositoryǁclear_failures",
     ],
-    "adapters/postgres/science_repository.py": [
+    "virtualobserver/adapters/postgres/science_repository.py": [
         "xǁSqlAlchemyHistogramPartRepositoryǁkeys", "xǁSqlAlchemyHistogramPartRepositoryǁreplace",
     ],
 }
@@ -76,7 +82,7 @@ TESTS = [
 
 
 def scope_globs() -> list[str]:
-    """Mutant-name globs of :data:`SCOPE` (``services.stages.x_pending__mutmut_*``, ...)."""
+    """Mutant-name globs of :data:`SCOPE` (``virtualobserver.services.stages.x_pending__mutmut_*``, ...)."""
     globs = []
     for path, functions in SCOPE.items():
         module = path[: -len(".py")].replace("/", ".")
@@ -96,9 +102,10 @@ def scratch_pyproject() -> str:
         "# Written by tests/mutation/persistence.py (make test-mutation-persistence); do not edit.\n"
         + pytest_section
         + "\n[tool.mutmut]\n"
-        + 'source_paths = ["services", "adapters"]\n'
+        + 'source_paths = ["virtualobserver/services", "virtualobserver/adapters"]\n'
         + f"only_mutate = {_toml_list(list(SCOPE))}\n"
-        + 'also_copy = ["domain", "tui", "configs", "catalogs"]\n'
+        + 'also_copy = ["virtualobserver/__init__.py", "virtualobserver/_release.py", "virtualobserver/domain", '
+          '"virtualobserver/tui", "configs", "catalogs"]\n'
         + f"pytest_add_cli_args_test_selection = {_toml_list(TESTS)}\n"
         + 'pytest_add_cli_args = ["-q", "-p", "no:randomly", "-p", "no:cacheprovider"]\n'
         # As for the science core: workers forked from a server that only collected the tests.
@@ -222,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         # none: so, after the first run, the names of those of the scope still to run are given.
         done = scoped_results(WORK / "mutants", globs)
         if args.mutants:
-            chosen = args.mutants
+            chosen = [package_name(glob) for glob in args.mutants]
         elif args.all or not done:
             chosen = globs
         elif args.survivors:

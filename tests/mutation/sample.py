@@ -47,7 +47,9 @@ def fraction() -> float:
 
 
 def _rank(name: str) -> str:
-    return hashlib.sha256(name.encode()).hexdigest()
+    # Hashed without the package's prefix: the sample stays the one drawn before the code moved under
+    # virtualobserver/ (mutants were named domain.statistics.x_..., not virtualobserver.domain.statistics.x_...).
+    return hashlib.sha256(name.removeprefix("virtualobserver.").encode()).hexdigest()
 
 
 def sampled(names: list[str], share: float) -> list[str]:
@@ -93,9 +95,18 @@ def generate() -> None:
     create_mutants(os.cpu_count() or 2)
 
 
+def package_name(glob: str) -> str:
+    """A mutant-name glob within the package: ``domain.statistics*`` is ``virtualobserver.domain.statistics*``.
+
+    mutmut names mutants by their path under ``virtualobserver/`` (``[tool.mutmut]``), so every name starts with
+    the package's; the layer's name alone is enough on the command line.
+    """
+    return glob if glob.startswith(("virtualobserver.", "*")) else f"virtualobserver.{glob}"
+
+
 def main(argv: list[str]) -> int:
     rerun = "--all" in argv
-    globs = [arg for arg in argv if arg != "--all"]
+    globs = [package_name(arg) for arg in argv if arg != "--all"]
     # mutmut prints each file it mutates: keep stdout for the names.
     stdout, sys.stdout = sys.stdout, sys.stderr
     try:
