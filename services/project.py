@@ -55,11 +55,14 @@ class RunReport:
         Sources added to the project by this run.
     stages : dict
         Stage name -> :class:`StageResult`.
+    processes : set of int
+        Process ids of the processes that ran the batches (this one, or the workers of a cluster).
     """
 
     selected: int = 0
     new_sources: int = 0
     stages: dict[str, StageResult] = field(default_factory=dict)
+    processes: set[int] = field(default_factory=set)
 
     @property
     def did_nothing(self) -> bool:
@@ -72,6 +75,7 @@ class RunReport:
             "selected": self.selected,
             "new_sources": self.new_sources,
             "nothing_to_do": self.did_nothing,
+            "processes": len(self.processes),
             **{
                 stage: {"done": r.done, "skipped": r.skipped, "failed": len(r.failed), "products": r.products}
                 for stage, r in self.stages.items()

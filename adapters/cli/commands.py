@@ -11,6 +11,7 @@ from virtualobserver.adapters.cli.failure_classes import failure_lines
 from virtualobserver.adapters.cli.progress import LogProgress, RichProgress
 from virtualobserver.adapters.config_file import parse_overrides
 from virtualobserver.adapters.container import Container, build_container, close_container
+from virtualobserver.domain.config import parse_workers
 from virtualobserver.domain.errors import ConfigError
 from virtualobserver.services.rates import efficiency_includes
 
@@ -34,14 +35,17 @@ def make_container(args: argparse.Namespace, progress=None) -> Container:
         The wired container.
     """
     _check_counts(args)
+    workers = getattr(args, "workers", 1)
+    if workers is not None:  # None: the configuration's project.workers (default auto)
+        workers = parse_workers(workers, key="--workers", source="command line")
     return build_container(getattr(args, "config", None), parse_overrides(getattr(args, "set", [])),
                            workers=getattr(args, "download_threads", 4), progress=progress,
-                           batch_workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
+                           batch_workers=workers, scheduler=getattr(args, "scheduler", None),
                            dashboard=getattr(args, "dashboard", None))
 
 
 #: Options that count something, and the least each may be (`--limit 0` is a valid dry selection).
-_COUNTS = {"download_threads": 1, "workers": 1, "limit": 0, "radius_arcsec": 0}
+_COUNTS = {"download_threads": 1, "limit": 0, "radius_arcsec": 0}  # --workers: checked as it is parsed (N or auto)
 
 
 def _check_counts(args: argparse.Namespace) -> None:

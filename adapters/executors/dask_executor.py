@@ -53,18 +53,28 @@ class DaskExecutor(BatchExecutor):
         Resubmissions of one batch after lost workers before the run fails.
     dashboard : str, optional
         Address of the local cluster's dashboard (e.g. ``127.0.0.1:8787``); None: no dashboard.
+    preflight : callable, optional
+        Called with the client once, before the first batch is submitted (e.g.
+        :class:`adapters.executors.cluster_check.ClusterCheck`: every worker reaches the same database and
+        data folder); what it raises stops the run before any batch runs.
+    single_batch_in_process : bool
+        A run of one batch runs in the driver instead, without starting the cluster (for ``--workers auto``).
     """
 
     in_process = False
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None, max_retries: int = 3,
-                 dashboard: str | None = None):
+                 dashboard: str | None = None, preflight: Callable | None = None,
+                 single_batch_in_process: bool = False):
         if (workers is None) == (scheduler is None):
             raise ConfigError("give either a number of local workers or a scheduler address")
         self.workers = workers
         self.scheduler = scheduler
         self.dashboard = dashboard
         self.max_retries = max_retries
+        self.preflight = preflight
+        self.single_batch_in_process = single_batch_in_process
+        self._checked = False
         self._client = None
         self._cluster = None
 
@@ -121,6 +131,9 @@ class DaskExecutor(BatchExecutor):
         remaining = itertools.chain([first], remaining)
         lost = _lost_worker_errors()
         client = self.client
+        if self.preflight is not None and not self._checked:
+            self.preflight(client)  # before any batch is submitted: a mismatch stops the run with nothing done
+            self._checked = True
         # Enough queued per worker that none idles while the driver handles a result, few enough
         # that a huge catalog is not materialised as futures all at once.
         window = 2 * max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
