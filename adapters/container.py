@@ -22,12 +22,12 @@ from virtualobserver.adapters.postgres.archive_limits import PostgresArchiveLimi
 from virtualobserver.adapters.postgres.database import Database
 from virtualobserver.adapters.postgres.lock import PostgresRunLock
 from virtualobserver.adapters.postgres.unit_of_work import SqlAlchemyUnitOfWork
-from virtualobserver.adapters.settings import data_dir, database_url_from_env
+from virtualobserver.adapters.settings import data_dir, database_url_from_env, workers_from_env
 from virtualobserver.adapters.surveys.demo import VirtualDemoObs
 from virtualobserver.adapters.surveys.kepler import VirtualK2, VirtualKepler
 from virtualobserver.adapters.surveys.tess import VirtualTESS
 from virtualobserver.adapters.surveys.ztf import VirtualZTF
-from virtualobserver.domain.config import AUTO_WORKERS
+from virtualobserver.domain.config import AUTO_WORKERS, parse_workers
 from virtualobserver.services.executor import InProcessExecutor
 from virtualobserver.services.ports import NullProgress
 from virtualobserver.services.project import Project
@@ -60,15 +60,17 @@ def _thread_map(workers: int):
 
 def _executor(batch_workers, scheduler: str | None, dashboard: str | None = None, project_config=None,
               cluster_check=None):
-    # ``batch_workers`` None: the configuration's project.workers (default auto); "auto": one worker per usable
-    # core. One worker runs the batches in this process (no cluster to start, today's behaviour).
-    automatic = batch_workers is None or batch_workers == AUTO_WORKERS
+    # ``batch_workers`` None: $VO_WORKERS, else the configuration's project.workers (default auto); "auto": one
+    # worker per usable core. One worker runs the batches in this process (no cluster to start).
+    key = "--workers"
+    if batch_workers is None:
+        batch_workers, key = workers_from_env(), "VO_WORKERS"
     if batch_workers is None:
         config = project_config() if project_config is not None else None
-        batch_workers = config.workers if config is not None else AUTO_WORKERS
-        automatic = batch_workers == AUTO_WORKERS
+        batch_workers, key = (config.workers if config is not None else AUTO_WORKERS), "project.workers"
+    automatic = parse_workers(batch_workers, key=key) == AUTO_WORKERS
     if scheduler is None:
-        count = resolve_workers(batch_workers)
+        count = resolve_workers(batch_workers, key=key)
         if count <= 1:
             return InProcessExecutor()
     from virtualobserver.adapters.executors.dask_executor import DaskExecutor
@@ -270,8 +272,8 @@ def build_container(config_path=None, overrides=None, *, workers: int = 4, progr
         Receives progress events.
     batch_workers : int or str or None
         Worker processes for the batches: 1 (the default from Python) runs them in this process, more start a
-        local Dask cluster; ``"auto"`` one per usable core (``vo run``'s default); None: the configuration's
-        ``project.workers`` (default ``auto``).
+        local Dask cluster; ``"auto"`` one per usable core; None (``vo run``'s default): ``$VO_WORKERS``, else
+        the configuration's ``project.workers`` (default ``auto``).
     scheduler : str, optional
         Address of an existing Dask scheduler whose workers share the database and data folder.
     dashboard : str, optional
