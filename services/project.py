@@ -56,7 +56,8 @@ class RunReport:
     stages : dict
         Stage name -> :class:`StageResult`.
     processes : set of int
-        Process ids of the processes that ran the batches (this one, or the workers of a cluster).
+        Process ids of the processes that ran the batches (this one, or the workers of a cluster); not in
+        :meth:`as_dict`, which says what the run did, the same wherever it ran.
     """
 
     selected: int = 0
@@ -75,7 +76,6 @@ class RunReport:
             "selected": self.selected,
             "new_sources": self.new_sources,
             "nothing_to_do": self.did_nothing,
-            "processes": len(self.processes),
             **{
                 stage: {"done": r.done, "skipped": r.skipped, "failed": len(r.failed), "products": r.products}
                 for stage, r in self.stages.items()

@@ -73,7 +73,8 @@ def _with_project(args: argparse.Namespace, action, progress=None):
 
 
 def _report(project, report) -> dict:
-    return {**report.as_dict(), "status": project.status()}
+    # processes: how many processes ran the batches (this one, or a cluster's workers).
+    return {**report.as_dict(), "processes": len(report.processes), "status": project.status()}
 
 
 #: ``vo run`` and ``vo simulate`` finished, but some sources failed (kept pending: the next run retries them).
