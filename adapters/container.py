@@ -189,7 +189,9 @@ class Container(containers.DeclarativeContainer):
     project_config = providers.Singleton(
         load_config, config_path, survey_parameters=survey_parameters, overrides=overrides
     )
-    executor = providers.Singleton(_executor, batch_workers, scheduler, dashboard, project_config.provider,
+    executor = providers.Singleton(_executor, batch_workers, scheduler, dashboard,
+                                   providers.Callable(lambda path, config: config if path else None, config_path,
+                                                      project_config.provider),
                                    providers.Callable(_cluster_check, database.provider, data_dir.provider))
     mapper = providers.Singleton(_thread_map, workers=providers.Callable(_download_threads, workers, project_config))
     project = providers.Factory(
