@@ -155,13 +155,15 @@ class ClusterCheck:
         self._database_url = database_url
         self._data_dir = data_dir
 
-    def views(self, client) -> tuple[tuple, dict[str, WorkerView], dict[str, bool]]:
-        """Probe every worker; return the client's identity, each worker's view and whether its reply arrived.
+    def views(self, client, workers: list[str] | None = None) -> tuple[tuple, dict[str, WorkerView], dict[str, bool]]:
+        """Probe the workers; return the client's identity, each worker's view and whether its reply arrived.
 
         Parameters
         ----------
         client : distributed.Client
             Connected to the cluster.
+        workers : list of str, optional
+            Addresses of the workers to probe (default: every worker).
 
         Returns
         -------
@@ -176,7 +178,8 @@ class ClusterCheck:
         path = folder / token
         path.write_text(token)
         try:
-            views = client.run(probe_worker, url, str(data), token)
+            views = (client.run(probe_worker, url, str(data), token) if workers is None else
+                     client.run(probe_worker, url, str(data), token, workers=list(workers)))
             seen = {address: bool(view.reply) and (folder / view.reply).is_file() for address, view in views.items()}
         finally:
             for leftover in folder.glob(token + "*"):
@@ -184,20 +187,22 @@ class ClusterCheck:
             path.unlink(missing_ok=True)
         return expected, views, seen
 
-    def problems(self, client) -> list[str]:
+    def problems(self, client, workers: list[str] | None = None) -> list[str]:
         """Return one line per worker that reaches another database or data folder (empty: all agree).
 
         Parameters
         ----------
         client : distributed.Client
             Connected to the cluster.
+        workers : list of str, optional
+            Addresses of the workers to check (default: every worker).
 
         Returns
         -------
         list of str
             The problems, each naming the worker and what it sees.
         """
-        return self.problems_in(*self.views(client))
+        return self.problems_in(*self.views(client, workers))
 
     def problems_in(self, expected: tuple, views: dict, seen: dict) -> list[str]:
         """Return the problem lines of what :meth:`views` returned (see :meth:`problems`).
@@ -230,18 +235,20 @@ class ClusterCheck:
                              f"({view.error or 'another folder, or a cache not yet coherent'})")
         return lines
 
-    def __call__(self, client) -> None:
+    def __call__(self, client, workers: list[str] | None = None) -> None:
         """Raise :class:`ClusterMismatchError` (one line) if any worker disagrees; the run then stops.
 
         Parameters
         ----------
         client : distributed.Client
             Connected to the cluster.
+        workers : list of str, optional
+            Addresses of the workers to check (default: every worker).
         """
-        lines = self.problems(client)
+        lines = self.problems(client, workers)
         if lines:
             more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-            raise ClusterMismatchError(f"no batch was run: {lines[0]}{more}")
+            raise ClusterMismatchError(f"run stopped before these workers ran a batch: {lines[0]}{more}")
 
 
 def _same_database(seen: tuple, expected: tuple) -> bool:

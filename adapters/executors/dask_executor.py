@@ -54,9 +54,10 @@ class DaskExecutor(BatchExecutor):
     dashboard : str, optional
         Address of the local cluster's dashboard (e.g. ``127.0.0.1:8787``); None: no dashboard.
     preflight : callable, optional
-        Called with the client once, before the first batch is submitted (e.g.
-        :class:`adapters.executors.cluster_check.ClusterCheck`: every worker reaches the same database and
-        data folder); what it raises stops the run before any batch runs.
+        Called as ``preflight(client, workers)`` before the first batch is submitted, with the addresses of
+        every worker, and again for workers that joined since, before the next batch is submitted (e.g.
+        :class:`adapters.executors.cluster_check.ClusterCheck`: each worker reaches the same database and
+        data folder); what it raises stops the run (before any batch runs, for the workers at the start).
     single_batch_in_process : bool
         A run of one batch runs in the driver instead, without starting the cluster (for ``--workers auto``).
     """
@@ -74,7 +75,7 @@ class DaskExecutor(BatchExecutor):
         self.max_retries = max_retries
         self.preflight = preflight
         self.single_batch_in_process = single_batch_in_process
-        self._checked = False
+        self._checked: set[str] = set()
         self._client = None
         self._cluster = None
 
@@ -131,9 +132,7 @@ class DaskExecutor(BatchExecutor):
         remaining = itertools.chain([first], remaining)
         lost = _lost_worker_errors()
         client = self.client
-        if self.preflight is not None and not self._checked:
-            self.preflight(client)  # before any batch is submitted: a mismatch stops the run with nothing done
-            self._checked = True
+        self._check_new_workers(client)  # before any batch is submitted: a mismatch stops the run with nothing done
         # Enough queued per worker that none idles while the driver handles a result, few enough
         # that a huge catalog is not materialised as futures all at once.
         window = 2 * max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
@@ -146,6 +145,7 @@ class DaskExecutor(BatchExecutor):
             completed.add(future)
 
         def submit_next() -> None:
+            self._check_new_workers(client)
             batch = next(remaining, None)
             if batch is not None:
                 submit(batch, 0)
@@ -168,6 +168,17 @@ class DaskExecutor(BatchExecutor):
             # On a failure (or the caller stopping early) nothing is left running behind its back.
             for future in pending:
                 future.cancel()
+
+    def _check_new_workers(self, client) -> None:
+        # A cluster may grow during a run (a batch system's workers arrive late, a nanny restarts a dead one at
+        # a new address): each newcomer is checked before the next batch is submitted.
+        if self.preflight is None:
+            return
+        current = set(client.scheduler_info(n_workers=-1)["workers"])
+        new = sorted(current - self._checked)
+        if new:
+            self.preflight(client, new)
+            self._checked |= set(new)
 
     def close(self) -> None:
         """Close the client, and the local cluster if this executor started one."""

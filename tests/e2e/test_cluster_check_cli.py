@@ -93,7 +93,8 @@ def test_a_worker_that_sees_another_data_folder_stops_the_run_before_any_batch(t
         assert done.returncode == 2, done.stderr
         errors = [line for line in done.stderr.splitlines() if line.startswith("vo")]
         assert len(errors) == 1, done.stderr
-        assert "no batch was run" in errors[0] and "sees another data folder at " + str(data) in errors[0]
+        assert "run stopped before these workers ran a batch" in errors[0]
+        assert "sees another data folder at " + str(data) in errors[0]
         assert "worker tcp://127.0.0.1:" in errors[0]
         # Nothing was registered, downloaded or written: the project has no source and the folder no product.
         engine = create_engine(empty_database_url)

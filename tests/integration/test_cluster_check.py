@@ -67,7 +67,8 @@ def test_a_worker_in_another_folder_or_database_stops_the_run_with_one_line(tmp_
     with pytest.raises(ClusterMismatchError) as raised:
         check(workers)
     message = str(raised.value)
-    assert "\n" not in message and message.startswith("no batch was run: worker tcp://b:2 ")
+    assert "\n" not in message
+    assert message.startswith("run stopped before these workers ran a batch: worker tcp://b:2 ")
     assert message.endswith("(and 1 more)")
 
 
@@ -83,3 +84,26 @@ def test_a_worker_that_cannot_reach_the_database_is_named(tmp_path, empty_databa
 def test_direct_connections_keep_their_sessions(empty_database_url):
     # Behind a transaction-mode pooler this is False; no pooler is installed here to show it.
     assert sessions_pinned(empty_database_url)
+
+
+def _square(x):
+    return x * x
+
+
+def test_workers_that_join_during_a_run_are_checked_before_the_next_batch():
+    pytest.importorskip("distributed")
+    from virtualobserver.adapters.executors.dask_executor import DaskExecutor
+
+    checked = []
+    executor = DaskExecutor(workers=1, preflight=lambda client, workers: checked.append(sorted(workers)))
+    try:
+        results = executor.map_batches(_square, iter(range(6)))
+        first = next(results)
+        assert len(checked) == 1 and len(checked[0]) == 1  # the one worker, before the first batch
+        executor._cluster.scale(2)
+        executor.client.wait_for_workers(2, timeout=120)
+        rest = list(results)
+    finally:
+        executor.close()
+    assert sorted([first, *rest]) == [x * x for x in range(6)]
+    assert len(checked) == 2 and len(checked[1]) == 1 and checked[1] != checked[0], checked
