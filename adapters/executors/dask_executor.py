@@ -177,7 +177,11 @@ class DaskExecutor(BatchExecutor):
         current = set(client.scheduler_info(n_workers=-1)["workers"])
         new = sorted(current - self._checked)
         if new:
-            self.preflight(client, new)
+            try:
+                self.preflight(client, new)
+            except (OSError, *_lost_worker_errors()):
+                # A newcomer gone again before it answered (a worker restarting): checked when it is back.
+                return
             self._checked |= set(new)
 
     def close(self) -> None:
