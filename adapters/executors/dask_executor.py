@@ -179,7 +179,9 @@ class DaskExecutor(BatchExecutor):
         if new:
             try:
                 self.preflight(client, new)
-            except (OSError, *_lost_worker_errors()):
+            except (TimeoutError, *_lost_worker_errors()):
+                if not self._checked:  # at the start, every failure to check stops the run
+                    raise
                 # A newcomer gone again before it answered (a worker restarting): checked when it is back.
                 return
             self._checked |= set(new)
