@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 from dependency_injector import containers, providers
 
 from virtualobserver.adapters.config_file import load_config
+from virtualobserver.adapters.executors.cores import resolve_workers
 from virtualobserver.adapters.postgres.database import Database
-from virtualobserver.adapters.settings import data_dir, database_url_from_env
+from virtualobserver.adapters.settings import data_dir, database_url_from_env, workers_from_env
 from virtualobserver.adapters.surveys.registry import SURVEYS, LazyMapping, survey_parameters
+from virtualobserver.domain.config import AUTO_WORKERS, parse_workers
 from virtualobserver.services.ports import NullProgress
 
 if TYPE_CHECKING:
@@ -118,15 +120,34 @@ def _thread_map(workers: int):
     return pool.map
 
 
-def _executor(batch_workers: int, scheduler: str | None, dashboard: str | None = None):
-    # One process by default (today's behaviour); Dask only when asked for, as it costs seconds to start.
-    if scheduler is None and int(batch_workers) <= 1:
-        return _in_process_executor()
+def _executor(batch_workers, scheduler: str | None, dashboard: str | None = None, project_config=None,
+              cluster_check=None):
+    # ``batch_workers`` None: $VO_WORKERS, else the configuration's project.workers (default auto); "auto": one
+    # worker per usable core. One worker runs the batches in this process (no cluster to start).
+    key = "--workers"
+    if batch_workers is None:
+        batch_workers, key = workers_from_env(), "VO_WORKERS"
+    if batch_workers is None:
+        config = project_config() if project_config is not None else None
+        batch_workers, key = (config.workers if config is not None else AUTO_WORKERS), "project.workers"
+    automatic = parse_workers(batch_workers, key=key) == AUTO_WORKERS
+    if scheduler is None:
+        count = resolve_workers(batch_workers, key=key)
+        if count <= 1:
+            return _in_process_executor()
     from virtualobserver.adapters.executors.dask_executor import DaskExecutor
 
     if scheduler is not None:
-        return DaskExecutor(scheduler=scheduler)
-    return DaskExecutor(workers=int(batch_workers), dashboard=dashboard)
+        return DaskExecutor(scheduler=scheduler, preflight=cluster_check)
+    # A cluster costs seconds to start: chosen automatically, it is started only for runs of 2 batches or more.
+    return DaskExecutor(workers=count, dashboard=dashboard, preflight=cluster_check, single_batch_in_process=automatic)
+
+
+def _cluster_check(database_provider, data_dir_provider):
+    # Built lazily: the check needs the database's URL (starting an embedded server) only when a cluster runs.
+    from virtualobserver.adapters.executors.cluster_check import ClusterCheck
+
+    return ClusterCheck(lambda: database_provider().url, lambda: Path(data_dir_provider()))
 
 
 def _share_archive_limits(database: Database) -> PostgresArchiveLimits:
@@ -203,7 +224,8 @@ class Container(containers.DeclarativeContainer):
     (project YAML), ``overrides`` (dotted key -> value; kept as a plain object
     because a Configuration provider would split the dotted keys), ``workers``
     (download threads; raised to the largest ``max_concurrency`` of the project's surveys),
-    ``batch_workers`` (Dask worker processes for the batches; 1 runs them in this process),
+    ``batch_workers`` (worker processes for the batches: a number, 1 runs them in this process; ``"auto"``
+    one per usable core; None the configuration's ``project.workers``),
     ``scheduler`` (address of an existing Dask scheduler, instead) and ``dashboard`` (address of
     the local cluster's dashboard; None: none); ``project_folder`` (where the TUI lists project files
     when no project file is given; None: ./configs).
@@ -231,11 +253,13 @@ class Container(containers.DeclarativeContainer):
     surveys = providers.Singleton(_survey_factories, raw_cache, archive_limits)
     survey_parameters = providers.Object(survey_parameters())
     progress = providers.Object(NullProgress())
-    executor = providers.Singleton(_executor, batch_workers, scheduler, dashboard)
-
     project_config = providers.Singleton(
         load_config, config_path, survey_parameters=survey_parameters, overrides=overrides
     )
+    executor = providers.Singleton(_executor, batch_workers, scheduler, dashboard,
+                                   providers.Callable(lambda path, config: config if path else None, config_path,
+                                                      project_config.provider),
+                                   providers.Callable(_cluster_check, database.provider, data_dir.provider))
     mapper = providers.Singleton(_thread_map, workers=providers.Callable(_download_threads, workers, project_config))
     project = providers.Factory(
         _project,
@@ -262,7 +286,7 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-def open_project(config_path, overrides=None, *, workers: int = 4, progress=None, batch_workers: int = 1,
+def open_project(config_path, overrides=None, *, workers: int = 4, progress=None, batch_workers: int | str | None = 1,
                  scheduler: str | None = None) -> tuple[Container, Project]:
     """Build the container for a project YAML and return it with the project (the Python entry point).
 
@@ -300,7 +324,8 @@ def close_container(container: Container) -> None:
         container.database().close()
 
 
-def build_container(config_path=None, overrides=None, *, workers: int = 4, progress=None, batch_workers: int = 1,
+def build_container(config_path=None, overrides=None, *, workers: int = 4, progress=None,
+                    batch_workers: int | str | None = 1,
                     scheduler: str | None = None, dashboard: str | None = None) -> Container:
     """Return a container configured for one project YAML (or none, for database commands).
 
@@ -314,8 +339,10 @@ def build_container(config_path=None, overrides=None, *, workers: int = 4, progr
         Download threads (per process doing batches).
     progress : ProgressSink, optional
         Receives progress events.
-    batch_workers : int
-        Worker processes for the batches: 1 runs them in this process, more start a local Dask cluster.
+    batch_workers : int or str or None
+        Worker processes for the batches: 1 (the default from Python) runs them in this process, more start a
+        local Dask cluster; ``"auto"`` one per usable core; None (``vo run``'s default): ``$VO_WORKERS``, else
+        the configuration's ``project.workers`` (default ``auto``).
     scheduler : str, optional
         Address of an existing Dask scheduler whose workers share the database and data folder.
     dashboard : str, optional
@@ -330,7 +357,7 @@ def build_container(config_path=None, overrides=None, *, workers: int = 4, progr
     container.config_path.override(str(config_path) if config_path else None)
     container.overrides.override(dict(overrides or {}))
     container.workers.override(int(workers))
-    container.batch_workers.override(int(batch_workers))
+    container.batch_workers.override(batch_workers if batch_workers in (None, AUTO_WORKERS) else int(batch_workers))
     container.scheduler.override(scheduler)
     container.dashboard.override(dashboard)
     if progress is not None:

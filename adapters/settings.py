@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["data_dir", "database_url_from_env"]
+__all__ = ["data_dir", "database_url_from_env", "workers_from_env"]
 
 
 def data_dir() -> Path:
@@ -29,3 +29,13 @@ def database_url_from_env() -> str | None:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     return url or None
+
+
+def workers_from_env() -> str | None:
+    """Return ``$VO_WORKERS`` (worker processes for a run's batches: a number or ``auto``), or None if unset.
+
+    It ranks between ``vo run --workers`` and the configuration's ``project.workers``: a batch job
+    sets it to the cores it was given, whatever the project file says.
+    """
+    value = os.environ.get("VO_WORKERS", "").strip()
+    return value or None

@@ -15,7 +15,7 @@ from virtualobserver.domain.parameters import Param, Parameters, version_hash
 from virtualobserver.domain.reduction import ReductionParameters
 from virtualobserver.domain.simulator import SimulationParameters
 
-__all__ = ["ProjectParameters", "SurveyConfig", "ProjectConfig", "build_config", "SECTIONS", "ALGORITHMS"]
+__all__ = ["AUTO_WORKERS", "parse_workers", "ProjectParameters", "SurveyConfig", "ProjectConfig", "build_config", "SECTIONS", "ALGORITHMS"]
 
 #: Parameter blocks that may appear under ``observatories:`` (general) and under each survey.
 SECTIONS: dict[str, type[Parameters]] = {
@@ -27,6 +27,50 @@ SECTIONS: dict[str, type[Parameters]] = {
 }
 
 
+#: The ``project.workers`` setting that asks for one worker process per usable core.
+AUTO_WORKERS = "auto"
+
+
+def parse_workers(value: Any, *, key: str = "project.workers", source: str | None = None) -> int | str:
+    """Return ``"auto"`` or a whole number of worker processes (at least 1) from a setting.
+
+    Parameters
+    ----------
+    value : str or int
+        ``auto``, or a whole number of at least 1 (``2`` from YAML, ``"2"`` from a command line).
+    key, source : str
+        Named in the error.
+
+    Returns
+    -------
+    int or str
+        The number, or ``"auto"``.
+
+    Raises
+    ------
+    ConfigError
+        Neither ``auto`` nor a whole number of at least 1.
+    """
+    if isinstance(value, str) and value.strip().lower() == AUTO_WORKERS:
+        return AUTO_WORKERS
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if number is None or number < 1:
+        raise ConfigError(f"expected 'auto' or a whole number of worker processes of at least 1, got {value!r}",
+                          key=key, source=source)
+    return number
+
+
+@dataclass(frozen=True)
+class _WorkersParam(Param):
+    # ``auto`` or a number: YAML gives an int, ``--set`` may give either, so the plain str/int kinds do not fit.
+    def coerce(self, value: Any, *, key: str, source: str | None) -> Any:
+        return parse_workers(value, key=key, source=source)
+
+
 class ProjectParameters(Parameters):
     """The ``project:`` block."""
 
@@ -36,6 +80,9 @@ class ProjectParameters(Parameters):
         "surveys": Param(["demo"], list, "Surveys to download from, by name.", item_kind=str, science=False),
         "batch_size": Param(100, int, "Sources per batch (one DB transaction per stage and batch).",
                             minimum=1, maximum=100_000, science=False),
+        "workers": _WorkersParam(AUTO_WORKERS, str, "Worker processes for the batches: 'auto' (one per core this "
+                                 "process may use; one process, no Dask cluster, on a one-core machine) or a "
+                                 "number (1: this process); `vo run --workers` overrides it.", science=False),
     }
 
 
@@ -115,6 +162,8 @@ class ProjectConfig:
         One per survey, in the order given.
     batch_size : int
         Sources per batch.
+    workers : int or str
+        Worker processes for the batches, or ``"auto"`` (one per usable core).
     source : str
         File the configuration came from.
     """
@@ -125,6 +174,7 @@ class ProjectConfig:
     batch_size: int
     source: str = "<config>"
     description: str = ""
+    workers: int | str = AUTO_WORKERS
 
 
 def build_config(
@@ -230,7 +280,8 @@ def build_config(
         surveys.append(SurveyConfig(survey, **blocks))
 
     return ProjectConfig(name=project.name, catalog=catalog, surveys=tuple(surveys),
-                         batch_size=project.batch_size, source=source, description=project.description)
+                         batch_size=project.batch_size, source=source, description=project.description,
+                         workers=project.workers)
 
 
 def _check_values(cls: type[Parameters], values: Mapping[str, Any], prefix: str) -> None:

@@ -11,6 +11,7 @@ __all__ = [
     "ProjectBusyError",
     "RunCancelled",
     "DatabaseConnectionLost",
+    "ClusterMismatchError",
 ]
 
 
@@ -74,3 +75,7 @@ class RunCancelled(VOError):
 
 class DatabaseConnectionLost(VOError):
     """The database connection broke inside a transaction (server restarted, network cut); nothing was committed."""
+
+
+class ClusterMismatchError(VOError):
+    """A worker of a distributed run reaches another database or data folder than the client does."""

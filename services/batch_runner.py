@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -11,7 +13,7 @@ from virtualobserver.domain.analysis.analysis import HISTOGRAM_NAMES
 from virtualobserver.domain.errors import DatabaseConnectionLost
 from virtualobserver.services.batch_carry import BatchCarry
 from virtualobserver.services.collector import fewer_collections
-from virtualobserver.services.executor import BatchOutcome, pack_batch, run_batch_task
+from virtualobserver.services.executor import BatchOutcome, InProcessExecutor, pack_batch, run_batch_task
 from virtualobserver.services.histograms import compact_histograms
 from virtualobserver.services.ports import AbstractUnitOfWork
 from virtualobserver.services.simulate import EFFICIENCY, SIMULATE, simulate_batch
@@ -63,17 +65,26 @@ class BatchRunnerMixin:
         for survey in self.config.surveys:
             for stage in stages[survey.name]:
                 self.progress.start(f"{survey.name}:{stage}", total)
-        if self.executor.in_process:
-            outcomes = self.executor.map_batches(lambda batch: self.run_batch(batch, mode), batches)
+        executor = self.executor
+        if not executor.in_process and executor.single_batch_in_process:
+            # Peek at two batches: a run of one is not worth starting a cluster for.
+            batches = iter(batches)
+            head = list(itertools.islice(batches, 2))
+            batches = itertools.chain(head, batches)
+            if len(head) < 2:
+                executor = InProcessExecutor()
+        if executor.in_process:
+            outcomes = executor.map_batches(lambda batch: self.run_batch(batch, mode), batches)
         else:
             if self.worker_recipe is None:
                 raise ValueError("an executor outside this process needs the project's worker_recipe")
             work = functools.partial(run_batch_task, self.worker_recipe, mode)
-            outcomes = self.executor.map_batches(work, (pack_batch(b) for b in batches))
+            outcomes = executor.map_batches(work, (pack_batch(b) for b in batches))
         for outcome in outcomes:
             self._keep_project_lock()
             # Progress is reported where the outcomes arrive (the driver), whichever process did the work.
             report.new_sources += outcome.new_sources
+            report.processes.add(outcome.pid)
             self._add_parts(outcome.parts)
             outcome.parts = []
             for (survey, stage), result in outcome.results.items():
@@ -140,7 +151,7 @@ class BatchRunnerMixin:
             return self._run_batch(batch, mode)
 
     def _run_batch(self, batch, mode: str) -> BatchOutcome:
-        outcome = BatchOutcome()
+        outcome = BatchOutcome(pid=os.getpid())
         stages = self._stages(mode)
         carry = BatchCarry()
         with self.uow_factory() as uow:

@@ -29,11 +29,14 @@ class BatchOutcome:
     parts : list
         ``(survey, version, name, key, histograms)`` of the histogram parts the batch committed, so that
         the driver merges them later without reading them back (see ``BatchCarry.parts``).
+    pid : int
+        Process id of the process that ran the batch (the run counts the processes its batches ran in).
     """
 
     results: dict[tuple[str, str], StageResult] = field(default_factory=dict)
     new_sources: int = 0
     parts: list[tuple] = field(default_factory=list)
+    pid: int = 0
 
 
 class BatchExecutor(abc.ABC):
@@ -45,6 +48,9 @@ class BatchExecutor(abc.ABC):
 
     #: Whether ``fn`` runs in this process (it may then be any callable; otherwise it must pickle).
     in_process: bool = True
+    #: Whether a run of a single batch should run in this process instead (an executor whose start costs
+    #: more than one batch, chosen automatically rather than asked for).
+    single_batch_in_process: bool = False
 
     @abc.abstractmethod
     def map_batches(self, fn: Callable, batches: Iterable) -> Iterator:

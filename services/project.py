@@ -55,11 +55,15 @@ class RunReport:
         Sources added to the project by this run.
     stages : dict
         Stage name -> :class:`StageResult`.
+    processes : set of int
+        Process ids of the processes that ran the batches (this one, or the workers of a cluster); not in
+        :meth:`as_dict`, which says what the run did, the same wherever it ran.
     """
 
     selected: int = 0
     new_sources: int = 0
     stages: dict[str, StageResult] = field(default_factory=dict)
+    processes: set[int] = field(default_factory=set)
 
     @property
     def did_nothing(self) -> bool:

@@ -17,6 +17,11 @@ from tests.http_fixtures import fake_archive  # noqa: F401  (a fixture for every
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
+# `vo run` uses every core by default (a local Dask cluster); the tests' `vo run`s and the processes they
+# start (which inherit the environment) run their batches in one process, as the fault points, kills and
+# counts of most tests assume. Tests of the default (test_workers_auto.py) and of clusters say otherwise.
+os.environ.setdefault("VO_WORKERS", "1")
+
 
 @pytest.fixture
 def shared_data() -> Path:

@@ -11,6 +11,7 @@ from virtualobserver.adapters.cli.failure_classes import failure_lines
 from virtualobserver.adapters.cli.progress import LogProgress, RichProgress, phase
 from virtualobserver.adapters.config_file import parse_overrides
 from virtualobserver.adapters.container import Container, build_container, close_container
+from virtualobserver.domain.config import parse_workers
 from virtualobserver.domain.errors import ConfigError
 from virtualobserver.services.rates import efficiency_includes
 
@@ -35,14 +36,17 @@ def make_container(args: argparse.Namespace, progress=None) -> Container:
     """
     _check_counts(args)
     phase(args, "reading the configuration")
+    workers = getattr(args, "workers", 1)
+    if workers is not None:  # None: the configuration's project.workers (default auto)
+        workers = parse_workers(workers, key="--workers", source="command line")
     return build_container(getattr(args, "config", None), parse_overrides(getattr(args, "set", [])),
                            workers=getattr(args, "download_threads", 4), progress=progress,
-                           batch_workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
+                           batch_workers=workers, scheduler=getattr(args, "scheduler", None),
                            dashboard=getattr(args, "dashboard", None))
 
 
 #: Options that count something, and the least each may be (`--limit 0` is a valid dry selection).
-_COUNTS = {"download_threads": 1, "workers": 1, "limit": 0, "radius_arcsec": 0}
+_COUNTS = {"download_threads": 1, "limit": 0, "radius_arcsec": 0}  # --workers: checked as it is parsed (N or auto)
 
 
 def _check_counts(args: argparse.Namespace) -> None:
@@ -77,7 +81,8 @@ def _with_project(args: argparse.Namespace, action, progress=None, doing: str | 
 
 
 def _report(project, report) -> dict:
-    return {**report.as_dict(), "status": project.status()}
+    # processes: how many processes ran the batches (this one, or a cluster's workers).
+    return {**report.as_dict(), "processes": len(report.processes), "status": project.status()}
 
 
 #: ``vo run`` and ``vo simulate`` finished, but some sources failed (kept pending: the next run retries them).

@@ -84,16 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
                           "./configs and choose one in the app)")
     tui.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                      help="override a configuration value of CONFIG, e.g. observatories.analysis.threshold=4")
-    _executor_arguments(tui)
+    # The TUI runs in this process unless asked: a cluster's log lines would write over the screen.
+    _executor_arguments(tui, auto=False)
     return parser
 
 
-def _executor_arguments(parser: argparse.ArgumentParser) -> None:
+def _executor_arguments(parser: argparse.ArgumentParser, *, auto: bool = True) -> None:
     # `--workers` counts processes doing batches (it used to count download threads, now
     # `--download-threads`): the issue's `vo run CONFIG --workers N` starts N Dask workers.
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes for the batches (default 1: this process); N > 1 starts a local "
-                             "Dask cluster of N single-threaded workers")
+    if auto:
+        parser.add_argument("--workers", default=None, metavar="N|auto",
+                            help="worker processes for the batches: auto (the default, unless the project's "
+                                 "project.workers says otherwise) one per core this process may use, one process "
+                                 "without a cluster on a one-core machine or for a single batch; 1: this process; "
+                                 "N > 1 starts a local Dask cluster of N single-threaded workers")
+    else:
+        parser.add_argument("--workers", default="1", metavar="N|auto",
+                            help="worker processes for the batches (default 1: this process); N > 1 or auto starts "
+                                 "a local Dask cluster of single-threaded workers")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run the batches on an existing Dask cluster (tcp://HOST:PORT) whose workers reach "
                              "the same PostgreSQL server (VO_DATABASE_URL), data folder (VO_DATA) and project file")

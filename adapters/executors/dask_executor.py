@@ -53,18 +53,29 @@ class DaskExecutor(BatchExecutor):
         Resubmissions of one batch after lost workers before the run fails.
     dashboard : str, optional
         Address of the local cluster's dashboard (e.g. ``127.0.0.1:8787``); None: no dashboard.
+    preflight : callable, optional
+        Called as ``preflight(client, workers)`` before the first batch is submitted, with the addresses of
+        every worker, and again for workers that joined since, before the next batch is submitted (e.g.
+        :class:`adapters.executors.cluster_check.ClusterCheck`: each worker reaches the same database and
+        data folder); what it raises stops the run (before any batch runs, for the workers at the start).
+    single_batch_in_process : bool
+        A run of one batch runs in the driver instead, without starting the cluster (for ``--workers auto``).
     """
 
     in_process = False
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None, max_retries: int = 3,
-                 dashboard: str | None = None):
+                 dashboard: str | None = None, preflight: Callable | None = None,
+                 single_batch_in_process: bool = False):
         if (workers is None) == (scheduler is None):
             raise ConfigError("give either a number of local workers or a scheduler address")
         self.workers = workers
         self.scheduler = scheduler
         self.dashboard = dashboard
         self.max_retries = max_retries
+        self.preflight = preflight
+        self.single_batch_in_process = single_batch_in_process
+        self._checked: set[str] = set()
         self._client = None
         self._cluster = None
 
@@ -121,6 +132,7 @@ class DaskExecutor(BatchExecutor):
         remaining = itertools.chain([first], remaining)
         lost = _lost_worker_errors()
         client = self.client
+        self._check_new_workers(client)  # before any batch is submitted: a mismatch stops the run with nothing done
         # Enough queued per worker that none idles while the driver handles a result, few enough
         # that a huge catalog is not materialised as futures all at once.
         window = 2 * max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
@@ -133,6 +145,7 @@ class DaskExecutor(BatchExecutor):
             completed.add(future)
 
         def submit_next() -> None:
+            self._check_new_workers(client)
             batch = next(remaining, None)
             if batch is not None:
                 submit(batch, 0)
@@ -155,6 +168,23 @@ class DaskExecutor(BatchExecutor):
             # On a failure (or the caller stopping early) nothing is left running behind its back.
             for future in pending:
                 future.cancel()
+
+    def _check_new_workers(self, client) -> None:
+        # A cluster may grow during a run (a batch system's workers arrive late, a nanny restarts a dead one at
+        # a new address): each newcomer is checked before the next batch is submitted.
+        if self.preflight is None:
+            return
+        current = set(client.scheduler_info(n_workers=-1)["workers"])
+        new = sorted(current - self._checked)
+        if new:
+            try:
+                self.preflight(client, new)
+            except (TimeoutError, *_lost_worker_errors()):
+                if not self._checked:  # at the start, every failure to check stops the run
+                    raise
+                # A newcomer gone again before it answered (a worker restarting): checked when it is back.
+                return
+            self._checked |= set(new)
 
     def close(self) -> None:
         """Close the client, and the local cluster if this executor started one."""

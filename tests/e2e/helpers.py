@@ -34,9 +34,10 @@ def vo(*args: str, data_dir: Path, database_url: str | None, timeout: float = 30
                           capture_output=True, text=True, timeout=timeout)
 
 
-def vo_json(*args: str, data_dir: Path, database_url: str | None, code: int | None = 0) -> dict:
+def vo_json(*args: str, data_dir: Path, database_url: str | None, code: int | None = 0,
+            env: dict | None = None) -> dict:
     """Run ``vo ... --json`` and parse its stdout (asserting exit ``code``: 0, or 4 when sources failed; None: any)."""
-    done = vo(*args, "--json", data_dir=data_dir, database_url=database_url)
+    done = vo(*args, "--json", data_dir=data_dir, database_url=database_url, env=env)
     assert code is None or done.returncode == code, done.stderr
     return json.loads(done.stdout)
 
