@@ -7,46 +7,143 @@ import functools
 import itertools
 import os
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 from virtualobserver.domain.analysis.analysis import HISTOGRAM_NAMES
 from virtualobserver.domain.errors import DatabaseConnectionLost
 from virtualobserver.services.batch_carry import BatchCarry
 from virtualobserver.services.collector import fewer_collections
-from virtualobserver.services.executor import BatchOutcome, InProcessExecutor, pack_batch, run_batch_task
+from virtualobserver.domain.config import ProjectConfig
+from virtualobserver.services.executor import BatchExecutor, BatchOutcome, InProcessExecutor, pack_batch, run_batch_task
 from virtualobserver.services.histograms import compact_histograms
-from virtualobserver.services.ports import AbstractUnitOfWork
+from virtualobserver.services.ports import (
+    AbstractUnitOfWork,
+    DataStore,
+    HistogramStore,
+    ProgressSink,
+    RunLock,
+    SurveyClient,
+)
 from virtualobserver.services.simulate import EFFICIENCY, SIMULATE, simulate_batch
 from virtualobserver.services.stages import ANALYSE, DOWNLOAD, REDUCE, StageResult, analyse_batch, download_batch, reduce_batch
 
-if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from virtualobserver.services.project import RunReport
+__all__ = ["BatchRunner", "RunReport", "RUN", "SIMULATE_ONLY", "RECONNECT_DELAYS"]
 
-__all__ = ["BatchRunnerMixin", "RUN", "SIMULATE_ONLY", "RECONNECT_DELAYS"]
-
-#: Modes of :meth:`BatchRunnerMixin.run_batch`: the whole workflow, or simulation alone.
+#: Modes of :meth:`BatchRunner.run_batch`: the whole workflow, or simulation alone.
 RUN, SIMULATE_ONLY = "run", "simulate"
 
 #: Seconds to wait before each new attempt at a batch whose database connection broke (a restart takes seconds).
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-class BatchRunnerMixin:
-    """The batch loop of :class:`services.project.Project`: steps per batch, leases, executors, compaction.
+@dataclass
+class RunReport:
+    """What a run did, per stage (summed over surveys).
 
-    Expects the project's ``config``, ``name``, ``uow_factory``, ``store``, ``histogram_store``, ``clients``,
-    ``mapper``, ``run_lock``, ``executor``, ``worker_recipe``, ``progress``, ``reconnect`` (a callable or None),
-    ``_project_lock`` (None) and ``_part_sums`` (a dict).
+    Attributes
+    ----------
+    selected : int
+        Sources selected from the catalog for this run.
+    new_sources : int
+        Sources added to the project by this run.
+    stages : dict
+        Stage name -> :class:`StageResult`.
+    processes : set of int
+        Process ids of the processes that ran the batches (this one, or the workers of a cluster); not in
+        :meth:`as_dict`, which says what the run did, the same wherever it ran.
     """
 
-    def _stages(self, mode: str) -> dict[str, list[str]]:
+    selected: int = 0
+    new_sources: int = 0
+    stages: dict[str, StageResult] = field(default_factory=dict)
+    processes: set[int] = field(default_factory=set)
+
+    @property
+    def did_nothing(self) -> bool:
+        """True when every selected source was already downloaded, reduced and analysed."""
+        return self.new_sources == 0 and all(r.done == 0 and not r.failed for r in self.stages.values())
+
+    def as_dict(self) -> dict:
+        """Return a JSON-serialisable summary."""
+        return {
+            "selected": self.selected,
+            "new_sources": self.new_sources,
+            "nothing_to_do": self.did_nothing,
+            **{
+                stage: {"done": r.done, "skipped": r.skipped, "failed": len(r.failed), "products": r.products}
+                for stage, r in self.stages.items()
+            },
+            "failures": {name: msg for r in self.stages.values() for name, msg in r.failed.items()},
+        }
+
+
+class BatchRunner:
+    """The batch loop of a :class:`~services.project.Project`: steps per batch, leases, executors, compaction.
+
+    The project holds one and forwards :meth:`run_batch` and :meth:`compact` to it; the parts a run
+    may swap (``progress``, ``run_lock``, ``executor``, ``worker_recipe``, ``reconnect``) are
+    attributes here, which the project's attributes of those names read and set.
+
+    Parameters
+    ----------
+    config : ProjectConfig
+        The project's configuration.
+    uow_factory : callable
+        Returns a new unit of work.
+    store : DataStore
+        Arrays on disk.
+    histogram_store : HistogramStore
+        Histogram files.
+    clients : mapping of str to SurveyClient
+        Survey clients by survey name.
+    progress : ProgressSink
+        Receives progress events.
+    mapper : callable
+        ``map``-like function for downloads.
+    run_lock : RunLock or None
+        Keeps a second run of the same project out; leases the batches.
+    executor : BatchExecutor
+        Where batches run.
+    worker_recipe : callable or None
+        Builds the project in another process (executors outside this one need it).
+    reconnect : callable or None
+        Called before a batch whose database connection broke is tried again.
+    """
+
+    def __init__(self, config: ProjectConfig, *, uow_factory: Callable[[], AbstractUnitOfWork], store: DataStore,
+                 histogram_store: HistogramStore, clients: Mapping[str, SurveyClient], progress: ProgressSink,
+                 mapper: Callable, run_lock: RunLock | None, executor: BatchExecutor,
+                 worker_recipe: Callable | None, reconnect: Callable[[], None] | None):
+        self.config = config
+        self.uow_factory = uow_factory
+        self.store = store
+        self.histogram_store = histogram_store
+        self.clients = clients
+        self.progress = progress
+        self.mapper = mapper
+        self.run_lock = run_lock
+        self.executor = executor
+        self.worker_recipe = worker_recipe
+        self.reconnect = reconnect
+        self._project_lock = None  # the project's HeldLock while a run holds it
+        # (survey, version, histogram name) -> keys and sum of the parts this run's batches wrote.
+        self._part_sums: dict[tuple[str, str, str], tuple[frozenset[str], object]] = {}
+
+    @property
+    def name(self) -> str:
+        """Project name."""
+        return self.config.name
+
+    def stages(self, mode: str) -> dict[str, list[str]]:
         """Return the steps of ``mode`` per survey name."""
         if mode == SIMULATE_ONLY:
             return {s.name: [SIMULATE] for s in self.config.surveys}
         return {survey.name: [DOWNLOAD, REDUCE, ANALYSE] + ([SIMULATE] if survey.simulation.enabled else [])
                 for survey in self.config.surveys}
 
-    def _run_stages(self, batches, total: int, mode: str, report: RunReport) -> None:
+    def run_stages(self, batches, total: int, mode: str, report: RunReport) -> None:
+        """Run the steps of ``mode`` over ``batches`` under the project lock, adding to ``report``; then compact."""
         # The project lock keeps a second driver out; each batch also takes its own lease (run_batch),
         # so the workers of one driver never serialise on the project lock.
         lock = self.run_lock.hold(self.name) if self.run_lock is not None else contextlib.nullcontext()
@@ -61,7 +158,7 @@ class BatchRunnerMixin:
                 self._project_lock = None
 
     def _run_batches(self, batches, total: int, mode: str, report: RunReport) -> None:
-        stages = self._stages(mode)
+        stages = self.stages(mode)
         for survey in self.config.surveys:
             for stage in stages[survey.name]:
                 self.progress.start(f"{survey.name}:{stage}", total)
@@ -152,7 +249,7 @@ class BatchRunnerMixin:
 
     def _run_batch(self, batch, mode: str) -> BatchOutcome:
         outcome = BatchOutcome(pid=os.getpid())
-        stages = self._stages(mode)
+        stages = self.stages(mode)
         carry = BatchCarry()
         with self.uow_factory() as uow:
             persisted = self._register(uow, batch, outcome) if mode == RUN else batch

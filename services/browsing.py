@@ -2,21 +2,51 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
+from virtualobserver.domain.config import ProjectConfig, SurveyConfig
 from virtualobserver.domain.stamps import Stamps
 from virtualobserver.services.catalog_browser import CatalogBrowser, CatalogPage, Cone
+from virtualobserver.services.ports import AbstractUnitOfWork, CatalogReader, DataStore
 from virtualobserver.services.stamps import detection_stamps
+from virtualobserver.services.status import current_failures
 from virtualobserver.services.triage import DetectionRow, label_detections, list_detections
 from virtualobserver.services.workspace import list_projects
 
-__all__ = ["BrowsingMixin"]
+__all__ = ["Browsing"]
 
 
-class BrowsingMixin:
-    """Read-mostly queries of :class:`~services.project.Project` for interactive use (the TUI, notebooks).
+class Browsing:
+    """Read-mostly queries of a project for interactive use (the TUI, notebooks); :class:`~services.project.Project`
+    forwards its browsing methods here.
 
-    Relies on the project's ``name``, ``config``, ``uow_factory``, ``store``, ``catalog_reader``,
-    ``_survey()`` and ``_current_failures()``.
+    Parameters
+    ----------
+    config : ProjectConfig
+        The project's configuration.
+    uow_factory : callable
+        Returns a new unit of work.
+    store : DataStore
+        Arrays on disk (the stamps).
+    catalog_reader : CatalogReader
+        Reads the target catalog.
+    survey : callable
+        ``survey(name)`` -> the project's SurveyConfig of that name (None: the first), or ConfigError.
     """
+
+    def __init__(self, config: ProjectConfig, *, uow_factory: Callable[[], AbstractUnitOfWork], store: DataStore,
+                 catalog_reader: CatalogReader, survey: Callable[[str | None], SurveyConfig]):
+        self.config = config
+        self.uow_factory = uow_factory
+        self.store = store
+        self.catalog_reader = catalog_reader
+        self._survey = survey
+        self._browser: CatalogBrowser | None = None  # made at the first page: it reads the catalog
+
+    @property
+    def name(self) -> str:
+        """Project name."""
+        return self.config.name
 
     def failures(self) -> list[dict]:
         """Return the current failures (at the current versions), by source name.
@@ -27,7 +57,7 @@ class BrowsingMixin:
             ``source``, ``stage``, ``survey`` and ``message`` of each.
         """
         with self.uow_factory() as uow:
-            return self._current_failures(uow)
+            return current_failures(self.config, uow)
 
     def detections(self, survey: str | None = None, *, order_by: str = "snr", descending: bool | None = None,
                    include_simulated: bool = False, label: str | None = "any") -> list[DetectionRow]:
@@ -165,7 +195,7 @@ class BrowsingMixin:
             If the catalog cannot be read or a selection is invalid.
         """
         config = self._survey(survey)
-        if getattr(self, "_browser", None) is None:
+        if self._browser is None:
             self._browser = CatalogBrowser(self.config, self.catalog_reader, self.uow_factory)
         return self._browser.page(selection, cone, survey=config, only=only, offset=offset, limit=limit)
 

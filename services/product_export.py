@@ -24,7 +24,7 @@ from virtualobserver.services.product_tables import (
     time_frame,
 )
 
-__all__ = ["TablesMixin", "PRODUCTS", "refuse_source_filters"]
+__all__ = ["ProductTables", "PRODUCTS", "refuse_source_filters"]
 
 #: What can be exported, by name.
 PRODUCTS = ("lightcurves", "detections", "sources", "histograms", "injections")
@@ -47,12 +47,19 @@ def refuse_source_filters(names: Sequence[str] | None, limit: int | None) -> Non
         raise DataError("histograms count the whole project: --source and --limit do not apply to them")
 
 
-class TablesMixin:
-    """Tables of :class:`~services.products.Products`, each with units and provenance metadata.
+class ProductTables:
+    """Tables of a :class:`~services.products.Products`, each with units and provenance metadata.
 
-    Relies on the products' ``name``, ``survey()``, ``sources()``, ``load()``, ``summaries()``,
-    ``histograms()``, ``provenance()``, ``store`` and ``uow_factory``.
+    Parameters
+    ----------
+    products : Products
+        What the tables are made of: its ``name``, ``survey()``, ``sources()``, ``load()``, ``summaries()``,
+        ``histograms()``, ``provenance()``, ``store`` and ``uow_factory``.
     """
+
+    def __init__(self, products):
+        # Not annotated: services.products imports this module, and an import back would close a circle.
+        self._products = products
 
     def lightcurve_tables(self, survey: str | None = None, *, names: Sequence[str] | None = None,
                           limit: int | None = None) -> Iterator[Table]:
@@ -73,9 +80,9 @@ class TablesMixin:
             See :func:`~services.product_tables.lightcurve_table`; also ``RA_OBJ``/``DEC_OBJ``.
         """
         self._check_names(names)
-        meta = self.provenance(survey, product="lightcurve")
-        for item in self.sources(survey, names=names, limit=limit):
-            for lc in self.load(item.lightcurves):
+        meta = self._products.provenance(survey, product="lightcurve")
+        for item in self._products.sources(survey, names=names, limit=limit):
+            for lc in self._products.load(item.lightcurves):
                 yield lightcurve_table(lc, {**meta, "RA_OBJ": item.source.ra, "DEC_OBJ": item.source.dec})
 
     def stamps(self, survey: str | None = None, *, names: Sequence[str] | None = None,
@@ -97,7 +104,8 @@ class TablesMixin:
             Source, survey, filter, season, detection and stamps.
         """
         self._check_names(names)
-        yield from stamped_detections(self.sources(survey, names=names, limit=limit), self.store)
+        products = self._products
+        yield from stamped_detections(products.sources(survey, names=names, limit=limit), products.store)
 
     def table(self, what: str, survey: str | None = None, *, simulated: bool = False,
               names: Sequence[str] | None = None, limit: int | None = None, histogram: str | None = None) -> Table:
@@ -130,14 +138,14 @@ class TablesMixin:
             For an unknown product or source name, source filters given for histograms, or a histogram
             nothing was counted in.
         """
-        config = self.survey(survey)
+        config = self._products.survey(survey)
         self._check_names(names)
         if what == "histograms":
             refuse_source_filters(names, limit)
         if what == "lightcurves":
-            meta = self.provenance(config.name, product=what)
-            lightcurves = [lc for item in self.sources(config.name, names=names, limit=limit)
-                           for lc in self.load(item.lightcurves)]
+            meta = self._products.provenance(config.name, product=what)
+            lightcurves = [lc for item in self._products.sources(config.name, names=names, limit=limit)
+                           for lc in self._products.load(item.lightcurves)]
             return lightcurves_table(lightcurves, meta)
         if what == "detections":
             return self._detections_table(config, simulated, names, limit)
@@ -145,11 +153,11 @@ class TablesMixin:
             return self._sources_table(config, names, limit)
         if what == "histograms":
             name = histogram or ("efficiency" if simulated else "scanned")
-            found = self.histograms(name, config.name)
+            found = self._products.histograms(name, config.name)
             if found is None:
                 raise DataError(f"no histogram {name!r} at the current version of {config.name} "
                                 "(run, or simulate, first)")
-            return histogram_table(found, name, self.provenance(config.name, product=what,
+            return histogram_table(found, name, self._products.provenance(config.name, product=what,
                                                                 simulated=name == "efficiency"))
         if what == "injections":
             return self._injections_table(config, names, limit)
@@ -158,7 +166,7 @@ class TablesMixin:
     def _detections_table(self, config: SurveyConfig, simulated: bool, names, limit) -> Table:
         rows = []
         scales = set()
-        for item in self.sources(config.name, names=names, limit=limit, include_simulated=simulated):
+        for item in self._products.sources(config.name, names=names, limit=limit, include_simulated=simulated):
             by_id = {lc.id: lc for lc in item.lightcurves}
             for row in item.detections:
                 d = row.detection
@@ -173,7 +181,7 @@ class TablesMixin:
             ["source", "survey", "filter", "season", "id", *_DETECTION_FIELDS, "is_simulated", "label", "version",
              "file", "key"]
         scale = scales.pop() if len(scales) == 1 else survey_time_scale(config.name)
-        meta = {**self.provenance(config.name, product="detections", simulated=simulated),
+        meta = {**self._products.provenance(config.name, product="detections", simulated=simulated),
                 **time_frame(scale, config.name)}
         zero_point = meta.get("FLUXZP")
         _, factor = export_flux(config.name, zero_point)
@@ -187,15 +195,15 @@ class TablesMixin:
         return rows_table(rows, units, meta, columns)
 
     def _sources_table(self, config: SurveyConfig, names, limit) -> Table:
-        summaries = self.summaries(config.name)
+        summaries = self._products.summaries(config.name)
         rows = []
-        for item in self.sources(config.name, names=names, limit=limit):
+        for item in self._products.sources(config.name, names=names, limit=limit):
             summary = summaries.get(item.source.name)
             rows.append({"source": item.source.name, **{f: getattr(item.source, f) for f in _SOURCE_FIELDS},
                          **{f: getattr(summary, f) if summary else None for f in _SUMMARY_FIELDS},
                          "analysed": summary is not None})
         columns = ["source", *_SOURCE_FIELDS, *_SUMMARY_FIELDS, "analysed"]
-        meta = {**self.provenance(config.name, product="sources"),
+        meta = {**self._products.provenance(config.name, product="sources"),
                 **time_frame(survey_time_scale(config.name), config.name)}
         return rows_table(rows, SOURCE_UNITS, meta, columns)
 
@@ -203,28 +211,28 @@ class TablesMixin:
         # An unknown name would otherwise export an empty table and look like "no products".
         if names is None:
             return
-        with self.uow_factory() as uow:
-            found = uow.sources.get_many(self.name, sorted(set(names)))
+        with self._products.uow_factory() as uow:
+            found = uow.sources.get_many(self._products.name, sorted(set(names)))
         missing = sorted(set(names) - set(found))
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            raise DataError(f"no source named {shown} in project {self.name}")
+            raise DataError(f"no source named {shown} in project {self._products.name}")
 
     def _injections_table(self, config: SurveyConfig, names, limit) -> Table:
-        with self.uow_factory() as uow:
-            rows = injection_rows(uow, self.name, config)
+        with self._products.uow_factory() as uow:
+            rows = injection_rows(uow, self._products.name, config)
         if names is not None or limit is not None:
             # The sources ``sources(names=, limit=)`` would give, by name only (their products are not needed).
             if names is not None:
                 chosen = set(sorted(set(names))[:limit])  # every name exists: checked by table()
             else:
-                with self.uow_factory() as uow:
-                    chosen = {source.name for source in uow.sources.list(self.name, limit=limit)}
+                with self._products.uow_factory() as uow:
+                    chosen = {source.name for source in uow.sources.list(self._products.name, limit=limit)}
             rows = [row for row in rows if row["source"] in chosen]
         units = {"peak_mjd": "d", "start_mjd": "d", "end_mjd": "d", "width": "d"}
         columns = list(rows[0]) if rows else ["source", "survey", "filter", "season", "sequence", "kind",
                                               "peak_mjd", "start_mjd", "end_mjd", "amplitude", "snr_amplitude",
                                               "width", "u0", "recovered"]
-        meta = {**self.provenance(config.name, product="injections", simulated=True),
+        meta = {**self._products.provenance(config.name, product="injections", simulated=True),
                 **time_frame(survey_time_scale(config.name), config.name)}
         return rows_table(rows, units, meta, columns)

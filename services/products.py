@@ -18,6 +18,8 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
+from astropy.table import Table
+
 from astropy.timeseries import TimeSeries
 
 from virtualobserver.domain.config import ProjectConfig, SurveyConfig
@@ -27,8 +29,9 @@ from virtualobserver.domain.source import Source
 from virtualobserver.domain.summary import SourceSummary
 from virtualobserver.services.histograms import merged_histograms
 from virtualobserver.services.ports import AbstractUnitOfWork, DataStore, HistogramStore, NullProgress, ProgressSink
-from virtualobserver.services.product_export import PRODUCTS, TablesMixin
+from virtualobserver.services.product_export import PRODUCTS, ProductTables
 from virtualobserver.services.product_tables import flux_unit, to_timeseries
+from virtualobserver.services.stamps import StampedDetection
 from virtualobserver.services.provenance import catalog_fingerprint, code_version, project_version
 from virtualobserver.services.triage import DetectionRow
 
@@ -72,7 +75,7 @@ class SourceProducts:
         return [row for row in self.detections if row.detection.lightcurve_id == lightcurve.id]
 
 
-class Products(TablesMixin):
+class Products:
     """Read-only access to a project's products at the versions of its configuration.
 
     Nothing is read until asked: :meth:`sources` reads one batch of sources (with their
@@ -106,6 +109,7 @@ class Products(TablesMixin):
         self.histogram_store = histogram_store
         self.fingerprint = fingerprint
         self._catalog_hash: str | None = None
+        self._tables = ProductTables(self)
 
     @classmethod
     def of(cls, project, fingerprint: Callable[[str], str] | None = None) -> "Products":
@@ -132,6 +136,21 @@ class Products(TablesMixin):
     def name(self) -> str:
         """Project name."""
         return self.config.name
+
+    def lightcurve_tables(self, survey: str | None = None, *, names: Sequence[str] | None = None,
+                          limit: int | None = None) -> Iterator[Table]:
+        """Yield one table per lightcurve: see :meth:`services.product_export.ProductTables.lightcurve_tables`."""
+        return self._tables.lightcurve_tables(survey, names=names, limit=limit)
+
+    def stamps(self, survey: str | None = None, *, names: Sequence[str] | None = None,
+               limit: int | None = None) -> Iterator[StampedDetection]:
+        """Yield the real detections with their stamps: see :meth:`services.product_export.ProductTables.stamps`."""
+        return self._tables.stamps(survey, names=names, limit=limit)
+
+    def table(self, what: str, survey: str | None = None, *, simulated: bool = False,
+              names: Sequence[str] | None = None, limit: int | None = None, histogram: str | None = None) -> Table:
+        """Return one product as a single table: see :meth:`services.product_export.ProductTables.table`."""
+        return self._tables.table(what, survey, simulated=simulated, names=names, limit=limit, histogram=histogram)
 
     def survey(self, name: str | None = None) -> SurveyConfig:
         """Return the configuration of survey ``name`` (default: the project's first).

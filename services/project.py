@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from virtualobserver.domain.catalog import STANDARD_COLUMNS
 from virtualobserver.domain.config import ProjectConfig
 from virtualobserver.domain.errors import ConfigError, VOError
+from virtualobserver.domain.stamps import Stamps
 from virtualobserver.services.ports import (
     AbstractUnitOfWork,
     CatalogReader,
@@ -32,59 +32,21 @@ from virtualobserver.services.stages import (
 )
 from virtualobserver.services.targets import check_known_sources, selected_catalog
 from virtualobserver.services.ingest import IngestReport, ingest_files
-from virtualobserver.services.batch_runner import RUN, SIMULATE_ONLY, BatchRunnerMixin
-from virtualobserver.services.browsing import BrowsingMixin
+from virtualobserver.services.batch_runner import RUN, SIMULATE_ONLY, BatchRunner, RunReport
+from virtualobserver.services.browsing import Browsing
+from virtualobserver.services.catalog_browser import CatalogPage, Cone
+from virtualobserver.services.executor import BatchOutcome
+from virtualobserver.services.triage import DetectionRow
 from virtualobserver.services.provenance import record_manifest
 from virtualobserver.services.provenance_ports import ManifestStore
 from virtualobserver.services.rates import event_rate
-from virtualobserver.services.status import current_failures, project_status
+from virtualobserver.services.status import project_status
 
 __all__ = ["Project", "RunReport"]
 
 
 
-@dataclass
-class RunReport:
-    """What a run did, per stage (summed over surveys).
-
-    Attributes
-    ----------
-    selected : int
-        Sources selected from the catalog for this run.
-    new_sources : int
-        Sources added to the project by this run.
-    stages : dict
-        Stage name -> :class:`StageResult`.
-    processes : set of int
-        Process ids of the processes that ran the batches (this one, or the workers of a cluster); not in
-        :meth:`as_dict`, which says what the run did, the same wherever it ran.
-    """
-
-    selected: int = 0
-    new_sources: int = 0
-    stages: dict[str, StageResult] = field(default_factory=dict)
-    processes: set[int] = field(default_factory=set)
-
-    @property
-    def did_nothing(self) -> bool:
-        """True when every selected source was already downloaded, reduced and analysed."""
-        return self.new_sources == 0 and all(r.done == 0 and not r.failed for r in self.stages.values())
-
-    def as_dict(self) -> dict:
-        """Return a JSON-serialisable summary."""
-        return {
-            "selected": self.selected,
-            "new_sources": self.new_sources,
-            "nothing_to_do": self.did_nothing,
-            **{
-                stage: {"done": r.done, "skipped": r.skipped, "failed": len(r.failed), "products": r.products}
-                for stage, r in self.stages.items()
-            },
-            "failures": {name: msg for r in self.stages.values() for name, msg in r.failed.items()},
-        }
-
-
-class Project(BatchRunnerMixin, BrowsingMixin):
+class Project:
     """The workflow of one project configuration over ports.
 
     Every step skips what is already done at the current version, and each
@@ -145,23 +107,82 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         self.store = store
         self.catalog_reader = catalog_reader
         self.histogram_store = histogram_store
-        self.clients = {s.name: surveys[s.name](s.download) for s in config.surveys}
-        self.progress = progress or NullProgress()
-        self.mapper = mapper
-        self.run_lock = run_lock
         self.manifest_store = manifest_store
-        self.executor = executor or InProcessExecutor()
-        self.worker_recipe = worker_recipe
-        self.reconnect = reconnect
-        self._project_lock = None  # the project's HeldLock while a run holds it (BatchRunnerMixin)
-        self._browser = None
-        # (survey, version, histogram name) -> keys and sum of the parts this run's batches wrote (BatchRunnerMixin).
-        self._part_sums: dict[tuple[str, str, str], tuple[frozenset[str], object]] = {}
+        self._batches = BatchRunner(
+            config, uow_factory=uow_factory, store=store, histogram_store=histogram_store,
+            clients={s.name: surveys[s.name](s.download) for s in config.surveys},
+            progress=progress or NullProgress(), mapper=mapper, run_lock=run_lock,
+            executor=executor or InProcessExecutor(), worker_recipe=worker_recipe, reconnect=reconnect)
+        self._browsing = Browsing(config, uow_factory=uow_factory, store=store, catalog_reader=catalog_reader,
+                                  survey=self._survey)
 
     @property
     def name(self) -> str:
         """Project name."""
         return self.config.name
+
+    @property
+    def clients(self):
+        """Survey clients by survey name (held by the project's :class:`~services.batch_runner.BatchRunner`)."""
+        return self._batches.clients
+
+    @clients.setter
+    def clients(self, value) -> None:
+        self._batches.clients = value
+
+    @property
+    def progress(self):
+        """Receives progress events (held by the project's :class:`~services.batch_runner.BatchRunner`)."""
+        return self._batches.progress
+
+    @progress.setter
+    def progress(self, value) -> None:
+        self._batches.progress = value
+
+    @property
+    def mapper(self):
+        """``map``-like function for downloads (held by the project's :class:`~services.batch_runner.BatchRunner`)."""
+        return self._batches.mapper
+
+    @mapper.setter
+    def mapper(self, value) -> None:
+        self._batches.mapper = value
+
+    @property
+    def run_lock(self):
+        """Keeps a second run of the project out (None: no lock) (held by the project's :class:`~services.batch_runner.BatchRunner`)."""
+        return self._batches.run_lock
+
+    @run_lock.setter
+    def run_lock(self, value) -> None:
+        self._batches.run_lock = value
+
+    @property
+    def executor(self):
+        """Where batches run (held by the project's :class:`~services.batch_runner.BatchRunner`)."""
+        return self._batches.executor
+
+    @executor.setter
+    def executor(self, value) -> None:
+        self._batches.executor = value
+
+    @property
+    def worker_recipe(self):
+        """Builds this project in another process (None: none) (held by the project's :class:`~services.batch_runner.BatchRunner`)."""
+        return self._batches.worker_recipe
+
+    @worker_recipe.setter
+    def worker_recipe(self, value) -> None:
+        self._batches.worker_recipe = value
+
+    @property
+    def reconnect(self):
+        """Called before a batch whose database connection broke is tried again (None: nothing) (held by the project's :class:`~services.batch_runner.BatchRunner`)."""
+        return self._batches.reconnect
+
+    @reconnect.setter
+    def reconnect(self, value) -> None:
+        self._batches.reconnect = value
 
     def run(self, limit: int | None = None) -> RunReport:
         """Select targets, then download, reduce, analyse (and simulate, if enabled) them in batches.
@@ -185,10 +206,10 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         report.selected = len(catalog) if limit is None else min(limit, len(catalog))
         self.progress.message(f"project {self.name}: {report.selected} sources selected")
 
-        stages = self._stages(RUN)
+        stages = self._batches.stages(RUN)
         finished = self._finished_names(stages)
         batches = self._unfinished_batches(catalog, limit, finished, stages, report)
-        self._run_stages(batches, report.selected, RUN, report)
+        self._batches.run_stages(batches, report.selected, RUN, report)
         return report
 
     def _finished_names(self, stages: dict[str, list[str]]) -> set[str]:
@@ -253,7 +274,7 @@ class Project(BatchRunnerMixin, BrowsingMixin):
         with self.uow_factory() as uow:
             sources = uow.sources.list(self.name, limit=limit)
         report.selected = len(sources)
-        self._run_stages(batched(sources, self.config.batch_size), len(sources), SIMULATE_ONLY, report)
+        self._batches.run_stages(batched(sources, self.config.batch_size), len(sources), SIMULATE_ONLY, report)
         return report
 
     def _survey(self, name: str | None):
@@ -462,5 +483,53 @@ class Project(BatchRunnerMixin, BrowsingMixin):
             status["selected_error"] = error
         return status
 
-    def _current_failures(self, uow: AbstractUnitOfWork) -> list[dict]:
-        return current_failures(self.config, uow)
+    # Batches: see services.batch_runner.BatchRunner.
+
+    def run_batch(self, batch, mode: str = RUN) -> BatchOutcome:
+        """Process one batch end to end under its lease: see :meth:`services.batch_runner.BatchRunner.run_batch`."""
+        return self._batches.run_batch(batch, mode)
+
+    def compact(self, min_parts: int = 20) -> int:
+        """Merge the histogram parts of the current versions: see :meth:`services.batch_runner.BatchRunner.compact`."""
+        return self._batches.compact(min_parts)
+
+    # Browsing: see services.browsing.Browsing.
+
+    def failures(self) -> list[dict]:
+        """Return the current failures: see :meth:`services.browsing.Browsing.failures`."""
+        return self._browsing.failures()
+
+    def detections(self, survey: str | None = None, *, order_by: str = "snr", descending: bool | None = None,
+                   include_simulated: bool = False, label: str | None = "any") -> list[DetectionRow]:
+        """Return the detections with their triage labels: see :meth:`services.browsing.Browsing.detections`."""
+        return self._browsing.detections(survey, order_by=order_by, descending=descending,
+                                         include_simulated=include_simulated, label=label)
+
+    def label_detections(self, labels: dict[int, str | None]) -> int:
+        """Persist triage labels by detection id: see :meth:`services.browsing.Browsing.label_detections`."""
+        return self._browsing.label_detections(labels)
+
+    def detection_labels(self, detection_ids) -> dict[int, str]:
+        """Return the triage labels of detections: see :meth:`services.browsing.Browsing.detection_labels`."""
+        return self._browsing.detection_labels(detection_ids)
+
+    def source_names(self, limit: int | None = 100_000) -> list[str]:
+        """Return the names of the project's sources: see :meth:`services.browsing.Browsing.source_names`."""
+        return self._browsing.source_names(limit)
+
+    def detection_stamps(self, source_name: str, detection_id: int) -> Stamps | None:
+        """Return a detection's stamps: see :meth:`services.browsing.Browsing.detection_stamps`."""
+        return self._browsing.detection_stamps(source_name, detection_id)
+
+    def browse_catalog(self, selection: str = "", cone: Cone | None = None, *, survey: str | None = None,
+                       only: str | None = None, offset: int = 0, limit: int = 200) -> CatalogPage:
+        """Return a page of the selected catalog rows: see :meth:`services.browsing.Browsing.browse_catalog`."""
+        return self._browsing.browse_catalog(selection, cone, survey=survey, only=only, offset=offset, limit=limit)
+
+    def source(self, name: str):
+        """Return the persisted source ``name``: see :meth:`services.browsing.Browsing.source`."""
+        return self._browsing.source(name)
+
+    def projects(self):
+        """Return every project in the database with its counts: see :meth:`services.browsing.Browsing.projects`."""
+        return self._browsing.projects()

@@ -54,7 +54,7 @@ TEMPLATE = "vo_mutation_template"
 SCOPE = {
     # Step bookkeeping: what is pending and ready, what a batch marks done, and when a batch's sources are new.
     "virtualobserver/services/stages.py": ["x_pending", "x__fresh", "x_finish", "x_save_histogram_parts"],
-    "virtualobserver/services/batch_runner.py": ["xǁBatchRunnerMixinǁ_run_batch", "xǁBatchRunnerMixinǁ_add_parts"],
+    "virtualobserver/services/batch_runner.py": ["xǁBatchRunnerǁ_run_batch", "xǁBatchRunnerǁ_add_parts"],
     # Histogram parts: merged and compacted.
     "virtualobserver/services/histograms.py": ["*"],
     # Version filters of the repositories and the step records.

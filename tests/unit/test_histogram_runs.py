@@ -103,14 +103,14 @@ def test_compaction_after_a_run_reads_back_only_the_parts_other_runs_wrote():
     assert later.compact(min_parts=2) > 0
     assert set(histogram_store.loaded) == earlier  # its own parts came from memory
     assert {name: later.histograms(name) for name in expected} == expected
-    assert later._part_sums == {}  # merged away: the keys they covered are gone
+    assert later._batches._part_sums == {}  # merged away: the keys they covered are gone
 
 
 def test_sums_of_a_run_are_kept_until_a_compaction_merges_them():
     state, store, histogram_store = FakeState(), FakeDataStore(), _CountingStore()
     p = project("p", "", state, store, histogram_store, simulation=True)
     p.run()  # 4 parts per histogram: below the threshold of the run's own compaction
-    assert len(p._part_sums) == len(NAMES) + 1
+    assert len(p._batches._part_sums) == len(NAMES) + 1
     histogram_store.loaded.clear()
     assert p.compact(min_parts=2) > 0 and histogram_store.loaded == []
 
@@ -131,7 +131,7 @@ def test_parts_a_worker_wrote_come_back_with_its_outcome_and_are_not_read_back()
     driver = project("p", "", state, store, histogram_store, simulation=True)
     driver.executor, driver.worker_recipe = _PicklingExecutor(), functools.partial(_same_project, worker)
     driver.run()
-    assert len(worker._part_sums) == 0 and len(driver._part_sums) == len(NAMES) + 1
+    assert len(worker._batches._part_sums) == 0 and len(driver._batches._part_sums) == len(NAMES) + 1
     expected = {name: project("p", "", state, store, histogram_store).histograms(name) for name in NAMES}
     histogram_store.loaded.clear()
     assert driver.compact(min_parts=2) > 0 and histogram_store.loaded == []
