@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from virtualobserver.domain.errors import VOError
+from virtualobserver.tui.label_writer import LabelWriter
 from virtualobserver.tui.format import label_text
 from virtualobserver.tui.messages import DetectionsLoaded, LabelSaved
 from virtualobserver.tui.screens.base import VOScreen
@@ -62,9 +60,7 @@ class DetectionsScreen(VOScreen):
         self.label_filter = 0
         self.include_simulated = False
         self.rows: dict[str, object] = {}
-        self._lock = threading.Lock()
-        self._latest: dict[int, int] = {}
-        self._sequence = 0
+        self.label_writer = LabelWriter(self)
 
     def compose_body(self) -> ComposeResult:  # noqa: D102
         yield Static("", id="detections-hint")
@@ -157,25 +153,10 @@ class DetectionsScreen(VOScreen):
         table = self.query_one("#detections", DataTable)
         row.label = label
         table.update_cell(key, "label", label_text(label))
-        self._sequence += 1
-        self._latest[row.detection.id] = self._sequence
-        self._save(row.detection.id, label, self._sequence)
+        self.label_writer.save(row.detection.id, label)
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
         self._hint()
-
-    @work(thread=True, exit_on_error=False, group="label")
-    def _save(self, detection_id: int, label: str | None, sequence: int) -> None:
-        # Labels are written in the order they were given: a later label of the same detection wins.
-        with self._lock:
-            if self._latest.get(detection_id) != sequence:
-                return
-            try:
-                self.project.label_detections({detection_id: label})
-            except VOError as exc:
-                self.post_message(LabelSaved(detection_id, label, str(exc)))
-                return
-        self.post_message(LabelSaved(detection_id, label))
 
     @on(LabelSaved)
     def label_saved(self, message: LabelSaved) -> None:  # noqa: D102

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from rich.text import Text
 from textual import on, work
@@ -16,6 +14,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from virtualobserver.domain.analysis.quality import CUTS
 from virtualobserver.domain.errors import VOError
 from virtualobserver.tui.event_window import clamp_window, event_window
+from virtualobserver.tui.label_writer import LabelWriter
 from virtualobserver.tui.format import fmt, label_text
 from virtualobserver.tui.messages import LabelSaved, SourceLoaded, StampsLoaded
 from virtualobserver.tui.screens.base import VOScreen
@@ -92,9 +91,7 @@ class SourceScreen(VOScreen):
         self.stamps_for: str | None = None  # the detection whose stamps were asked for last
         self.stamps_wanted: bool | None = None  # None: shown where there is room (see _layout)
         self._images = False
-        self._lock = threading.Lock()
-        self._latest: dict[int, int] = {}
-        self._sequence = 0
+        self.label_writer = LabelWriter(self)
 
     def compose_body(self) -> ComposeResult:  # noqa: D102
         yield Static("no source: open one from the catalog (2), the detections (5) or the palette (ctrl+p)",
@@ -251,22 +248,7 @@ class SourceScreen(VOScreen):
         else:
             self.labels[detection_id] = label
         self.query_one("#source-detections", DataTable).update_cell(key, "label", label_text(label))
-        self._sequence += 1
-        self._latest[detection_id] = self._sequence
-        self._save(detection_id, label, self._sequence)
-
-    @work(thread=True, exit_on_error=False, group="label")
-    def _save(self, detection_id: int, label: str | None, sequence: int) -> None:
-        # Labels are written in the order they were given: a later label of the same detection wins.
-        with self._lock:
-            if self._latest.get(detection_id) != sequence:
-                return
-            try:
-                self.project.label_detections({detection_id: label})
-            except VOError as exc:
-                self.post_message(LabelSaved(detection_id, label, str(exc)))
-                return
-        self.post_message(LabelSaved(detection_id, label))
+        self.label_writer.save(detection_id, label)
 
     @on(LabelSaved)
     def label_saved(self, message: LabelSaved) -> None:  # noqa: D102
